@@ -1,0 +1,104 @@
+"""The one place that opens connections and builds the kernel's objects (the composition
+root). Everything else receives what it needs as arguments; nothing connects at import."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import nats
+import nats.js.errors
+import redis.asyncio as aioredis
+from nats.aio.client import Client as NATS
+
+from core import streams as streams_mod
+from core.bus import CommandBus
+from core.eventstore import EventStore
+from core.logging import get_logger
+from core.registry import Event, EventRegistry
+from core.settings import Settings
+
+log = get_logger("quark.bootstrap")
+
+
+@dataclass
+class Infra:
+    settings: Settings
+    nc: NATS
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    decl: streams_mod.Declarations
+    registry: EventRegistry
+    store: EventStore
+    bus: CommandBus
+    secret_key: bytes
+
+
+def secret_key(settings: Settings) -> bytes:
+    """The key signing cursors (and later tokens): `QUARK_SECRET_KEY`, or in dev a random
+    key kept in the data dir so cursors survive restarts."""
+    env = os.environ.get("QUARK_SECRET_KEY_FILE")
+    if env:
+        return Path(env).read_bytes().strip()
+    path = settings.data_dir / "secret.key"
+    if path.exists():
+        return path.read_bytes().strip()
+    if settings.env == "production":
+        raise RuntimeError("set QUARK_SECRET_KEY_FILE in production")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+async def connect_nats(settings: Settings, name: str) -> NATS:
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats_error", error=str(exc))
+
+    return await nats.connect(
+        servers=settings.nats_url.split(","),
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=3,
+        error_cb=on_error,
+        pending_size=64 * 1024 * 1024,
+    )
+
+
+async def open_infra(
+    settings: Settings, stack: AsyncExitStack, events: Iterable[type[Event]], *, name: str = "quark"
+) -> Infra:
+    """Connect to NATS, PostgreSQL and Redis; close them when `stack` closes."""
+    decl = streams_mod.load(settings.streams_path)
+    nc = await connect_nats(settings, name)
+
+    async def close_nats() -> None:
+        with contextlib.suppress(Exception):
+            await nc.drain()
+
+    stack.push_async_callback(close_nats)
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=1, max_size=20, command_timeout=30
+    )
+    stack.push_async_callback(pool.close)
+    redis = aioredis.from_url(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    registry = EventRegistry(events)
+    js = nc.jetstream()
+    snapshots = None
+    with contextlib.suppress(nats.js.errors.BucketNotFoundError):
+        snapshots = await js.key_value("snapshots")
+    store = EventStore(nc, registry, decl.stream_map(), snapshots=snapshots)
+    await store.start()
+    stack.push_async_callback(store.stop)
+    bus = CommandBus(nc, timeout=settings.command_timeout)
+    return Infra(settings, nc, pool, redis, decl, registry, store, bus, secret_key(settings))

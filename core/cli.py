@@ -1,0 +1,335 @@
+"""The `quark` command line.
+
+quark up                      run the whole platform (embedded servers where none is configured)
+quark run edge                run one worker kind (as compose does)
+quark run handler posts
+quark run projection posts
+quark streams apply           create/update streams, buckets (idempotent)
+quark streams show            what the server has, with message counts
+quark replay posts            rebuild a read model from the log, switch atomically
+quark replay --all
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from contextlib import AsyncExitStack
+
+from core.errors import ConfigError
+from core.settings import Settings, load_settings
+
+EXAMPLES = __doc__ or ""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="quark",
+        description="Quark: an event-sourced social platform on NATS JetStream.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "up", help="run everything; start embedded NATS/PostgreSQL/Redis if not configured"
+    )
+    run = sub.add_parser("run", help="run one worker kind")
+    run.add_argument("kind", choices=["edge", "handler", "projection", "all"])
+    run.add_argument("name", nargs="?", help="context (handler) or read model (projection)")
+    streams = sub.add_parser("streams", help="apply or show streams.yaml")
+    streams.add_argument("action", choices=["apply", "show"])
+    streams.add_argument("--json", action="store_true", help="machine-readable output")
+    replay = sub.add_parser("replay", help="rebuild read models from the log")
+    replay.add_argument("projection", nargs="?")
+    replay.add_argument("--all", action="store_true", help="every read model")
+    sub.add_parser("infra", help="start only the embedded servers and print their URLs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"quark: configuration error: {exc}", file=sys.stderr)
+        return 2
+    from core.logging import configure_logging
+
+    configure_logging(settings)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - non-Linux
+        runner = asyncio.run
+    try:
+        return runner(_dispatch(args, settings))
+    except ConfigError as exc:
+        print(f"quark: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "up":
+        return await cmd_up(settings)
+    if args.command == "infra":
+        return await cmd_infra(settings)
+    if args.command == "run":
+        return await cmd_run(settings, args.kind, args.name)
+    if args.command == "streams":
+        return await cmd_streams(settings, args.action, as_json=args.json)
+    if args.command == "replay":
+        if not args.all and not args.projection:
+            print("quark replay: name a projection or pass --all", file=sys.stderr)
+            return 2
+        return await cmd_replay(settings, None if args.all else args.projection)
+    return 2
+
+
+async def start_embedded(
+    settings: Settings, stack: AsyncExitStack, *, quiet: bool = False
+) -> Settings:
+    """Start whatever server is not configured, in the data dir; stop them with `stack`."""
+    from core import embedded
+
+    data = settings.data_dir
+    data.mkdir(parents=True, exist_ok=True)
+    changes: dict[str, str] = {}
+    started = time.perf_counter()
+    for field, start in (
+        ("nats_url", embedded.start_nats),
+        ("database_url", embedded.start_postgres),
+        ("redis_url", embedded.start_redis),
+    ):
+        if getattr(settings, field):
+            continue
+        server = await asyncio.to_thread(start, data)
+        stack.callback(server.stop)
+        changes[field] = server.url
+        if not quiet:
+            print(f"  embedded {server.name:<10} {server.url}", file=sys.stderr)
+    if changes and not quiet:
+        print(f"  embedded servers ready in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    return settings.with_(**changes)
+
+
+async def apply_streams(settings: Settings) -> bool:
+    import nats
+
+    from core import streams
+
+    decl = streams.load(settings.streams_path)
+    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=3)
+    try:
+        report = await streams.apply(nc.jetstream(), decl, replicas=settings.stream_replicas)
+    finally:
+        await nc.close()
+    for line in report.created:
+        print(f"  created   {line}", file=sys.stderr)
+    for line in report.updated:
+        print(f"  updated   {line}", file=sys.stderr)
+    for line in report.refused:
+        print(f"  REFUSED   {line}", file=sys.stderr)
+    return report.ok
+
+
+async def _open(settings: Settings, stack: AsyncExitStack, name: str):
+    from core.bootstrap import open_infra
+    from handlers import all_events
+
+    return await open_infra(settings, stack, all_events(), name=name)
+
+
+async def cmd_up(settings: Settings) -> int:
+    from core.runner import Workers, install_signal_handlers, serve_until_stopped
+    from handlers import contexts
+    from projections import projections
+
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    async with AsyncExitStack() as stack:
+        print("quark: starting", file=sys.stderr)
+        settings = await start_embedded(settings, stack)
+        if not await apply_streams(settings):
+            return 1
+        infra = await _open(settings, stack, "quark-up")
+        workers = Workers(infra)
+        await workers.start_handlers(contexts())
+        await workers.start_projections(projections())
+        await workers.start_edge(settings.http_host, settings.http_port)
+        base = workers.urls[0]
+        print(
+            f"\nquark is up:\n  API        {base}/v1/posts\n  API docs   {base}/docs\n"
+            f"  OpenAPI    {base}/openapi.json\n  health     {base}/readyz\n"
+            f"  metrics    {base}/metrics\n  NATS       {settings.nats_url}\n"
+            f"  PostgreSQL {settings.database_url}\n  Redis      {settings.redis_url}\n"
+            "Press Ctrl-C to stop.",
+            file=sys.stderr,
+            flush=True,
+        )
+        await serve_until_stopped(workers, stop, stack)
+    print("quark: stopped", file=sys.stderr)
+    return 0
+
+
+async def cmd_infra(settings: Settings) -> int:
+    from core.runner import install_signal_handlers
+
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    async with AsyncExitStack() as stack:
+        settings = await start_embedded(settings, stack)
+        await apply_streams(settings)
+        print(
+            json.dumps(
+                {
+                    "QUARK_NATS_URL": settings.nats_url,
+                    "QUARK_DATABASE_URL": settings.database_url,
+                    "QUARK_REDIS_URL": settings.redis_url,
+                }
+            ),
+            flush=True,
+        )
+        await stop.wait()
+    return 0
+
+
+def _require_external(settings: Settings) -> None:
+    missing = [
+        name
+        for name, value in (
+            ("QUARK_NATS_URL", settings.nats_url),
+            ("QUARK_DATABASE_URL", settings.database_url),
+            ("QUARK_REDIS_URL", settings.redis_url),
+        )
+        if not value
+    ]
+    if missing:
+        raise ConfigError(f"set {', '.join(missing)} (or use `quark up` for embedded servers)")
+
+
+async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
+    from core.runner import Workers, install_signal_handlers, serve_until_stopped
+    from handlers import contexts
+    from projections import projections
+
+    _require_external(settings)
+    if kind in ("handler", "projection") and not name:
+        raise ConfigError(f"quark run {kind} needs a name")
+    known = contexts() if kind == "handler" else projections()
+    if name and kind in ("handler", "projection") and name not in known:
+        raise ConfigError(f"no {kind} named {name!r}; known: {', '.join(sorted(known))}")
+    stop = asyncio.Event()
+    install_signal_handlers(stop)
+    async with AsyncExitStack() as stack:
+        infra = await _open(settings, stack, f"quark-{kind}-{name or 'all'}")
+        workers = Workers(infra)
+        if kind in ("handler", "all"):
+            await workers.start_handlers([name] if name and kind == "handler" else contexts())
+        if kind in ("projection", "all"):
+            await workers.start_projections(
+                [name] if name and kind == "projection" else projections()
+            )
+        if kind in ("edge", "all"):
+            await workers.start_edge(settings.http_host, settings.http_port)
+        await serve_until_stopped(workers, stop, stack)
+    return 0
+
+
+async def cmd_streams(settings: Settings, action: str, *, as_json: bool) -> int:
+    import nats
+
+    from core import streams
+
+    _require_external(settings)
+    if action == "apply":
+        return 0 if await apply_streams(settings) else 1
+    decl = streams.load(settings.streams_path)
+    nc = await nats.connect(settings.nats_url.split(","), connect_timeout=3)
+    try:
+        rows = await streams.show(nc.jetstream(), decl)
+    finally:
+        await nc.close()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'STREAM':<10} {'STATE':<8} {'MESSAGES':>10} {'BYTES':>12} {'LAST SEQ':>10}  CONSUMERS")
+    for r in rows:
+        consumers = ", ".join(
+            f"{c['name']} (pending {c['pending']})" for c in r.get("consumers", [])
+        )
+        print(
+            f"{r['stream']:<10} {r['state']:<8} {r.get('messages', 0):>10} "
+            f"{r.get('bytes', 0):>12} {r.get('last_seq', 0):>10}  {consumers or '-'}"
+        )
+    return 0
+
+
+class ProgressBar:
+    """One line on stderr: bar, percentage, events/s, ETA (redrawn at most ten times a second)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._last = 0.0
+
+    def __call__(self, progress) -> None:
+        now = time.perf_counter()
+        if now - self._last < 0.1 and progress.done < progress.total:
+            return
+        self._last = now
+        total = max(progress.total, 1)
+        frac = min(progress.done / total, 1.0)
+        bar = "#" * int(frac * 30)
+        rate = progress.rate
+        remaining = (
+            (total - progress.done) / (progress.done / (now - progress.started))
+            if progress.done
+            else 0
+        )
+        print(
+            f"\r  {self.name:<14} [{bar:<30}] {frac * 100:5.1f}% "
+            f"{progress.done:>9,}/{total:,} msgs  {rate:>9,.0f} events/s  ETA {remaining:4.0f}s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def cmd_replay(settings: Settings, name: str | None) -> int:
+    from core.projection import replay
+    from core.runner import sink_for
+    from projections import projections
+
+    _require_external(settings)
+    known = projections()
+    if name is not None and name not in known:
+        raise ConfigError(f"no projection named {name!r}; known: {', '.join(sorted(known))}")
+    targets = [known[name]] if name else list(known.values())
+    async with AsyncExitStack() as stack:
+        infra = await _open(settings, stack, "quark-replay")
+        for projection in targets:
+            report = await replay(
+                projection,
+                sink_for(projection, infra),
+                infra.nc,
+                infra.registry,
+                infra.decl.file.consumers[projection.name],
+                settings.nats_url,
+                on_progress=ProgressBar(projection.name),
+            )
+            print(
+                f"\n  {projection.name}: build {report.previous_build} -> {report.build}, "
+                f"{report.messages:,} messages, {report.events:,} events applied in "
+                f"{report.seconds:.2f}s ({report.events_per_s:,.0f} events/s); readers switched",
+                file=sys.stderr,
+            )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

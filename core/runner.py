@@ -1,0 +1,151 @@
+"""Running workers: the handler workers of some contexts, some projections, the edge, or
+all of them in one process (the dev runner). Each kind works the same alone in its own
+process, which is how compose runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from core.bootstrap import Infra
+from core.bus import HandlerWorker
+from core.logging import get_logger
+from core.projection import (
+    PgProjection,
+    PgSink,
+    Projection,
+    ProjectionWorker,
+    RedisProjection,
+    RedisSink,
+    Sink,
+)
+
+log = get_logger("quark.runner")
+
+
+def sink_for(projection: Projection, infra: Infra) -> Sink:
+    spec = infra.decl.file.consumers.get(projection.name)
+    if spec is None:
+        raise KeyError(f"streams.yaml declares no consumer for projection {projection.name!r}")
+    streams = [s.stream for s in spec.sources]
+    if isinstance(projection, PgProjection):
+        return PgSink(projection, infra.pool, streams)
+    if isinstance(projection, RedisProjection):
+        return RedisSink(projection, infra.redis, streams, infra.settings.redis_prefix)
+    raise TypeError(f"{projection.name}: unknown projection kind")
+
+
+def checkpoint_lookups(infra: Infra) -> dict[str, Callable[[str], Awaitable[int | None]]]:
+    """For read models whose checkpoint is not in PostgreSQL's `quark.checkpoints` (Redis):
+    how to read the active build's checkpoint of a stream (read-your-writes waits on it)."""
+    from projections import projections
+
+    lookups: dict[str, Callable[[str], Awaitable[int | None]]] = {}
+    for name, projection in projections().items():
+        if isinstance(projection, PgProjection):
+            continue
+        sink = sink_for(projection, infra)
+
+        async def lookup(stream: str, sink: Sink = sink) -> int | None:
+            active = await sink.active_build()
+            return None if active is None else await sink.checkpoint(active[0], stream)
+
+        lookups[name] = lookup
+    return lookups
+
+
+def projection_worker(projection: Projection, infra: Infra) -> ProjectionWorker:
+    return ProjectionWorker(
+        projection=projection,
+        sink=sink_for(projection, infra),
+        nc=infra.nc,
+        registry=infra.registry,
+        spec=infra.decl.file.consumers[projection.name],
+        nats_url=infra.settings.nats_url,
+    )
+
+
+@dataclass
+class Workers:
+    """Started workers, stopped in reverse dependency order: edge first (no new commands),
+    then handlers (finish commands in flight), then projections (finish their batch)."""
+
+    infra: Infra
+    handlers: list[HandlerWorker] = field(default_factory=list)
+    projections: list[ProjectionWorker] = field(default_factory=list)
+    projection_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    site_runner: web.AppRunner | None = None
+    urls: list[str] = field(default_factory=list)
+
+    async def start_handlers(self, contexts: Iterable[str]) -> None:
+        from handlers import contexts as all_contexts
+
+        known = all_contexts()
+        for name in contexts:
+            module = known[name]
+            worker = HandlerWorker(self.infra.nc, self.infra.store, name, module.TABLE)
+            await worker.start()
+            self.handlers.append(worker)
+            log.info("handler_started", context=name)
+
+    async def start_projections(self, names: Iterable[str]) -> None:
+        from projections import projections as all_projections
+
+        known = all_projections()
+        for name in names:
+            worker = projection_worker(known[name], self.infra)
+            # Create the read model before reporting "started", so reads never race it.
+            await worker.sink.ensure()
+            self.projections.append(worker)
+            task = asyncio.create_task(worker.run(), name=f"projection-{name}")
+            task.add_done_callback(self._projection_done)
+            self.projection_tasks.append(task)
+            log.info("projection_started", projection=name)
+
+    def _projection_done(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("projection_crashed", task=task.get_name(), error=repr(task.exception()))
+
+    async def start_edge(self, host: str, port: int) -> None:
+        from edge.app import create_app
+
+        app = create_app(self.infra)
+        self.site_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self.site_runner.setup()
+        site = web.TCPSite(self.site_runner, host, port, reuse_address=True)
+        await site.start()
+        self.urls.append(f"http://{host}:{port}")
+        log.info("edge_started", url=self.urls[-1])
+
+    async def stop(self) -> None:
+        if self.site_runner is not None:
+            await self.site_runner.cleanup()
+        for h in self.handlers:
+            await h.stop()
+        for p in self.projections:
+            p.stop()
+        if self.projection_tasks:
+            _, pending = await asyncio.wait(self.projection_tasks, timeout=15)
+            for t in pending:
+                t.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*self.projection_tasks, return_exceptions=True)
+
+
+def install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve_until_stopped(workers: Workers, stop: asyncio.Event, stack: AsyncExitStack) -> None:
+    stack.push_async_callback(workers.stop)
+    await stop.wait()
+    log.info("stopping")

@@ -1,0 +1,148 @@
+"""The edge application factory: middlewares, routes from the route tables, lifecycle."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import asyncpg
+import msgspec
+import structlog
+from aiohttp import web
+
+from core.bootstrap import Infra
+from core.errors import QuarkError
+from core.logging import get_logger
+from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
+from edge.context import CORRELATION_ID, INFRA, POSITIONS
+from edge.idempotency import idempotent
+from edge.openapi import build_openapi, docs_page
+from edge.positions import PositionWatcher
+from edge.problems import from_error, problem_response
+from edge.routing import Route
+
+log = get_logger("quark.edge")
+VERSION = "0.1.0"
+_encoder = msgspec.json.Encoder()
+
+
+def _clean_id(value: str | None) -> str | None:
+    """Client-supplied ids go into logs and NATS headers: keep them short and printable."""
+    if value and len(value) <= 100 and value.isascii() and value.isprintable():
+        return value
+    return None
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    request_id = _clean_id(request.headers.get("X-Request-Id")) or str(uuid.uuid4())
+    correlation = _clean_id(request.headers.get("X-Correlation-Id")) or request_id
+    request[CORRELATION_ID] = correlation
+    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation)
+    started = time.perf_counter()
+    route = (
+        request.match_info.route.resource.canonical
+        if request.match_info.route.resource
+        else "unmatched"
+    )
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = request_id
+        return response
+    finally:
+        HTTP_REQUESTS_TOTAL.labels(request.method, route, str(status)).inc()
+        HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
+        structlog.contextvars.clear_contextvars()
+
+
+@web.middleware
+async def problems(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+    """Every error becomes a problem document; no stack trace ever reaches a client."""
+    try:
+        return await handler(request)
+    except QuarkError as exc:
+        if exc.status >= 500:
+            log.warning("request_failed", code=exc.code, detail=exc.detail, path=request.path)
+        return from_error(exc)
+    except asyncpg.UndefinedTableError:
+        # A read model that does not exist yet (first start, before its worker built it).
+        return problem_response(
+            503, "read-model-unavailable", "The read model is not ready yet", retry_after=1
+        )
+    except (
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        ConnectionError,
+        OSError,
+    ) as exc:
+        log.warning("dependency_unavailable", error=repr(exc), path=request.path)
+        return problem_response(
+            503, "unavailable", "A dependency is unavailable; retry later", retry_after=1
+        )
+    except web.HTTPRequestEntityTooLarge:
+        return problem_response(413, "body-too-large", "The request body is too large")
+    except web.HTTPNotFound:
+        return problem_response(404, "not-found", "Not found", f"no route for {request.path}")
+    except web.HTTPMethodNotAllowed as exc:
+        return problem_response(
+            405,
+            "method-not-allowed",
+            "Method not allowed",
+            f"{request.method} is not allowed here",
+            headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(exc.status, "http-error", exc.reason, exc.text)
+    except Exception:
+        log.exception("unhandled_error", path=request.path, method=request.method)
+        return problem_response(500, "internal", "Internal error", "the error was logged")
+
+
+def all_routes() -> list[Route]:
+    from edge.routes import health, posts
+
+    return [*health.ROUTES, *posts.ROUTES]
+
+
+def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:
+    settings = infra.settings
+    # client_max_size guards every route; routes with larger bodies (media) raise it locally.
+    app = web.Application(
+        middlewares=[request_context, problems], client_max_size=settings.max_body_bytes
+    )
+    app[INFRA] = infra
+    app[POSITIONS] = PositionWatcher(infra.nc, infra.pool)
+    from core.runner import checkpoint_lookups
+
+    for name, lookup in checkpoint_lookups(infra).items():
+        app[POSITIONS].checkpoint_source(name, lookup)
+    routes = all_routes() if routes is None else routes
+    for r in routes:
+        handler = (
+            idempotent(r.handler, f"{r.method} {r.path}") if r.idempotent_create else r.handler
+        )
+        app.router.add_route(r.method, r.path, handler, name=r.name)
+    spec = build_openapi(routes, version=VERSION)
+    spec_body = _encoder.encode(spec)
+    page = docs_page(spec)
+
+    async def openapi(_: web.Request) -> web.Response:
+        return web.Response(body=spec_body, content_type="application/json")
+
+    async def docs(_: web.Request) -> web.Response:
+        return web.Response(text=page, content_type="text/html")
+
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/docs", docs)
+
+    async def positions_ctx(app: web.Application):
+        await app[POSITIONS].start()
+        yield
+        await app[POSITIONS].stop()
+
+    app.cleanup_ctx.append(positions_ctx)
+    return app

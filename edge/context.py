@@ -1,0 +1,64 @@
+"""Typed application state (aiohttp AppKeys) and request-scoped helpers every route uses."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.bootstrap import Infra
+from core.commands import CommandReply, parse_position
+from core.errors import QuarkError, ValidationError
+from core.ids import is_uuid
+from edge.positions import PositionWatcher
+
+INFRA = web.AppKey("infra", Infra)
+POSITIONS = web.AppKey("positions", PositionWatcher)
+CORRELATION_ID = web.RequestKey("correlation_id", str)
+DEV_USER_HEADER = "X-Quark-Dev-User"
+
+
+class Unauthenticated(QuarkError):
+    code = "unauthenticated"
+    status = 401
+    title = "Authentication is required"
+
+
+def infra(request: web.Request) -> Infra:
+    return request.app[INFRA]
+
+
+def correlation_id(request: web.Request) -> str:
+    return str(request.get(CORRELATION_ID, ""))
+
+
+def acting_user(request: web.Request) -> str:
+    """The acting user. Until the identity context lands this is the `X-Quark-Dev-User`
+    header (a user id); the identity issue replaces this function with token checks."""
+    user = request.headers.get(DEV_USER_HEADER, "")
+    if not user or not is_uuid(user):
+        raise Unauthenticated(f"send {DEV_USER_HEADER}: <user id>")
+    return user
+
+
+def path_id(request: web.Request, name: str, not_found: type[QuarkError]) -> str:
+    """A path id that cannot exist (not a UUID) is simply not found."""
+    value = request.match_info[name]
+    if not is_uuid(value):
+        raise not_found()
+    return value
+
+
+async def wait_for_position(request: web.Request, projection: str) -> None:
+    """Honour `Quark-After` (read-your-writes): wait until `projection` has applied it."""
+    after = request.headers.get("Quark-After") or request.query.get("after")
+    if not after:
+        return
+    try:
+        stream, seq = parse_position(after)
+    except ValueError:
+        raise ValidationError("Quark-After must be a position such as CONTENT:42") from None
+    settings = request.app[INFRA].settings
+    await request.app[POSITIONS].wait(projection, stream, seq, settings.read_wait_timeout)
+
+
+def command_headers(reply: CommandReply) -> dict[str, str]:
+    return {"Quark-Position": reply.position or ""}

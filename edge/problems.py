@@ -1,0 +1,54 @@
+"""RFC 9457 problem documents: the only error shape a client ever sees."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+from aiohttp import web
+
+from core.errors import FieldError, QuarkError
+
+PROBLEM_TYPE = "application/problem+json"
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] = []
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: list[FieldError] | None = None,
+    retry_after: float | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    body = Problem(
+        type=f"quark:{code}", title=title, status=status, detail=detail, errors=errors or []
+    )
+    hdrs = dict(headers or {})
+    if retry_after is not None:
+        hdrs["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return web.Response(
+        status=status, body=_encoder.encode(body), content_type=PROBLEM_TYPE, headers=hdrs
+    )
+
+
+def from_error(exc: QuarkError) -> web.Response:
+    retry_after = exc.retry_after
+    if exc.status == 503 and retry_after is None:
+        retry_after = 1
+    return problem_response(
+        exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, retry_after=retry_after
+    )

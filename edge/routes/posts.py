@@ -1,0 +1,286 @@
+"""Posts: publish, edit, delete, read one, list (newest first, cursor pagination)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from aiohttp import web
+
+from core.errors import FieldError, ValidationError
+from core.ids import is_uuid, new_id
+from core.projection import RedisSink
+from edge.bodies import read_json
+from edge.context import (
+    acting_user,
+    command_headers,
+    correlation_id,
+    infra,
+    path_id,
+    wait_for_position,
+)
+from edge.cursors import decode_cursor, encode_cursor
+from edge.routing import Param, Route
+from handlers.posts.commands import Body, DeletePost, EditPost, PublishPost, Title
+from handlers.posts.errors import PostNotFound
+from projections import author_stats
+from projections.author_stats import AuthorStatsProjection
+from projections.posts import PostRow, get_post, list_posts
+
+PROJECTION = "posts"
+_encoder = msgspec.json.Encoder()
+
+
+class PublishPostBody(msgspec.Struct, forbid_unknown_fields=True):
+    title: Title
+    body: Body
+
+
+class EditPostBody(msgspec.Struct, forbid_unknown_fields=True):
+    title: Title | None = None
+    body: Body | None = None
+
+
+class CommandResult(msgspec.Struct):
+    id: str
+    position: str
+
+
+class PostView(msgspec.Struct):
+    id: str
+    author_id: str
+    title: str
+    body: str
+    published_at: datetime
+    edited_at: datetime | None
+
+
+class PostPage(msgspec.Struct):
+    items: list[PostView]
+    next_cursor: str | None
+
+
+class AuthorStats(msgspec.Struct):
+    author_id: str
+    posts: int
+
+
+def _view(row: PostRow) -> PostView:
+    return PostView(row.id, row.author_id, row.title, row.body, row.published_at, row.edited_at)
+
+
+def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=_encoder.encode(value), content_type="application/json", headers=headers
+    )
+
+
+async def publish_post(request: web.Request) -> web.Response:
+    actor = acting_user(request)
+    i = infra(request)
+    body = await read_json(request, PublishPostBody, max_bytes=i.settings.max_body_bytes)
+    post_id = new_id()
+    reply = await i.bus.send(
+        PublishPost(post_id=post_id, title=body.title, body=body.body),
+        actor=actor,
+        correlation_id=correlation_id(request),
+    )
+    headers = {**command_headers(reply), "Location": f"/v1/posts/{post_id}"}
+    return _json(201, CommandResult(post_id, reply.position or ""), headers)
+
+
+async def edit_post(request: web.Request) -> web.Response:
+    actor = acting_user(request)
+    i = infra(request)
+    post_id = path_id(request, "post_id", PostNotFound)
+    body = await read_json(request, EditPostBody, max_bytes=i.settings.max_body_bytes)
+    if body.title is None and body.body is None:
+        raise ValidationError(
+            "nothing to change", errors=[FieldError("$", "send title, body or both")]
+        )
+    reply = await i.bus.send(
+        EditPost(post_id=post_id, title=body.title, body=body.body),
+        actor=actor,
+        correlation_id=correlation_id(request),
+    )
+    return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
+
+
+async def delete_post(request: web.Request) -> web.Response:
+    actor = acting_user(request)
+    i = infra(request)
+    post_id = path_id(request, "post_id", PostNotFound)
+    reply = await i.bus.send(
+        DeletePost(post_id=post_id), actor=actor, correlation_id=correlation_id(request)
+    )
+    return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
+
+
+async def read_post(request: web.Request) -> web.Response:
+    post_id = path_id(request, "post_id", PostNotFound)
+    await wait_for_position(request, PROJECTION)
+    row = await get_post(infra(request).pool, post_id)
+    if row is None:
+        raise PostNotFound()
+    return _json(200, _view(row))
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise ValidationError(
+            "limit must be 1-100", errors=[FieldError("limit", "an integer from 1 to 100")]
+        )
+    return int(raw)
+
+
+def _time(value: str, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValidationError(
+            f"{field} must be an RFC 3339 time", errors=[FieldError(field, "RFC 3339 with offset")]
+        )
+    return parsed
+
+
+async def list_posts_route(request: web.Request) -> web.Response:
+    i = infra(request)
+    q = request.query
+    unknown = set(q) - {"author", "before", "limit", "cursor", "after"}
+    if unknown:
+        raise ValidationError(
+            f"unknown query parameter {sorted(unknown)[0]!r}",
+            errors=[FieldError(name, "unknown parameter") for name in sorted(unknown)],
+        )
+    author = q.get("author")
+    if author is not None and not is_uuid(author):
+        raise ValidationError("author must be a user id", errors=[FieldError("author", "a UUID")])
+    before_time = _time(q["before"], "before") if "before" in q else None
+    limit = _limit(request)
+    scope = f"posts|{author or ''}|{q.get('before', '')}"
+    before_id = None
+    if "cursor" in q:
+        before_id = decode_cursor(i.secret_key, scope, q["cursor"]).get("id")
+        if not isinstance(before_id, str) or not is_uuid(before_id):
+            from edge.cursors import BadCursor
+
+            raise BadCursor()
+    await wait_for_position(request, PROJECTION)
+    rows = await list_posts(
+        i.pool, author_id=author, before_id=before_id, before_time=before_time, limit=limit + 1
+    )
+    page, more = rows[:limit], len(rows) > limit
+    cursor = encode_cursor(i.secret_key, scope, {"id": page[-1].id}) if more else None
+    return _json(200, PostPage([_view(r) for r in page], cursor))
+
+
+async def author_stats_route(request: web.Request) -> web.Response:
+    i = infra(request)
+    author = request.match_info["author_id"]
+    if not is_uuid(author):
+        raise ValidationError("not a user id", errors=[FieldError("author_id", "a UUID")])
+    await wait_for_position(request, AuthorStatsProjection.name)
+    sink = RedisSink(AuthorStatsProjection(), i.redis, [], i.settings.redis_prefix)
+    active = await sink.active_build()
+    count = 0
+    if active is not None:
+        count = await author_stats.post_count(i.redis, sink.keyspace(active[0]), author)
+    return _json(200, AuthorStats(author, count))
+
+
+_AFTER = Param("Quark-After", "header", "Wait until this position is visible (read-your-writes).")
+_POST_ID = Param("post_id", "path", "Post id", {"type": "string", "format": "uuid"})
+
+ROUTES = [
+    Route(
+        "POST",
+        "/v1/posts",
+        publish_post,
+        "Publish a post",
+        "posts",
+        request=PublishPostBody,
+        response=CommandResult,
+        status=201,
+        errors=(401, 413, 415, 422),
+        auth="dev-user",
+        idempotent_create=True,
+        name="publish_post",
+    ),
+    Route(
+        "PATCH",
+        "/v1/posts/{post_id}",
+        edit_post,
+        "Edit a post (author or moderator)",
+        "posts",
+        request=EditPostBody,
+        response=CommandResult,
+        params=(_POST_ID,),
+        errors=(401, 403, 404, 409, 413, 415, 422),
+        auth="dev-user",
+        name="edit_post",
+    ),
+    Route(
+        "DELETE",
+        "/v1/posts/{post_id}",
+        delete_post,
+        "Delete a post (author or moderator)",
+        "posts",
+        response=CommandResult,
+        params=(_POST_ID,),
+        errors=(401, 403, 404, 409),
+        auth="dev-user",
+        name="delete_post",
+    ),
+    Route(
+        "GET",
+        "/v1/posts/{post_id}",
+        read_post,
+        "Read a post",
+        "posts",
+        response=PostView,
+        params=(_POST_ID, _AFTER),
+        errors=(404,),
+        name="read_post",
+    ),
+    Route(
+        "GET",
+        "/v1/posts",
+        list_posts_route,
+        "List posts, newest first",
+        "posts",
+        response=PostPage,
+        errors=(400, 422),
+        name="list_posts",
+        params=(
+            Param(
+                "author", "query", "Only this author's posts", {"type": "string", "format": "uuid"}
+            ),
+            Param(
+                "before",
+                "query",
+                "Only posts published before this time (RFC 3339)",
+                {"type": "string", "format": "date-time"},
+            ),
+            Param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100}),
+            Param("cursor", "query", "next_cursor of the previous page"),
+            _AFTER,
+        ),
+    ),
+    Route(
+        "GET",
+        "/v1/authors/{author_id}/stats",
+        author_stats_route,
+        "Post count of an author",
+        "posts",
+        response=AuthorStats,
+        errors=(422,),
+        name="author_stats",
+        params=(
+            Param("author_id", "path", "User id", {"type": "string", "format": "uuid"}),
+            _AFTER,
+        ),
+    ),
+]

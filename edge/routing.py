@@ -1,0 +1,40 @@
+"""Route declarations: one literal table per route module, the source of both the aiohttp
+router and the OpenAPI document (so the document cannot drift from the code)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: Literal["path", "query", "header"]
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    request: type | None = None
+    response: type | None = None
+    status: int = 200
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = ()
+    #: "dev-user" until the identity context replaces it with bearer tokens.
+    auth: Literal["none", "dev-user"] = "none"
+    idempotent_create: bool = False
+    name: str | None = None
+    in_openapi: bool = True

@@ -1,0 +1,15 @@
+"""Bounded contexts: commands, events, pure `decide`/`evolve`, and the handler table each
+context's worker serves. Contexts never import each other; they share only `core`."""
+
+from types import ModuleType
+
+
+def contexts() -> dict[str, ModuleType]:
+    """Every context package by name; each has `CONTEXT`, `EVENTS` and `TABLE`."""
+    import handlers.posts
+
+    return {m.CONTEXT: m for m in (handlers.posts,)}
+
+
+def all_events() -> list[type]:
+    return [e for m in contexts().values() for e in m.EVENTS]

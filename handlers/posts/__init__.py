@@ -1,0 +1,20 @@
+"""The posts context: publishing, editing and deleting posts.
+
+`TABLE` below is the index of this context: every command it answers and the function that
+decides it.
+"""
+
+from core.bus import Decider, HandlerTable
+from handlers.posts.commands import DeletePost, EditPost, PublishPost
+from handlers.posts.decide import POST, decide_delete, decide_edit, decide_publish
+from handlers.posts.events import EVENTS
+
+CONTEXT = "posts"
+
+TABLE: HandlerTable = {
+    PublishPost: Decider(POST, lambda c: c.post_id, decide_publish, creates=True),
+    EditPost: Decider(POST, lambda c: c.post_id, decide_edit),
+    DeletePost: Decider(POST, lambda c: c.post_id, decide_delete),
+}
+
+__all__ = ["CONTEXT", "EVENTS", "TABLE"]

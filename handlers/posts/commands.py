@@ -1,0 +1,35 @@
+"""Commands of the posts context. Limits live here so the edge's validation, the OpenAPI
+document and the handler agree on them."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar
+
+import msgspec
+
+from core.commands import Command
+
+TITLE_MAX = 200
+BODY_MAX = 20_000
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
+Body = Annotated[str, msgspec.Meta(min_length=1, max_length=BODY_MAX)]
+
+
+class PublishPost(Command, frozen=True):
+    context: ClassVar[str] = "posts"
+    post_id: str
+    title: Title
+    body: Body
+
+
+class EditPost(Command, frozen=True):
+    context: ClassVar[str] = "posts"
+    post_id: str
+    title: Title | None = None
+    body: Body | None = None
+
+
+class DeletePost(Command, frozen=True):
+    context: ClassVar[str] = "posts"
+    post_id: str

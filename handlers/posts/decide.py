@@ -1,0 +1,106 @@
+"""The post aggregate: pure `evolve` and `decide` functions, no I/O and no clock."""
+
+from __future__ import annotations
+
+import msgspec
+
+from core.commands import CommandMeta
+from core.errors import FieldError
+from core.eventstore import AggregateKind
+from core.registry import Event
+from handlers.posts.commands import DeletePost, EditPost, PublishPost
+from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
+from handlers.posts.events import PostDeleted, PostEdited, PostPublished
+
+#: Roles that may change any post (moderation).
+MODERATING_ROLES = frozenset({"moderator", "admin"})
+
+
+class PostState(msgspec.Struct, frozen=True):
+    exists: bool = False
+    deleted: bool = False
+    author_id: str = ""
+    title: str = ""
+    body: str = ""
+
+
+def evolve(state: PostState, event: Event) -> PostState:
+    match event:
+        case PostPublished():
+            return PostState(True, False, event.author_id, event.title, event.body)
+        case PostEdited():
+            return msgspec.structs.replace(
+                state,
+                title=event.title if event.title is not None else state.title,
+                body=event.body if event.body is not None else state.body,
+            )
+        case PostDeleted():
+            return msgspec.structs.replace(state, deleted=True)
+        case _:
+            return state
+
+
+POST = AggregateKind(
+    type="posts.post", initial=PostState, evolve=evolve, state_type=PostState, snapshot_every=100
+)
+
+
+def _blank_check(title: str | None, body: str | None) -> None:
+    errors = [
+        FieldError(name, "must not be blank")
+        for name, value in (("title", title), ("body", body))
+        if value is not None and not value.strip()
+    ]
+    if errors:
+        raise EmptyPost(errors=errors)
+
+
+def _may_change(state: PostState, meta: CommandMeta) -> None:
+    if not state.exists or state.deleted:
+        raise PostNotFound()
+    if meta.actor != state.author_id and not (meta.roles & MODERATING_ROLES):
+        raise NotPostAuthor()
+
+
+def decide_publish(state: PostState, command: PublishPost, meta: CommandMeta) -> list[Event]:
+    if state.exists:
+        raise PostAlreadyExists()
+    if not meta.actor:
+        raise NotPostAuthor("a post needs an author")
+    _blank_check(command.title, command.body)
+    return [
+        PostPublished(
+            post_id=command.post_id,
+            author_id=meta.actor,
+            title=command.title,
+            body=command.body,
+            published_at=meta.received_at,
+        )
+    ]
+
+
+def decide_edit(state: PostState, command: EditPost, meta: CommandMeta) -> list[Event]:
+    _may_change(state, meta)
+    _blank_check(command.title, command.body)
+    title = command.title if command.title != state.title else None
+    body = command.body if command.body != state.body else None
+    if title is None and body is None:
+        return []  # nothing changes: no event, the reply carries the current position
+    return [
+        PostEdited(
+            post_id=command.post_id,
+            title=title,
+            body=body,
+            edited_at=meta.received_at,
+            edited_by=meta.actor or "",
+        )
+    ]
+
+
+def decide_delete(state: PostState, command: DeletePost, meta: CommandMeta) -> list[Event]:
+    _may_change(state, meta)
+    return [
+        PostDeleted(
+            post_id=command.post_id, deleted_at=meta.received_at, deleted_by=meta.actor or ""
+        )
+    ]

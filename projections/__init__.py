@@ -1,0 +1,13 @@
+"""Read models, one module each: schema, `apply` and the queries that read it. A projection
+never calls another service; it reads events and writes only its own tables or keys."""
+
+from core.projection import Projection
+
+
+def projections() -> dict[str, Projection]:
+    """Every read model by name (the `quark replay` and worker catalogue)."""
+    from projections.author_stats import AuthorStatsProjection
+    from projections.posts import PostsProjection
+
+    items: list[Projection] = [PostsProjection(), AuthorStatsProjection()]
+    return {p.name: p for p in items}

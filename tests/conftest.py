@@ -1,0 +1,144 @@
+"""Test harness: real servers, throwaway state per test, workers in-process.
+
+- one nats-server per test session (random port, temp store, synced writes);
+- a throwaway PostgreSQL database and an isolated Redis key prefix for every test that asks
+  for `settings`, and the streams re-created from `streams.yaml`, so tests never see each
+  other's events;
+- `platform` runs handlers, projections and the edge in this process on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import aiohttp
+import asyncpg
+import nats
+import pytest
+import redis.asyncio as aioredis
+
+from core import embedded
+from core import streams as streams_mod
+from core.bootstrap import Infra, open_infra
+from core.settings import Settings
+from handlers import all_events
+from tests.support import servers
+from tests.support.platform import Platform
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("quark")
+
+
+@pytest.fixture(scope="session")
+def started_servers() -> Iterator[list[embedded.ManagedServer]]:
+    started: list[embedded.ManagedServer] = []
+    yield started
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_server(
+    session_tmp: Path, started_servers: list[embedded.ManagedServer]
+) -> embedded.ManagedServer:
+    server = embedded.start_nats(session_tmp / "nats")
+    started_servers.append(server)
+    return server
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(session_tmp: Path, started_servers: list[embedded.ManagedServer]) -> str:
+    return servers.postgres_url(session_tmp, started_servers)
+
+
+@pytest.fixture(scope="session")
+def redis_base_url(session_tmp: Path, started_servers: list[embedded.ManagedServer]) -> str:
+    return servers.redis_url(session_tmp, started_servers)
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{database}"))
+
+
+async def reset_streams(nats_url: str, decl: streams_mod.Declarations) -> None:
+    """Delete every stream and bucket, then apply streams.yaml afresh."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        for name in await js.streams_info():
+            await js.delete_stream(name.config.name)
+        report = await streams_mod.apply(js, decl)
+        assert report.ok, report.refused
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def settings(
+    nats_server: embedded.ManagedServer, pg_admin_url: str, redis_base_url: str, tmp_path: Path
+) -> AsyncIterator[Settings]:
+    database = f"quark_test_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+    prefix = f"quarktest:{secrets.token_hex(4)}:"
+    decl = streams_mod.load(ROOT / "streams.yaml")
+    await reset_streams(nats_server.url, decl)
+    yield Settings(
+        env="test",
+        data_dir=tmp_path / "data",
+        nats_url=nats_server.url,
+        database_url=_with_database(pg_admin_url, database),
+        redis_url=redis_base_url,
+        redis_prefix=prefix,
+        streams_file=ROOT / "streams.yaml",
+        log_level="warning",
+        http_port=embedded.free_port(),
+    )
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    r = aioredis.from_url(redis_base_url)
+    try:
+        keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await r.delete(*keys)
+    finally:
+        await r.aclose()
+
+
+@pytest.fixture
+async def infra(settings: Settings) -> AsyncIterator[Infra]:
+    async with AsyncExitStack() as stack:
+        yield await open_infra(settings, stack, all_events(), name="quark-test")
+
+
+@pytest.fixture
+async def platform(infra: Infra) -> AsyncIterator[Platform]:
+    """Handlers, projections and the edge running in this process."""
+    async with Platform(infra) as p:
+        yield p
+
+
+@pytest.fixture
+async def http(platform: Platform) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(base_url=platform.base_url) as session:
+        yield session
+
+
+def pytest_report_header() -> str:
+    return f"quark tests: PostgreSQL/Redis from QUARK_TEST_* or {os.environ.get('QUARK_DATABASE_URL', 'machine/embedded')}"

