@@ -3,6 +3,7 @@ root). Everything else receives what it needs as arguments; nothing connects at 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -13,18 +14,21 @@ from pathlib import Path
 
 import asyncpg
 import nats
+import nats.errors
 import nats.js.errors
 import redis.asyncio as aioredis
 from nats.aio.client import Client as NATS
 
 from core import streams as streams_mod
 from core.bus import CommandBus
+from core.errors import UnavailableError
 from core.eventstore import EventStore
 from core.logging import get_logger
 from core.registry import Event, EventRegistry
 from core.settings import Settings
 
 log = get_logger("quark.bootstrap")
+CONNECT_TIMEOUT = 30.0
 
 
 @dataclass
@@ -63,15 +67,23 @@ async def connect_nats(settings: Settings, name: str) -> NATS:
     async def on_error(exc: Exception) -> None:
         log.warning("nats_error", error=str(exc))
 
-    return await nats.connect(
-        servers=settings.nats_url.split(","),
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=3,
-        error_cb=on_error,
-        pending_size=64 * 1024 * 1024,
-    )
+    try:
+        # Once connected, reconnect forever; the first connection gets 30 s (a worker that
+        # starts before NATS in compose waits for it, then fails clearly and is restarted).
+        return await asyncio.wait_for(
+            nats.connect(
+                servers=settings.nats_url.split(","),
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+                connect_timeout=3,
+                error_cb=on_error,
+                pending_size=64 * 1024 * 1024,
+            ),
+            CONNECT_TIMEOUT,
+        )
+    except (TimeoutError, OSError, nats.errors.Error) as exc:
+        raise UnavailableError(f"NATS is not reachable at {settings.nats_url} ({exc!r})") from None
 
 
 async def open_infra(
@@ -82,8 +94,12 @@ async def open_infra(
     nc = await connect_nats(settings, name)
 
     async def close_nats() -> None:
+        # drain() delivers what is in flight; if NATS is gone it fails, and close() must still
+        # run or the client would keep reconnecting forever.
         with contextlib.suppress(Exception):
-            await nc.drain()
+            await asyncio.wait_for(nc.drain(), 10)
+        with contextlib.suppress(Exception):
+            await nc.close()
 
     stack.push_async_callback(close_nats)
     pool = await asyncpg.create_pool(

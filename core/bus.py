@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -25,6 +26,7 @@ from core.commands import (
     H_ACTOR,
     H_COMMAND_ID,
     H_CORRELATION_ID,
+    H_DEADLINE,
     H_ROLES,
     Command,
     CommandMeta,
@@ -219,6 +221,17 @@ class HandlerWorker:
         name = request.subject.rsplit(".", 1)[-1]
         command_id = headers.get(H_COMMAND_ID) or new_id()
         correlation_id = headers.get(H_CORRELATION_ID) or command_id
+        deadline = headers.get(H_DEADLINE, "")
+        if deadline.isdigit() and int(deadline) < time.time() * 1000:
+            # The sender gave up (and answered its client 503): executing now would surprise.
+            COMMANDS_TOTAL.labels(self.context, name, "expired").inc()
+            log.warning(
+                "command_expired",
+                command=name,
+                command_id=command_id,
+                correlation_id=correlation_id,
+            )
+            return
         started = asyncio.get_running_loop().time()
         outcome = "ok"
         try:
@@ -290,10 +303,14 @@ class CommandBus:
                 or may not have been committed; resending it with the same `command_id` is
                 safe (idempotent).
         """
+        if not self.nc.is_connected:
+            # Fail fast: a request queued while reconnecting would only time out.
+            raise UnavailableError("NATS is not connected")
         command_id = command_id or new_id()
         headers = {
             H_COMMAND_ID: command_id,
             H_CORRELATION_ID: correlation_id or command_id,
+            H_DEADLINE: str(int((time.time() + self.timeout) * 1000)),
         }
         if actor:
             headers[H_ACTOR] = actor

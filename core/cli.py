@@ -19,7 +19,7 @@ import sys
 import time
 from contextlib import AsyncExitStack
 
-from core.errors import ConfigError
+from core.errors import ConfigError, UnavailableError
 from core.settings import Settings, load_settings
 
 EXAMPLES = __doc__ or ""
@@ -70,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"quark: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except UnavailableError as exc:
+        print(f"quark: {exc.detail}", file=sys.stderr)
+        return 3
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("quark: stopped before it was up", file=sys.stderr)
         return 130
 
 
@@ -151,7 +155,7 @@ async def cmd_up(settings: Settings) -> int:
     from projections import projections
 
     stop = asyncio.Event()
-    install_signal_handlers(stop)
+    started = install_signal_handlers(stop)
     async with AsyncExitStack() as stack:
         print("quark: starting", file=sys.stderr)
         settings = await start_embedded(settings, stack)
@@ -172,6 +176,7 @@ async def cmd_up(settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
+        started()
         await serve_until_stopped(workers, stop, stack)
     print("quark: stopped", file=sys.stderr)
     return 0
@@ -181,7 +186,7 @@ async def cmd_infra(settings: Settings) -> int:
     from core.runner import install_signal_handlers
 
     stop = asyncio.Event()
-    install_signal_handlers(stop)
+    started = install_signal_handlers(stop)
     async with AsyncExitStack() as stack:
         settings = await start_embedded(settings, stack)
         await apply_streams(settings)
@@ -195,6 +200,7 @@ async def cmd_infra(settings: Settings) -> int:
             ),
             flush=True,
         )
+        started()
         await stop.wait()
     return 0
 
@@ -225,7 +231,7 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
     if name and kind in ("handler", "projection") and name not in known:
         raise ConfigError(f"no {kind} named {name!r}; known: {', '.join(sorted(known))}")
     stop = asyncio.Event()
-    install_signal_handlers(stop)
+    started = install_signal_handlers(stop)
     async with AsyncExitStack() as stack:
         infra = await _open(settings, stack, f"quark-{kind}-{name or 'all'}")
         workers = Workers(infra)
@@ -237,6 +243,7 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
             )
         if kind in ("edge", "all"):
             await workers.start_edge(settings.http_host, settings.http_port)
+        started()
         await serve_until_stopped(workers, stop, stack)
     return 0
 

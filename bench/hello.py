@@ -1,0 +1,58 @@
+"""A hello-world aiohttp server: the HTTP ceiling of the edge (`python -m bench.hello PORT`).
+
+It answers `POST /v1/posts` the way the edge does on the wire — reads the JSON body, replies
+201 with a small JSON document and a `Quark-Position` header — but does nothing else. It runs
+in its own process on uvloop without an access log, like `quark run edge`, so the difference
+between its rate and the edge's is what our middlewares, validation and the command round
+trip cost, not a different server setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from aiohttp import web
+
+_REPLY = b'{"id":"00000000-0000-7000-8000-000000000000","position":"CONTENT:1"}'
+
+
+async def _publish(request: web.Request) -> web.Response:
+    await request.read()
+    return web.Response(
+        status=201,
+        body=_REPLY,
+        content_type="application/json",
+        headers={"Quark-Position": "CONTENT:1"},
+    )
+
+
+async def serve(port: int) -> None:
+    app = web.Application()
+    app.router.add_post("/v1/posts", _publish)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print("ready", flush=True)
+    await stop.wait()
+    await runner.cleanup()
+
+
+def main() -> int:
+    port = int(sys.argv[1])
+    try:
+        import uvloop
+
+        uvloop.run(serve(port))
+    except ImportError:  # pragma: no cover - non-Linux
+        asyncio.run(serve(port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

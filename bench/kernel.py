@@ -1,0 +1,1044 @@
+"""The kernel benchmark: `python -m bench kernel [--quick]`.
+
+Four figures, each printed beside a ceiling (or floor) measured in the same run
+(`bench/ceilings.py`), with the target from the design and whether it is met:
+
+1. **Commands/s and latency through `POST /v1/posts`** with 1 and 64 concurrent clients.
+   The platform runs as separate `quark run` processes (edge, posts handler, the posts and
+   author_stats projections), as in production, so the figure includes every hop: HTTP in,
+   NATS request to the handler, durable JetStream append, reply, HTTP out — while the
+   projections consume the same commits. Each client sends sequentially over a keep-alive
+   connection (closed loop), after a warm-up; the run is bounded in time and count.
+2. **Commit → read-model lag** at a steady 500 commands/s, offered open-loop through the
+   same edge. For each command, lag is the time from the 201 (commit acknowledged) until the
+   posts projection announces, on `quark.positions.posts`, a checkpoint at or past the
+   reply's position — exactly what a read with `Quark-After` waits for. A notification
+   that arrived before the 201 counts as zero lag (the read model was already there).
+3. **Replay rate**: the platform is stopped, the CONTENT stream is recreated empty and
+   filled with 200,000 `PostPublished` commits through `EventStore.append` (pipelined, on
+   the same durable server, so the events are exactly what handlers write), then
+   `core.projection.replay` rebuilds the posts read model from them — what `quark replay
+   posts` does, in this process — and the row count is checked.
+4. **Loading a 100-event aggregate**: one post with 1 `PublishPost` and 99 `EditPost`
+   commits through `core.bus.execute`, then `EventStore.load` repeated with snapshots off
+   (the figure) and on (an extra).
+
+While figure 1 runs with 64 clients, the CPU time of every process we started is sampled
+from /proc, so the report shows which process saturates a core.
+
+The machine has two cores and the load generator shares them with the servers; so does the
+hello-world ceiling, which is driven by the same client code and therefore comparable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import dataclasses
+import json
+import os
+import platform as platform_mod
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import nats
+from nats.aio.msg import Msg
+
+from bench import ceilings
+from bench.environment import (
+    ROOT,
+    STREAMS_FILE,
+    Backends,
+    BenchSetupError,
+    Platform,
+    open_backends,
+)
+from bench.loadgen import (
+    LoopResult,
+    closed_loop,
+    http_post_sender,
+    median,
+    open_loop,
+    percentile,
+)
+from core import embedded
+from core import streams as streams_mod
+from core.bootstrap import Infra, open_infra
+from core.bus import execute
+from core.commands import CommandMeta, parse_position
+from core.envelope import AggregateRef, Commit, utc_now
+from core.eventstore import EventStore
+from core.ids import new_id
+from core.logging import configure_logging
+from core.projection import POSITIONS_SUBJECT, PgSink, replay
+from core.settings import Settings
+from handlers import all_events
+from handlers.posts import TABLE
+from handlers.posts.commands import EditPost, PublishPost
+from handlers.posts.decide import POST
+from handlers.posts.events import PostPublished
+from projections.posts import PostsProjection
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+#: From DESIGN.md and the kernel issue. Throughputs are floors, latencies ceilings.
+TARGETS: dict[str, float] = {
+    "commands_per_s_64": 3000,
+    "p99_ms_64": 50,
+    "p50_ms_1": 2,
+    "lag_p50_ms": 5,
+    "lag_p99_ms": 25,
+    "replay_events_per_s": 50000,
+    "aggregate_load_ms": 5,
+}
+HIGHER_IS_BETTER = {"commands_per_s_64", "commands_per_s_1", "replay_events_per_s"}
+
+TITLE = "A benchmark post"
+BODY = (
+    "Event sourcing keeps every change as an immutable event; the read models are folds "
+    "over the log and can be rebuilt at any time. This body is about as long as a typical "
+    "social post, so that commits, rows and HTTP bodies have a realistic size."
+)
+HTTP_BODY = json.dumps({"title": TITLE, "body": BODY}).encode()
+
+
+@dataclass(frozen=True)
+class Sizes:
+    warmup_seconds: float
+    http_seconds: float
+    http_max_requests: int
+    lag_rate: float
+    lag_seconds: float
+    replay_events: int
+    bulk_concurrency: int
+    bulk_max_seconds: float
+    load_repeat: int
+    pg_commits: int
+    overall_timeout: float
+
+
+FULL = Sizes(
+    warmup_seconds=2.0,
+    http_seconds=10.0,
+    http_max_requests=200_000,
+    lag_rate=500.0,
+    lag_seconds=10.0,
+    replay_events=200_000,
+    bulk_concurrency=256,
+    bulk_max_seconds=240.0,
+    load_repeat=500,
+    pg_commits=1000,
+    overall_timeout=540.0,
+)
+QUICK = Sizes(
+    warmup_seconds=0.5,
+    http_seconds=3.0,
+    http_max_requests=50_000,
+    lag_rate=500.0,
+    lag_seconds=3.0,
+    replay_events=20_000,
+    bulk_concurrency=256,
+    bulk_max_seconds=60.0,
+    load_repeat=100,
+    pg_commits=200,
+    overall_timeout=240.0,
+)
+
+
+class Progress:
+    """Timestamped progress lines on stderr (the table goes to stdout)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        print(
+            f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True
+        )
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+class PositionLog:
+    """Every checkpoint a projection announces on `quark.positions.<name>`, with the time it
+    reached us. Sequences are kept as a running maximum so a bisect finds the first
+    announcement at or past any position."""
+
+    def __init__(self, stream: str = "CONTENT") -> None:
+        self.stream = stream
+        self.times: list[float] = []
+        self.seqs: list[int] = []
+        self._changed = asyncio.Event()
+
+    @property
+    def latest(self) -> int:
+        return self.seqs[-1] if self.seqs else -1
+
+    async def on_msg(self, msg: Msg) -> None:
+        now = time.perf_counter()
+        stream, _, seq_text = msg.data.decode().partition(" ")
+        if stream != self.stream or not seq_text.isdigit():
+            return
+        self.times.append(now)
+        self.seqs.append(max(int(seq_text), self.latest))
+        self._changed.set()
+
+    async def wait_until(self, seq: int, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.latest < seq:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
+    def first_at_or_after(self, seq: int) -> float | None:
+        i = bisect.bisect_left(self.seqs, seq)
+        return self.times[i] if i < len(self.seqs) else None
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    if pid <= 0:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); index 11/12 after the ")".
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """Cores used by each process between `start()` and `stop()`, from /proc."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._before: dict[str, float | None] = {}
+        self._t0 = 0.0
+        self.cores: dict[str, float] = {}
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._before = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        self._before[MACHINE] = _machine_busy_seconds()
+
+    def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self._t0
+        after = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
+        after[MACHINE] = _machine_busy_seconds()
+        for name, value in after.items():
+            before = self._before.get(name)
+            if before is not None and value is not None and wall > 0:
+                self.cores[name] = round((value - before) / wall, 2)
+        return self.cores
+
+
+#: The whole machine's busy cores (our processes, PostgreSQL, Redis, the kernel, and
+#: anybody else's work: a busy neighbour shows up here).
+MACHINE = "whole machine"
+
+
+def _machine_busy_seconds() -> float | None:
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (FileNotFoundError, IndexError):
+        return None
+    ticks = [int(x) for x in fields]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _user_headers(clients: int) -> list[dict[str, str]]:
+    return [
+        {"X-Quark-Dev-User": str(uuid.uuid4()), "Content-Type": "application/json"}
+        for _ in range(clients)
+    ]
+
+
+def _nats_version() -> str:
+    output = subprocess.run(
+        [str(embedded.nats_binary()), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout
+    match = re.search(r"\d+\.\d+\.\d+\S*", output)
+    return match.group(0) if match else output.strip()
+
+
+def _r(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+# --- ceilings -----------------------------------------------------------------------------
+
+
+async def measure_ceilings(
+    backends: Backends, tmp: Path, sizes: Sizes, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """The HTTP, JetStream and PostgreSQL-commit ceilings, before the platform starts (so
+    nothing else competes for the cores)."""
+    out: dict[str, Any] = {}
+    headers = _user_headers(64)
+    hello = ceilings.HelloServer(tmp)
+    try:
+        for clients in (1, 64):
+            say(f"ceiling: aiohttp hello-world, {clients} client(s)")
+            r = await ceilings.aiohttp_hello(
+                hello.url,
+                HTTP_BODY,
+                headers,
+                clients=clients,
+                seconds=sizes.http_seconds,
+                max_requests=sizes.http_max_requests,
+                warmup_seconds=sizes.warmup_seconds,
+            )
+            out[f"aiohttp_hello_{clients}"] = r
+    finally:
+        hello.stop()
+    payload = _sample_commit()
+    for publishers in (1, 64):
+        say(f"ceiling: JetStream publish (durable), {publishers} publisher(s)")
+        out[f"jetstream_{publishers}"] = await ceilings.jetstream_publish(
+            backends.nats_url,
+            payload,
+            publishers=publishers,
+            seconds=sizes.http_seconds,
+            max_requests=sizes.http_max_requests,
+            warmup_seconds=sizes.warmup_seconds,
+        )
+    say(f"floor: PostgreSQL one-row commits x {sizes.pg_commits}")
+    out["pg_commit"] = await ceilings.pg_commit(backends.database_url, sizes.pg_commits)
+    return out
+
+
+def _sample_commit() -> bytes:
+    """An encoded commit with one `PostPublished`, as a handler appends it (for payload size)."""
+    from core.envelope import Envelope, encode_commit
+    from core.registry import EventRegistry
+
+    registry = EventRegistry(all_events())
+    post_id, author = new_id(), str(uuid.uuid4())
+    event = PostPublished(
+        post_id=post_id, author_id=author, title=TITLE, body=BODY, published_at=utc_now()
+    )
+    command_id = new_id()
+    envelope = Envelope(
+        id=new_id(),
+        type=event.name,
+        schema=event.schema,
+        aggregate=AggregateRef(POST.type, post_id),
+        occurred_at=utc_now(),
+        actor=author,
+        correlation_id=command_id,
+        causation_id=command_id,
+        payload=registry.encode_payload(event),
+    )
+    return encode_commit(Commit([envelope]))
+
+
+# --- figures 1 and 2: through the platform ------------------------------------------------
+
+
+async def wait_platform(
+    platform: Platform, session: aiohttp.ClientSession, nc: nats.NATS, timeout: float = 60.0
+) -> None:
+    """Until the edge answers, a command commits and both projections announce a position."""
+    seen: set[str] = set()
+
+    async def on_position(msg: Msg) -> None:
+        seen.add(msg.subject.rsplit(".", 1)[-1])
+
+    sub = await nc.subscribe(f"{POSITIONS_SUBJECT}.*", cb=on_position)
+    try:
+        await platform.wait_ready(session, timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        last = ""
+        while loop.time() < deadline:
+            platform.check_alive()
+            async with session.post(
+                f"{platform.base_url}/v1/posts", data=HTTP_BODY, headers=_user_headers(1)[0]
+            ) as resp:
+                last = f"HTTP {resp.status}: {(await resp.text())[:200]}"
+                if resp.status == 201:
+                    break
+            await asyncio.sleep(0.2)
+        else:
+            raise BenchSetupError(f"the first command did not commit: {last}")
+        while {"posts", "author_stats"} - seen:
+            platform.check_alive()
+            if loop.time() > deadline:
+                raise BenchSetupError(f"projections not running; announced: {sorted(seen)}")
+            await asyncio.sleep(0.1)
+    finally:
+        await sub.unsubscribe()
+
+
+async def commands_figure(
+    platform: Platform, sizes: Sizes, cpu_pids: dict[str, int], say: Callable[[str], None]
+) -> tuple[dict[int, LoopResult], dict[str, float]]:
+    results: dict[int, LoopResult] = {}
+    cores: dict[str, float] = {}
+    url = f"{platform.base_url}/v1/posts"
+    for clients in (1, 64):
+        say(f"figure 1: POST /v1/posts, {clients} client(s)")
+        headers = _user_headers(clients)
+        connector = aiohttp.TCPConnector(limit=clients)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            send = http_post_sender(session, url, HTTP_BODY, headers)
+            # Warm-up separately so the CPU sample covers the measured part only.
+            await closed_loop(
+                send, clients=clients, seconds=sizes.warmup_seconds, max_requests=10_000
+            )
+            meter = CpuMeter(cpu_pids)
+            meter.start()
+            results[clients] = await closed_loop(
+                send,
+                clients=clients,
+                seconds=sizes.http_seconds,
+                max_requests=sizes.http_max_requests,
+            )
+            if clients == 64:
+                cores = meter.stop()
+        platform.check_alive()
+    return results, cores
+
+
+async def lag_figure(
+    platform: Platform,
+    nc: nats.NATS,
+    positions: PositionLog,
+    sizes: Sizes,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    js = nc.jetstream()
+    acks: list[tuple[float, int]] = []
+    latencies: list[float] = []
+    headers = _user_headers(64)
+    url = f"{platform.base_url}/v1/posts"
+    connector = aiohttp.TCPConnector(limit=256)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # Open the connections first, so the first commands do not pay the TCP handshakes.
+        await closed_loop(
+            http_post_sender(session, url, HTTP_BODY, headers),
+            clients=64,
+            seconds=0.5,
+            max_requests=640,
+        )
+        head = (await js.stream_info("CONTENT")).state.last_seq
+        say(f"figure 2: waiting for the posts projection to reach CONTENT:{head}")
+        if not await positions.wait_until(head, 180):
+            raise BenchSetupError(
+                f"the posts projection did not catch up with CONTENT:{head} (at {positions.latest})"
+            )
+        say(f"figure 2: {sizes.lag_rate:.0f} commands/s for {sizes.lag_seconds:.0f}s, open loop")
+
+        async def send(i: int) -> str | None:
+            t0 = time.perf_counter()
+            async with session.post(url, data=HTTP_BODY, headers=headers[i % 64]) as resp:
+                await resp.read()
+                t_ack = time.perf_counter()
+                if resp.status != 201:
+                    return f"HTTP {resp.status}"
+                _, seq = parse_position(resp.headers["Quark-Position"])
+            acks.append((t_ack, seq))
+            latencies.append((t_ack - t0) * 1000)
+            return None
+
+        offered = await open_loop(send, rate=sizes.lag_rate, seconds=sizes.lag_seconds)
+    last = max((seq for _, seq in acks), default=0)
+    if not await positions.wait_until(last, 60):
+        raise BenchSetupError(f"the posts projection never reached CONTENT:{last}")
+    lags: list[float] = []
+    before_reply = 0
+    for t_ack, seq in acks:
+        t_seen = positions.first_at_or_after(seq)
+        assert t_seen is not None
+        if t_seen <= t_ack:
+            before_reply += 1
+        lags.append(max(0.0, t_seen - t_ack) * 1000)
+    return {
+        "offered_per_s": offered.offered_per_s,
+        "achieved_per_s": round(offered.achieved_per_s, 1),
+        "commands": len(acks),
+        "errors": offered.errors,
+        "first_error": offered.first_error,
+        "lag_p50_ms": _r(percentile(lags, 50)),
+        "lag_p90_ms": _r(percentile(lags, 90)),
+        "lag_p99_ms": _r(percentile(lags, 99)),
+        "lag_max_ms": _r(max(lags, default=None)),
+        "visible_before_reply": before_reply,
+        "http_p50_ms": _r(percentile(latencies, 50)),
+        "http_p99_ms": _r(percentile(latencies, 99)),
+    }
+
+
+# --- figure 3: replay ---------------------------------------------------------------------
+
+
+async def bulk_load(
+    store: EventStore, count: int, concurrency: int, max_seconds: float
+) -> dict[str, float]:
+    """`count` PostPublished commits through `EventStore.append`, `concurrency` in flight."""
+    authors = [str(uuid.uuid4()) for _ in range(1000)]
+    issued = 0
+    started = time.perf_counter()
+    deadline = started + max_seconds
+
+    async def worker() -> None:
+        nonlocal issued
+        while issued < count and time.perf_counter() < deadline:
+            author = authors[issued % len(authors)]
+            issued += 1
+            post_id = new_id()
+            event = PostPublished(
+                post_id=post_id, author_id=author, title=TITLE, body=BODY, published_at=utc_now()
+            )
+            await store.append(
+                AggregateRef(POST.type, post_id), 0, [event], command_id=new_id(), actor=author
+            )
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    seconds = time.perf_counter() - started
+    return {"commits": issued, "seconds": round(seconds, 2), "per_s": round(issued / seconds, 1)}
+
+
+async def replay_figure(
+    infra: Infra, backends: Backends, sizes: Sizes, say: Callable[[str], None]
+) -> dict[str, Any]:
+    js = infra.nc.jetstream()
+    await js.delete_stream("CONTENT")
+    report = await streams_mod.apply(js, infra.decl)
+    if not report.ok:
+        raise BenchSetupError(f"could not recreate CONTENT: {report.refused}")
+    say(
+        f"figure 3: appending {sizes.replay_events:,} PostPublished commits "
+        f"({sizes.bulk_concurrency} in flight, durable server)"
+    )
+    loaded = await bulk_load(
+        infra.store, sizes.replay_events, sizes.bulk_concurrency, sizes.bulk_max_seconds
+    )
+    head = (await js.stream_info("CONTENT")).state.last_seq
+    say(f"figure 3: loaded {loaded['commits']:,} commits at {loaded['per_s']:,.0f}/s")
+    say("ceiling: bulk stream read (no decoding)")
+    read = await ceilings.stream_read(backends.nats_url, "CONTENT", head)
+    say("figure 3: replaying the posts projection")
+    async with infra.pool.acquire() as conn:
+        await ceilings.checkpoint(conn)
+    projection = PostsProjection()
+    sink = PgSink(projection, infra.pool, ["CONTENT"])
+    rep = await replay(
+        projection,
+        sink,
+        infra.nc,
+        infra.registry,
+        infra.decl.file.consumers[projection.name],
+        backends.nats_url,
+    )
+    rows = await infra.pool.fetchval("SELECT count(*) FROM posts.posts")
+    if rows != loaded["commits"]:
+        raise BenchSetupError(f"replay produced {rows} posts for {loaded['commits']} commits")
+    say(f"ceiling: PostgreSQL COPY of {loaded['commits']:,} rows")
+    copy = await ceilings.pg_copy(backends.database_url, int(loaded["commits"]), TITLE, BODY)
+    return {
+        "bulk_load": loaded,
+        "stream_read": read,
+        "pg_copy": copy,
+        "replay": {
+            "messages": rep.messages,
+            "events": rep.events,
+            "seconds": round(rep.seconds, 3),
+            "events_per_s": round(rep.events_per_s, 1),
+            "rows": rows,
+        },
+    }
+
+
+# --- figure 4: aggregate load -------------------------------------------------------------
+
+
+async def load_figure(
+    infra: Infra, nats_url: str, sizes: Sizes, say: Callable[[str], None]
+) -> dict[str, Any]:
+    store = infra.store
+    author = str(uuid.uuid4())
+    post_id = new_id()
+
+    def meta() -> CommandMeta:
+        return CommandMeta(
+            command_id=new_id(),
+            actor=author,
+            roles=frozenset(),
+            correlation_id=new_id(),
+            received_at=utc_now(),
+        )
+
+    say("figure 4: building a post with 1 PublishPost + 99 EditPost commits")
+    await execute(
+        store, TABLE[PublishPost], PublishPost(post_id=post_id, title=TITLE, body=BODY), meta()
+    )
+    for i in range(1, 100):
+        await execute(store, TABLE[EditPost], EditPost(post_id=post_id, title=f"Edit {i}"), meta())
+    plain = dataclasses.replace(POST, snapshot_every=0)
+    check = await store.load(plain, post_id)
+    if check.events_since_snapshot != 100 or check.state.title != "Edit 99":
+        raise BenchSetupError(f"expected 100 events, loaded {check.events_since_snapshot}")
+
+    async def timed(kind: Any, repeat: int) -> list[float]:
+        for _ in range(min(20, repeat)):
+            await store.load(kind, post_id)
+        samples = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            await store.load(kind, post_id)
+            samples.append((time.perf_counter() - t0) * 1000)
+        return samples
+
+    say(f"figure 4: loading it {sizes.load_repeat} times, snapshots off and on")
+    plain_ms = await timed(plain, sizes.load_repeat)
+    snap = await store.load(POST, post_id)
+    snap_ms = await timed(POST, sizes.load_repeat)
+    say("floor: one batch direct get of the 100 messages (raw socket, then nats-py)")
+    subject = f"ev.{POST.type}.{post_id}"
+    floor = await ceilings.direct_get(
+        nats_url, "CONTENT", subject, repeat=sizes.load_repeat, expected=100
+    )
+    via_client = await ceilings.direct_get_nats_py(
+        infra.nc, "CONTENT", subject, repeat=sizes.load_repeat, expected=100
+    )
+    return {
+        "events": check.events_since_snapshot,
+        "median_ms": _r(median(plain_ms)),
+        "p99_ms": _r(percentile(plain_ms, 99)),
+        "with_snapshot_median_ms": _r(median(snap_ms)),
+        "with_snapshot_p99_ms": _r(percentile(snap_ms, 99)),
+        "with_snapshot_events_after_snapshot": snap.events_since_snapshot,
+        "direct_get": floor,
+        "direct_get_nats_py": via_client,
+    }
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="quark-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with AsyncExitStack() as stack:
+            say("starting nats-server; finding PostgreSQL and Redis")
+            backends = await open_backends(tmp, stack)
+            for name, origin in backends.origins.items():
+                say(f"  {name}: {origin}")
+            settings = Settings(
+                env="dev",
+                data_dir=tmp / "bench-data",
+                nats_url=backends.nats_url,
+                database_url=backends.database_url,
+                redis_url=backends.redis_url,
+                redis_prefix=backends.redis_prefix,
+                streams_file=STREAMS_FILE,
+                log_level="warning",
+            )
+            configure_logging(settings)
+            nc0 = await nats.connect(backends.nats_url)
+            try:
+                report = await streams_mod.apply(nc0.jetstream(), streams_mod.load(STREAMS_FILE))
+            finally:
+                await nc0.close()
+            if not report.ok:
+                raise BenchSetupError(f"streams.yaml could not be applied: {report.refused}")
+
+            ceiling = await measure_ceilings(backends, tmp, sizes, say)
+
+            infra = await open_infra(settings, stack, all_events(), name="quark-bench")
+            positions = PositionLog()
+            await infra.nc.subscribe(f"{POSITIONS_SUBJECT}.posts", cb=positions.on_msg)
+
+            say(
+                "starting the platform: quark run handler posts / projection posts / "
+                "projection author_stats / edge"
+            )
+            platform = Platform(backends, tmp)
+            stack.callback(platform.stop)
+            await asyncio.to_thread(platform.start)
+            async with aiohttp.ClientSession() as session:
+                await wait_platform(platform, session, infra.nc)
+            pids = {child.name: child.process.pid for child in platform.children}
+            pids["nats-server"] = backends.nats_pid
+            pids["bench (load generator)"] = os.getpid()
+            commands, cores = await commands_figure(platform, sizes, pids, say)
+            lag = await lag_figure(platform, infra.nc, positions, sizes, say)
+            say("stopping the platform")
+            await asyncio.to_thread(platform.stop)
+
+            replayed = await replay_figure(infra, backends, sizes, say)
+            aggregate = await load_figure(infra, backends.nats_url, sizes, say)
+            say("cleaning up")
+    return assemble(sizes, quick, backends, ceiling, commands, cores, lag, replayed, aggregate)
+
+
+def assemble(
+    sizes: Sizes,
+    quick: bool,
+    backends: Backends,
+    ceiling: dict[str, Any],
+    commands: dict[int, LoopResult],
+    cores: dict[str, float],
+    lag: dict[str, Any],
+    replayed: dict[str, Any],
+    aggregate: dict[str, Any],
+) -> dict[str, Any]:
+    c1, c64 = commands[1], commands[64]
+    js1, js64 = ceiling["jetstream_1"], ceiling["jetstream_64"]
+    h1, h64 = ceiling["aiohttp_hello_1"], ceiling["aiohttp_hello_64"]
+    pgc: LoopResult = ceiling["pg_commit"]
+    figures: dict[str, float | None] = {
+        "commands_per_s_64": round(c64.per_s, 1),
+        "p99_ms_64": _r(c64.p99_ms),
+        "p50_ms_1": _r(c1.p50_ms),
+        "commands_per_s_1": round(c1.per_s, 1),
+        "p50_ms_64": _r(c64.p50_ms),
+        "p99_ms_1": _r(c1.p99_ms),
+        "lag_p50_ms": lag["lag_p50_ms"],
+        "lag_p99_ms": lag["lag_p99_ms"],
+        "replay_events_per_s": replayed["replay"]["events_per_s"],
+        "aggregate_load_ms": aggregate["median_ms"],
+    }
+    ceilings_out: dict[str, float | None] = {
+        "jetstream_publish_per_s_64": round(js64.per_s, 1),
+        "jetstream_publish_p50_ms_64": _r(js64.p50_ms),
+        "jetstream_publish_p99_ms_64": _r(js64.p99_ms),
+        "jetstream_publish_per_s_1": round(js1.per_s, 1),
+        "jetstream_publish_p50_ms_1": _r(js1.p50_ms),
+        "jetstream_publish_p99_ms_1": _r(js1.p99_ms),
+        "aiohttp_hello_per_s": round(h64.per_s, 1),
+        "aiohttp_hello_p50_ms_64": _r(h64.p50_ms),
+        "aiohttp_hello_p99_ms_64": _r(h64.p99_ms),
+        "aiohttp_hello_per_s_1": round(h1.per_s, 1),
+        "aiohttp_hello_p50_ms_1": _r(h1.p50_ms),
+        "aiohttp_hello_p99_ms_1": _r(h1.p99_ms),
+        "pg_commit_p50_ms": _r(pgc.p50_ms),
+        "pg_commit_p99_ms": _r(pgc.p99_ms),
+        "pg_copy_rows_per_s": replayed["pg_copy"]["rows_per_s"],
+        "stream_read_msgs_per_s": replayed["stream_read"]["msgs_per_s"],
+        "direct_get_100_ms": _r(aggregate["direct_get"]["median_ms"]),
+        "direct_get_100_p99_ms": _r(aggregate["direct_get"]["p99_ms"]),
+        "direct_get_100_nats_py_ms": _r(aggregate["direct_get_nats_py"]["median_ms"]),
+    }
+    floor_p50_1 = _sum(js1.p50_ms, h1.p50_ms)
+    floor_p99_64 = _sum(js64.p99_ms, h64.p99_ms)
+    ceilings_out["floor_p50_ms_1"] = _r(floor_p50_1)
+    ceilings_out["floor_p99_ms_64"] = _r(floor_p99_64)
+
+    def ratio(value: float | None, bound: float | None) -> float | None:
+        return None if not value or not bound else round(value / bound, 3)
+
+    ratios = {
+        "commands_per_s_64_vs_jetstream": ratio(c64.per_s, js64.per_s),
+        "commands_per_s_64_vs_aiohttp": ratio(c64.per_s, h64.per_s),
+        "commands_per_s_1_vs_jetstream": ratio(c1.per_s, js1.per_s),
+        "p99_ms_64_vs_floor": ratio(c64.p99_ms, floor_p99_64),
+        "p50_ms_1_vs_floor": ratio(c1.p50_ms, floor_p50_1),
+        "lag_p50_ms_vs_pg_commit": ratio(lag["lag_p50_ms"], pgc.p50_ms),
+        "lag_p99_ms_vs_pg_commit": ratio(lag["lag_p99_ms"], pgc.p99_ms),
+        "replay_events_per_s_vs_pg_copy": ratio(
+            replayed["replay"]["events_per_s"], replayed["pg_copy"]["rows_per_s"]
+        ),
+        "replay_events_per_s_vs_stream_read": ratio(
+            replayed["replay"]["events_per_s"], replayed["stream_read"]["msgs_per_s"]
+        ),
+        "aggregate_load_ms_vs_direct_get": ratio(
+            aggregate["median_ms"], aggregate["direct_get"]["median_ms"]
+        ),
+        "aggregate_load_ms_vs_direct_get_nats_py": ratio(
+            aggregate["median_ms"], aggregate["direct_get_nats_py"]["median_ms"]
+        ),
+    }
+    met = {}
+    for key, target in TARGETS.items():
+        value = figures[key]
+        met[key] = value is not None and (
+            value >= target if key in HIGHER_IS_BETTER else value <= target
+        )
+    return {
+        **figures,
+        "ceilings": ceilings_out,
+        "ratios": ratios,
+        "targets": dict(TARGETS),
+        "met": met,
+        "details": {
+            "commands_1": c1.summary() | {"first_error": c1.first_error},
+            "commands_64": c64.summary() | {"first_error": c64.first_error},
+            "cores_used_during_commands_64": cores,
+            # CPU each process spends per command: what must shrink for more commands/s
+            # once the machine is busy.
+            "cpu_ms_per_command_64": {
+                name: round(used / c64.per_s * 1000, 3) for name, used in cores.items()
+            }
+            if c64.per_s
+            else {},
+            "lag": lag,
+            "replay": replayed,
+            "aggregate_load": aggregate,
+            "jetstream_publish_1": js1.summary(),
+            "jetstream_publish_64": js64.summary(),
+            "aiohttp_hello_1": h1.summary(),
+            "aiohttp_hello_64": h64.summary(),
+            "pg_commit": pgc.summary(),
+        },
+        "mode": "quick" if quick else "full",
+        "sizes": dataclasses.asdict(sizes),
+        "backends": backends.origins,
+        "cpu_count": os.cpu_count(),
+        "nats_server_version": _nats_version(),
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": f"{platform_mod.python_implementation()} {platform_mod.python_version()}",
+    }
+
+
+def _sum(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "/s":
+        return f"{value:,.0f}/s"
+    return f"{value:,.2f} ms"
+
+
+def table(result: dict[str, Any]) -> str:
+    c = result["ceilings"]
+    r = result["ratios"]
+    t = result["targets"]
+    rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def row(
+        label: str, key: str, unit: str, bound_label: str, bound: float | None, ratio_key: str
+    ) -> None:
+        value = result[key]
+        target = t.get(key)
+        if target is None:
+            target_s, met_s = "-", "-"
+        else:
+            sign = ">=" if key in HIGHER_IS_BETTER else "<="
+            target_s = f"{sign} {_fmt(target, unit)}"
+            met_s = "yes" if result["met"][key] else "NO"
+        ratio = r.get(ratio_key)
+        rows.append(
+            (
+                label,
+                _fmt(value, unit),
+                target_s,
+                met_s,
+                f"{_fmt(bound, unit)} {bound_label}",
+                "-" if ratio is None else f"{ratio:.2f}",
+            )
+        )
+
+    def extra(bound_label: str, bound: float | None, unit: str, ratio_key: str) -> None:
+        ratio = r.get(ratio_key)
+        rows.append(
+            (
+                "",
+                "",
+                "",
+                "",
+                f"{_fmt(bound, unit)} {bound_label}",
+                "-" if ratio is None else f"{ratio:.2f}",
+            )
+        )
+
+    row(
+        "commands/s, 64 clients",
+        "commands_per_s_64",
+        "/s",
+        "JetStream publish, 64",
+        c["jetstream_publish_per_s_64"],
+        "commands_per_s_64_vs_jetstream",
+    )
+    extra("aiohttp hello, 64", c["aiohttp_hello_per_s"], "/s", "commands_per_s_64_vs_aiohttp")
+    row(
+        "p99 latency, 64 clients",
+        "p99_ms_64",
+        "ms",
+        "floor: JS p99 + hello p99",
+        c["floor_p99_ms_64"],
+        "p99_ms_64_vs_floor",
+    )
+    row(
+        "p50 latency, 1 client",
+        "p50_ms_1",
+        "ms",
+        "floor: JS p50 + hello p50",
+        c["floor_p50_ms_1"],
+        "p50_ms_1_vs_floor",
+    )
+    row(
+        "commands/s, 1 client",
+        "commands_per_s_1",
+        "/s",
+        "JetStream publish, 1",
+        c["jetstream_publish_per_s_1"],
+        "commands_per_s_1_vs_jetstream",
+    )
+    row("p50 latency, 64 clients", "p50_ms_64", "ms", "", None, "")
+    row("p99 latency, 1 client", "p99_ms_1", "ms", "", None, "")
+    row(
+        "lag p50 @ 500/s",
+        "lag_p50_ms",
+        "ms",
+        "floor: PG commit p50",
+        c["pg_commit_p50_ms"],
+        "lag_p50_ms_vs_pg_commit",
+    )
+    row(
+        "lag p99 @ 500/s",
+        "lag_p99_ms",
+        "ms",
+        "floor: PG commit p99",
+        c["pg_commit_p99_ms"],
+        "lag_p99_ms_vs_pg_commit",
+    )
+    row(
+        "replay events/s",
+        "replay_events_per_s",
+        "/s",
+        "PG COPY rows",
+        c["pg_copy_rows_per_s"],
+        "replay_events_per_s_vs_pg_copy",
+    )
+    extra(
+        "stream read msgs",
+        c["stream_read_msgs_per_s"],
+        "/s",
+        "replay_events_per_s_vs_stream_read",
+    )
+    row(
+        "100-event aggregate load",
+        "aggregate_load_ms",
+        "ms",
+        "floor: direct get, raw",
+        c["direct_get_100_ms"],
+        "aggregate_load_ms_vs_direct_get",
+    )
+    extra(
+        "direct get via nats-py",
+        c["direct_get_100_nats_py_ms"],
+        "ms",
+        "aggregate_load_ms_vs_direct_get_nats_py",
+    )
+    headers = ("figure", "value", "target", "met?", "ceiling / floor", "ratio")
+    widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(headers)]
+    right = {1, 2, 5}
+
+    def line(cells: tuple[str, ...]) -> str:
+        return " | ".join(
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    out = [line(headers), "-+-".join("-" * w for w in widths)]
+    out += [line(x) for x in rows]
+    return "\n".join(out)
+
+
+def details_text(result: dict[str, Any]) -> str:
+    d = result["details"]
+    lag = d["lag"]
+    rep = d["replay"]
+    agg = d["aggregate_load"]
+    lines = [
+        "ratio: throughput = value / ceiling (1.00 = at the ceiling); "
+        "latency = value / floor (1.00 = at the floor).",
+        f"commands: 1 client {d['commands_1']['requests']:,} requests "
+        f"({d['commands_1']['errors']} errors), 64 clients {d['commands_64']['requests']:,} "
+        f"requests ({d['commands_64']['errors']} errors)",
+        "cores used during 64-client commands: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in d["cores_used_during_commands_64"].items()),
+        "CPU ms per command (64 clients): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in d["cpu_ms_per_command_64"].items()),
+        f"lag run: offered {lag['offered_per_s']:.0f}/s, achieved {lag['achieved_per_s']:.0f}/s, "
+        f"{lag['commands']:,} commands ({lag['errors']} errors); lag p90 {lag['lag_p90_ms']} ms, "
+        f"max {lag['lag_max_ms']} ms; {lag['visible_before_reply']:,} visible before their 201; "
+        f"HTTP p50 {lag['http_p50_ms']} ms, p99 {lag['http_p99_ms']} ms",
+        f"replay: {rep['replay']['events']:,} events in {rep['replay']['seconds']:.2f}s; "
+        f"bulk load {rep['bulk_load']['commits']:,} commits at {rep['bulk_load']['per_s']:,.0f}/s "
+        f"through EventStore.append (durable server); "
+        f"COPY {rep['pg_copy']['rows']:,} rows in {rep['pg_copy']['seconds']:.2f}s",
+        f"aggregate load: median {agg['median_ms']} ms, p99 {agg['p99_ms']} ms without snapshot; "
+        f"with snapshot median {agg['with_snapshot_median_ms']} ms, p99 "
+        f"{agg['with_snapshot_p99_ms']} ms ({agg['with_snapshot_events_after_snapshot']} "
+        "events after it)",
+        f"JetStream publish: 1 publisher p50 {d['jetstream_publish_1']['p50_ms']} ms; "
+        f"64 publishers p50 {d['jetstream_publish_64']['p50_ms']} ms, "
+        f"p99 {d['jetstream_publish_64']['p99_ms']} ms",
+        f"machine: {result['cpu_count']} CPUs, nats-server {result['nats_server_version']}, "
+        f"{result['python']}; mode {result['mode']}",
+    ]
+    lines += [f"{name}: {origin}" for name, origin in result["backends"].items()]
+    return "\n".join(lines)
+
+
+def main(*, quick: bool, output: Path | None) -> int:
+    sizes = QUICK if quick else FULL
+    say = Progress()
+    try:
+        import uvloop
+
+        runner: Callable[[Coroutine[Any, Any, dict[str, Any]]], dict[str, Any]] = uvloop.run
+    except ImportError:  # pragma: no cover - non-Linux
+        runner = asyncio.run
+
+    async def guarded() -> dict[str, Any]:
+        # SIGTERM cancels the run like Ctrl-C does, so every process we started is stopped.
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        async with asyncio.timeout(sizes.overall_timeout):
+            return await run(sizes, quick, say)
+
+    try:
+        result = runner(guarded())
+    except BenchSetupError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print(f"bench: gave up after {sizes.overall_timeout:.0f}s", file=sys.stderr)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("bench: interrupted; everything it started was stopped", file=sys.stderr)
+        return 130
+    path = output or RESULTS / ("kernel-quick.json" if quick else "kernel.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print()
+    print(table(result))
+    print()
+    print(details_text(result))
+    print(f"\nwritten to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0

@@ -1,0 +1,191 @@
+"""Load generation and statistics shared by the benchmark suites.
+
+- **Closed loop** (`closed_loop`): N clients, each sends its next request only when the
+  previous one has been answered. That is how a throughput ceiling is found: the offered
+  load adapts to what the server sustains, and latency under that load is read off the same
+  run. Each run is bounded both in time and in request count.
+- **Open loop** (`open_loop`): requests leave on a fixed schedule whatever the server does,
+  which is how a steady rate (the read-model lag figure) is offered without the
+  coordinated-omission trap of a closed loop slowing down with the server.
+
+Percentiles are nearest-rank over every sample (no histogram buckets): runs are small
+enough to keep every sample, and nearest-rank never reports a latency nobody saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import aiohttp
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (`q` in 0-100); None without samples."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def median(values: Sequence[float]) -> float | None:
+    return percentile(values, 50)
+
+
+@dataclass
+class LoopResult:
+    """One measured run: how many requests completed, how long it took, their latencies."""
+
+    clients: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    first_error: str = ""
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def per_s(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def p50_ms(self) -> float | None:
+        return percentile(self.latencies_ms, 50)
+
+    @property
+    def p99_ms(self) -> float | None:
+        return percentile(self.latencies_ms, 99)
+
+    def summary(self) -> dict[str, float | int | None]:
+        return {
+            "clients": self.clients,
+            "requests": self.requests,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 3),
+            "per_s": round(self.per_s, 1),
+            "p50_ms": _round(self.p50_ms),
+            "p99_ms": _round(self.p99_ms),
+        }
+
+
+def _round(value: float | None, digits: int = 3) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+#: One request of client `i`; returns None when it succeeded, else a short error text.
+Send = Callable[[int], Awaitable[str | None]]
+
+
+async def closed_loop(
+    send: Send, *, clients: int, seconds: float, max_requests: int, warmup_seconds: float = 0.0
+) -> LoopResult:
+    """Run `clients` sequential senders for `seconds` (or `max_requests` in all).
+
+    A warm-up phase with the same clients runs first and is not recorded: it opens the
+    keep-alive connections and lets every process reach its steady state (JIT-free Python
+    still has caches, pools and TCP windows to fill).
+    """
+    if warmup_seconds > 0:
+        await _run(send, clients, warmup_seconds, max_requests)
+    return await _run(send, clients, seconds, max_requests)
+
+
+async def _run(send: Send, clients: int, seconds: float, max_requests: int) -> LoopResult:
+    result = LoopResult(clients=clients, seconds=0.0)
+    started = time.perf_counter()
+    deadline = started + seconds
+    budget = [max_requests]
+
+    async def client(i: int) -> None:
+        while budget[0] > 0 and time.perf_counter() < deadline:
+            budget[0] -= 1
+            t0 = time.perf_counter()
+            try:
+                error = await send(i)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if error is None:
+                result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+            else:
+                result.errors += 1
+                result.first_error = result.first_error or error
+                await asyncio.sleep(0.01)  # a failing server must not turn into a busy loop
+
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass
+class OpenLoopResult:
+    offered_per_s: float
+    sent: int
+    seconds: float
+    errors: int = 0
+    first_error: str = ""
+
+    @property
+    def achieved_per_s(self) -> float:
+        return self.sent / self.seconds if self.seconds > 0 else 0.0
+
+
+async def open_loop(
+    send: Callable[[int], Awaitable[str | None]], *, rate: float, seconds: float
+) -> OpenLoopResult:
+    """Start request `i` at `start + i / rate` for `seconds`, each in its own task.
+
+    A request that falls behind schedule (the loop was busy) leaves as soon as possible;
+    the result reports the achieved rate so a machine that could not keep up is visible.
+    """
+    count = int(rate * seconds)
+    result = OpenLoopResult(offered_per_s=rate, sent=count, seconds=0.0)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(i: int) -> None:
+        try:
+            error = await send(i)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
+            result.errors += 1
+            result.first_error = result.first_error or error
+
+    started = time.perf_counter()
+    for i in range(count):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    result.seconds = time.perf_counter() - started
+    await asyncio.gather(*tasks)
+    return result
+
+
+def http_post_sender(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    headers: Sequence[dict[str, str]],
+    status: int = 201,
+) -> Send:
+    """A `Send` that POSTs `body` to `url` with client `i`'s headers over `session`'s
+    keep-alive connections and reads the whole answer; anything but `status` is an error.
+
+    The same sender drives the edge and the hello-world ceiling, so both pay the same
+    client-side cost (the client shares the machine's cores with the servers).
+    """
+
+    async def send(i: int) -> str | None:
+        async with session.post(url, data=body, headers=headers[i]) as resp:
+            await resp.read()
+            if resp.status != status:
+                return f"HTTP {resp.status}: {(await resp.text())[:200]}"
+        return None
+
+    return send
