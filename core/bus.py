@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 import nats.errors
+import structlog
 from nats import micro
 from nats.aio.client import Client as NATS
 from nats.micro.request import Request
@@ -221,6 +222,11 @@ class HandlerWorker:
         name = request.subject.rsplit(".", 1)[-1]
         command_id = headers.get(H_COMMAND_ID) or new_id()
         correlation_id = headers.get(H_CORRELATION_ID) or command_id
+        # Each request runs in its own task (its own context copy): every log line of this
+        # command carries its ids.
+        structlog.contextvars.bind_contextvars(
+            command=name, command_id=command_id, correlation_id=correlation_id
+        )
         deadline = headers.get(H_DEADLINE, "")
         if deadline.isdigit() and int(deadline) < time.time() * 1000:
             # The sender gave up (and answered its client 503): executing now would surprise.

@@ -335,7 +335,7 @@ async def apply(js: JetStreamContext, decl: Declarations, *, replicas: int = 1) 
         if blocked:
             report.refused.append(
                 f"stream {name}: {', '.join(blocked)} cannot change in place "
-                f"(server has {', '.join(str(getattr(info.config, f).value) for f in blocked)}); "
+                f"(server has {', '.join(str(getattr(getattr(info.config, f), 'value', getattr(info.config, f))) for f in blocked)}); "
                 "create a new stream and move the data"
             )
             continue
