@@ -231,12 +231,7 @@ class HandlerWorker:
         if deadline.isdigit() and int(deadline) < time.time() * 1000:
             # The sender gave up (and answered its client 503): executing now would surprise.
             COMMANDS_TOTAL.labels(self.context, name, "expired").inc()
-            log.warning(
-                "command_expired",
-                command=name,
-                command_id=command_id,
-                correlation_id=correlation_id,
-            )
+            log.warning("command_expired")
             return
         started = asyncio.get_running_loop().time()
         outcome = "ok"
@@ -261,9 +256,7 @@ class HandlerWorker:
         except Exception:
             # Never leave the sender waiting for a timeout: answer, log the trace here only.
             outcome = "internal"
-            log.exception(
-                "command_failed", command=name, command_id=command_id, correlation_id=correlation_id
-            )
+            log.exception("command_failed")
             reply = CommandReply(
                 ok=False, error=_error_body(QuarkError("the command could not be handled"))
             )
