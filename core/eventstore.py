@@ -27,7 +27,6 @@ from core.envelope import (
     Commit,
     Envelope,
     RecordedEvent,
-    decode_commit,
     encode_commit,
     utc_now,
 )
@@ -226,15 +225,8 @@ class EventStore:
             commands = dict(snapshot.commands)
         last_seq = snapshot.seq if snapshot else 0
         count = 0
-        async for seq, msg_id, commit in self._read_subject(stream, subject_of(ref), start):
-            for index, envelope in enumerate(commit.events):
-                recorded = RecordedEvent(
-                    envelope=envelope,
-                    event=self.registry.decode(envelope),
-                    stream=stream,
-                    seq=seq,
-                    index=index,
-                )
+        async for seq, msg_id, data in self._read_subject(stream, subject_of(ref), start):
+            for recorded in self.registry.recorded(data, stream, seq):
                 state = kind.evolve(state, recorded.event)
                 count += 1
             if msg_id:
@@ -245,21 +237,12 @@ class EventStore:
     async def read_subject(self, stream: str, subject: str, start: int = 1) -> list[RecordedEvent]:
         """Every event on `subject` from sequence `start` (tooling and tests)."""
         out: list[RecordedEvent] = []
-        async for seq, _msg_id, commit in self._read_subject(stream, subject, start):
-            for index, envelope in enumerate(commit.events):
-                out.append(
-                    RecordedEvent(
-                        envelope=envelope,
-                        event=self.registry.decode(envelope),
-                        stream=stream,
-                        seq=seq,
-                        index=index,
-                    )
-                )
+        async for seq, _msg_id, data in self._read_subject(stream, subject, start):
+            out.extend(self.registry.recorded(data, stream, seq))
         return out
 
     async def _read_subject(self, stream: str, subject: str, start: int):
-        """Yield (seq, msg id, commit) of every message on `subject` from `start`, using
+        """Yield (seq, msg id, commit bytes) of every message on `subject` from `start`, using
         batch direct gets (one request per 1,000 messages)."""
         seq = start
         while True:
@@ -279,7 +262,7 @@ class EventStore:
                         hdrs = msg.headers or {}
                         msg_seq = int(hdrs["Nats-Sequence"])
                         received += 1
-                        yield msg_seq, hdrs.get("Nats-Msg-Id"), decode_commit(msg.data)
+                        yield msg_seq, hdrs.get("Nats-Msg-Id"), msg.data
                         seq = msg_seq + 1
             except NATS_UNAVAILABLE as exc:
                 raise unavailable(exc) from None

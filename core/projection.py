@@ -35,7 +35,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from core.envelope import RecordedEvent, decode_commit
+from core.envelope import RecordedEvent
 from core.logging import get_logger
 from core.metrics import (
     PROJECTION_DEAD_LETTERS_TOTAL,
@@ -46,7 +46,7 @@ from core.metrics import (
 from core.natsutil import NATS_UNAVAILABLE
 from core.pull import PullStream
 from core.registry import EventRegistry, UnknownEventType
-from core.streamreader import RawMessage, read_stream
+from core.streamreader import read_stream
 from core.streams import ConsumerSpec, SourceSpec, parse_duration
 
 log = get_logger("quark.projection")
@@ -652,21 +652,7 @@ class ProjectionWorker:
             await puller.stop()
 
     def _decode(self, stream: str, seq: int, data: bytes) -> list[RecordedEvent]:
-        commit = decode_commit(data)
-        consumes = self.projection.consumes
-        out = []
-        for index, envelope in enumerate(commit.events):
-            if envelope.type in consumes:
-                out.append(
-                    RecordedEvent(
-                        envelope=envelope,
-                        event=self.registry.decode(envelope),
-                        stream=stream,
-                        seq=seq,
-                        index=index,
-                    )
-                )
-        return out
+        return self.registry.recorded(data, stream, seq, self.projection.consumes)
 
     async def _apply_messages(self, build: int, stream: str, msgs: Sequence[Any]) -> int:
         """Apply a chunk in one transaction; on failure isolate the poison event."""
@@ -824,7 +810,7 @@ async def replay(
                     subject_matches(f, raw.subject) for f in source.filter_subjects
                 ):
                     continue
-                pending.extend(_decode_raw(projection, registry, stream, raw))
+                pending.extend(registry.recorded(raw.data, stream, raw.seq, projection.consumes))
             progress.done = messages
             if len(pending) >= batch_events:
                 await sink.commit(build, stream, pending, last, live=False)
@@ -856,22 +842,3 @@ async def replay(
         await sink.drop_build(previous)
     seconds = time.perf_counter() - started
     return ReplayReport(projection.name, build, previous, messages, progress.events, seconds)
-
-
-def _decode_raw(
-    projection: Projection, registry: EventRegistry, stream: str, raw: RawMessage
-) -> list[RecordedEvent]:
-    commit = decode_commit(raw.data)
-    out = []
-    for index, envelope in enumerate(commit.events):
-        if envelope.type in projection.consumes:
-            out.append(
-                RecordedEvent(
-                    envelope=envelope,
-                    event=registry.decode(envelope),
-                    stream=stream,
-                    seq=raw.seq,
-                    index=index,
-                )
-            )
-    return out

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from core.envelope import Envelope
+from core.envelope import Envelope, RecordedEvent, decode_commit
 from core.errors import ConfigError
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -93,3 +93,16 @@ class EventRegistry:
                 raise UnknownEventType(f"no upcaster for {envelope.type} schema {version}")
             data = lift(data)
         return msgspec.convert(data, kind.cls)
+
+    def recorded(
+        self, data: bytes, stream: str, seq: int, only: frozenset[str] | None = None
+    ) -> list[RecordedEvent]:
+        """The events of one stored commit with their positions; with `only`, just the
+        events of those types (the others are never decoded)."""
+        return [
+            RecordedEvent(
+                envelope=envelope, event=self.decode(envelope), stream=stream, seq=seq, index=index
+            )
+            for index, envelope in enumerate(decode_commit(data).events)
+            if only is None or envelope.type in only
+        ]
