@@ -286,6 +286,13 @@ class Platform:
         workdir = self.tmp / "platform"
         workdir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(STREAMS_FILE, workdir / "streams.yaml")
+        # Every worker reads the dev secret key at start and the first one creates it; four
+        # starting at once race on that (core/bootstrap.py: O_EXCL, FileExistsError for the
+        # losers), so the key exists before they start, as after any earlier dev start.
+        key = workdir / ".quark" / "secret.key"
+        key.parent.mkdir(exist_ok=True)
+        key.write_text(secrets.token_hex(32))
+        key.chmod(0o600)
         env = self.env()
         for args in WORKERS:
             name = " ".join(args)

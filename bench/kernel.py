@@ -23,8 +23,14 @@ Four figures, each printed beside a ceiling (or floor) measured in the same run
    commits through `core.bus.execute`, then `EventStore.load` repeated with snapshots off
    (the figure) and on (an extra).
 
-While figure 1 runs with 64 clients, the CPU time of every process we started is sampled
-from /proc, so the report shows which process saturates a core.
+While figure 1 runs with 64 clients, the CPU time of every process we started (and of the
+whole machine) is sampled from /proc, and divided by the command rate: the CPU each process
+spends per command is what has to shrink once the cores are busy.
+
+Ceilings (throughput) and floors (latency) come from `bench/ceilings.py`: durable JetStream
+publishes and a hello-world aiohttp server for figure 1, a one-row PostgreSQL commit for
+figure 2, `COPY` and the raw stream read for figure 3, a raw-socket batch direct get for
+figure 4. Ratios are value / ceiling for throughputs and value / floor for latencies.
 
 The machine has two cores and the load generator shares them with the servers; so does the
 hello-world ceiling, which is driven by the same client code and therefore comparable.
@@ -78,11 +84,12 @@ from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
 from core.bus import execute
 from core.commands import CommandMeta, parse_position
-from core.envelope import AggregateRef, Commit, utc_now
+from core.envelope import AggregateRef, Commit, Envelope, encode_commit, utc_now
 from core.eventstore import EventStore
 from core.ids import new_id
 from core.logging import configure_logging
 from core.projection import POSITIONS_SUBJECT, PgSink, replay
+from core.registry import EventRegistry
 from core.settings import Settings
 from handlers import all_events
 from handlers.posts import TABLE
@@ -226,6 +233,11 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+#: The whole machine's busy cores (our processes, PostgreSQL, Redis, the kernel, and
+#: anybody else's work: a busy neighbour shows up here).
+MACHINE = "whole machine"
+
+
 class CpuMeter:
     """Cores used by each process between `start()` and `stop()`, from /proc."""
 
@@ -249,11 +261,6 @@ class CpuMeter:
             if before is not None and value is not None and wall > 0:
                 self.cores[name] = round((value - before) / wall, 2)
         return self.cores
-
-
-#: The whole machine's busy cores (our processes, PostgreSQL, Redis, the kernel, and
-#: anybody else's work: a busy neighbour shows up here).
-MACHINE = "whole machine"
 
 
 def _machine_busy_seconds() -> float | None:
@@ -333,9 +340,6 @@ async def measure_ceilings(
 
 def _sample_commit() -> bytes:
     """An encoded commit with one `PostPublished`, as a handler appends it (for payload size)."""
-    from core.envelope import Envelope, encode_commit
-    from core.registry import EventRegistry
-
     registry = EventRegistry(all_events())
     post_id, author = new_id(), str(uuid.uuid4())
     event = PostPublished(

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 import nats.js.errors
+import redis.exceptions
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -52,6 +53,24 @@ from core.streams import ConsumerSpec, SourceSpec, parse_duration
 log = get_logger("quark.projection")
 
 POSITIONS_SUBJECT = "quark.positions"
+
+#: Failures of the infrastructure, not of an event: they stop the worker (which its
+#: supervisor restarts) instead of counting towards the event's dead-lettering. Without this
+#: a PostgreSQL restart would send perfectly good events to the DLQ.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    *NATS_UNAVAILABLE,
+)
 
 
 class Projection(ABC):
@@ -604,6 +623,13 @@ class ProjectionWorker:
     def stop(self) -> None:
         self._stopping.set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def wait_stopping(self) -> None:
+        await self._stopping.wait()
+
     async def _ensure_consumer(self, js: Any, build: int, source: SourceSpec) -> str:
         name = consumer_name(self.name, build)
         start = await self.sink.checkpoint(build, source.stream)
@@ -664,7 +690,7 @@ class ProjectionWorker:
             await self.sink.commit(build, stream, events, last, live=True)
             self._applied(stream, last, len(events))
             return last
-        except BuildSwitched:
+        except (BuildSwitched, *TRANSIENT):
             raise
         except Exception as exc:
             if len(msgs) == 1:
@@ -689,7 +715,7 @@ class ProjectionWorker:
                 await self.sink.commit(build, stream, events, seq, live=True)
                 self._applied(stream, seq, len(events))
                 return seq
-            except BuildSwitched:
+            except (BuildSwitched, *TRANSIENT):
                 raise
             except Exception as exc:
                 error = exc

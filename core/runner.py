@@ -103,14 +103,31 @@ class Workers:
             # Create the read model before reporting "started", so reads never race it.
             await worker.sink.ensure()
             self.projections.append(worker)
-            task = asyncio.create_task(worker.run(), name=f"projection-{name}")
-            task.add_done_callback(self._projection_done)
+            task = asyncio.create_task(self._supervise(worker), name=f"projection-{name}")
             self.projection_tasks.append(task)
             log.info("projection_started", projection=name)
 
-    def _projection_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("projection_crashed", task=task.get_name(), error=repr(task.exception()))
+    async def _supervise(self, worker: ProjectionWorker) -> None:
+        """Run a projection until stopped, restarting it with backoff after a failure
+        (PostgreSQL restarting, NATS failing over): a read model must not stay dead in a
+        process that looks healthy."""
+        delay = 0.5
+        while not worker.stopping:
+            started = asyncio.get_running_loop().time()
+            try:
+                await worker.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error(
+                    "projection_failed", projection=worker.name, error=repr(exc), retry_in=delay
+                )
+            if asyncio.get_running_loop().time() - started > 60:
+                delay = 0.5  # it ran fine for a while: this is a new incident
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.wait_stopping(), delay)
+            delay = min(delay * 2, 30.0)
 
     async def start_edge(self, host: str, port: int) -> None:
         from edge.app import create_app

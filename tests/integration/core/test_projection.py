@@ -213,3 +213,36 @@ async def test_the_redis_read_model_counts_exactly_and_replays_to_the_same_conte
         infra.settings.nats_url,
     )
     assert await sink.digest() == before
+
+
+class FlakyDatabase(PgSink):
+    """Stands for PostgreSQL going away for a moment: the first commits cannot connect."""
+
+    failures_left = 4
+
+    async def commit(
+        self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
+    ) -> None:
+        if live and self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionRefusedError("PostgreSQL is restarting")
+        await super().commit(build, stream, events, last_seq, live=live)
+
+
+async def test_an_infrastructure_outage_dead_letters_nothing_and_the_worker_comes_back(
+    infra: Infra,
+) -> None:
+    from core.runner import Workers
+
+    async with Platform(infra, edge=False, projection_names=[]) as platform:
+        positions = [await publish(infra, f"p{i}") for i in range(5)]
+        worker = apply_log_worker(infra, FlakyDatabase(ApplyLog(), infra.pool, ["CONTENT"]))
+        supervisor = asyncio.create_task(Workers(infra)._supervise(worker))
+        try:
+            await platform.wait("apply_log", positions[-1], timeout=30)
+        finally:
+            worker.stop()
+            await supervisor
+    assert await infra.pool.fetchval("SELECT count(*) FROM apply_log.applied") == 5
+    info = await infra.nc.jetstream().stream_info("DLQ")
+    assert info.state.messages == 0
