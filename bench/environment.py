@@ -215,15 +215,13 @@ class Child:
             self.process.wait(5)
 
 
-def spawn(
-    name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: Path = ROOT
-) -> Child:
+def spawn(name: str, argv: list[str], env: dict[str, str], log_dir: Path) -> Child:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name.replace(' ', '_')}.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             argv,
-            cwd=cwd,
+            cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -262,6 +260,7 @@ class Platform:
         self.tmp = tmp
         self.http_port = embedded.free_port()
         self.base_url = f"http://{LOOPBACK}:{self.http_port}"
+        self.data_dir = tmp / "quark-data"
         self.children: list[Child] = []
 
     def env(self) -> dict[str, str]:
@@ -275,30 +274,25 @@ class Platform:
                 "QUARK_REDIS_PREFIX": b.redis_prefix,
                 "QUARK_HTTP_HOST": LOOPBACK,
                 "QUARK_HTTP_PORT": str(self.http_port),
+                "QUARK_DATA_DIR": str(self.data_dir),
+                "QUARK_STREAMS_FILE": str(STREAMS_FILE),
                 "QUARK_LOG_LEVEL": "warning",
             }
         )
 
     def start(self) -> None:
-        # QUARK_DATA_DIR and QUARK_STREAMS_FILE cannot be set today (core/settings.py turns
-        # neither into a Path), so the workers run in a folder of ours where the defaults
-        # (`.quark/`, `streams.yaml`) point at our temp dir and a copy of the declarations.
-        workdir = self.tmp / "platform"
-        workdir.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(STREAMS_FILE, workdir / "streams.yaml")
         # Every worker reads the dev secret key at start and the first one creates it; four
         # starting at once race on that (core/bootstrap.py: O_EXCL, FileExistsError for the
         # losers), so the key exists before they start, as after any earlier dev start.
-        key = workdir / ".quark" / "secret.key"
-        key.parent.mkdir(exist_ok=True)
+        key = self.data_dir / "secret.key"
+        key.parent.mkdir(parents=True, exist_ok=True)
         key.write_text(secrets.token_hex(32))
         key.chmod(0o600)
         env = self.env()
         for args in WORKERS:
             name = " ".join(args)
             argv = [sys.executable, "-m", "core.cli", "run", *args]
-            child = spawn(name, argv, env, self.tmp / "logs", cwd=workdir)
-            self.children.append(child)
+            self.children.append(spawn(name, argv, env, self.tmp / "logs"))
         wait_for_port(self.children[-1], self.http_port)
 
     def check_alive(self) -> None:

@@ -7,10 +7,10 @@ import asyncio
 import contextlib
 import os
 import secrets
+import tempfile
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import nats
@@ -21,7 +21,7 @@ from nats.aio.client import Client as NATS
 
 from core import streams as streams_mod
 from core.bus import CommandBus
-from core.errors import UnavailableError
+from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
 from core.logging import get_logger
 from core.registry import Event, EventRegistry
@@ -45,22 +45,33 @@ class Infra:
 
 
 def secret_key(settings: Settings) -> bytes:
-    """The key signing cursors (and later tokens): `QUARK_SECRET_KEY`, or in dev a random
-    key kept in the data dir so cursors survive restarts."""
-    env = os.environ.get("QUARK_SECRET_KEY_FILE")
-    if env:
-        return Path(env).read_bytes().strip()
-    path = settings.data_dir / "secret.key"
-    if path.exists():
-        return path.read_bytes().strip()
+    """The key signing cursors (and later tokens): the file `QUARK_SECRET_KEY_FILE`, or in
+    dev a random key kept in the data dir so cursors survive restarts.
+
+    Several workers start at once (four `quark run …` processes): the key is written to a temporary file
+    and linked into place, so exactly one wins and nobody reads a half-written key.
+    """
+    if settings.secret_key_file is not None:
+        key = settings.secret_key_file.read_bytes().strip()
+        if len(key) < 32:
+            raise ConfigError("QUARK_SECRET_KEY_FILE must hold at least 32 bytes")
+        return key
     if settings.env == "production":
-        raise RuntimeError("set QUARK_SECRET_KEY_FILE in production")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
+        raise ConfigError("set QUARK_SECRET_KEY_FILE in production")
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_hex(32).encode())
+                f.flush()
+                os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    return path.read_bytes().strip()
 
 
 async def connect_nats(settings: Settings, name: str) -> NATS:

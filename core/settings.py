@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     command_timeout: float = 5.0
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
+    #: File holding the secret key (cursor signing, later tokens). Required in production;
+    #: in dev a key is generated once into the data dir.
+    secret_key_file: Path | None = None
 
     @property
     def streams_path(self) -> Path:

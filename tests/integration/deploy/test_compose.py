@@ -25,7 +25,11 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 
 #: Secrets compose.yaml requires (`${VAR:?...}`); dummy values for validation only.
-SECRETS = {"POSTGRES_PASSWORD": "test", "MINIO_ROOT_PASSWORD": "test-minio"}
+SECRETS = {
+    "POSTGRES_PASSWORD": "test",
+    "MINIO_ROOT_PASSWORD": "test-minio",
+    "QUARK_SECRET_KEY_PATH": "./secret.key",
+}
 
 NATS_SERVICES = ("nats-1", "nats-2", "nats-3")
 QUARK_IMAGE = "quark:latest"
@@ -129,7 +133,10 @@ def test_docker_compose_config_validates() -> None:
 
 
 def test_secrets_are_required() -> None:
-    result = run_config("-q", secrets={"MINIO_ROOT_PASSWORD": "test-minio"})
+    result = run_config(
+        "-q",
+        secrets={"MINIO_ROOT_PASSWORD": "test-minio", "QUARK_SECRET_KEY_PATH": "./secret.key"},
+    )
     assert result.returncode != 0
     assert "POSTGRES_PASSWORD" in result.stderr
 

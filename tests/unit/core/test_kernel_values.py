@@ -118,11 +118,14 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_READ_WAIT_TIMEOUT": "0.5",
         "QUARK_COMMAND_TIMEOUT": "2",
         "QUARK_REDIS_PREFIX": "p:",
+        "QUARK_SECRET_KEY_FILE": "/run/secrets/key",
     }
     assert documented == set(values)
     settings = load_settings(values)
     assert settings.data_dir == tmp_path
     assert settings.streams_file == Path("/etc/quark/streams.yaml")
+    assert settings.secret_key_file == Path("/run/secrets/key")
+    assert settings.secret_key_file == Path("/run/secrets/key")
     assert (settings.stream_replicas, settings.read_wait_timeout, settings.json_logs) == (
         3,
         0.5,
@@ -178,3 +181,28 @@ def test_cursors_round_trip_and_reject_tampering_and_other_lists() -> None:
         decode_cursor(key, "posts|b", cursor)
     with pytest.raises(BadCursor):
         decode_cursor(b"other" * 8, "posts|a", cursor)
+
+
+def test_workers_starting_together_agree_on_one_dev_secret_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from core.bootstrap import secret_key
+    from core.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data")
+    with ThreadPoolExecutor(8) as pool:
+        keys = list(pool.map(lambda _: secret_key(settings), range(32)))
+    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["secret.key"]
+
+
+def test_production_refuses_to_run_without_a_real_secret_key(tmp_path: Path) -> None:
+    from core.bootstrap import secret_key
+    from core.settings import Settings
+
+    with pytest.raises(ConfigError, match="QUARK_SECRET_KEY_FILE"):
+        secret_key(Settings(env="production", data_dir=tmp_path))
+    short = tmp_path / "short.key"
+    short.write_bytes(b"too short")
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        secret_key(Settings(env="production", secret_key_file=short))
