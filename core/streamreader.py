@@ -28,7 +28,6 @@ _CRLF = b"\r\n"
 class RawMessage:
     seq: int
     subject: str
-    msg_id: str | None
     data: bytes
 
 
@@ -87,14 +86,6 @@ class _RawConnection:
             self.writer.close()
 
 
-def _header(headers: bytes, name: bytes) -> bytes | None:
-    i = headers.find(name + b":")
-    if i < 0:
-        return None
-    j = headers.find(_CRLF, i)
-    return headers[i + len(name) + 1 : j].strip()
-
-
 async def _read_raw(
     url: str, stream: str, start: int, end: int, subject: str | None, batch: int
 ) -> AsyncIterator[list[RawMessage]]:
@@ -121,40 +112,37 @@ async def _read_raw(
                     eol = buf.find(_CRLF, pos)
                     if eol < 0:
                         break
-                    line = bytes(buf[pos:eol])
-                    if line.startswith(b"HMSG"):
-                        parts = line.split()
+                    if buf.startswith(b"HMSG", pos):
+                        parts = buf[pos:eol].split()
                         hdr_len, total = int(parts[-2]), int(parts[-1])
                         body_start = eol + 2
                         if len(buf) < body_start + total + 2:
                             break
-                        headers = bytes(buf[body_start : body_start + hdr_len])
-                        data = bytes(buf[body_start + hdr_len : body_start + total])
+                        hdr_end = body_start + hdr_len
                         pos = body_start + total + 2
-                        first_line_end = headers.find(_CRLF)
-                        status = (
-                            headers[9:first_line_end].strip()[:3] if first_line_end > 9 else b""
-                        )
-                        if status:
+                        # "NATS/1.0\r\n" starts a message's headers; "NATS/1.0 204 EOB" a status.
+                        if buf[body_start + 8] != 13:
+                            status = bytes(buf[body_start + 9 : body_start + 12])
                             if status in (b"204", b"404", b"408"):
                                 done = True
                                 break
+                            line_end = buf.find(_CRLF, body_start)
                             raise UnavailableError(
-                                f"direct get failed: {headers[:first_line_end].decode()}"
+                                f"direct get failed: {buf[body_start:line_end].decode()}"
                             )
-                        msg_seq = int(_header(headers, b"Nats-Sequence") or 0)
-                        subj = (_header(headers, b"Nats-Subject") or b"").decode()
-                        msg_id = _header(headers, b"Nats-Msg-Id")
-                        out.append(
-                            RawMessage(msg_seq, subj, msg_id.decode() if msg_id else None, data)
-                        )
+                        # Headers are searched in place: no copy per message.
+                        i = buf.find(b"Nats-Sequence: ", body_start, hdr_end) + 15
+                        msg_seq = int(buf[i : buf.find(_CRLF, i)])
+                        i = buf.find(b"Nats-Subject: ", body_start, hdr_end) + 14
+                        subj = buf[i : buf.find(_CRLF, i)].decode()
+                        out.append(RawMessage(msg_seq, subj, bytes(buf[hdr_end : pos - 2])))
                         seq = msg_seq + 1
-                    elif line.startswith(b"PING"):
+                    elif buf.startswith(b"PING", pos):
                         assert conn.writer is not None
                         conn.writer.write(b"PONG\r\n")
                         pos = eol + 2
-                    elif line.startswith(b"-ERR"):
-                        raise UnavailableError(f"NATS error during replay: {line.decode()}")
+                    elif buf.startswith(b"-ERR", pos):
+                        raise UnavailableError(f"NATS error during replay: {buf[pos:eol].decode()}")
                     else:  # MSG without headers never comes from direct get; +OK, PONG, INFO
                         pos = eol + 2
                 del buf[:pos]
@@ -192,9 +180,7 @@ async def _read_with_client(
                     h = msg.headers or {}
                     seq = int(h["Nats-Sequence"]) + 1
                     out.append(
-                        RawMessage(
-                            seq - 1, h.get("Nats-Subject", ""), h.get("Nats-Msg-Id"), msg.data
-                        )
+                        RawMessage(seq - 1, h.get("Nats-Subject", ""), msg.data)
                     )
                     got += 1
                     if len(out) >= 1000:

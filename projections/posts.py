@@ -20,6 +20,9 @@ from handlers.posts.events import PostDeleted, PostEdited, PostPublished
 
 # The projection reads the posts context's events (its published contract), never its state.
 
+#: From this many new posts in one batch on, rows are written with COPY.
+COPY_THRESHOLD = 500
+
 
 class PostRow(msgspec.Struct, frozen=True):
     id: str
@@ -88,7 +91,24 @@ class PostsProjection(PgProjection):
                     pass
         if deletes:
             await conn.execute("DELETE FROM posts WHERE id = ANY($1::uuid[])", list(deletes))
-        if new:
+        if len(new) >= COPY_THRESHOLD:
+            # Replays and catch-ups: COPY is several times cheaper per row than INSERT, and
+            # a post is published once (expected sequence 0), so no row can exist already;
+            # a batch that somehow conflicts fails whole and is retried event by event.
+            await conn.copy_records_to_table(
+                "posts",
+                records=list(new.values()),
+                columns=[
+                    "id",
+                    "author_id",
+                    "title",
+                    "body",
+                    "published_at",
+                    "edited_at",
+                    "position",
+                ],
+            )
+        elif new:
             cols = list(zip(*new.values(), strict=True))
             await conn.execute(
                 """

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 import aiohttp
+import pytest
 
 from core.bootstrap import Infra
 from core.envelope import RecordedEvent
@@ -14,6 +15,7 @@ from core.ids import new_id
 from core.projection import PgSink, ProjectionWorker, replay
 from core.runner import sink_for
 from handlers.posts.commands import DeletePost, EditPost, PublishPost
+from projections import posts as posts_projection
 from projections.posts import PostsProjection
 from tests.support.platform import Platform
 from tests.support.projections import ApplyLog, apply_log_spec
@@ -108,7 +110,10 @@ async def test_a_poison_event_goes_to_the_dead_letter_stream_and_the_projection_
     assert "poison pill" in dead.headers["Quark-Error"]
 
 
-async def test_a_replayed_read_model_is_identical_and_reads_never_stop(platform: Platform) -> None:
+@pytest.mark.parametrize("copy_threshold", [500, 1], ids=["insert", "copy"])
+async def test_a_replayed_read_model_is_identical_and_reads_never_stop(
+    platform: Platform, copy_threshold: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     infra = platform.infra
     ids = []
     last = ""
@@ -148,6 +153,9 @@ async def test_a_replayed_read_model_is_identical_and_reads_never_stop(platform:
                         failures.append(f"list {resp.status}")
 
     reader = asyncio.create_task(keep_reading())
+    # With threshold 1 the rebuild writes new rows with COPY (the bulk path of long replays),
+    # and must still produce exactly what the live INSERT path produced.
+    monkeypatch.setattr(posts_projection, "COPY_THRESHOLD", copy_threshold)
     report = await replay(
         PostsProjection(),
         sink,
