@@ -281,13 +281,7 @@ class Platform:
         )
 
     def start(self) -> None:
-        # Every worker reads the dev secret key at start and the first one creates it; four
-        # starting at once race on that (core/bootstrap.py: O_EXCL, FileExistsError for the
-        # losers), so the key exists before they start, as after any earlier dev start.
-        key = self.data_dir / "secret.key"
-        key.parent.mkdir(parents=True, exist_ok=True)
-        key.write_text(secrets.token_hex(32))
-        key.chmod(0o600)
+        # The four workers start together and agree on one dev secret key (core/bootstrap.py).
         env = self.env()
         for args in WORKERS:
             name = " ".join(args)

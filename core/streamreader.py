@@ -179,9 +179,7 @@ async def _read_with_client(
                         break
                     h = msg.headers or {}
                     seq = int(h["Nats-Sequence"]) + 1
-                    out.append(
-                        RawMessage(seq - 1, h.get("Nats-Subject", ""), msg.data)
-                    )
+                    out.append(RawMessage(seq - 1, h.get("Nats-Subject", ""), msg.data))
                     got += 1
                     if len(out) >= 1000:
                         yield out
