@@ -288,29 +288,29 @@ class PgSink(Sink):
         self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
     ) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            if live:
-                # FOR SHARE: live batches of several sources run side by side, a switch
-                # (FOR UPDATE) waits for them and they wait for it.
-                active = await conn.fetchval(
-                    "SELECT active_build FROM quark.projections WHERE name = $1 FOR SHARE",
-                    self.name,
-                )
-                if active != build:
-                    raise BuildSwitched(self.name)
+            # One round trip: lock the checkpoint (FOR UPDATE) and, for live batches, the
+            # projection row (FOR SHARE: live batches of several sources run side by side, a
+            # switch takes it FOR UPDATE), check the build, point search_path at the build.
             # The checkpoint is compared inside the transaction that advances it: events that
             # a crashed or ambiguous earlier attempt committed are never applied again.
-            position = await conn.fetchval(
-                "SELECT position FROM quark.checkpoints "
-                "WHERE projection = $1 AND build = $2 AND stream = $3 FOR UPDATE",
+            row = await conn.fetchrow(
+                "SELECT p.active_build, c.position, "
+                "set_config('search_path', $4, true) AS search_path "
+                "FROM quark.checkpoints c JOIN quark.projections p ON p.name = c.projection "
+                "WHERE c.projection = $1 AND c.build = $2 AND c.stream = $3 "
+                + ("FOR UPDATE OF c FOR SHARE OF p" if live else "FOR UPDATE OF c"),
                 self.name,
                 build,
                 stream,
+                f'"{self.schema(build)}", public',
             )
+            if live and (row is None or row["active_build"] != build):
+                raise BuildSwitched(self.name)
+            position = None if row is None else row["position"]
             if position is not None and last_seq <= position:
                 return
             fresh = [e for e in events if e.seq > (position or 0)]
             if fresh:
-                await conn.execute(f'SET LOCAL search_path TO "{self.schema(build)}", public')
                 await self.projection.apply(conn, fresh)
             await conn.execute(
                 "UPDATE quark.checkpoints SET position = $4, updated_at = now() "
@@ -455,11 +455,10 @@ class RedisSink(Sink):
             # WATCH both: a switch of the active build or another writer's checkpoint move
             # between the checks and EXEC aborts the transaction.
             await pipe.watch(self.base + "active", cp_key)
-            if live:
-                active = await pipe.get(self.base + "active")
-                if active is None or int(active.decode().split(":")[0]) != build:
-                    raise BuildSwitched(self.name)
-            position = int(await pipe.get(cp_key) or 0)
+            active, position_raw = await pipe.mget(self.base + "active", cp_key)
+            if live and (active is None or int(active.decode().split(":")[0]) != build):
+                raise BuildSwitched(self.name)
+            position = int(position_raw or 0)
             if last_seq <= position:
                 return
             fresh = [e for e in events if e.seq > position]
