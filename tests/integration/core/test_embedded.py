@@ -206,3 +206,5 @@ async def test_postgres_runs_when_the_wheel_sits_in_a_folder_nobody_can_enter(
         used = embedded._postgres_bin_dir()
         assert used != hidden_bin and used.is_relative_to(Path("/tmp"))
         assert used.stat().st_uid == 0
+        server.stop()
+        shutil.rmtree(used.parents[2])  # this test's copy (real checkouts keep theirs)
