@@ -111,12 +111,17 @@ class PositionWatcher:
         if current >= seq:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[key].append((seq, fut))
+        waiter = (seq, fut)
+        self._waiters[key].append(waiter)
         try:
             await asyncio.wait_for(fut, timeout)
             return
         except TimeoutError:
             pass
+        finally:
+            # A waiter that gave up must not stay listed until the projection passes it.
+            with contextlib.suppress(ValueError):
+                self._waiters[key].remove(waiter)
         current = await self._checkpoint_any(projection, stream)
         if current is not None and current >= seq:
             self._advance(key, current)

@@ -283,3 +283,15 @@ async def test_health_readiness_and_metrics(http: aiohttp.ClientSession) -> None
         text = await resp.text()
     assert "quark_commands_total" in text and "quark_projection_position" in text
     assert 'quark_http_requests_total{method="POST",route="/v1/posts",status="201"}' in text
+
+
+async def test_reads_that_gave_up_waiting_leave_no_waiter_behind(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    from edge.context import POSITIONS
+
+    async with http.get(f"/v1/posts/{new_id()}", headers={"Quark-After": "CONTENT:999999"}) as resp:
+        assert resp.status == 503
+    app = platform.workers.site_runner.app if platform.workers.site_runner else None
+    assert app is not None
+    assert all(not waiters for waiters in app[POSITIONS]._waiters.values())
