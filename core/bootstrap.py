@@ -24,6 +24,7 @@ from core.bus import CommandBus
 from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
 from core.logging import get_logger
+from core.personal import Vault
 from core.registry import Event, EventRegistry
 from core.settings import Settings
 
@@ -42,6 +43,7 @@ class Infra:
     store: EventStore
     bus: CommandBus
     secret_key: bytes
+    vault: Vault
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -128,4 +130,9 @@ async def open_infra(
     await store.start()
     stack.push_async_callback(store.stop)
     bus = CommandBus(nc, timeout=settings.command_timeout)
-    return Infra(settings, nc, pool, redis, decl, registry, store, bus, secret_key(settings))
+    key = secret_key(settings)
+    try:
+        vault = await Vault.connect(js, key)
+    except nats.js.errors.BucketNotFoundError:
+        raise ConfigError("the person_keys bucket is missing: run `quark streams apply`") from None
+    return Infra(settings, nc, pool, redis, decl, registry, store, bus, key, vault)
