@@ -642,10 +642,14 @@ class ProjectionWorker:
             opt_start_seq=start + 1 if start else None,
             max_deliver=-1,
         )
-        try:
-            await js.consumer_info(source.stream, name)
-        except nats.js.errors.NotFoundError:
-            await js.add_consumer(source.stream, config)
+        # The checkpoint, not the consumer, says where this read model stands. A consumer
+        # left by an earlier worker holds messages it delivered but nobody acknowledged
+        # (pulled, not yet applied when the worker stopped or died); the server would
+        # redeliver them only after ack_wait, stalling the projection that long. So the
+        # leader starts every run from a consumer positioned at checkpoint + 1.
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_consumer(source.stream, name)
+        await js.add_consumer(source.stream, config)
         return name
 
     async def _run_source(self, js: Any, build: int, source: SourceSpec) -> None:

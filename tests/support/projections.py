@@ -44,7 +44,7 @@ class ApplyLog(PgProjection):
             )
 
 
-def apply_log_spec(ack_wait: str = "1s", max_deliver: int = 3) -> ConsumerSpec:
+def apply_log_spec(ack_wait: str = "30s", max_deliver: int = 3) -> ConsumerSpec:
     return ConsumerSpec(
         sources=[SourceSpec(stream="CONTENT", filter_subjects=["ev.posts.>"])],
         max_deliver=max_deliver,

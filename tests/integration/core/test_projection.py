@@ -39,6 +39,20 @@ class CrashAfterFirstCommit(PgSink):
             raise Killed()
 
 
+class DieBeforeFirstCommit(PgSink):
+    """The worker dies after pulling its first batch and before applying any of it."""
+
+    died = False
+
+    async def commit(
+        self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
+    ) -> None:
+        if live and events and not self.died:
+            self.died = True
+            raise Killed()
+        await super().commit(build, stream, events, last_seq, live=live)
+
+
 def apply_log_worker(infra: Infra, sink: PgSink | None = None) -> ProjectionWorker:
     projection = ApplyLog()
     return ProjectionWorker(
@@ -73,15 +87,44 @@ async def test_a_projection_killed_between_write_and_ack_applies_nothing_twice(
         applied = await infra.pool.fetchval("SELECT count(*) FROM apply_log.applied")
         assert applied > 0
 
+        # ack_wait is 30 s: the restart must not wait for the server to redeliver what the
+        # dead worker had pulled; it resumes from its checkpoint at once.
         restarted = apply_log_worker(infra)
         task = asyncio.create_task(restarted.run())
         try:
             positions.append(await publish(infra, "after restart"))
-            await platform.wait("apply_log", positions[-1], timeout=15)
+            await platform.wait("apply_log", positions[-1], timeout=5)
         finally:
             restarted.stop()
             await task
     rows = await infra.pool.fetch("SELECT seq, times FROM apply_log.applied ORDER BY seq")
+    assert len(rows) == 21
+    assert all(r["times"] == 1 for r in rows)
+
+
+async def test_a_worker_dying_with_pulled_unapplied_events_loses_none_of_them(
+    infra: Infra,
+) -> None:
+    async with Platform(infra, edge=False, projection_names=[]) as platform:
+        for i in range(20):
+            await publish(infra, f"p{i}")
+        dying = apply_log_worker(infra, DieBeforeFirstCommit(ApplyLog(), infra.pool, ["CONTENT"]))
+        task = asyncio.create_task(dying.run())
+        done, _ = await asyncio.wait([task], timeout=10)
+        assert task in done and isinstance(task.exception(), Killed)
+        assert await infra.pool.fetchval("SELECT count(*) FROM apply_log.applied") == 0
+
+        # The 20 events are delivered-but-unacknowledged on the server (ack_wait 30 s). The
+        # next worker must start from its checkpoint, not run ahead of them with newer ones.
+        restarted = apply_log_worker(infra)
+        task = asyncio.create_task(restarted.run())
+        try:
+            last = await publish(infra, "after restart")
+            await platform.wait("apply_log", last, timeout=5)
+        finally:
+            restarted.stop()
+            await task
+    rows = await infra.pool.fetch("SELECT times FROM apply_log.applied")
     assert len(rows) == 21
     assert all(r["times"] == 1 for r in rows)
 
