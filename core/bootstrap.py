@@ -25,6 +25,7 @@ from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
 from core.logging import get_logger
 from core.personal import Vault
+from core.ratelimit import RateLimiter
 from core.registry import Event, EventRegistry
 from core.settings import Settings
 
@@ -44,6 +45,7 @@ class Infra:
     bus: CommandBus
     secret_key: bytes
     vault: Vault
+    limiter: RateLimiter
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -135,4 +137,5 @@ async def open_infra(
         vault = await Vault.connect(js, key)
     except nats.js.errors.BucketNotFoundError:
         raise ConfigError("the person_keys bucket is missing: run `quark streams apply`") from None
-    return Infra(settings, nc, pool, redis, decl, registry, store, bus, key, vault)
+    limiter = RateLimiter(redis, settings.redis_prefix)
+    return Infra(settings, nc, pool, redis, decl, registry, store, bus, key, vault, limiter)

@@ -32,11 +32,14 @@ class QuarkError(Exception):
         *,
         errors: list[FieldError] | None = None,
         retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.errors = errors or []
         self.retry_after = retry_after
+        #: Extra response headers (e.g. RateLimit-*), added by the edge to the problem.
+        self.headers = headers or {}
 
 
 class ValidationError(QuarkError):

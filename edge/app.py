@@ -14,7 +14,7 @@ from core.bootstrap import Infra
 from core.errors import QuarkError
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
-from edge.context import CORRELATION_ID, INFRA, POSITIONS
+from edge.context import CORRELATION_ID, INFRA, POSITIONS, RATE_HEADERS
 from edge.idempotency import idempotent
 from edge.openapi import build_openapi, docs_page
 from edge.positions import PositionWatcher
@@ -50,6 +50,7 @@ async def request_context(request: web.Request, handler: web.RequestHandler) -> 
         response = await handler(request)
         status = response.status
         response.headers["X-Request-Id"] = request_id
+        response.headers.update(request.get(RATE_HEADERS, {}))
         return response
     finally:
         HTTP_REQUESTS_TOTAL.labels(request.method, route, str(status)).inc()

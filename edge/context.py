@@ -8,11 +8,13 @@ from core.bootstrap import Infra
 from core.commands import CommandReply, parse_position
 from core.errors import QuarkError, ValidationError
 from core.ids import is_uuid
+from core.ratelimit import Rule
 from edge.positions import PositionWatcher
 
 INFRA = web.AppKey("infra", Infra)
 POSITIONS = web.AppKey("positions", PositionWatcher)
 CORRELATION_ID = web.RequestKey("correlation_id", str)
+RATE_HEADERS = web.RequestKey("rate_headers", dict)
 DEV_USER_HEADER = "X-Quark-Dev-User"
 
 
@@ -62,3 +64,11 @@ async def wait_for_position(request: web.Request, projection: str) -> None:
 
 def command_headers(reply: CommandReply) -> dict[str, str]:
     return {"Quark-Position": reply.position or ""}
+
+
+async def limit(request: web.Request, rule: Rule, subject: str, cost: int = 1) -> None:
+    """Enforce `rule` for `subject` (a user id, an IP, a keyed hash — never raw personal
+    data). Over the limit: 429 problem with Retry-After and RateLimit-*; within it, the
+    response carries RateLimit-* too (added by the edge's request middleware)."""
+    decision = await request.app[INFRA].limiter.check(rule, subject, cost)
+    request[RATE_HEADERS] = decision.headers()

@@ -50,5 +50,11 @@ def from_error(exc: QuarkError) -> web.Response:
     if exc.status == 503 and retry_after is None:
         retry_after = 1
     return problem_response(
-        exc.status, exc.code, exc.title, exc.detail, errors=exc.errors, retry_after=retry_after
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        errors=exc.errors,
+        retry_after=retry_after,
+        headers=exc.headers,
     )
