@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+import weakref
 
 import asyncpg
 import msgspec
@@ -19,6 +20,7 @@ from edge.idempotency import idempotent
 from edge.openapi import build_openapi, docs_page
 from edge.positions import PositionWatcher
 from edge.problems import from_error, problem_response
+from edge.routes.live import SOCKETS, close_sockets
 from edge.routing import Route
 
 log = get_logger("quark.edge")
@@ -104,9 +106,9 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 
 
 def all_routes() -> list[Route]:
-    from edge.routes import health, posts
+    from edge.routes import health, live, posts
 
-    return [*health.ROUTES, *posts.ROUTES]
+    return [*health.ROUTES, *posts.ROUTES, *live.ROUTES]
 
 
 def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:
@@ -116,6 +118,9 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         middlewares=[request_context, problems], client_max_size=settings.max_body_bytes
     )
     app[INFRA] = infra
+    # Open websockets, closed with 1001 on shutdown so clients reconnect with their cursor.
+    app[SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(close_sockets)
     app[POSITIONS] = PositionWatcher(infra.nc, infra.pool)
     from core.runner import checkpoint_lookups
 

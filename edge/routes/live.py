@@ -1,0 +1,138 @@
+"""`GET /v1/ws`: the live channel (protocol in docs/websocket.md).
+
+The session replays the person's inbox after the client's cursor with an ordered consumer,
+which then simply continues with live items: one source, so there is no moment between
+"replayed" and "live" where an item could slip through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+
+import msgspec
+import nats.js.errors
+from aiohttp import WSMsgType, web
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from core import inbox
+from core.errors import FieldError, ValidationError
+from core.logging import get_logger
+from edge.context import acting_user, infra
+from edge.routing import Param, Route
+
+log = get_logger("quark.edge.live")
+SOCKETS = web.AppKey("websockets", weakref.WeakSet)
+#: Largest frame a client may send (it only sends pings).
+MAX_CLIENT_FRAME = 4096
+_encoder = msgspec.json.Encoder()
+
+
+class Item(msgspec.Struct):
+    type: str
+    cursor: int
+    item: msgspec.Raw
+
+
+def _cursor(request: web.Request) -> int | None:
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 19:
+        raise ValidationError("cursor must be a number", errors=[FieldError("cursor", "digits")])
+    return int(raw)
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    user = acting_user(request)
+    cursor = _cursor(request)
+    i = infra(request)
+    js = i.nc.jetstream()
+    try:
+        state = (await js.stream_info(inbox.STREAM)).state
+    except nats.js.errors.NotFoundError:
+        raise ValidationError("live delivery is not set up (INBOX stream missing)") from None
+    if cursor is not None and cursor > state.last_seq:
+        raise ValidationError(
+            "cursor is ahead of the inbox", errors=[FieldError("cursor", "from the future")]
+        )
+
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_CLIENT_FRAME)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    if cursor is None:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
+        start = state.last_seq
+    else:
+        config = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=cursor + 1
+        )
+        start = cursor
+    await ws.send_json({"type": "ready", "cursor": start})
+    if cursor is not None and state.first_seq > cursor + 1 and state.messages:
+        # Items after the cursor have aged out (max_age): say so rather than pretend.
+        await ws.send_json(
+            {"type": "reset", "reason": "cursor-expired", "cursor": state.first_seq - 1}
+        )
+
+    sub = await js.subscribe(
+        inbox.subject(user),
+        stream=inbox.STREAM,
+        ordered_consumer=True,
+        config=config,
+        idle_heartbeat=5.0,
+        flow_control=True,
+    )
+
+    async def pump() -> None:
+        async for msg in sub.messages:
+            frame = Item("item", msg.metadata.sequence.stream, msgspec.Raw(msg.data))
+            await ws.send_str(_encoder.encode(frame).decode())
+
+    pumping = asyncio.create_task(pump())
+    try:
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                break
+            try:
+                kind = msgspec.json.decode(frame.data).get("type")
+            except (msgspec.DecodeError, AttributeError):
+                kind = None
+            if kind == "ping":
+                await ws.send_json({"type": "pong"})
+            else:
+                await ws.send_json({"type": "error", "reason": "unknown-frame"})
+            if pumping.done():
+                break
+    finally:
+        pumping.cancel()
+        with contextlib.suppress(BaseException):
+            await pumping
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        await ws.close()
+    return ws
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On shutdown: tell every client the server is going away (1001) so it reconnects
+    elsewhere with its cursor."""
+    for ws in set(app[SOCKETS]):
+        with contextlib.suppress(Exception):
+            await ws.close(code=1001, message=b"server shutdown")
+
+
+ROUTES = [
+    Route(
+        "GET",
+        "/v1/ws",
+        live,
+        "Live channel (websocket): per-user items with cursors",
+        "live",
+        params=(Param("cursor", "query", "Resume after this cursor", {"type": "integer"}),),
+        errors=(401, 422),
+        auth="dev-user",
+        name="live",
+    ),
+]

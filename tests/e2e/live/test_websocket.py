@@ -1,0 +1,109 @@
+"""The live channel as a client sees it: items with cursors, resume without gaps, only
+one's own items."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from core import inbox
+from core.ids import new_id
+from tests.support.platform import Platform
+
+ALICE = new_id()
+BOB = new_id()
+
+
+async def connect(
+    http: aiohttp.ClientSession, user: str, cursor: int | None = None
+) -> aiohttp.ClientWebSocketResponse:
+    params = {} if cursor is None else {"cursor": str(cursor)}
+    ws = await http.ws_connect("/v1/ws", headers={"X-Quark-Dev-User": user}, params=params)
+    ready = await ws.receive_json(timeout=5)
+    assert ready["type"] == "ready"
+    return ws
+
+
+async def send(platform: Platform, user: str, text: str) -> int:
+    js = platform.infra.nc.jetstream()
+    return await inbox.deliver(js, user, {"type": "note", "text": text}, item_id=new_id())
+
+
+async def next_item(ws: aiohttp.ClientWebSocketResponse) -> dict:
+    frame = await ws.receive_json(timeout=5)
+    assert frame["type"] == "item", frame
+    return frame
+
+
+async def test_items_arrive_live_with_increasing_cursors(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    ws = await connect(http, ALICE)
+    sent = [await send(platform, ALICE, f"hello {i}") for i in range(3)]
+    got = [await next_item(ws) for _ in range(3)]
+    assert [g["cursor"] for g in got] == sent
+    assert [g["item"]["text"] for g in got] == ["hello 0", "hello 1", "hello 2"]
+    await ws.send_json({"type": "ping"})
+    assert (await ws.receive_json(timeout=5))["type"] == "pong"
+    await ws.close()
+
+
+async def test_a_client_resuming_from_its_cursor_gets_what_it_missed_then_live(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    ws = await connect(http, ALICE)
+    await send(platform, ALICE, "seen")
+    last = (await next_item(ws))["cursor"]
+    await ws.close()
+
+    missed = [await send(platform, ALICE, f"missed {i}") for i in range(2)]
+    await send(platform, BOB, "not for alice")
+
+    ws = await connect(http, ALICE, cursor=last)
+    assert [(await next_item(ws))["cursor"] for _ in missed] == missed
+    live = await send(platform, ALICE, "live")
+    item = await next_item(ws)
+    assert (item["cursor"], item["item"]["text"]) == (live, "live")
+    await ws.close()
+
+
+async def test_nobody_receives_another_persons_items(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    bob = await connect(http, BOB, cursor=0)
+    await send(platform, ALICE, "private to alice")
+    mine = await send(platform, BOB, "for bob")
+    item = await next_item(bob)
+    assert (item["cursor"], item["item"]["text"]) == (mine, "for bob")
+    await bob.close()
+
+
+async def test_a_cursor_past_what_was_kept_is_reported_as_a_reset(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    first = await send(platform, ALICE, "old")
+    await platform.infra.nc.jetstream().purge_stream(inbox.STREAM)  # as if max_age removed it
+    await send(platform, ALICE, "new")
+    ws = await http.ws_connect(
+        "/v1/ws", headers={"X-Quark-Dev-User": ALICE}, params={"cursor": str(first - 1)}
+    )
+    assert (await ws.receive_json(timeout=5))["type"] == "ready"
+    assert (await ws.receive_json(timeout=5))["type"] == "reset"
+    assert (await next_item(ws))["item"]["text"] == "new"
+    await ws.close()
+
+
+@pytest.mark.parametrize(
+    ("headers", "params", "status"),
+    [
+        ({}, {}, 401),
+        ({"X-Quark-Dev-User": ALICE}, {"cursor": "abc"}, 422),
+        ({"X-Quark-Dev-User": ALICE}, {"cursor": "999999999"}, 422),
+    ],
+)
+async def test_bad_connections_are_refused_before_the_upgrade(
+    http: aiohttp.ClientSession, headers: dict, params: dict, status: int
+) -> None:
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await http.ws_connect("/v1/ws", headers=headers, params=params)
+    assert info.value.status == status
