@@ -52,9 +52,13 @@ def checkpoint_lookups(infra: Infra) -> dict[str, Callable[[str], Awaitable[int 
             continue
         sink = sink_for(projection, infra)
 
-        async def lookup(stream: str, sink: Sink = sink) -> int | None:
+        streams = {s.stream for s in infra.decl.file.consumers[name].sources}
+
+        async def lookup(stream: str, sink: Sink = sink, streams: set[str] = streams) -> int | None:
+            if stream not in streams:
+                return None  # this read model does not read that stream: nothing to wait for
             active = await sink.active_build()
-            return None if active is None else await sink.checkpoint(active[0], stream)
+            return 0 if active is None else await sink.checkpoint(active[0], stream)
 
         lookups[name] = lookup
     return lookups

@@ -51,13 +51,16 @@ def path_id(request: web.Request, name: str, not_found: type[QuarkError]) -> str
 
 async def wait_for_position(request: web.Request, projection: str) -> None:
     """Honour `Quark-After` (read-your-writes): wait until `projection` has applied it."""
-    after = request.headers.get("Quark-After") or request.query.get("after")
-    if not after:
+    # Present but empty is a malformed position, not an absent one.
+    after = request.headers.get("Quark-After", request.query.get("after"))
+    if after is None:
         return
     try:
         stream, seq = parse_position(after)
     except ValueError:
         raise ValidationError("Quark-After must be a position such as CONTENT:42") from None
+    if stream not in request.app[INFRA].decl.file.streams:
+        raise ValidationError(f"Quark-After names no stream of this platform ({stream})")
     settings = request.app[INFRA].settings
     await request.app[POSITIONS].wait(projection, stream, seq, settings.read_wait_timeout)
 

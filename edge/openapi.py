@@ -34,6 +34,12 @@ def build_openapi(routes: list[Route], *, version: str) -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
         types, ref_template="#/components/schemas/{name}"
     )
+    # Constraints a Struct cannot express (e.g. "at least one field") are declared next to it
+    # as `__openapi_extra__` and merged here.
+    for kind in types:
+        extra = getattr(kind, "__openapi_extra__", None)
+        if extra and kind.__name__ in components:
+            components[kind.__name__].update(extra)
     paths: dict[str, dict[str, Any]] = {}
     for r in routes:
         if not r.in_openapi:

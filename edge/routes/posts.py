@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 import msgspec
 from aiohttp import web
@@ -37,8 +38,12 @@ class PublishPostBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class EditPostBody(msgspec.Struct, forbid_unknown_fields=True):
-    title: Title | None = None
-    body: Body | None = None
+    """Fields left out stay as they are; null is not a value (a post cannot lose its title)."""
+
+    #: An edit must change something (checked in the route; the schema says so too).
+    __openapi_extra__: ClassVar[dict[str, object]] = {"minProperties": 1}
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    body: Body | msgspec.UnsetType = msgspec.UNSET
 
 
 class CommandResult(msgspec.Struct):
@@ -94,12 +99,16 @@ async def edit_post(request: web.Request) -> web.Response:
     i = infra(request)
     post_id = path_id(request, "post_id", PostNotFound)
     body = await read_json(request, EditPostBody, max_bytes=i.settings.max_body_bytes)
-    if body.title is None and body.body is None:
+    if body.title is msgspec.UNSET and body.body is msgspec.UNSET:
         raise ValidationError(
             "nothing to change", errors=[FieldError("$", "send title, body or both")]
         )
     reply = await i.bus.send(
-        EditPost(post_id=post_id, title=body.title, body=body.body),
+        EditPost(
+            post_id=post_id,
+            title=None if body.title is msgspec.UNSET else body.title,
+            body=None if body.body is msgspec.UNSET else body.body,
+        ),
         actor=actor,
         correlation_id=correlation_id(request),
     )
@@ -191,7 +200,12 @@ async def author_stats_route(request: web.Request) -> web.Response:
     return _json(200, AuthorStats(author, count))
 
 
-_AFTER = Param("Quark-After", "header", "Wait until this position is visible (read-your-writes).")
+_AFTER = Param(
+    "Quark-After",
+    "header",
+    "Wait until this position is visible (read-your-writes).",
+    {"type": "string", "pattern": r"^[A-Z][A-Z0-9_]*:[0-9]{1,19}$"},
+)
 _POST_ID = Param("post_id", "path", "Post id", {"type": "string", "format": "uuid"})
 
 ROUTES = [
@@ -242,7 +256,7 @@ ROUTES = [
         "posts",
         response=PostView,
         params=(_POST_ID, _AFTER),
-        errors=(404,),
+        errors=(404, 422),
         name="read_post",
     ),
     Route(
@@ -265,7 +279,12 @@ ROUTES = [
                 {"type": "string", "format": "date-time"},
             ),
             Param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100}),
-            Param("cursor", "query", "next_cursor of the previous page"),
+            Param(
+                "cursor",
+                "query",
+                "next_cursor of the previous page",
+                {"type": "string", "minLength": 1},
+            ),
             _AFTER,
         ),
     ),

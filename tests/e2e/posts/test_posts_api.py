@@ -195,6 +195,30 @@ async def test_validation_problems_name_the_field(http: aiohttp.ClientSession) -
     assert resp.status == 422 and doc["errors"][0]["field"] == "title"
 
 
+async def test_an_edit_must_change_something_and_null_is_not_a_value(
+    http: aiohttp.ClientSession,
+) -> None:
+    created = await create(http)
+    for body in ({}, {"title": None}, {"body": None, "title": "x"}):
+        async with http.patch(
+            f"/v1/posts/{created['id']}", json=body, headers=as_user(ALICE)
+        ) as resp:
+            assert resp.status == 422, body
+            assert resp.content_type == "application/problem+json"
+    async with http.get(f"/v1/posts/{created['id']}", headers={"Quark-After": ""}) as resp:
+        assert resp.status == 422  # present but empty is malformed, not absent
+
+
+async def test_positions_of_unknown_or_unrelated_streams(http: aiohttp.ClientSession) -> None:
+    author = new_id()
+    for path in (f"/v1/posts/{new_id()}", f"/v1/authors/{author}/stats"):
+        async with http.get(path, headers={"Quark-After": "NOSUCH:1"}) as resp:
+            assert resp.status == 422, path
+        # A stream the read model does not read: nothing to wait for, answered at once.
+        async with http.get(path, headers={"Quark-After": "CHAT:5"}) as resp:
+            assert resp.status in (200, 404), path
+
+
 async def test_bad_query_and_path_values_are_problems(http: aiohttp.ClientSession) -> None:
     for params in (
         {"limit": "0"},
