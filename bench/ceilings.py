@@ -42,6 +42,7 @@ from nats.js.api import StorageType, StreamConfig
 
 from bench.environment import LOOPBACK, Child, child_env, spawn, wait_for_port
 from bench.loadgen import LoopResult, closed_loop, http_post_sender, median, percentile
+from bench.wrk import WrkResult, wrk_binary, wrk_loop
 from core import embedded
 from core.ids import uuid7
 from core.natsutil import ReplyMux, status_of
@@ -122,7 +123,12 @@ async def aiohttp_hello(
     seconds: float,
     max_requests: int,
     warmup_seconds: float,
-) -> LoopResult:
+) -> LoopResult | WrkResult:
+    wrk = wrk_binary()
+    if wrk:
+        # The same load generator as figure 1, so the ratio compares like with like.
+        await wrk_loop(wrk, url, body, clients=clients, seconds=warmup_seconds)
+        return await wrk_loop(wrk, url, body, clients=clients, seconds=seconds)
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         return await closed_loop(

@@ -45,6 +45,7 @@ import json
 import os
 import platform as platform_mod
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,6 +80,7 @@ from bench.loadgen import (
     open_loop,
     percentile,
 )
+from bench.wrk import WrkResult, wrk_binary, wrk_loop
 from core import embedded
 from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
@@ -400,12 +402,27 @@ async def wait_platform(
 
 async def commands_figure(
     platform: Platform, sizes: Sizes, cpu_pids: dict[str, int], say: Callable[[str], None]
-) -> tuple[dict[int, LoopResult], dict[str, float]]:
-    results: dict[int, LoopResult] = {}
+) -> tuple[dict[int, LoopResult | WrkResult], dict[str, float]]:
+    results: dict[int, LoopResult | WrkResult] = {}
     cores: dict[str, float] = {}
     url = f"{platform.base_url}/v1/posts"
+    wrk = wrk_binary()
     for clients in (1, 64):
-        say(f"figure 1: POST /v1/posts, {clients} client(s)")
+        say(
+            f"figure 1: POST /v1/posts, {clients} client(s), load from {'wrk' if wrk else 'Python'}"
+        )
+        if wrk:
+            # Warm-up separately so the CPU sample covers the measured part only.
+            await wrk_loop(wrk, url, HTTP_BODY, clients=clients, seconds=sizes.warmup_seconds)
+            meter = CpuMeter(cpu_pids)
+            meter.start()
+            results[clients] = await wrk_loop(
+                wrk, url, HTTP_BODY, clients=clients, seconds=sizes.http_seconds
+            )
+            if clients == 64:
+                cores = meter.stop()
+            platform.check_alive()
+            continue
         headers = _user_headers(clients)
         connector = aiohttp.TCPConnector(limit=clients)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -814,6 +831,7 @@ def assemble(
         "sizes": dataclasses.asdict(sizes),
         "backends": backends.origins,
         "cpu_count": os.cpu_count(),
+        "load_generator": "wrk" if shutil.which("wrk") else "python (aiohttp client)",
         "nats_server_version": _nats_version(),
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": f"{platform_mod.python_implementation()} {platform_mod.python_version()}",
