@@ -61,21 +61,11 @@ async def live(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_CLIENT_FRAME)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
-    if cursor is None:
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
-        start = state.last_seq
-    else:
-        config = ConsumerConfig(
-            deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=cursor + 1
-        )
-        start = cursor
-    await ws.send_json({"type": "ready", "cursor": start})
-    if cursor is not None and state.first_seq > cursor + 1 and state.messages:
-        # Items after the cursor have aged out (max_age): say so rather than pretend.
-        await ws.send_json(
-            {"type": "reset", "reason": "cursor-expired", "cursor": state.first_seq - 1}
-        )
-
+    # A client without a cursor starts after what the inbox held when it connected: a
+    # sequence taken from the stream's state, not "new messages from whenever the consumer
+    # gets created", which would drop an item delivered in between.
+    start = state.last_seq if cursor is None else cursor
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start + 1)
     sub = await js.subscribe(
         inbox.subject(user),
         stream=inbox.STREAM,
@@ -84,6 +74,12 @@ async def live(request: web.Request) -> web.StreamResponse:
         idle_heartbeat=5.0,
         flow_control=True,
     )
+    await ws.send_json({"type": "ready", "cursor": start})
+    if cursor is not None and state.first_seq > cursor + 1 and state.messages:
+        # Items after the cursor have aged out (max_age): say so rather than pretend.
+        await ws.send_json(
+            {"type": "reset", "reason": "cursor-expired", "cursor": state.first_seq - 1}
+        )
 
     async def pump() -> None:
         async for msg in sub.messages:

@@ -107,3 +107,15 @@ async def test_bad_connections_are_refused_before_the_upgrade(
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await http.ws_connect("/v1/ws", headers=headers, params=params)
     assert info.value.status == status
+
+
+async def test_an_item_delivered_while_the_session_starts_is_not_lost(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    for attempt in range(5):  # the window is small: probe it several times
+        ws = await http.ws_connect("/v1/ws", headers={"X-Quark-Dev-User": ALICE})
+        sent = await send(platform, ALICE, f"during start {attempt}")
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        item = await next_item(ws)
+        assert (item["cursor"], item["item"]["text"]) == (sent, f"during start {attempt}")
+        await ws.close()
