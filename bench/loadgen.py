@@ -19,6 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -63,15 +64,20 @@ class LoopResult:
         return percentile(self.latencies_ms, 99)
 
     def summary(self) -> dict[str, float | int | None]:
-        return {
-            "clients": self.clients,
-            "requests": self.requests,
-            "errors": self.errors,
-            "seconds": round(self.seconds, 3),
-            "per_s": round(self.per_s, 1),
-            "p50_ms": _round(self.p50_ms),
-            "p99_ms": _round(self.p99_ms),
-        }
+        return summary_of(self)
+
+
+def summary_of(result: LoopResult | Any) -> dict[str, float | int | None]:
+    """The JSON form of a load run, for loadgen's and wrk's results alike."""
+    return {
+        "clients": result.clients,
+        "requests": result.requests,
+        "errors": result.errors,
+        "seconds": round(result.seconds, 3),
+        "per_s": round(result.per_s, 1),
+        "p50_ms": _round(result.p50_ms),
+        "p99_ms": _round(result.p99_ms),
+    }
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:

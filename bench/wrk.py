@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.loadgen import summary_of
+
 # Each wrk thread acts as its own user; its Lua state keeps the headers it sends.
 _SCRIPT = r"""
 local threads = 0
@@ -80,17 +82,8 @@ class WrkResult:
     def p99_ms(self) -> float | None:
         return self.p99_us / 1000 if self.requests else None
 
-    def summary(self) -> dict[str, float | int | None]:
-        return {
-            "clients": self.clients,
-            "requests": self.requests,
-            "errors": self.errors,
-            "seconds": round(self.seconds, 3),
-            "per_s": round(self.per_s, 1),
-            "p50_ms": None if self.p50_ms is None else round(self.p50_ms, 3),
-            "p99_ms": None if self.p99_ms is None else round(self.p99_ms, 3),
-            "load_generator": "wrk",
-        }
+    def summary(self) -> dict[str, float | int | str | None]:
+        return {**summary_of(self), "load_generator": "wrk"}
 
 
 async def wrk_loop(

@@ -27,30 +27,26 @@ class Killed(BaseException):
     """Stands for the process dying: not an Exception, so no retry logic catches it."""
 
 
-class CrashAfterFirstCommit(PgSink):
-    crashed = False
+class DiesOnce(PgSink):
+    """The worker dies at its first live batch: before applying it (`after_commit=False`:
+    events pulled but never applied) or right after committing it (before the ack)."""
+
+    def __init__(self, *args: object, after_commit: bool) -> None:
+        super().__init__(*args)  # type: ignore[arg-type]
+        self.after_commit = after_commit
+        self.died = False
 
     async def commit(
         self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
     ) -> None:
-        await super().commit(build, stream, events, last_seq, live=live)
-        if live and events and not self.crashed:
-            self.crashed = True
-            raise Killed()
-
-
-class DieBeforeFirstCommit(PgSink):
-    """The worker dies after pulling its first batch and before applying any of it."""
-
-    died = False
-
-    async def commit(
-        self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
-    ) -> None:
-        if live and events and not self.died:
+        dies = live and bool(events) and not self.died
+        if dies and not self.after_commit:
             self.died = True
             raise Killed()
         await super().commit(build, stream, events, last_seq, live=live)
+        if dies:
+            self.died = True
+            raise Killed()
 
 
 def apply_log_worker(infra: Infra, sink: PgSink | None = None) -> ProjectionWorker:
@@ -78,7 +74,7 @@ async def test_a_projection_killed_between_write_and_ack_applies_nothing_twice(
     async with Platform(infra, edge=False, projection_names=[]) as platform:
         positions = [await publish(infra, f"p{i}") for i in range(20)]
         crashing = apply_log_worker(
-            infra, CrashAfterFirstCommit(ApplyLog(), infra.pool, ["CONTENT"])
+            infra, DiesOnce(ApplyLog(), infra.pool, ["CONTENT"], after_commit=True)
         )
         task = asyncio.create_task(crashing.run())
         done, _ = await asyncio.wait([task], timeout=10)
@@ -108,7 +104,9 @@ async def test_a_worker_dying_with_pulled_unapplied_events_loses_none_of_them(
     async with Platform(infra, edge=False, projection_names=[]) as platform:
         for i in range(20):
             await publish(infra, f"p{i}")
-        dying = apply_log_worker(infra, DieBeforeFirstCommit(ApplyLog(), infra.pool, ["CONTENT"]))
+        dying = apply_log_worker(
+            infra, DiesOnce(ApplyLog(), infra.pool, ["CONTENT"], after_commit=False)
+        )
         task = asyncio.create_task(dying.run())
         done, _ = await asyncio.wait([task], timeout=10)
         assert task in done and isinstance(task.exception(), Killed)
