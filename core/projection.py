@@ -47,7 +47,7 @@ from core.metrics import (
 from core.natsutil import NATS_UNAVAILABLE
 from core.pull import PullStream
 from core.registry import EventRegistry, UnknownEventType
-from core.streamreader import read_stream
+from core.streamreader import RawMessage, read_stream
 from core.streams import ConsumerSpec, SourceSpec, parse_duration
 
 log = get_logger("quark.projection")
@@ -831,22 +831,43 @@ async def replay(
         single = source.filter_subjects[0] if len(source.filter_subjects) == 1 else None
         pending: list[RecordedEvent] = []
         last = start - 1
-        async for chunk in read_stream(nats_url, stream, start, end, subject=single, nc=nc):
-            for raw in chunk:
-                messages += 1
-                last = raw.seq
-                if single is None and not any(
-                    subject_matches(f, raw.subject) for f in source.filter_subjects
-                ):
-                    continue
-                pending.extend(registry.recorded(raw.data, stream, raw.seq, projection.consumes))
-            progress.done = messages
-            if len(pending) >= batch_events:
-                await sink.commit(build, stream, pending, last, live=False)
-                progress.events += len(pending)
-                pending = []
-                if on_progress:
-                    on_progress(progress)
+        consumes = projection.consumes
+        # The reader runs ahead in its own task: while a batch commits in PostgreSQL, the
+        # next chunks are received and parsed instead of the process sitting idle.
+        chunks: asyncio.Queue[list[RawMessage] | None] = asyncio.Queue(maxsize=16)
+
+        async def read() -> None:
+            try:
+                async for chunk in read_stream(nats_url, stream, start, end, subject=single, nc=nc):
+                    await chunks.put(chunk)
+            finally:
+                await chunks.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (chunk := await chunks.get()) is not None:
+                messages += len(chunk)
+                last = chunk[-1].seq
+                for raw in chunk:
+                    if single is None and not any(
+                        subject_matches(f, raw.subject) for f in source.filter_subjects
+                    ):
+                        continue
+                    pending.extend(registry.recorded(raw.data, stream, raw.seq, consumes))
+                progress.done = messages
+                if len(pending) >= batch_events:
+                    await sink.commit(build, stream, pending, last, live=False)
+                    progress.events += len(pending)
+                    pending = []
+                    if on_progress:
+                        on_progress(progress)
+            await reader  # a reader error surfaces here
+        finally:
+            # On the error path the commit's exception is the one to report, not the
+            # reader's cancellation (or its own failure).
+            reader.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await reader
         await sink.commit(build, stream, pending, last, live=False)
         progress.events += len(pending)
         if on_progress:
