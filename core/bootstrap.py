@@ -105,7 +105,7 @@ async def open_infra(
     settings: Settings, stack: AsyncExitStack, events: Iterable[type[Event]], *, name: str = "quark"
 ) -> Infra:
     """Connect to NATS, PostgreSQL and Redis; close them when `stack` closes."""
-    decl = streams_mod.load(settings.streams_path)
+    decl = streams_mod.load(settings.streams_file)
     nc = await connect_nats(settings, name)
 
     async def close_nats() -> None:

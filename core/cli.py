@@ -127,7 +127,7 @@ async def apply_streams(settings: Settings) -> bool:
 
     from core import streams
 
-    decl = streams.load(settings.streams_path)
+    decl = streams.load(settings.streams_file)
     nc = await nats.connect(settings.nats_url.split(","), connect_timeout=3)
     try:
         report = await streams.apply(nc.jetstream(), decl, replicas=settings.stream_replicas)
@@ -256,7 +256,7 @@ async def cmd_streams(settings: Settings, action: str, *, as_json: bool) -> int:
     _require_external(settings)
     if action == "apply":
         return 0 if await apply_streams(settings) else 1
-    decl = streams.load(settings.streams_path)
+    decl = streams.load(settings.streams_file)
     nc = await nats.connect(settings.nats_url.split(","), connect_timeout=3)
     try:
         rows = await streams.show(nc.jetstream(), decl)

@@ -34,9 +34,6 @@ class PullStream:
         self._inbox = nc.new_inbox()
         self._outstanding = 0
         self._last_request = 0.0
-        self.pending: int | None = (
-            None  # messages the consumer still holds (from the last ack subject)
-        )
 
     async def start(self) -> None:
         self._sub = await self.nc.subscribe(self._inbox, cb=self._on_msg)

@@ -44,10 +44,6 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: in dev a key is generated once into the data dir.
     secret_key_file: Path | None = None
 
-    @property
-    def streams_path(self) -> Path:
-        return self.streams_file
-
     def with_(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)
 
