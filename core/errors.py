@@ -54,6 +54,14 @@ class NotFoundError(QuarkError):
     title = "Not found"
 
 
+class UnauthorizedError(QuarkError):
+    """The caller is not authenticated: no credentials, or credentials that do not hold."""
+
+    code = "unauthorized"
+    status = 401
+    title = "Authentication is required"
+
+
 class ForbiddenError(QuarkError):
     code = "forbidden"
     status = 403

@@ -16,6 +16,7 @@ from core.ids import new_id
 from core.settings import Settings
 from handlers.posts.commands import PublishPost
 from tests.conftest import ROOT
+from tests.support.cli import quark_env
 from tests.support.platform import Platform
 
 
@@ -59,14 +60,7 @@ async def test_a_change_the_server_cannot_make_in_place_is_reported(
 def _env(settings: Settings) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("QUARK_")},
-        "QUARK_ENV": "test",
-        "QUARK_NATS_URL": settings.nats_url,
-        "QUARK_DATABASE_URL": settings.database_url,
-        "QUARK_REDIS_URL": settings.redis_url,
-        "QUARK_REDIS_PREFIX": settings.redis_prefix,
-        "QUARK_DATA_DIR": str(settings.data_dir),
-        "QUARK_STREAMS_FILE": str(ROOT / "streams.yaml"),
-        "QUARK_LOG_LEVEL": "warning",
+        **quark_env(settings),
     }
 
 
