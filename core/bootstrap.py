@@ -10,7 +10,8 @@ import secrets
 import tempfile
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import nats
@@ -25,7 +26,7 @@ from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
 from core.logging import get_logger
 from core.personal import Vault
-from core.ratelimit import RateLimiter
+from core.ratelimit import Lockouts, RateLimiter
 from core.registry import Event, EventRegistry
 from core.settings import Settings
 
@@ -46,6 +47,9 @@ class Infra:
     secret_key: bytes
     vault: Vault
     limiter: RateLimiter
+    lockouts: Lockouts
+    #: Services a context builds once per process from the above (e.g. its password hasher).
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -138,4 +142,7 @@ async def open_infra(
     except nats.js.errors.BucketNotFoundError:
         raise ConfigError("the person_keys bucket is missing: run `quark streams apply`") from None
     limiter = RateLimiter(redis, settings.redis_prefix)
-    return Infra(settings, nc, pool, redis, decl, registry, store, bus, key, vault, limiter)
+    lockouts = Lockouts(redis, settings.redis_prefix)
+    return Infra(
+        settings, nc, pool, redis, decl, registry, store, bus, key, vault, limiter, lockouts
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -78,7 +78,7 @@ class Decider(Generic[C, S]):
     creates: bool = False
 
 
-HandlerTable = dict[type[Command], Decider[Any, Any]]
+HandlerTable = dict[type[Command], "Decider[Any, Any] | Procedure[Any]"]
 
 
 def _error_body(exc: QuarkError) -> ErrorBody:
@@ -92,43 +92,70 @@ def _error_body(exc: QuarkError) -> ErrorBody:
     )
 
 
-async def execute(
-    store: EventStore, decider: Decider[C, S], command: C, meta: CommandMeta
-) -> CommandReply:
-    """Load, decide, append; retry on conflicts. Domain errors propagate to the caller."""
-    aggregate_id = decider.aggregate_id(command)
+@dataclass(frozen=True)
+class Procedure(Generic[C]):
+    """A row of a handler table for a command that spans several aggregates or needs the
+    worker's services (the vault, Redis, password hashing): `run(services, command, meta)`
+    composes `transact` calls and returns the reply itself."""
+
+    run: Callable[[Any, C, CommandMeta], Awaitable[CommandReply]]
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[S]):
+    """What one `transact` did: the state after it, its position, the events it committed
+    (none when `decide` found nothing to change) and whether it was a retry's duplicate."""
+
+    state: S
+    position: str
+    events: list[Event]
+    duplicate: bool = False
+
+
+def _check_id(aggregate_id: str) -> None:
     if not is_uuid(aggregate_id):
         # Ids become subject tokens: a dot or a wildcard here would address other aggregates.
         raise ValidationError(f"{aggregate_id!r} is not a valid id")
-    kind = decider.kind
+
+
+async def transact(
+    store: EventStore,
+    kind: AggregateKind[S],
+    aggregate_id: str,
+    decide: Callable[[S], list[Event]],
+    meta: CommandMeta,
+    *,
+    creates: bool = False,
+    step: str = "",
+) -> Outcome[S]:
+    """Load, decide, append one aggregate; reload and decide again on conflicts.
+
+    `step` names this append within a command that touches several aggregates: JetStream
+    deduplicates by message id per stream, so each append of one command needs its own.
+    Domain errors raised by `decide` propagate.
+    """
+    _check_id(aggregate_id)
+    command_id = f"{meta.command_id}/{step}" if step else meta.command_id
+    stream = store.streams.stream_for(kind.context)
     for attempt in range(MAX_DECISION_ATTEMPTS):
         loaded: Loaded[S]
-        if attempt == 0 and decider.creates:
+        if attempt == 0 and creates:
             loaded = Loaded(AggregateRef(kind.type, aggregate_id), kind.initial(), 0, 0, {})
         else:
             loaded = await store.load(kind, aggregate_id)
-        earlier = loaded.commands.get(meta.command_id)
+        earlier = loaded.commands.get(command_id)
         if earlier is not None:
             # A retry of a command that already committed: answer as the first time.
-            stream = store.streams.stream_for(kind.context)
-            return CommandReply(
-                ok=True,
-                position=format_position(stream, earlier),
-                aggregate_id=aggregate_id,
-                duplicate=True,
-            )
-        events = decider.decide(loaded.state, command, meta)
+            return Outcome(loaded.state, format_position(stream, earlier), [], duplicate=True)
+        events = decide(loaded.state)
         if not events:
-            stream = store.streams.stream_for(kind.context)
-            return CommandReply(
-                ok=True, position=format_position(stream, loaded.seq), aggregate_id=aggregate_id
-            )
+            return Outcome(loaded.state, format_position(stream, loaded.seq), [])
         try:
             result = await store.append(
                 loaded.ref,
                 loaded.seq,
                 events,
-                command_id=meta.command_id,
+                command_id=command_id,
                 actor=meta.actor,
                 correlation_id=meta.correlation_id,
             )
@@ -136,24 +163,40 @@ async def execute(
             if attempt:
                 # Back off a little, with jitter, so hot aggregates do not livelock.
                 await asyncio.sleep(
-                    min(0.002 * (2**attempt), 0.05) * (0.5 + hash(meta.command_id) % 100 / 100)
+                    min(0.002 * (2**attempt), 0.05) * (0.5 + hash(command_id) % 100 / 100)
                 )
             continue
+        state = loaded.state
+        for e in events:
+            state = kind.evolve(state, e)
         if kind.snapshot_every:
-            state = loaded.state
-            for e in events:
-                state = kind.evolve(state, e)
-            await store.maybe_snapshot(
-                kind, loaded, state, result.seq, meta.command_id, len(events)
-            )
-        return CommandReply(
-            ok=True,
-            position=format_position(result.stream, result.seq),
-            aggregate_id=aggregate_id,
-            duplicate=result.duplicate,
+            await store.maybe_snapshot(kind, loaded, state, result.seq, command_id, len(events))
+        return Outcome(
+            state, format_position(result.stream, result.seq), events, duplicate=result.duplicate
         )
     raise ConflictError(
         f"{kind.type} {aggregate_id} kept changing; gave up after {MAX_DECISION_ATTEMPTS} attempts"
+    )
+
+
+async def execute(
+    store: EventStore, decider: Decider[C, S], command: C, meta: CommandMeta
+) -> CommandReply:
+    """One command, one aggregate: the handler table's `Decider` rows."""
+    aggregate_id = decider.aggregate_id(command)
+    outcome = await transact(
+        store,
+        decider.kind,
+        aggregate_id,
+        lambda state: decider.decide(state, command, meta),
+        meta,
+        creates=decider.creates,
+    )
+    return CommandReply(
+        ok=True,
+        position=outcome.position,
+        aggregate_id=aggregate_id,
+        duplicate=outcome.duplicate,
     )
 
 
@@ -171,6 +214,8 @@ class HandlerWorker:
     table: HandlerTable
     version: str = "0.1.0"
     concurrency: int = 512
+    #: Handed to `Procedure` rows (the composition root's `Infra`).
+    services: Any = None
     _service: micro.Service | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _slots: asyncio.Semaphore | None = None
@@ -197,7 +242,7 @@ class HandlerWorker:
             )
 
     def _dispatcher(
-        self, command_type: type[Command], decider: Decider[Any, Any]
+        self, command_type: type[Command], decider: Decider[Any, Any] | Procedure[Any]
     ) -> Callable[[Request], Any]:
         decoder = msgspec.json.Decoder(command_type)
 
@@ -216,7 +261,10 @@ class HandlerWorker:
         self._slots.release()
 
     async def _handle(
-        self, request: Request, decoder: msgspec.json.Decoder[Any], decider: Decider[Any, Any]
+        self,
+        request: Request,
+        decoder: msgspec.json.Decoder[Any],
+        decider: Decider[Any, Any] | Procedure[Any],
     ) -> None:
         headers = request.headers or {}
         name = request.subject.rsplit(".", 1)[-1]
@@ -249,7 +297,10 @@ class HandlerWorker:
                 correlation_id=correlation_id,
                 received_at=utc_now(),
             )
-            reply = await execute(self.store, decider, command, meta)
+            if isinstance(decider, Procedure):
+                reply = await decider.run(self.services, command, meta)
+            else:
+                reply = await execute(self.store, decider, command, meta)
         except QuarkError as exc:
             outcome = exc.code
             reply = CommandReply(ok=False, error=_error_body(exc))

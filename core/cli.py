@@ -6,6 +6,8 @@ quark run handler posts
 quark run projection posts
 quark streams apply           create/update streams, buckets (idempotent)
 quark streams show            what the server has, with message counts
+quark keys rotate             new access token signing key; older keys retire later
+quark keys show               signing keys: created, retire_at, state
 quark replay posts            rebuild a read model from the log, switch atomically
 quark replay --all
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -42,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     streams = sub.add_parser("streams", help="apply or show streams.yaml")
     streams.add_argument("action", choices=["apply", "show"])
     streams.add_argument("--json", action="store_true", help="machine-readable output")
+    keys = sub.add_parser("keys", help="rotate or show the access token signing keys")
+    keys.add_argument("action", choices=["rotate", "show"])
+    admin = sub.add_parser("admin", help="grant or revoke a role (e.g. the first admin)")
+    admin.add_argument("action", choices=["grant", "revoke"])
+    admin.add_argument("who", help="a user id or the account's phone number (+79161234567)")
+    admin.add_argument("role", help="user, moderator or admin")
+    admin.add_argument("--reason", default="", help="kept in the security log")
     replay = sub.add_parser("replay", help="rebuild read models from the log")
     replay.add_argument("projection", nargs="?")
     replay.add_argument("--all", action="store_true", help="every read model")
@@ -87,6 +97,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cmd_run(settings, args.kind, args.name)
     if args.command == "streams":
         return await cmd_streams(settings, args.action, as_json=args.json)
+    if args.command == "keys":
+        return await cmd_keys(settings, args.action)
+    if args.command == "admin":
+        return await cmd_admin(settings, args.action, args.who, args.role, args.reason)
     if args.command == "replay":
         if not args.all and not args.projection:
             print("quark replay: name a projection or pass --all", file=sys.stderr)
@@ -162,6 +176,7 @@ async def cmd_up(settings: Settings) -> int:
         if not await apply_streams(settings):
             return 1
         infra = await _open(settings, stack, "quark-up")
+        _remember_servers(settings, stack)
         workers = Workers(infra)
         await workers.start_handlers(contexts())
         await workers.start_projections(projections())
@@ -205,18 +220,40 @@ async def cmd_infra(settings: Settings) -> int:
     return 0
 
 
-def _require_external(settings: Settings) -> None:
-    missing = [
-        name
-        for name, value in (
-            ("QUARK_NATS_URL", settings.nats_url),
-            ("QUARK_DATABASE_URL", settings.database_url),
-            ("QUARK_REDIS_URL", settings.redis_url),
-        )
-        if not value
-    ]
-    if missing:
-        raise ConfigError(f"set {', '.join(missing)} (or use `quark up` for embedded servers)")
+SERVERS_FILE = "servers.json"
+
+
+def _remember_servers(settings: Settings, stack: AsyncExitStack) -> None:
+    """While `quark up` runs, other `quark` commands on this data dir (admin, keys, streams)
+    find its servers here instead of needing QUARK_*_URL."""
+    path = settings.data_dir / SERVERS_FILE
+    urls = {
+        "nats_url": settings.nats_url,
+        "database_url": settings.database_url,
+        "redis_url": settings.redis_url,
+    }
+    path.write_text(json.dumps(urls))
+    stack.callback(lambda: path.unlink(missing_ok=True))
+
+
+def _require_external(settings: Settings) -> Settings:
+    """The settings with every server URL: from QUARK_*_URL, else from a running `quark up`."""
+    names = {
+        "nats_url": "QUARK_NATS_URL",
+        "database_url": "QUARK_DATABASE_URL",
+        "redis_url": "QUARK_REDIS_URL",
+    }
+    missing = [field for field in names if not getattr(settings, field)]
+    if not missing:
+        return settings
+    recorded: dict[str, str] = {}
+    with contextlib.suppress(OSError, ValueError):
+        recorded = json.loads((settings.data_dir / SERVERS_FILE).read_text())
+    if all(recorded.get(field) for field in missing):
+        return settings.with_(**{field: recorded[field] for field in missing})
+    raise ConfigError(
+        f"set {', '.join(names[f] for f in missing)} (or start `quark up` for embedded servers)"
+    )
 
 
 async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
@@ -224,7 +261,7 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
     from handlers import contexts
     from projections import projections
 
-    _require_external(settings)
+    settings = _require_external(settings)
     if kind in ("handler", "projection") and not name:
         raise ConfigError(f"quark run {kind} needs a name")
     known = contexts() if kind == "handler" else projections()
@@ -253,7 +290,7 @@ async def cmd_streams(settings: Settings, action: str, *, as_json: bool) -> int:
 
     from core import streams
 
-    _require_external(settings)
+    settings = _require_external(settings)
     if action == "apply":
         return 0 if await apply_streams(settings) else 1
     decl = streams.load(settings.streams_file)
@@ -275,6 +312,88 @@ async def cmd_streams(settings: Settings, action: str, *, as_json: bool) -> int:
             f"{r.get('bytes', 0):>12} {r.get('last_seq', 0):>10}  {consumers or '-'}"
         )
     return 0
+
+
+async def cmd_keys(settings: Settings, action: str) -> int:
+    from core.bootstrap import connect_nats, secret_key
+    from core.tokens import KeyRing, signing_key_of
+
+    settings = _require_external(settings)
+    now = int(time.time())
+    nc = await connect_nats(settings, "quark-keys")
+    try:
+        ring = await KeyRing.connect(nc.jetstream(), secret_key(settings))
+        if action == "rotate":
+            rotation = await ring.rotate(now)
+            print(f"new signing key {rotation.new.kid}")
+            for key in rotation.retiring:
+                print(f"  {key.kid} verifies until {_utc(key.retire_at)}, then retires")
+            for kid in rotation.removed:
+                print(f"  {kid} removed (retired)")
+            return 0
+        signing = signing_key_of(ring.keys, now)
+    finally:
+        await nc.close()
+    print(f"{'KID':<14} {'CREATED':<20} {'RETIRE AT':<20} STATE")
+    for key in reversed(ring.keys):
+        state = "signing" if key is signing else key.state(now)
+        print(f"{key.kid:<14} {_utc(key.created_at):<20} {_utc(key.retire_at):<20} {state}")
+    return 0
+
+
+async def cmd_admin(settings: Settings, action: str, who: str, role: str, reason: str) -> int:
+    """Runs the accounts procedure in this process (no handler needs to be running): the
+    operator at the console holds the infrastructure's keys anyway, so they act as admin."""
+
+    from core.errors import QuarkError
+
+    settings = _require_external(settings)
+    try:
+        return await _admin(settings, action, who, role, reason)
+    except QuarkError as exc:
+        print(f"quark admin: {exc.detail}", file=sys.stderr)
+        return 1
+
+
+async def _admin(settings: Settings, action: str, who: str, role: str, reason: str) -> int:
+    from core.commands import CommandMeta
+    from core.envelope import utc_now
+    from core.ids import is_uuid, new_id
+    from handlers.accounts import procedures
+    from handlers.accounts.commands import GrantRole, RevokeRole
+
+    async with AsyncExitStack() as stack:
+        infra = await _open(settings, stack, "quark-admin")
+        user_id = who if is_uuid(who) else await procedures.user_of_phone(infra, who)
+        if not user_id:
+            print(f"quark admin: no account has {who}", file=sys.stderr)
+            return 1
+        meta = CommandMeta(
+            command_id=new_id(),
+            actor=None,
+            roles=frozenset({"admin"}),
+            correlation_id=new_id(),
+            received_at=utc_now(),
+        )
+        reason = reason or "quark admin (console)"
+        if action == "grant":
+            reply = await procedures.grant_role(
+                infra, GrantRole(user_id=user_id, role=role, reason=reason), meta
+            )
+        else:
+            reply = await procedures.revoke_role(
+                infra, RevokeRole(user_id=user_id, role=role, reason=reason), meta
+            )
+    roles = ", ".join((reply.result or {}).get("roles", []))
+    print(f"{user_id}: roles now {roles} (position {reply.position})")
+    print("Tokens already issued keep their roles until they are refreshed (at most 15 min).")
+    return 0
+
+
+def _utc(unix: int | None) -> str:
+    if unix is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(unix))
 
 
 class ProgressBar:
@@ -312,7 +431,7 @@ async def cmd_replay(settings: Settings, name: str | None) -> int:
     from core.runner import sink_for
     from projections import projections
 
-    _require_external(settings)
+    settings = _require_external(settings)
     known = projections()
     if name is not None and name not in known:
         raise ConfigError(f"no projection named {name!r}; known: {', '.join(sorted(known))}")

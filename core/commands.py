@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -61,6 +61,8 @@ class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     aggregate_id: str | None = None
     duplicate: bool = False
     error: ErrorBody | None = None
+    #: What a procedure answers besides the position (tokens, a new verification's id).
+    result: dict[str, Any] | None = None
 
 
 def format_position(stream: str, seq: int) -> str:

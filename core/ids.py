@@ -3,6 +3,8 @@ post id doubles as a stable pagination key)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import threading
 import time
@@ -55,3 +57,13 @@ def is_uuid(value: str) -> bool:
         return str(uuid.UUID(value)) == value
     except (ValueError, AttributeError, TypeError):
         return False
+
+
+def derived_id(key: bytes, *parts: str) -> str:
+    """A UUID (version 8) determined by `key` and `parts`: a retried command derives the
+    same ids again (idempotency), and nobody without the key can predict them."""
+    digest = hmac.new(key, "\x00".join(parts).encode(), hashlib.sha256).digest()
+    raw = bytearray(digest[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x80  # version 8
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return str(uuid.UUID(bytes=bytes(raw)))

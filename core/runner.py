@@ -10,6 +10,7 @@ import signal
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -86,6 +87,9 @@ class Workers:
     projection_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     site_runner: web.AppRunner | None = None
     urls: list[str] = field(default_factory=list)
+    #: A context's own background workers (e.g. the accounts SMS sender), started with its
+    #: handlers: objects with async `start()` and `stop()`.
+    background: list[Any] = field(default_factory=list)
 
     async def start_handlers(self, contexts: Iterable[str]) -> None:
         from handlers import contexts as all_contexts
@@ -93,9 +97,14 @@ class Workers:
         known = all_contexts()
         for name in contexts:
             module = known[name]
-            worker = HandlerWorker(self.infra.nc, self.infra.store, name, module.TABLE)
+            worker = HandlerWorker(
+                self.infra.nc, self.infra.store, name, module.TABLE, services=self.infra
+            )
             await worker.start()
             self.handlers.append(worker)
+            for service in getattr(module, "background", lambda _infra: [])(self.infra):
+                await service.start()
+                self.background.append(service)
             log.info("handler_started", context=name)
 
     async def start_projections(self, names: Iterable[str]) -> None:
@@ -149,6 +158,8 @@ class Workers:
             await self.site_runner.cleanup()
         for h in self.handlers:
             await h.stop()
+        for b in reversed(self.background):
+            await b.stop()
         for p in self.projections:
             p.stop()
         if self.projection_tasks:

@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from core.errors import ConfigError
+from core.ratelimit import Rule
 
 PREFIX = "QUARK_"
 
@@ -43,6 +44,39 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: File holding the secret key (cursor signing, later tokens). Required in production;
     #: in dev a key is generated once into the data dir.
     secret_key_file: Path | None = None
+    #: Where sign-in codes go: `outbox` appends them to `sms-outbox.jsonl` in the data dir
+    #: (dev, tests); `smsru` sends them through the SMS.ru gateway.
+    sms_provider: Literal["outbox", "smsru"] = "outbox"
+    #: SMS.ru API key (a secret); required with `sms_provider = "smsru"`.
+    sms_ru_api_id: str = ""
+    #: SMS.ru base URL; tests point it at a local fake gateway.
+    sms_ru_url: str = "https://sms.ru"
+    #: Sender name approved by the gateway; empty means the account's default sender.
+    sms_sender: str = ""
+    #: How long an SMS code stays valid (seconds).
+    verification_code_ttl_seconds: int = 300
+    #: argon2id cost of password hashes (OWASP's minimum: 19 MiB, 2 passes).
+    password_hash_memory_kib: int = 19_456
+    password_hash_iterations: int = 2
+    #: SMS codes sent to one phone number / from one IP address (they cost money).
+    limit_sms_per_phone: str = "5/h"
+    limit_sms_per_ip: str = "20/h"
+    #: Requests from one IP address to the sign-up and sign-in endpoints (codes, logins,
+    #: refreshes, resets); Mastodon allows 25 per 5 minutes per IP for each of these.
+    limit_auth_per_ip: str = "25/5min"
+    #: Failed sign-ins (or second-factor codes) before a lockout, per phone number or account
+    #: and per IP address; each further lockout doubles, from the base up to the maximum.
+    lockout_account_failures: int = 5
+    lockout_ip_failures: int = 25
+    lockout_base_seconds: int = 60
+    lockout_max_seconds: int = 86_400
+
+    def __post_init__(self) -> None:
+        for name in ("limit_sms_per_phone", "limit_sms_per_ip", "limit_auth_per_ip"):
+            try:
+                Rule.parse(name, getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(f"`{name}`: {exc}") from None
 
     def with_(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)

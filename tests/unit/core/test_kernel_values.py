@@ -119,11 +119,20 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_COMMAND_TIMEOUT": "2",
         "QUARK_REDIS_PREFIX": "p:",
         "QUARK_SECRET_KEY_FILE": "/run/secrets/key",
+        "QUARK_SMS_PROVIDER": "smsru",
+        "QUARK_SMS_RU_API_ID": "api-id",
+        "QUARK_SMS_RU_URL": "http://127.0.0.1:1",
+        "QUARK_SMS_SENDER": "Quark",
     }
     assert documented == set(values)
     settings = load_settings(values)
     assert settings.data_dir == tmp_path
     assert settings.streams_file == Path("/etc/quark/streams.yaml")
+    assert (settings.sms_provider, settings.sms_ru_api_id, settings.sms_sender) == (
+        "smsru",
+        "api-id",
+        "Quark",
+    )
     assert settings.secret_key_file == Path("/run/secrets/key")
     assert settings.secret_key_file == Path("/run/secrets/key")
     assert (settings.stream_replicas, settings.read_wait_timeout, settings.json_logs) == (
