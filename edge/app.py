@@ -15,6 +15,7 @@ from core.bootstrap import Infra
 from core.errors import QuarkError
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
+from edge.auth import tokens_ctx
 from edge.context import CORRELATION_ID, INFRA, POSITIONS, RATE_HEADERS
 from edge.idempotency import idempotent
 from edge.openapi import build_openapi, docs_page
@@ -106,9 +107,9 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 
 
 def all_routes() -> list[Route]:
-    from edge.routes import health, live, posts
+    from edge.routes import accounts, health, live, posts
 
-    return [*health.ROUTES, *posts.ROUTES, *live.ROUTES]
+    return [*health.ROUTES, *accounts.ROUTES, *posts.ROUTES, *live.ROUTES]
 
 
 def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:
@@ -151,4 +152,5 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         await app[POSITIONS].stop()
 
     app.cleanup_ctx.append(positions_ctx)
+    app.cleanup_ctx.append(tokens_ctx)
     return app

@@ -15,13 +15,6 @@ INFRA = web.AppKey("infra", Infra)
 POSITIONS = web.AppKey("positions", PositionWatcher)
 CORRELATION_ID = web.RequestKey("correlation_id", str)
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
-DEV_USER_HEADER = "X-Quark-Dev-User"
-
-
-class Unauthenticated(QuarkError):
-    code = "unauthenticated"
-    status = 401
-    title = "Authentication is required"
 
 
 def infra(request: web.Request) -> Infra:
@@ -30,15 +23,6 @@ def infra(request: web.Request) -> Infra:
 
 def correlation_id(request: web.Request) -> str:
     return str(request.get(CORRELATION_ID, ""))
-
-
-def acting_user(request: web.Request) -> str:
-    """The acting user. Until the identity context lands this is the `X-Quark-Dev-User`
-    header (a user id); the identity issue replaces this function with token checks."""
-    user = request.headers.get(DEV_USER_HEADER, "")
-    if not user or not is_uuid(user):
-        raise Unauthenticated(f"send {DEV_USER_HEADER}: <user id>")
-    return user
 
 
 def path_id(request: web.Request, name: str, not_found: type[QuarkError]) -> str:

@@ -15,6 +15,7 @@ import msgspec
 from aiohttp import web
 
 from core.errors import ConflictError, ValidationError
+from edge.auth import principal
 from edge.context import INFRA
 from edge.routing import Handler
 
@@ -52,11 +53,8 @@ def idempotent(handler: Handler, route_id: str) -> Handler:
             raise ValidationError(f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} characters")
         body = await request.read()
         infra = request.app[INFRA]
-        who = (
-            request.headers.get("X-Quark-Dev-User", "")
-            + "|"
-            + request.headers.get("Authorization", "")
-        )
+        # Keys are per person: one person's key never answers another's request.
+        who = (await principal(request)).user_id if "Authorization" in request.headers else ""
         digest = hashlib.sha256(f"{who}|{route_id}|{key}".encode()).hexdigest()
         redis_key = f"{infra.settings.redis_prefix}idem:{digest}"
         fingerprint = hashlib.sha256(body).hexdigest()

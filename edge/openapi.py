@@ -60,16 +60,6 @@ def build_openapi(routes: list[Route], *, version: str) -> dict[str, Any]:
             }
             for p in r.params
         ]
-        if r.auth == "dev-user":
-            params.append(
-                {
-                    "name": "X-Quark-Dev-User",
-                    "in": "header",
-                    "required": True,
-                    "description": "Acting user id (temporary, until bearer tokens land).",
-                    "schema": {"type": "string", "format": "uuid"},
-                }
-            )
         if r.idempotent_create:
             params.append(
                 {
@@ -106,6 +96,19 @@ def build_openapi(routes: list[Route], *, version: str) -> dict[str, Any]:
                     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                 },
             }
+        if r.auth == "bearer":
+            op["security"] = [{"bearer": []}]
+            op["responses"].setdefault(
+                "401",
+                {
+                    "description": "No valid access token (or its session has ended)",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                },
+            )
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -115,7 +118,12 @@ def build_openapi(routes: list[Route], *, version: str) -> dict[str, Any]:
             "description": "Conventions: docs/api.md. Errors are RFC 9457 problem documents.",
         },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA)"}
+            },
+        },
     }
 
 

@@ -33,8 +33,8 @@ class Route:
     status: int = 200
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = ()
-    #: "dev-user" until the identity context replaces it with bearer tokens.
-    auth: Literal["none", "dev-user"] = "none"
+    #: "bearer": the route needs an access token (`Authorization: Bearer …`).
+    auth: Literal["none", "bearer"] = "none"
     idempotent_create: bool = False
     name: str | None = None
     in_openapi: bool = True

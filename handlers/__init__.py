@@ -6,9 +6,10 @@ from types import ModuleType
 
 def contexts() -> dict[str, ModuleType]:
     """Every context package by name; each has `CONTEXT`, `EVENTS` and `TABLE`."""
+    import handlers.accounts
     import handlers.posts
 
-    return {m.CONTEXT: m for m in (handlers.posts,)}
+    return {m.CONTEXT: m for m in (handlers.accounts, handlers.posts)}
 
 
 def all_events() -> list[type]:

@@ -8,6 +8,13 @@ def projections() -> dict[str, Projection]:
     """Every read model by name (the `quark replay` and worker catalogue)."""
     from projections.author_stats import AuthorStatsProjection
     from projections.posts import PostsProjection
+    from projections.security_log import SecurityLogProjection
+    from projections.sessions import SessionsProjection
 
-    items: list[Projection] = [PostsProjection(), AuthorStatsProjection()]
+    items: list[Projection] = [
+        PostsProjection(),
+        AuthorStatsProjection(),
+        SessionsProjection(),
+        SecurityLogProjection(),
+    ]
     return {p.name: p for p in items}

@@ -28,6 +28,7 @@ from core.bootstrap import Infra, open_infra
 from core.settings import Settings
 from handlers import all_events
 from tests.support import servers
+from tests.support.auth import Tokens
 from tests.support.platform import Platform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,6 +107,9 @@ async def settings(
         streams_file=ROOT / "streams.yaml",
         log_level="warning",
         http_port=embedded.free_port(),
+        # Still argon2id, at a cost that keeps the suite fast on 2 cores.
+        password_hash_memory_kib=8192,
+        password_hash_iterations=1,
     )
     admin = await asyncpg.connect(pg_admin_url)
     try:
@@ -132,6 +136,12 @@ async def platform(infra: Infra) -> AsyncIterator[Platform]:
     """Handlers, projections and the edge running in this process."""
     async with Platform(infra) as p:
         yield p
+
+
+@pytest.fixture
+async def tokens(infra: Infra) -> Tokens:
+    """Signs access tokens for any user id (tests of other contexts than identity)."""
+    return await Tokens.open(infra)
 
 
 @pytest.fixture

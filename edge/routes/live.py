@@ -19,7 +19,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from core import inbox
 from core.errors import FieldError, ValidationError
 from core.logging import get_logger
-from edge.context import acting_user, infra
+from edge.auth import principal
+from edge.context import infra
 from edge.routing import Param, Route
 
 log = get_logger("quark.edge.live")
@@ -45,7 +46,7 @@ def _cursor(request: web.Request) -> int | None:
 
 
 async def live(request: web.Request) -> web.StreamResponse:
-    user = acting_user(request)
+    user = (await principal(request, query_token=True)).user_id
     cursor = _cursor(request)
     i = infra(request)
     js = i.nc.jetstream()
@@ -128,7 +129,7 @@ ROUTES = [
         "live",
         params=(Param("cursor", "query", "Resume after this cursor", {"type": "integer"}),),
         errors=(401, 422),
-        auth="dev-user",
+        auth="bearer",
         name="live",
     ),
 ]

@@ -11,9 +11,9 @@ from aiohttp import web
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid, new_id
 from core.projection import RedisSink
+from edge.auth import principal
 from edge.bodies import read_json
 from edge.context import (
-    acting_user,
     command_headers,
     correlation_id,
     infra,
@@ -81,13 +81,14 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
 
 
 async def publish_post(request: web.Request) -> web.Response:
-    actor = acting_user(request)
+    who = await principal(request)
     i = infra(request)
     body = await read_json(request, PublishPostBody, max_bytes=i.settings.max_body_bytes)
     post_id = new_id()
     reply = await i.bus.send(
         PublishPost(post_id=post_id, title=body.title, body=body.body),
-        actor=actor,
+        actor=who.user_id,
+        roles=who.roles,
         correlation_id=correlation_id(request),
     )
     headers = {**command_headers(reply), "Location": f"/v1/posts/{post_id}"}
@@ -95,7 +96,7 @@ async def publish_post(request: web.Request) -> web.Response:
 
 
 async def edit_post(request: web.Request) -> web.Response:
-    actor = acting_user(request)
+    who = await principal(request)
     i = infra(request)
     post_id = path_id(request, "post_id", PostNotFound)
     body = await read_json(request, EditPostBody, max_bytes=i.settings.max_body_bytes)
@@ -109,18 +110,22 @@ async def edit_post(request: web.Request) -> web.Response:
             title=None if body.title is msgspec.UNSET else body.title,
             body=None if body.body is msgspec.UNSET else body.body,
         ),
-        actor=actor,
+        actor=who.user_id,
+        roles=who.roles,
         correlation_id=correlation_id(request),
     )
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
 
 async def delete_post(request: web.Request) -> web.Response:
-    actor = acting_user(request)
+    who = await principal(request)
     i = infra(request)
     post_id = path_id(request, "post_id", PostNotFound)
     reply = await i.bus.send(
-        DeletePost(post_id=post_id), actor=actor, correlation_id=correlation_id(request)
+        DeletePost(post_id=post_id),
+        actor=who.user_id,
+        roles=who.roles,
+        correlation_id=correlation_id(request),
     )
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
@@ -219,7 +224,7 @@ ROUTES = [
         response=CommandResult,
         status=201,
         errors=(401, 413, 415, 422),
-        auth="dev-user",
+        auth="bearer",
         idempotent_create=True,
         name="publish_post",
     ),
@@ -233,7 +238,7 @@ ROUTES = [
         response=CommandResult,
         params=(_POST_ID,),
         errors=(401, 403, 404, 409, 413, 415, 422),
-        auth="dev-user",
+        auth="bearer",
         name="edit_post",
     ),
     Route(
@@ -245,7 +250,7 @@ ROUTES = [
         response=CommandResult,
         params=(_POST_ID,),
         errors=(401, 403, 404, 409),
-        auth="dev-user",
+        auth="bearer",
         name="delete_post",
     ),
     Route(

@@ -29,12 +29,17 @@ class Platform:
 
     async def __aenter__(self) -> Platform:
         await self.watcher.start()
-        for name, lookup in checkpoint_lookups(self.infra).items():
-            self.watcher.checkpoint_source(name, lookup)
-        await self.workers.start_handlers(contexts())
-        await self.workers.start_projections(self.projection_names)
-        if self.edge:
-            await self.workers.start_edge("127.0.0.1", self.infra.settings.http_port)
+        try:
+            for name, lookup in checkpoint_lookups(self.infra).items():
+                self.watcher.checkpoint_source(name, lookup)
+            await self.workers.start_handlers(contexts())
+            await self.workers.start_projections(self.projection_names)
+            if self.edge:
+                await self.workers.start_edge("127.0.0.1", self.infra.settings.http_port)
+        except BaseException:
+            # Whatever started must stop, or its supervisors retry forever.
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -8,17 +8,30 @@ import pytest
 
 from core import inbox
 from core.ids import new_id
+from tests.support.auth import Tokens
 from tests.support.platform import Platform
 
 ALICE = new_id()
 BOB = new_id()
 
 
+_signer: list[Tokens] = []
+
+
+@pytest.fixture(autouse=True)
+def _sign_in(tokens: Tokens) -> None:
+    _signer[:] = [tokens]
+
+
+def as_user(user: str) -> dict[str, str]:
+    return _signer[0].headers(user)
+
+
 async def connect(
     http: aiohttp.ClientSession, user: str, cursor: int | None = None
 ) -> aiohttp.ClientWebSocketResponse:
     params = {} if cursor is None else {"cursor": str(cursor)}
-    ws = await http.ws_connect("/v1/ws", headers={"X-Quark-Dev-User": user}, params=params)
+    ws = await http.ws_connect("/v1/ws", headers=as_user(user), params=params)
     ready = await ws.receive_json(timeout=5)
     assert ready["type"] == "ready"
     return ws
@@ -84,9 +97,7 @@ async def test_a_cursor_past_what_was_kept_is_reported_as_a_reset(
     first = await send(platform, ALICE, "old")
     await platform.infra.nc.jetstream().purge_stream(inbox.STREAM)  # as if max_age removed it
     await send(platform, ALICE, "new")
-    ws = await http.ws_connect(
-        "/v1/ws", headers={"X-Quark-Dev-User": ALICE}, params={"cursor": str(first - 1)}
-    )
+    ws = await http.ws_connect("/v1/ws", headers=as_user(ALICE), params={"cursor": str(first - 1)})
     assert (await ws.receive_json(timeout=5))["type"] == "ready"
     assert (await ws.receive_json(timeout=5))["type"] == "reset"
     assert (await next_item(ws))["item"]["text"] == "new"
@@ -94,26 +105,39 @@ async def test_a_cursor_past_what_was_kept_is_reported_as_a_reset(
 
 
 @pytest.mark.parametrize(
-    ("headers", "params", "status"),
+    ("user", "params", "status"),
     [
-        ({}, {}, 401),
-        ({"X-Quark-Dev-User": ALICE}, {"cursor": "abc"}, 422),
-        ({"X-Quark-Dev-User": ALICE}, {"cursor": "999999999"}, 422),
+        (None, {}, 401),
+        (None, {"access_token": "not.a.token"}, 401),
+        (ALICE, {"cursor": "abc"}, 422),
+        (ALICE, {"cursor": "999999999"}, 422),
     ],
 )
 async def test_bad_connections_are_refused_before_the_upgrade(
-    http: aiohttp.ClientSession, headers: dict, params: dict, status: int
+    http: aiohttp.ClientSession, user: str | None, params: dict, status: int
 ) -> None:
+    headers = as_user(user) if user else {}
     with pytest.raises(aiohttp.WSServerHandshakeError) as info:
         await http.ws_connect("/v1/ws", headers=headers, params=params)
     assert info.value.status == status
+
+
+async def test_browsers_may_send_the_token_as_a_query_parameter(
+    http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    token = _signer[0].token(ALICE)
+    ws = await http.ws_connect("/v1/ws", params={"access_token": token})
+    assert (await ws.receive_json(timeout=5))["type"] == "ready"
+    sent = await send(platform, ALICE, "hello browser")
+    assert (await next_item(ws))["cursor"] == sent
+    await ws.close()
 
 
 async def test_an_item_delivered_while_the_session_starts_is_not_lost(
     http: aiohttp.ClientSession, platform: Platform
 ) -> None:
     for attempt in range(5):  # the window is small: probe it several times
-        ws = await http.ws_connect("/v1/ws", headers={"X-Quark-Dev-User": ALICE})
+        ws = await http.ws_connect("/v1/ws", headers=as_user(ALICE))
         sent = await send(platform, ALICE, f"during start {attempt}")
         assert (await ws.receive_json(timeout=5))["type"] == "ready"
         item = await next_item(ws)

@@ -6,14 +6,23 @@ import aiohttp
 import pytest
 
 from core.ids import new_id
+from tests.support.auth import Tokens
 from tests.support.platform import Platform
 
 ALICE = new_id()
 BOB = new_id()
 
 
+_signer: list[Tokens] = []
+
+
+@pytest.fixture(autouse=True)
+def _sign_in(tokens: Tokens) -> None:
+    _signer[:] = [tokens]
+
+
 def as_user(user: str, **extra: str) -> dict[str, str]:
-    return {"X-Quark-Dev-User": user, **extra}
+    return _signer[0].headers(user, **extra)
 
 
 async def create(
@@ -91,9 +100,10 @@ async def test_commands_without_a_user_are_unauthenticated(http: aiohttp.ClientS
         assert resp.status == 401
         assert resp.content_type == "application/problem+json"
     async with http.post(
-        "/v1/posts", json={"title": "a", "body": "b"}, headers=as_user("not-a-uuid")
+        "/v1/posts", json={"title": "a", "body": "b"}, headers={"Authorization": "Bearer x.y.z"}
     ) as resp:
         assert resp.status == 401
+        assert (await resp.json())["type"] == "quark:invalid-token"
 
 
 async def test_listing_pages_newest_first_without_skipping_or_repeating(

@@ -15,20 +15,23 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
+import nats
 import pytest
 
 from core import embedded
 from core import streams as streams_mod
-from core.bootstrap import open_infra
+from core.bootstrap import open_infra, secret_key
 from core.ids import new_id
 from core.settings import Settings
 from handlers import all_events
 from handlers.posts.decide import POST
 from tests.conftest import ROOT, reset_streams
+from tests.support.auth import Tokens
 from tests.support.platform import Platform
 
 AUTHOR = new_id()
-HEADERS = {"X-Quark-Dev-User": AUTHOR}
+#: Filled with a real bearer token once each test has its NATS (the key ring lives there).
+HEADERS: dict[str, str] = {}
 
 
 @pytest.fixture
@@ -54,6 +57,7 @@ async def test_with_nats_down_commands_get_503_and_acknowledged_work_survives(
 ) -> None:
     async with AsyncExitStack() as stack:
         infra = await open_infra(own_settings, stack, all_events(), name="failure-test")
+        HEADERS.update((await Tokens.open(infra)).headers(AUTHOR))
         async with (
             Platform(infra) as platform,
             aiohttp.ClientSession(base_url=platform.base_url) as http,
@@ -137,6 +141,12 @@ async def test_sigterm_drains_in_flight_commands_without_losing_acknowledged_wor
                             break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.05)
+            nc = await nats.connect(own_settings.nats_url)
+            try:
+                signer = await Tokens.connect(nc, secret_key(own_settings))
+                HEADERS.update(signer.headers(AUTHOR))
+            finally:
+                await nc.close()
             answered = asyncio.Event()
 
             async def client(n: int) -> None:

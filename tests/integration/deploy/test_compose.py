@@ -37,9 +37,12 @@ QUARK_IMAGE = "quark:latest"
 QUARK_SERVICES = (
     "migrate",
     "edge",
+    "handlers-accounts",
     "handlers-posts",
     "projection-posts",
     "projection-author-stats",
+    "projection-sessions",
+    "projection-security-log",
 )
 MIN_NATS = (2, 12, 3)
 

@@ -1,0 +1,94 @@
+"""Who is calling: bearer access tokens (EdDSA JWTs, `core.tokens`) checked on every request,
+including whether their session has ended (Redis, `core.revocations`).
+
+The key ring lives in the `signing_keys` bucket: every edge process signs with the newest key
+and verifies with any live one, and picks up `quark keys rotate` without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from core.errors import QuarkError
+from core.ids import is_uuid
+from core.revocations import is_revoked
+from core.tokens import KeyRing, TokenService
+from edge.context import INFRA
+
+TOKENS = web.AppKey("tokens", TokenService)
+PRINCIPAL = web.RequestKey("principal", object)
+
+
+class Unauthenticated(QuarkError):
+    code = "unauthenticated"
+    status = 401
+    title = "Authentication is required"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="quark"'})
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    session_id: str
+    roles: frozenset[str]
+
+
+def _bearer(request: web.Request, *, query_token: bool) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    if query_token and request.query.get("access_token"):
+        # Browsers cannot set headers on a websocket handshake.
+        return request.query["access_token"]
+    raise Unauthenticated("send Authorization: Bearer <access token>")
+
+
+async def principal(request: web.Request, *, query_token: bool = False) -> Principal:
+    """The verified caller, or 401 (`invalid-token` says why a token was refused)."""
+    cached = request.get(PRINCIPAL)
+    if isinstance(cached, Principal):
+        return cached
+    token = _bearer(request, query_token=query_token)
+    claims = await request.app[TOKENS].verify(token, int(time.time()))
+    if not is_uuid(claims.sub) or not is_uuid(claims.sid):
+        raise Unauthenticated("the token names no user")
+    infra = request.app[INFRA]
+    if await is_revoked(infra.redis, infra.settings.redis_prefix, claims.sid):
+        raise Unauthenticated("this session has ended; sign in again")
+    who = Principal(claims.sub, claims.sid, frozenset(claims.roles))
+    request[PRINCIPAL] = who
+    return who
+
+
+async def acting_user(request: web.Request) -> str:
+    return (await principal(request)).user_id
+
+
+def issue(
+    request: web.Request, user_id: str, session_id: str, roles: list[str]
+) -> dict[str, object]:
+    """The token part of every sign-in answer."""
+    token, expires_in = request.app[TOKENS].issue(user_id, session_id, roles, int(time.time()))
+    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
+
+
+async def tokens_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load (or, on a first start, create) the signing keys; keep them fresh."""
+    infra = app[INFRA]
+    ring = await KeyRing.connect(infra.nc.jetstream(), infra.secret_key)
+    await ring.ensure(int(time.time()))
+    app[TOKENS] = TokenService(ring)
+    refresher = asyncio.create_task(ring.keep_fresh())
+    yield
+    refresher.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await refresher

@@ -1,0 +1,655 @@
+"""Identity: phone sign-up with SMS codes, sign-in (with TOTP), tokens, sessions, passwords,
+second factor, the security log, and the public signing keys.
+
+Every endpoint that sends an SMS, checks a code or a password is rate-limited per IP (and
+per phone where one is given); failures count towards lockouts in the handler.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import segno
+from aiohttp import web
+
+from core.errors import QuarkError
+from core.ids import is_uuid
+from core.ratelimit import Rule
+from core.signing import sign, unsign
+from edge.auth import TOKENS, Principal, issue, principal
+from edge.bodies import read_json
+from edge.context import correlation_id, infra, limit, wait_for_position
+from edge.routing import Param, Route
+from handlers.accounts.commands import (
+    ChangePassword,
+    Code,
+    CompleteSecondFactor,
+    DisableTwoFactor,
+    DisplayName,
+    EnableTwoFactor,
+    EndSession,
+    LogIn,
+    Password,
+    Phone,
+    RefreshSession,
+    Register,
+    ResendVerificationCode,
+    ResetPassword,
+    StartPhoneVerification,
+    StartTwoFactorSetup,
+    Token,
+    VerifyPhone,
+)
+from handlers.accounts.credentials import totp_uri
+from handlers.accounts.errors import (
+    InvalidMfaToken,
+    InvalidRegistration,
+    SessionNotFound,
+    VerificationNotFound,
+)
+from handlers.accounts.procedures import normalise_phone
+from handlers.accounts.state import RESEND_AFTER
+from projections import security_log as security_log_model
+from projections import sessions as sessions_model
+
+_encoder = msgspec.json.Encoder()
+REGISTRATION_TTL = 15 * 60
+MFA_TTL = 5 * 60
+
+
+# -- bodies and answers ----------------------------------------------------------------------
+
+
+class PhoneBody(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+
+
+class VerificationIdBody(msgspec.Struct, forbid_unknown_fields=True):
+    verification_id: str
+
+
+class VerifyBody(msgspec.Struct, forbid_unknown_fields=True):
+    verification_id: str
+    code: Code
+
+
+class RegisterBody(msgspec.Struct, forbid_unknown_fields=True):
+    registration_token: Token
+    password: Password
+    display_name: DisplayName
+
+
+class LoginBody(msgspec.Struct, forbid_unknown_fields=True):
+    phone: Phone
+    password: Password
+
+
+class SecondFactorBody(msgspec.Struct, forbid_unknown_fields=True):
+    mfa_token: Token
+    code: Code
+
+
+class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
+    refresh_token: Token
+
+
+class PasswordChangeBody(msgspec.Struct, forbid_unknown_fields=True):
+    old_password: Password
+    new_password: Password
+
+
+class ResetBody(msgspec.Struct, forbid_unknown_fields=True):
+    verification_id: str
+    code: Code
+    new_password: Password
+
+
+class CodeBody(msgspec.Struct, forbid_unknown_fields=True):
+    code: Code
+
+
+class VerificationStarted(msgspec.Struct):
+    verification_id: str
+    expires_in: int
+    resend_after: int
+
+
+class RegistrationToken(msgspec.Struct):
+    registration_token: str
+    expires_in: int
+
+
+class Tokens(msgspec.Struct):
+    user_id: str
+    session_id: str
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+
+
+class LoginAnswer(msgspec.Struct, omit_defaults=True):
+    """Tokens, or `mfa_required` with an `mfa_token` for `POST /v1/auth/login/2fa`."""
+
+    mfa_required: bool = False
+    mfa_token: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    access_token: str | None = None
+    token_type: str | None = None
+    expires_in: int | None = None
+    refresh_token: str | None = None
+
+
+class TwoFactorSetup(msgspec.Struct):
+    secret: str
+    otpauth_uri: str
+    qr_svg: str
+
+
+class RecoveryCodes(msgspec.Struct):
+    recovery_codes: list[str]
+
+
+class SessionView(msgspec.Struct):
+    id: str
+    device: str
+    ip: str | None
+    method: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+class SessionList(msgspec.Struct):
+    items: list[SessionView]
+
+
+class LogEntry(msgspec.Struct):
+    kind: str
+    at: datetime
+    detail: dict[str, Any]
+
+
+class SecurityLog(msgspec.Struct):
+    items: list[LogEntry]
+    next_before: int | None
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status,
+        body=_encoder.encode(value),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
+
+
+def _client_ip(request: web.Request) -> str:
+    return request.remote or ""
+
+
+def _device(request: web.Request) -> str:
+    return request.headers.get("User-Agent", "")[:200] or "unknown device"
+
+
+async def _per_ip(request: web.Request, setting: str) -> None:
+    i = infra(request)
+    rule = Rule.parse(setting, getattr(i.settings, setting))
+    await limit(request, rule, i.vault.lookup_hash("ip", _client_ip(request)))
+
+
+async def _send(request: web.Request, command: Any, who: Principal | None = None) -> Any:
+    i = infra(request)
+    return await i.bus.send(
+        command,
+        actor=who.user_id if who else None,
+        roles=who.roles if who else frozenset(),
+        correlation_id=correlation_id(request),
+    )
+
+
+def _tokens(request: web.Request, result: dict[str, Any]) -> Tokens:
+    issued = issue(request, result["user_id"], result["session_id"], result["roles"])
+    return Tokens(
+        user_id=result["user_id"],
+        session_id=result["session_id"],
+        access_token=str(issued["access_token"]),
+        token_type="Bearer",
+        expires_in=int(issued["expires_in"]),  # type: ignore[call-overload]
+        refresh_token=result["refresh_token"],
+    )
+
+
+def _verification_started(request: web.Request, verification_id: str) -> web.Response:
+    body = VerificationStarted(
+        verification_id=verification_id,
+        expires_in=infra(request).settings.verification_code_ttl_seconds,
+        resend_after=int(RESEND_AFTER.total_seconds()),
+    )
+    return _json(202, body)
+
+
+def _vid(value: str) -> str:
+    if not is_uuid(value):
+        raise VerificationNotFound()
+    return value
+
+
+# -- sign-up ---------------------------------------------------------------------------------
+
+
+async def _start(request: web.Request, purpose: str) -> web.Response:
+    i = infra(request)
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, PhoneBody, max_bytes=4096)
+    phone = normalise_phone(body.phone)
+    await _per_ip(request, "limit_sms_per_ip")
+    rule = Rule.parse("limit_sms_per_phone", i.settings.limit_sms_per_phone)
+    await limit(request, rule, i.vault.lookup_hash("phone", phone))
+    reply = await _send(request, StartPhoneVerification(phone=phone, purpose=purpose))  # type: ignore[arg-type]
+    return _verification_started(request, reply.result["verification_id"])
+
+
+async def phone_start(request: web.Request) -> web.Response:
+    return await _start(request, "signup")
+
+
+async def phone_resend(request: web.Request) -> web.Response:
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, VerificationIdBody, max_bytes=4096)
+    await _per_ip(request, "limit_sms_per_ip")
+    reply = await _send(request, ResendVerificationCode(verification_id=_vid(body.verification_id)))
+    return _verification_started(request, reply.result["verification_id"])
+
+
+async def phone_verify(request: web.Request) -> web.Response:
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, VerifyBody, max_bytes=4096)
+    vid = _vid(body.verification_id)
+    await _send(request, VerifyPhone(verification_id=vid, code=body.code))
+    token = sign(
+        infra(request).secret_key,
+        "registration",
+        {"v": vid},
+        expires_at=int(time.time()) + REGISTRATION_TTL,
+    )
+    return _json(200, RegistrationToken(token, REGISTRATION_TTL))
+
+
+async def register(request: web.Request) -> web.Response:
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, RegisterBody, max_bytes=4096)
+    try:
+        vid = unsign(
+            infra(request).secret_key, "registration", body.registration_token, now=time.time()
+        )["v"]
+    except (ValueError, KeyError):
+        raise InvalidRegistration() from None
+    reply = await _send(
+        request,
+        Register(
+            verification_id=vid,
+            password=body.password,
+            display_name=body.display_name,
+            device=_device(request),
+            ip=_client_ip(request),
+        ),
+    )
+    tokens = _tokens(request, reply.result)
+    return _json(201, tokens, {"Quark-Position": reply.position or ""})
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+
+
+async def login(request: web.Request) -> web.Response:
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, LoginBody, max_bytes=4096)
+    reply = await _send(
+        request,
+        LogIn(
+            phone=body.phone,
+            password=body.password,
+            device=_device(request),
+            ip=_client_ip(request),
+        ),
+    )
+    result = reply.result or {}
+    if result.get("mfa_required"):
+        token = sign(
+            infra(request).secret_key,
+            "mfa",
+            {"u": result["user_id"]},
+            expires_at=int(time.time()) + MFA_TTL,
+        )
+        return _json(200, LoginAnswer(mfa_required=True, mfa_token=token))
+    tokens = _tokens(request, result)
+    return _json(200, LoginAnswer(**msgspec.structs.asdict(tokens)))
+
+
+async def login_second_factor(request: web.Request) -> web.Response:
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, SecondFactorBody, max_bytes=4096)
+    try:
+        user_id = unsign(infra(request).secret_key, "mfa", body.mfa_token, now=time.time())["u"]
+    except (ValueError, KeyError):
+        raise InvalidMfaToken() from None
+    reply = await _send(
+        request,
+        CompleteSecondFactor(
+            user_id=user_id, code=body.code, device=_device(request), ip=_client_ip(request)
+        ),
+    )
+    return _json(200, _tokens(request, reply.result))
+
+
+async def refresh(request: web.Request) -> web.Response:
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, RefreshBody, max_bytes=4096)
+    reply = await _send(request, RefreshSession(refresh_token=body.refresh_token))
+    return _json(200, _tokens(request, reply.result))
+
+
+async def logout(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await _send(request, EndSession(session_id=who.session_id, reason="logout"), who)
+    return web.Response(status=204)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await wait_for_position(request, "sessions")
+    i = infra(request)
+    rows = await sessions_model.active_sessions(i.pool, who.user_id)
+    items = [
+        SessionView(
+            id=r.session_id,
+            device=r.device,
+            ip=await i.vault.open(who.user_id, "ip", r.ip) if r.ip else None,
+            method=r.method,
+            created_at=r.opened_at,
+            last_seen_at=r.last_seen_at,
+            current=r.session_id == who.session_id,
+        )
+        for r in rows
+    ]
+    return _json(200, SessionList(items))
+
+
+async def end_session(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = request.match_info["session_id"]
+    if not is_uuid(session_id):
+        raise SessionNotFound()
+    await _send(request, EndSession(session_id=session_id, reason="revoked"), who)
+    return web.Response(status=204)
+
+
+# -- passwords -------------------------------------------------------------------------------
+
+
+async def change_password(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, PasswordChangeBody, max_bytes=4096)
+    await _send(
+        request,
+        ChangePassword(
+            old_password=body.old_password,
+            new_password=body.new_password,
+            session_id=who.session_id,
+        ),
+        who,
+    )
+    return web.Response(status=204)
+
+
+async def reset_start(request: web.Request) -> web.Response:
+    return await _start(request, "reset")
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, ResetBody, max_bytes=4096)
+    await _send(
+        request,
+        ResetPassword(
+            verification_id=_vid(body.verification_id),
+            code=body.code,
+            new_password=body.new_password,
+        ),
+    )
+    return web.Response(status=204)
+
+
+# -- second factor ---------------------------------------------------------------------------
+
+
+def _qr_svg(uri: str) -> str:
+    out = io.BytesIO()
+    segno.make(uri, error="m").save(out, kind="svg", scale=4, xmldecl=False)
+    return out.getvalue().decode()
+
+
+async def totp_setup(request: web.Request) -> web.Response:
+    who = await principal(request)
+    reply = await _send(request, StartTwoFactorSetup(), who)
+    secret = reply.result["secret"]
+    uri = totp_uri(secret, f"Quark:{who.user_id[:8]}")
+    return _json(200, TwoFactorSetup(secret=secret, otpauth_uri=uri, qr_svg=_qr_svg(uri)))
+
+
+async def totp_enable(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, CodeBody, max_bytes=4096)
+    reply = await _send(request, EnableTwoFactor(code=body.code), who)
+    return _json(200, RecoveryCodes(reply.result["recovery_codes"]))
+
+
+async def totp_disable(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, CodeBody, max_bytes=4096)
+    await _send(request, DisableTwoFactor(code=body.code), who)
+    return web.Response(status=204)
+
+
+# -- security log, keys ----------------------------------------------------------------------
+
+
+async def security_log(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await wait_for_position(request, "security_log")
+    raw_before = request.query.get("before")
+    before = int(raw_before) if raw_before and raw_before.isdigit() else None
+    raw_limit = request.query.get("limit", "50")
+    size = min(max(int(raw_limit), 1), 200) if raw_limit.isdigit() else 50
+    rows = await security_log_model.entries(
+        infra(request).pool, who.user_id, before=before, limit=size
+    )
+    next_before = rows[-1].position if len(rows) == size else None
+    items = [LogEntry(r.kind, r.at, r.detail) for r in rows]
+    return _json(200, SecurityLog(items, next_before))
+
+
+async def jwks(request: web.Request) -> web.Response:
+    keys = request.app[TOKENS].ring.jwks(int(time.time()))
+    return web.Response(
+        body=_encoder.encode(keys),
+        content_type="application/json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+def _route(method: str, path: str, handler: Any, summary: str, **kw: Any) -> Route:
+    return Route(method, path, handler, summary, tag="accounts", **kw)
+
+
+_AUTH_ERRORS = (401, 403, 404, 409, 410, 422, 429)
+
+ROUTES: list[Route] = [
+    _route(
+        "POST",
+        "/v1/auth/phone/start",
+        phone_start,
+        "Send a sign-up code by SMS",
+        request=PhoneBody,
+        response=VerificationStarted,
+        status=202,
+        errors=(422, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/phone/resend",
+        phone_resend,
+        "Send a new code (after resend_after)",
+        request=VerificationIdBody,
+        response=VerificationStarted,
+        status=202,
+        errors=(404, 409, 410, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/phone/verify",
+        phone_verify,
+        "Check the SMS code",
+        request=VerifyBody,
+        response=RegistrationToken,
+        errors=(404, 409, 410, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/register",
+        register,
+        "Create the account of a verified phone",
+        request=RegisterBody,
+        response=Tokens,
+        status=201,
+        errors=(400, 401, 409, 422, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/login",
+        login,
+        "Sign in with phone and password",
+        request=LoginBody,
+        response=LoginAnswer,
+        errors=(401, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/login/2fa",
+        login_second_factor,
+        "Finish a sign-in with a TOTP or recovery code",
+        request=SecondFactorBody,
+        response=Tokens,
+        errors=(401, 409, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/refresh",
+        refresh,
+        "Exchange a refresh token (rotated on every use)",
+        request=RefreshBody,
+        response=Tokens,
+        errors=(401, 429),
+    ),
+    _route("POST", "/v1/auth/logout", logout, "End this session", auth="bearer", status=204),
+    _route(
+        "GET",
+        "/v1/auth/sessions",
+        list_sessions,
+        "My open sessions",
+        auth="bearer",
+        response=SessionList,
+    ),
+    _route(
+        "DELETE",
+        "/v1/auth/sessions/{session_id}",
+        end_session,
+        "End one of my sessions",
+        auth="bearer",
+        status=204,
+        errors=(404,),
+        params=(Param("session_id", "path", "Session id", {"type": "string", "format": "uuid"}),),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/password",
+        change_password,
+        "Change my password (ends my other sessions)",
+        auth="bearer",
+        request=PasswordChangeBody,
+        status=204,
+        errors=(403, 422, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/password/reset/start",
+        reset_start,
+        "Send a password-reset code by SMS",
+        request=PhoneBody,
+        response=VerificationStarted,
+        status=202,
+        errors=(422, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/password/reset",
+        reset_password,
+        "Set a new password with the SMS code",
+        request=ResetBody,
+        status=204,
+        errors=_AUTH_ERRORS,
+    ),
+    _route(
+        "POST",
+        "/v1/auth/2fa/setup",
+        totp_setup,
+        "Start TOTP setup: secret, otpauth URI, QR code",
+        auth="bearer",
+        response=TwoFactorSetup,
+        errors=(409,),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/2fa/enable",
+        totp_enable,
+        "Enable TOTP with a first code; get recovery codes",
+        auth="bearer",
+        request=CodeBody,
+        response=RecoveryCodes,
+        errors=(401, 409, 429),
+    ),
+    _route(
+        "POST",
+        "/v1/auth/2fa/disable",
+        totp_disable,
+        "Disable TOTP with a code or a recovery code",
+        auth="bearer",
+        request=CodeBody,
+        status=204,
+        errors=(401, 409, 429),
+    ),
+    _route(
+        "GET",
+        "/v1/me/security-log",
+        security_log,
+        "My security log, newest first",
+        auth="bearer",
+        response=SecurityLog,
+        params=(
+            Param("before", "query", "Page before this position", {"type": "integer"}),
+            Param("limit", "query", "1-200", {"type": "integer"}),
+        ),
+    ),
+    _route("GET", "/.well-known/jwks.json", jwks, "Public keys that sign access tokens"),
+]
+
+__all__ = ["ROUTES", "QuarkError"]

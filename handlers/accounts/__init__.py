@@ -1,0 +1,62 @@
+"""The accounts context (identity): phone sign-up with SMS codes, passwords, sessions and
+refresh tokens, TOTP second factor, roles.
+
+`TABLE` is the index of this context: every command it answers and the procedure that
+carries it out. `background` starts the SMS sender beside the handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.bus import HandlerTable, Procedure
+from handlers.accounts import procedures as p
+from handlers.accounts.commands import (
+    ChangePassword,
+    CompleteSecondFactor,
+    DisableTwoFactor,
+    EnableTwoFactor,
+    EndSession,
+    GrantRole,
+    LogIn,
+    RefreshSession,
+    Register,
+    ResendVerificationCode,
+    ResetPassword,
+    RevokeRole,
+    StartPhoneVerification,
+    StartTwoFactorSetup,
+    VerifyPhone,
+)
+from handlers.accounts.events import EVENTS
+
+CONTEXT = "accounts"
+
+TABLE: HandlerTable = {
+    StartPhoneVerification: Procedure(p.start_verification),
+    ResendVerificationCode: Procedure(p.resend_code),
+    VerifyPhone: Procedure(p.verify_phone),
+    Register: Procedure(p.register),
+    LogIn: Procedure(p.log_in),
+    CompleteSecondFactor: Procedure(p.second_factor),
+    RefreshSession: Procedure(p.refresh_session),
+    EndSession: Procedure(p.end_session),
+    ChangePassword: Procedure(p.change_password),
+    ResetPassword: Procedure(p.reset_password),
+    StartTwoFactorSetup: Procedure(p.start_totp_setup),
+    EnableTwoFactor: Procedure(p.enable_totp),
+    DisableTwoFactor: Procedure(p.disable_totp),
+    GrantRole: Procedure(p.grant_role),
+    RevokeRole: Procedure(p.revoke_role),
+}
+
+
+def background(infra: Any) -> list[Any]:
+    """The SMS sender, draining the queue the procedures fill."""
+    from handlers.accounts.sms import build_provider
+    from handlers.accounts.sms_jobs import SmsSender
+
+    return [SmsSender(infra.nc.jetstream(), infra.secret_key, build_provider(infra.settings))]
+
+
+__all__ = ["CONTEXT", "EVENTS", "TABLE", "background"]

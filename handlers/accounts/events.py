@@ -1,0 +1,217 @@
+"""Events of the accounts context (identity). Personal values (phone, name, IP address,
+TOTP secret) are `Sealed` under the person's own key; lookups use keyed hashes. Secrets the
+platform checks (codes, passwords, refresh tokens, recovery codes) are stored only hashed.
+
+Aggregates:
+- `accounts.verification` — one SMS code challenge (sign-up or password reset);
+- `accounts.phone` — the claim that makes a phone number belong to one account (its id is
+  derived from the phone's keyed hash; appended with expected sequence 0);
+- `accounts.account` — credentials, roles, second factor and the sessions of one person.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from core.personal import Sealed
+from core.registry import Event
+
+
+class VerificationStarted(Event, frozen=True):
+    name: ClassVar[str] = "accounts.VerificationStarted"
+    verification_id: str
+    purpose: str  # "signup" | "reset"
+    phone_hash: str
+    #: Sealed under `user_id`'s key; None for a reset of a phone no account has.
+    phone: Sealed | None
+    #: The account this verification is for: a new id for sign-ups, the owner for resets
+    #: ("" when no account has the phone).
+    user_id: str
+    code_hash: str
+    expires_at: datetime
+    resend_after: datetime
+    started_at: datetime
+
+
+class VerificationCodeReissued(Event, frozen=True):
+    name: ClassVar[str] = "accounts.VerificationCodeReissued"
+    verification_id: str
+    code_hash: str
+    expires_at: datetime
+    resend_after: datetime
+    reissued_at: datetime
+
+
+class VerificationAttemptFailed(Event, frozen=True):
+    name: ClassVar[str] = "accounts.VerificationAttemptFailed"
+    verification_id: str
+    attempts: int
+    failed_at: datetime
+
+
+class VerificationSucceeded(Event, frozen=True):
+    name: ClassVar[str] = "accounts.VerificationSucceeded"
+    verification_id: str
+    succeeded_at: datetime
+
+
+class VerificationConsumed(Event, frozen=True):
+    name: ClassVar[str] = "accounts.VerificationConsumed"
+    verification_id: str
+    user_id: str
+    consumed_at: datetime
+
+
+class PhoneClaimed(Event, frozen=True):
+    name: ClassVar[str] = "accounts.PhoneClaimed"
+    phone_hash: str
+    user_id: str
+    claimed_at: datetime
+
+
+class AccountRegistered(Event, frozen=True):
+    name: ClassVar[str] = "accounts.AccountRegistered"
+    user_id: str
+    phone_hash: str
+    phone: Sealed
+    display_name: Sealed
+    password_hash: str
+    roles: list[str]
+    registered_at: datetime
+
+
+class SessionOpened(Event, frozen=True):
+    """A successful sign-in (or the sign-up's first session)."""
+
+    name: ClassVar[str] = "accounts.SessionOpened"
+    user_id: str
+    session_id: str
+    refresh_hash: str
+    device: str
+    ip: Sealed | None
+    #: "signup" | "password" | "password+totp" | "password+recovery"
+    method: str
+    opened_at: datetime
+    #: The TOTP time step used, so the same code is never accepted twice.
+    totp_step: int | None = None
+    #: The recovery code used (its hash), now spent.
+    recovery_hash: str | None = None
+
+
+class SessionRefreshed(Event, frozen=True):
+    name: ClassVar[str] = "accounts.SessionRefreshed"
+    user_id: str
+    session_id: str
+    refresh_hash: str
+    refreshed_at: datetime
+
+
+class RefreshTokenReused(Event, frozen=True):
+    """A refresh token was presented after it had been rotated: someone holds a copy."""
+
+    name: ClassVar[str] = "accounts.RefreshTokenReused"
+    user_id: str
+    session_id: str
+    detected_at: datetime
+
+
+class SessionRevoked(Event, frozen=True):
+    name: ClassVar[str] = "accounts.SessionRevoked"
+    user_id: str
+    session_id: str
+    #: "logout" | "revoked" | "password-changed" | "password-reset" | "refresh-reuse"
+    reason: str
+    revoked_by: str
+    revoked_at: datetime
+
+
+class LoginFailed(Event, frozen=True):
+    name: ClassVar[str] = "accounts.LoginFailed"
+    user_id: str
+    #: "password" | "second-factor"
+    reason: str
+    ip: Sealed | None
+    failed_at: datetime
+
+
+class LoginLockedOut(Event, frozen=True):
+    name: ClassVar[str] = "accounts.LoginLockedOut"
+    user_id: str
+    #: "password" | "second-factor"
+    reason: str
+    until: datetime
+    locked_at: datetime
+
+
+class PasswordChanged(Event, frozen=True):
+    name: ClassVar[str] = "accounts.PasswordChanged"
+    user_id: str
+    password_hash: str
+    #: "change" | "reset"
+    how: str
+    changed_at: datetime
+
+
+class TwoFactorSetupStarted(Event, frozen=True):
+    name: ClassVar[str] = "accounts.TwoFactorSetupStarted"
+    user_id: str
+    secret: Sealed
+    started_at: datetime
+
+
+class TwoFactorEnabled(Event, frozen=True):
+    name: ClassVar[str] = "accounts.TwoFactorEnabled"
+    user_id: str
+    recovery_hashes: list[str]
+    totp_step: int
+    enabled_at: datetime
+
+
+class TwoFactorDisabled(Event, frozen=True):
+    name: ClassVar[str] = "accounts.TwoFactorDisabled"
+    user_id: str
+    totp_step: int | None
+    recovery_hash: str | None
+    disabled_at: datetime
+
+
+class RoleGranted(Event, frozen=True):
+    name: ClassVar[str] = "accounts.RoleGranted"
+    user_id: str
+    role: str
+    granted_by: str
+    reason: str
+    granted_at: datetime
+
+
+class RoleRevoked(Event, frozen=True):
+    name: ClassVar[str] = "accounts.RoleRevoked"
+    user_id: str
+    role: str
+    revoked_by: str
+    reason: str
+    revoked_at: datetime
+
+
+EVENTS = (
+    VerificationStarted,
+    VerificationCodeReissued,
+    VerificationAttemptFailed,
+    VerificationSucceeded,
+    VerificationConsumed,
+    PhoneClaimed,
+    AccountRegistered,
+    SessionOpened,
+    SessionRefreshed,
+    RefreshTokenReused,
+    SessionRevoked,
+    LoginFailed,
+    LoginLockedOut,
+    PasswordChanged,
+    TwoFactorSetupStarted,
+    TwoFactorEnabled,
+    TwoFactorDisabled,
+    RoleGranted,
+    RoleRevoked,
+)

@@ -1,0 +1,151 @@
+"""Outgoing SMS as a JetStream work queue (the `SMS` stream), drained by the SMS sender.
+
+The code itself is never in an event (events hold its keyed hash), so the sender cannot react
+to events: the handler queues each SMS after its event is committed. A job is the number and
+the text, encrypted under a key derived from the platform secret — the queue is on disk for
+a moment and must not hold phone numbers or codes in clear. Each job has a message id, so a
+retried command queues its SMS once; the sender acks a job only once the gateway took it,
+and retries transient failures with growing delays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from nats.js.api import AckPolicy, ConsumerConfig
+
+from core.logging import get_logger
+from core.natsutil import NATS_UNAVAILABLE, unavailable
+from handlers.accounts.sms import SmsError, SmsProvider
+
+SUBJECT = "sms.outbound"
+STREAM = "SMS"
+CONSUMER = "sms_sender"
+MAX_DELIVER = 6
+#: Delay before the n-th retry of a transient failure (seconds).
+BACKOFF = (2.0, 10.0, 30.0, 120.0, 300.0)
+
+log = get_logger("quark.sms")
+
+
+class SmsJob(msgspec.Struct, frozen=True):
+    to: str
+    text: str
+
+
+def _key(secret: bytes) -> AESGCM:
+    return AESGCM(
+        HKDF(algorithm=SHA256(), length=32, salt=None, info=b"quark/sms-jobs").derive(secret)
+    )
+
+
+def seal_job(secret: bytes, job: SmsJob) -> bytes:
+    nonce = os.urandom(12)
+    return nonce + _key(secret).encrypt(nonce, msgspec.json.encode(job), SUBJECT.encode())
+
+
+def open_job(secret: bytes, data: bytes) -> SmsJob:
+    plain = _key(secret).decrypt(data[:12], data[12:], SUBJECT.encode())
+    return msgspec.json.decode(plain, type=SmsJob)
+
+
+async def enqueue(js: Any, secret: bytes, job: SmsJob, msg_id: str) -> None:
+    """Queue one SMS durably (JetStream acked it) before the command is answered.
+
+    Raises:
+        UnavailableError: NATS did not confirm; retrying the command is safe (`msg_id`).
+    """
+    try:
+        await js.publish(SUBJECT, seal_job(secret, job), headers={"Nats-Msg-Id": msg_id}, timeout=5)
+    except NATS_UNAVAILABLE as exc:
+        raise unavailable(exc) from None
+
+
+@dataclass
+class SmsSender:
+    """Drains the SMS queue through a provider. Any number may run: the work queue hands
+    each job to one of them."""
+
+    js: Any
+    secret: bytes
+    provider: SmsProvider
+    _task: asyncio.Task[None] | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _sending: bool = False
+
+    async def start(self) -> None:
+        config = ConsumerConfig(
+            durable_name=CONSUMER,
+            ack_policy=AckPolicy.EXPLICIT,
+            max_deliver=MAX_DELIVER,
+            ack_wait=60,
+        )
+        with contextlib.suppress(nats.js.errors.BadRequestError):
+            await self.js.add_consumer(STREAM, config=config)
+        self._sub = await self.js.pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
+        self._task = asyncio.create_task(self._run(), name="sms-sender")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            if not self._sending:
+                self._task.cancel()  # idle in a fetch: nothing to finish
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, 15)
+        # An open pull subscription would hold up the connection's drain at shutdown.
+        with contextlib.suppress(Exception):
+            await self._sub.unsubscribe()
+        await self.provider.close()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                msgs = await self._sub.fetch(10, timeout=1)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except Exception as exc:  # NATS away: wait and try again, never give up
+                log.warning("sms_fetch_failed", error=repr(exc))
+                await asyncio.sleep(1)
+                continue
+            self._sending = True
+            try:
+                await asyncio.gather(*(self._deliver(m) for m in msgs))
+            finally:
+                self._sending = False
+
+    async def _deliver(self, msg: Any) -> None:
+        try:
+            job = open_job(self.secret, msg.data)
+        except (InvalidTag, ValueError, msgspec.DecodeError):
+            log.error("sms_job_unreadable")
+            await msg.term()
+            return
+        try:
+            await self.provider.send(job.to, job.text)
+        except SmsError as exc:
+            attempt = msg.metadata.num_delivered
+            if exc.retryable and attempt < MAX_DELIVER:
+                delay = BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
+                log.warning("sms_retry", attempt=attempt, delay=delay, error=str(exc))
+                await msg.nak(delay=delay)
+            else:
+                log.error("sms_given_up", attempt=attempt, error=str(exc))
+                await msg.term()
+            return
+        except Exception:
+            log.exception("sms_send_crashed")
+            await msg.nak(delay=BACKOFF[0])
+            return
+        with contextlib.suppress(*NATS_UNAVAILABLE):
+            await msg.ack()

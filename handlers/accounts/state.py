@@ -1,0 +1,592 @@
+"""The aggregates of the accounts context: pure `evolve` and `decide` functions (no I/O, no
+clock: `now` and every hash come in as arguments). The procedures compose them.
+
+A decision that must record a failure (a wrong code counts as an attempt) returns the events
+*and* the error to raise once they are committed: `Verdict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import msgspec
+
+from core.errors import QuarkError
+from core.eventstore import AggregateKind
+from core.permissions import ROLES, USER
+from core.personal import Sealed
+from core.registry import Event
+from handlers.accounts.errors import (
+    AccountNotFound,
+    InvalidRefreshToken,
+    InvalidSecondFactor,
+    PhoneTaken,
+    RefreshTokenReusedError,
+    ResendTooSoon,
+    SessionNotFound,
+    TwoFactorState,
+    UnknownRole,
+    VerificationExhausted,
+    VerificationExpired,
+    VerificationNotFound,
+    VerificationUsed,
+    WrongCode,
+)
+from handlers.accounts.events import (
+    AccountRegistered,
+    LoginFailed,
+    PasswordChanged,
+    PhoneClaimed,
+    RefreshTokenReused,
+    RoleGranted,
+    RoleRevoked,
+    SessionOpened,
+    SessionRefreshed,
+    SessionRevoked,
+    TwoFactorDisabled,
+    TwoFactorEnabled,
+    TwoFactorSetupStarted,
+    VerificationAttemptFailed,
+    VerificationCodeReissued,
+    VerificationConsumed,
+    VerificationStarted,
+    VerificationSucceeded,
+)
+
+RESEND_AFTER = timedelta(seconds=60)
+MAX_CODE_ATTEMPTS = 5
+#: Rotated refresh-token hashes remembered per session, to recognise reuse.
+USED_TOKENS_KEPT = 50
+#: Ended sessions remembered per account (their revocation is re-published on retries).
+REVOKED_KEPT = 50
+
+
+@dataclass
+class Verdict:
+    """Events to commit, then (optionally) an error to answer with."""
+
+    events: list[Event] = field(default_factory=list)
+    error: QuarkError | None = None
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+class VerificationState(msgspec.Struct, frozen=True):
+    exists: bool = False
+    purpose: str = ""
+    phone_hash: str = ""
+    phone: Sealed | None = None
+    user_id: str = ""
+    code_hash: str = ""
+    expires_at: datetime | None = None
+    resend_after: datetime | None = None
+    attempts: int = 0
+    #: "pending" | "verified" | "consumed"
+    status: str = ""
+    reissues: int = 0
+
+
+def evolve_verification(state: VerificationState, event: Event) -> VerificationState:
+    match event:
+        case VerificationStarted():
+            return VerificationState(
+                exists=True,
+                purpose=event.purpose,
+                phone_hash=event.phone_hash,
+                phone=event.phone,
+                user_id=event.user_id,
+                code_hash=event.code_hash,
+                expires_at=event.expires_at,
+                resend_after=event.resend_after,
+                status="pending",
+            )
+        case VerificationCodeReissued():
+            return msgspec.structs.replace(
+                state,
+                code_hash=event.code_hash,
+                expires_at=event.expires_at,
+                resend_after=event.resend_after,
+                attempts=0,
+                reissues=state.reissues + 1,
+            )
+        case VerificationAttemptFailed():
+            return msgspec.structs.replace(state, attempts=event.attempts)
+        case VerificationSucceeded():
+            return msgspec.structs.replace(state, status="verified")
+        case VerificationConsumed():
+            return msgspec.structs.replace(state, status="consumed")
+        case _:
+            return state
+
+
+VERIFICATION = AggregateKind(
+    type="accounts.verification",
+    initial=VerificationState,
+    evolve=evolve_verification,
+    state_type=VerificationState,
+)
+
+
+def decide_start_verification(
+    state: VerificationState,
+    *,
+    verification_id: str,
+    purpose: str,
+    phone_hash: str,
+    phone: Sealed | None,
+    user_id: str,
+    code_hash: str,
+    ttl: timedelta,
+    now: datetime,
+) -> list[Event]:
+    if state.exists:
+        return []  # a retry of the same start (ids are derived from the command id)
+    return [
+        VerificationStarted(
+            verification_id=verification_id,
+            purpose=purpose,
+            phone_hash=phone_hash,
+            phone=phone,
+            user_id=user_id,
+            code_hash=code_hash,
+            expires_at=now + ttl,
+            resend_after=now + RESEND_AFTER,
+            started_at=now,
+        )
+    ]
+
+
+def _pending(state: VerificationState, now: datetime) -> None:
+    if not state.exists:
+        raise VerificationNotFound()
+    if state.status != "pending":
+        raise VerificationUsed()
+    if state.attempts >= MAX_CODE_ATTEMPTS:
+        raise VerificationExhausted()
+
+
+def decide_reissue(
+    state: VerificationState,
+    *,
+    verification_id: str,
+    code_hash: str,
+    ttl: timedelta,
+    now: datetime,
+) -> list[Event]:
+    _pending(state, now)
+    assert state.resend_after is not None
+    if now < state.resend_after:
+        wait = (state.resend_after - now).total_seconds()
+        raise ResendTooSoon(f"wait {wait:.0f} s before asking again", retry_after=wait)
+    return [
+        VerificationCodeReissued(
+            verification_id=verification_id,
+            code_hash=code_hash,
+            expires_at=now + ttl,
+            resend_after=now + RESEND_AFTER,
+            reissued_at=now,
+        )
+    ]
+
+
+def decide_check_code(
+    state: VerificationState,
+    *,
+    verification_id: str,
+    purpose: str,
+    candidate_hash: str,
+    now: datetime,
+) -> Verdict:
+    """A code attempt. A wrong code is an event (attempts are counted in the log, so no
+    process restart resets them), then the error."""
+    if state.exists and state.purpose != purpose:
+        raise VerificationNotFound()
+    _pending(state, now)
+    assert state.expires_at is not None
+    if now >= state.expires_at:
+        raise VerificationExpired()
+    if not msgspec_compare(state.code_hash, candidate_hash):
+        attempts = state.attempts + 1
+        left = MAX_CODE_ATTEMPTS - attempts
+        error: QuarkError = (
+            WrongCode(f"{left} attempt{'s' if left != 1 else ''} left")
+            if left
+            else VerificationExhausted()
+        )
+        return Verdict(
+            [
+                VerificationAttemptFailed(
+                    verification_id=verification_id, attempts=attempts, failed_at=now
+                )
+            ],
+            error,
+        )
+    return Verdict([VerificationSucceeded(verification_id=verification_id, succeeded_at=now)])
+
+
+def msgspec_compare(a: str, b: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def decide_consume(
+    state: VerificationState, *, verification_id: str, user_id: str, now: datetime
+) -> list[Event]:
+    if state.status == "consumed":
+        return []
+    if state.status != "verified":
+        raise VerificationUsed("the phone was not verified")
+    return [VerificationConsumed(verification_id=verification_id, user_id=user_id, consumed_at=now)]
+
+
+# -- phone claim ----------------------------------------------------------------------------
+
+
+class ClaimState(msgspec.Struct, frozen=True):
+    user_id: str = ""
+
+
+def evolve_claim(state: ClaimState, event: Event) -> ClaimState:
+    if isinstance(event, PhoneClaimed):
+        return ClaimState(event.user_id)
+    return state
+
+
+PHONE_CLAIM = AggregateKind(type="accounts.phone", initial=ClaimState, evolve=evolve_claim)
+
+
+def decide_claim(state: ClaimState, *, phone_hash: str, user_id: str, now: datetime) -> list[Event]:
+    if state.user_id == user_id:
+        return []
+    if state.user_id:
+        raise PhoneTaken()
+    return [PhoneClaimed(phone_hash=phone_hash, user_id=user_id, claimed_at=now)]
+
+
+# -- account --------------------------------------------------------------------------------
+
+
+class SessionState(msgspec.Struct, frozen=True):
+    refresh_hash: str
+    used: list[str]
+    device: str
+    opened_at: datetime
+    last_seen_at: datetime
+
+
+class AccountState(msgspec.Struct, frozen=True):
+    exists: bool = False
+    phone_hash: str = ""
+    phone: Sealed | None = None
+    password_hash: str = ""
+    roles: list[str] = []
+    totp_pending: Sealed | None = None
+    totp_secret: Sealed | None = None
+    totp_last_step: int = 0
+    recovery: list[str] = []
+    sessions: dict[str, SessionState] = {}
+    revoked: list[str] = []
+
+    @property
+    def two_factor(self) -> bool:
+        return self.totp_secret is not None
+
+
+def _without_session(state: AccountState, session_id: str) -> AccountState:
+    sessions = dict(state.sessions)
+    sessions.pop(session_id, None)
+    revoked = [*state.revoked, session_id][-REVOKED_KEPT:]
+    return msgspec.structs.replace(state, sessions=sessions, revoked=revoked)
+
+
+def evolve_account(state: AccountState, event: Event) -> AccountState:
+    replace = msgspec.structs.replace
+    match event:
+        case AccountRegistered():
+            return AccountState(
+                exists=True,
+                phone_hash=event.phone_hash,
+                phone=event.phone,
+                password_hash=event.password_hash,
+                roles=list(event.roles),
+            )
+        case SessionOpened():
+            sessions = dict(state.sessions)
+            sessions[event.session_id] = SessionState(
+                event.refresh_hash, [], event.device, event.opened_at, event.opened_at
+            )
+            recovery = [h for h in state.recovery if h != event.recovery_hash]
+            last = max(state.totp_last_step, event.totp_step or 0)
+            return replace(state, sessions=sessions, recovery=recovery, totp_last_step=last)
+        case SessionRefreshed():
+            current = state.sessions.get(event.session_id)
+            if current is None:
+                return state
+            sessions = dict(state.sessions)
+            sessions[event.session_id] = replace(
+                current,
+                refresh_hash=event.refresh_hash,
+                used=[*current.used, current.refresh_hash][-USED_TOKENS_KEPT:],
+                last_seen_at=event.refreshed_at,
+            )
+            return replace(state, sessions=sessions)
+        case SessionRevoked():
+            return _without_session(state, event.session_id)
+        case PasswordChanged():
+            return replace(state, password_hash=event.password_hash)
+        case TwoFactorSetupStarted():
+            return replace(state, totp_pending=event.secret)
+        case TwoFactorEnabled():
+            return replace(
+                state,
+                totp_secret=state.totp_pending,
+                totp_pending=None,
+                recovery=list(event.recovery_hashes),
+                totp_last_step=max(state.totp_last_step, event.totp_step),
+            )
+        case TwoFactorDisabled():
+            return replace(
+                state,
+                totp_secret=None,
+                totp_pending=None,
+                recovery=[],
+                totp_last_step=max(state.totp_last_step, event.totp_step or 0),
+            )
+        case RoleGranted():
+            roles = state.roles if event.role in state.roles else [*state.roles, event.role]
+            return replace(state, roles=roles)
+        case RoleRevoked():
+            return replace(state, roles=[r for r in state.roles if r != event.role])
+        case _:
+            return state
+
+
+ACCOUNT = AggregateKind(
+    type="accounts.account",
+    initial=AccountState,
+    evolve=evolve_account,
+    state_type=AccountState,
+    snapshot_every=100,
+)
+
+
+def _exists(state: AccountState) -> None:
+    if not state.exists:
+        raise AccountNotFound()
+
+
+def decide_register(
+    state: AccountState,
+    *,
+    user_id: str,
+    phone_hash: str,
+    phone: Sealed,
+    display_name: Sealed,
+    password_hash: str,
+    session: SessionOpened,
+    now: datetime,
+) -> list[Event]:
+    if state.exists:
+        raise VerificationUsed("this verification already created an account")
+    return [
+        AccountRegistered(
+            user_id=user_id,
+            phone_hash=phone_hash,
+            phone=phone,
+            display_name=display_name,
+            password_hash=password_hash,
+            roles=[USER],
+            registered_at=now,
+        ),
+        session,
+    ]
+
+
+def decide_open_session(state: AccountState, session: SessionOpened) -> list[Event]:
+    _exists(state)
+    if session.session_id in state.sessions:
+        return []
+    return [session]
+
+
+def decide_second_factor(
+    state: AccountState,
+    *,
+    steps: list[int],
+    recovery: str,
+    session: SessionOpened,
+    failure: LoginFailed,
+) -> Verdict:
+    """Open a session with a TOTP code of a step later than any accepted before (a code is
+    good once) or an unspent recovery code; otherwise record the failure."""
+    _exists(state)
+    if not state.two_factor:
+        raise TwoFactorState("two-factor authentication is not enabled")
+    fresh = [s for s in steps if s > state.totp_last_step]
+    if fresh:
+        return Verdict(
+            [msgspec.structs.replace(session, method="password+totp", totp_step=fresh[0])]
+        )
+    if recovery in state.recovery:
+        return Verdict(
+            [msgspec.structs.replace(session, method="password+recovery", recovery_hash=recovery)]
+        )
+    return Verdict([failure], InvalidSecondFactor())
+
+
+def decide_refresh(
+    state: AccountState,
+    *,
+    user_id: str,
+    session_id: str,
+    presented_hash: str,
+    new_hash: str,
+    now: datetime,
+) -> Verdict:
+    session = state.sessions.get(session_id)
+    if not state.exists or session is None:
+        raise InvalidRefreshToken()
+    if msgspec_compare(session.refresh_hash, presented_hash):
+        return Verdict(
+            [
+                SessionRefreshed(
+                    user_id=user_id, session_id=session_id, refresh_hash=new_hash, refreshed_at=now
+                )
+            ]
+        )
+    if presented_hash in session.used:
+        # Someone else holds a copy of this session's tokens: end the session for both.
+        return Verdict(
+            [
+                RefreshTokenReused(user_id=user_id, session_id=session_id, detected_at=now),
+                SessionRevoked(
+                    user_id=user_id,
+                    session_id=session_id,
+                    reason="refresh-reuse",
+                    revoked_by=user_id,
+                    revoked_at=now,
+                ),
+            ],
+            RefreshTokenReusedError(),
+        )
+    raise InvalidRefreshToken()
+
+
+def decide_end_session(
+    state: AccountState, *, user_id: str, session_id: str, reason: str, by: str, now: datetime
+) -> list[Event]:
+    _exists(state)
+    if session_id not in state.sessions:
+        if session_id in state.revoked:
+            return []  # already ended: ending it again changes nothing
+        raise SessionNotFound()
+    return [
+        SessionRevoked(
+            user_id=user_id, session_id=session_id, reason=reason, revoked_by=by, revoked_at=now
+        )
+    ]
+
+
+def decide_password_change(
+    state: AccountState,
+    *,
+    user_id: str,
+    password_hash: str,
+    how: str,
+    keep_session: str | None,
+    by: str,
+    now: datetime,
+) -> list[Event]:
+    """A new password ends every other session (a thief's included)."""
+    _exists(state)
+    events: list[Event] = [
+        PasswordChanged(user_id=user_id, password_hash=password_hash, how=how, changed_at=now)
+    ]
+    reason = "password-changed" if how == "change" else "password-reset"
+    events += [
+        SessionRevoked(
+            user_id=user_id, session_id=sid, reason=reason, revoked_by=by, revoked_at=now
+        )
+        for sid in state.sessions
+        if sid != keep_session
+    ]
+    return events
+
+
+def decide_totp_setup(
+    state: AccountState, *, user_id: str, secret: Sealed, now: datetime
+) -> list[Event]:
+    _exists(state)
+    if state.two_factor:
+        raise TwoFactorState("two-factor authentication is already enabled; disable it first")
+    return [TwoFactorSetupStarted(user_id=user_id, secret=secret, started_at=now)]
+
+
+def decide_totp_enable(
+    state: AccountState,
+    *,
+    user_id: str,
+    steps: list[int],
+    recovery_hashes: list[str],
+    now: datetime,
+) -> list[Event]:
+    _exists(state)
+    if state.two_factor or state.totp_pending is None:
+        raise TwoFactorState("start the setup first")
+    fresh = [s for s in steps if s > state.totp_last_step]
+    if not fresh:
+        raise InvalidSecondFactor()
+    return [
+        TwoFactorEnabled(
+            user_id=user_id, recovery_hashes=recovery_hashes, totp_step=fresh[0], enabled_at=now
+        )
+    ]
+
+
+def decide_totp_disable(
+    state: AccountState, *, user_id: str, steps: list[int], recovery: str, now: datetime
+) -> list[Event]:
+    _exists(state)
+    if not state.two_factor:
+        raise TwoFactorState("two-factor authentication is not enabled")
+    fresh = [s for s in steps if s > state.totp_last_step]
+    if fresh:
+        return [
+            TwoFactorDisabled(
+                user_id=user_id, totp_step=fresh[0], recovery_hash=None, disabled_at=now
+            )
+        ]
+    if recovery in state.recovery:
+        return [
+            TwoFactorDisabled(
+                user_id=user_id, totp_step=None, recovery_hash=recovery, disabled_at=now
+            )
+        ]
+    raise InvalidSecondFactor()
+
+
+def decide_role(
+    state: AccountState,
+    *,
+    user_id: str,
+    role: str,
+    grant: bool,
+    by: str,
+    reason: str,
+    now: datetime,
+) -> list[Event]:
+    _exists(state)
+    if role not in ROLES:
+        raise UnknownRole(f"roles are {', '.join(ROLES)}")
+    if grant:
+        if role in state.roles:
+            return []
+        return [
+            RoleGranted(user_id=user_id, role=role, granted_by=by, reason=reason, granted_at=now)
+        ]
+    if role not in state.roles:
+        return []
+    return [RoleRevoked(user_id=user_id, role=role, revoked_by=by, reason=reason, revoked_at=now)]
