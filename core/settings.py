@@ -7,6 +7,7 @@ the embedded dev runner; `compose.yaml` sets the production values.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,6 +54,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     sms_ru_url: str = "https://sms.ru"
     #: Sender name approved by the gateway; empty means the account's default sender.
     sms_sender: str = ""
+    #: Proxies (comma-separated addresses or CIDR networks) whose `X-Forwarded-For` the edge
+    #: believes: the client address for rate limits and sessions is the last one before them.
+    trusted_proxies: str = ""
     #: How long an SMS code stays valid (seconds).
     verification_code_ttl_seconds: int = 300
     #: argon2id cost of password hashes (OWASP's minimum: 19 MiB, 2 passes).
@@ -72,6 +76,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     lockout_max_seconds: int = 86_400
 
     def __post_init__(self) -> None:
+        try:
+            self.proxy_networks()
+        except ValueError as exc:
+            raise ValueError(f"`trusted_proxies`: {exc}") from None
         for name in ("limit_sms_per_phone", "limit_sms_per_ip", "limit_auth_per_ip"):
             try:
                 Rule.parse(name, getattr(self, name))
@@ -80,6 +88,13 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
 
     def with_(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)
+
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
 
     @property
     def json_logs(self) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from aiohttp import web
 
 from core.bootstrap import Infra
@@ -59,3 +61,31 @@ async def limit(request: web.Request, rule: Rule, subject: str, cost: int = 1) -
     response carries RateLimit-* too (added by the edge's request middleware)."""
     decision = await request.app[INFRA].limiter.check(rule, subject, cost)
     request[RATE_HEADERS] = decision.headers()
+
+
+def client_ip(request: web.Request) -> str:
+    """The client's address: the TCP peer, or — when the peer is a trusted proxy — the last
+    address in `X-Forwarded-For` that is not one of ours (anything left of it is what the
+    client claimed, and a client can claim anything)."""
+    peer = request.remote or ""
+    networks = request.app[INFRA].settings.proxy_networks()
+    if not networks:
+        return peer
+
+    def trusted(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    if not trusted(peer):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # garbage from the client side: fall back to the proxy
+    return peer

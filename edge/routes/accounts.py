@@ -22,7 +22,7 @@ from core.ratelimit import Rule
 from core.signing import sign, unsign
 from edge.auth import TOKENS, Principal, issue, principal
 from edge.bodies import read_json
-from edge.context import correlation_id, infra, limit, wait_for_position
+from edge.context import client_ip, correlation_id, infra, limit, wait_for_position
 from edge.routing import Param, Route
 from handlers.accounts.commands import (
     ChangePassword,
@@ -192,10 +192,6 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
     )
 
 
-def _client_ip(request: web.Request) -> str:
-    return request.remote or ""
-
-
 def _device(request: web.Request) -> str:
     return request.headers.get("User-Agent", "")[:200] or "unknown device"
 
@@ -203,7 +199,7 @@ def _device(request: web.Request) -> str:
 async def _per_ip(request: web.Request, setting: str) -> None:
     i = infra(request)
     rule = Rule.parse(setting, getattr(i.settings, setting))
-    await limit(request, rule, i.vault.lookup_hash("ip", _client_ip(request)))
+    await limit(request, rule, i.vault.lookup_hash("ip", client_ip(request)))
 
 
 async def _send(request: web.Request, command: Any, who: Principal | None = None) -> Any:
@@ -300,7 +296,7 @@ async def register(request: web.Request) -> web.Response:
             password=body.password,
             display_name=body.display_name,
             device=_device(request),
-            ip=_client_ip(request),
+            ip=client_ip(request),
         ),
     )
     tokens = _tokens(request, reply.result)
@@ -319,7 +315,7 @@ async def login(request: web.Request) -> web.Response:
             phone=body.phone,
             password=body.password,
             device=_device(request),
-            ip=_client_ip(request),
+            ip=client_ip(request),
         ),
     )
     result = reply.result or {}
@@ -345,7 +341,7 @@ async def login_second_factor(request: web.Request) -> web.Response:
     reply = await _send(
         request,
         CompleteSecondFactor(
-            user_id=user_id, code=body.code, device=_device(request), ip=_client_ip(request)
+            user_id=user_id, code=body.code, device=_device(request), ip=client_ip(request)
         ),
     )
     return _json(200, _tokens(request, reply.result))

@@ -442,7 +442,10 @@ async def log_in(infra: Infra, command: LogIn, meta: CommandMeta) -> CommandRepl
     await infra.lockouts.check(svc.login_account, phone_hash)
     claim = await infra.store.load(PHONE_CLAIM, _claim_id(infra, phone_hash))
     user_id = claim.state.user_id
-    account = (await infra.store.load(ACCOUNT, user_id)).state if user_id else AccountState()
+    # Unknown numbers cost what registered ones do: one account load (of an id nobody has)
+    # and one argon2 verification (of a dummy hash).
+    lookup = user_id or derived_id(infra.secret_key, "no-account", phone_hash)
+    account = (await infra.store.load(ACCOUNT, lookup)).state
     stored = account.password_hash if account.exists else svc.passwords.dummy
     if not await svc.passwords.verify(stored, command.password) or not account.exists:
         lock = await infra.lockouts.failed(svc.login_account, phone_hash)

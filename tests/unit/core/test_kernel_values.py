@@ -123,6 +123,17 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_SMS_RU_API_ID": "api-id",
         "QUARK_SMS_RU_URL": "http://127.0.0.1:1",
         "QUARK_SMS_SENDER": "Quark",
+        "QUARK_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
+        "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
+        "QUARK_PASSWORD_HASH_MEMORY_KIB": "65536",
+        "QUARK_PASSWORD_HASH_ITERATIONS": "3",
+        "QUARK_LIMIT_SMS_PER_PHONE": "3/10min",
+        "QUARK_LIMIT_SMS_PER_IP": "10/h",
+        "QUARK_LIMIT_AUTH_PER_IP": "100/min",
+        "QUARK_LOCKOUT_ACCOUNT_FAILURES": "3",
+        "QUARK_LOCKOUT_IP_FAILURES": "50",
+        "QUARK_LOCKOUT_BASE_SECONDS": "30",
+        "QUARK_LOCKOUT_MAX_SECONDS": "3600",
     }
     assert documented == set(values)
     settings = load_settings(values)
@@ -134,7 +145,23 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "Quark",
     )
     assert settings.secret_key_file == Path("/run/secrets/key")
-    assert settings.secret_key_file == Path("/run/secrets/key")
+    assert (
+        settings.verification_code_ttl_seconds,
+        settings.password_hash_memory_kib,
+        settings.password_hash_iterations,
+        settings.limit_sms_per_phone,
+        settings.limit_sms_per_ip,
+        settings.limit_auth_per_ip,
+        settings.lockout_account_failures,
+        settings.lockout_ip_failures,
+        settings.lockout_base_seconds,
+        settings.lockout_max_seconds,
+    ) == (120, 65536, 3, "3/10min", "10/h", "100/min", 3, 50, 30, 3600)
+    assert [str(n) for n in settings.proxy_networks()] == ["10.0.0.0/8", "192.168.1.1/32"]
+    with pytest.raises(ConfigError, match="QUARK_TRUSTED_PROXIES"):
+        load_settings({"QUARK_TRUSTED_PROXIES": "not-an-ip"})
+    with pytest.raises(ConfigError, match="QUARK_LIMIT_SMS_PER_IP"):
+        load_settings({"QUARK_LIMIT_SMS_PER_IP": "lots"})
     assert (settings.stream_replicas, settings.read_wait_timeout, settings.json_logs) == (
         3,
         0.5,
