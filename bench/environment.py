@@ -12,9 +12,15 @@
 - **Only 127.0.0.1.** A configured URL naming another host is refused: a benchmark hammers
   whatever it is pointed at.
 - **The platform runs as separate processes** (`quark run edge`, `quark run handler posts`,
-  `quark run projection posts`, `quark run projection author_stats`), as compose runs it,
-  so the figures include the NATS hops between them and the work spreads over the cores the
-  way it does in production; a single-process run would serialise everything on one core.
+  `quark run projection posts`, `quark run projection author_stats` for the kernel suite;
+  each suite names its own), as compose runs it, so the figures include the NATS hops
+  between them and the work spreads over the cores the way it does in production; a
+  single-process run would serialise everything on one core.
+- **One data dir, one secret.** The bench process uses the platform's settings
+  (`Platform.settings`), so it reads the same dev secret key: the signing keys it creates or
+  loads in the `signing_keys` bucket open in the edge as well, and the tokens it mints
+  (`access_tokens`) are accepted there. Whoever comes first writes the key file; the write
+  is race-free (`core.bootstrap.secret_key`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +45,12 @@ from urllib.parse import urlparse, urlunparse
 import aiohttp
 import asyncpg
 import redis.asyncio as aioredis
+from nats.js import JetStreamContext
 
 from core import embedded
+from core.permissions import USER
+from core.settings import Settings, load_settings
+from core.tokens import KeyRing, TokenService
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS_FILE = ROOT / "streams.yaml"
@@ -243,7 +254,8 @@ def wait_for_port(child: Child, port: int, timeout: float = 20.0) -> None:
     raise BenchSetupError(f"{child.name} did not listen on {port} within {timeout:.0f}s")
 
 
-#: The worker processes of the posts slice, in start order (`quark run ...` arguments).
+#: The worker processes of the posts slice, in start order (`quark run ...` arguments);
+#: the edge comes last (its port says the platform is up).
 WORKERS: tuple[tuple[str, ...], ...] = (
     ("handler", "posts"),
     ("projection", "posts"),
@@ -253,11 +265,27 @@ WORKERS: tuple[tuple[str, ...], ...] = (
 
 
 class Platform:
-    """The posts slice as separate `quark run` processes against `backends`."""
+    """A slice of the platform as separate `quark run` processes against `backends`.
 
-    def __init__(self, backends: Backends, tmp: Path) -> None:
+    Args:
+        workers: `quark run` arguments, in start order, the edge last.
+        extra_env: `QUARK_*` settings for every worker on top of the bench's own (a suite
+            that must lift a limit says so in its output).
+    """
+
+    def __init__(
+        self,
+        backends: Backends,
+        tmp: Path,
+        workers: tuple[tuple[str, ...], ...] = WORKERS,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        if not workers or workers[-1] != ("edge",):
+            raise ValueError("the edge must be the last worker")
         self.backends = backends
         self.tmp = tmp
+        self.workers = workers
+        self.extra_env = dict(extra_env or {})
         self.http_port = embedded.free_port()
         self.base_url = f"http://{LOOPBACK}:{self.http_port}"
         self.data_dir = tmp / "quark-data"
@@ -277,18 +305,23 @@ class Platform:
                 "QUARK_DATA_DIR": str(self.data_dir),
                 "QUARK_STREAMS_FILE": str(STREAMS_FILE),
                 "QUARK_LOG_LEVEL": "warning",
+                **self.extra_env,
             }
         )
 
+    def settings(self) -> Settings:
+        """The settings every worker decodes from `env()`: the bench process uses them too,
+        so it shares the workers' data dir and therefore their secret key."""
+        return load_settings(self.env())
+
     def start(self) -> None:
-        # The four workers start together and agree on one dev secret key (core/bootstrap.py).
+        # The workers start together and agree on one dev secret key (core/bootstrap.py).
         env = self.env()
-        for args in WORKERS:
+        for args in self.workers:
             name = " ".join(args)
             argv = [sys.executable, "-m", "core.cli", "run", *args]
             self.children.append(spawn(name, argv, env, self.tmp / "logs"))
         wait_for_port(self.children[-1], self.http_port)
-
     def check_alive(self) -> None:
         for child in self.children:
             child.check_alive()
@@ -315,3 +348,20 @@ class Platform:
         for child in reversed(self.children):
             child.stop()
         self.children.clear()
+
+
+async def token_service(js: JetStreamContext, secret: bytes) -> TokenService:
+    """A token service over the `signing_keys` ring, with a key that signs: created here if
+    the edge has not started yet (it finds this one at its start), as the edge itself does."""
+    ring = await KeyRing.connect(js, secret)
+    await ring.ensure(int(time.time()))
+    return TokenService(ring)
+
+
+def access_tokens(tokens: TokenService, count: int) -> list[str]:
+    """`count` access tokens, each for a user and a session of its own (role `user`). They
+    live `core.tokens.ACCESS_TTL` (15 minutes), longer than any suite runs."""
+    now = int(time.time())
+    return [
+        tokens.issue(str(uuid.uuid4()), str(uuid.uuid4()), (USER,), now)[0] for _ in range(count)
+    ]

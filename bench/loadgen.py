@@ -173,6 +173,46 @@ async def open_loop(
     return result
 
 
+def bearer_headers(tokens: Sequence[str]) -> list[dict[str, str]]:
+    """One client's headers per access token: `Authorization: Bearer …` and a JSON body."""
+    return [
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for token in tokens
+    ]
+
+
+#: A request body: the same for every request, or client `i`'s next one.
+Body = bytes | Callable[[int], bytes] | None
+
+
+def http_sender(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    headers: Sequence[dict[str, str]],
+    *,
+    body: Body = None,
+    status: int = 200,
+) -> Send:
+    """A `Send` that sends `method` to `url` with client `i`'s headers (and `body`) over
+    `session`'s keep-alive connections and reads the whole answer; anything but `status`
+    is an error.
+
+    The same sender drives the edge and the hello-world ceilings, so both pay the same
+    client-side cost (the client shares the machine's cores with the servers).
+    """
+
+    async def send(i: int) -> str | None:
+        data = body(i) if callable(body) else body
+        async with session.request(method, url, data=data, headers=headers[i]) as resp:
+            await resp.read()
+            if resp.status != status:
+                return f"HTTP {resp.status}: {(await resp.text())[:200]}"
+        return None
+
+    return send
+
+
 def http_post_sender(
     session: aiohttp.ClientSession,
     url: str,
@@ -180,18 +220,29 @@ def http_post_sender(
     headers: Sequence[dict[str, str]],
     status: int = 201,
 ) -> Send:
-    """A `Send` that POSTs `body` to `url` with client `i`'s headers over `session`'s
-    keep-alive connections and reads the whole answer; anything but `status` is an error.
+    """`http_sender` POSTing the same `body` each time, expecting 201 (a command)."""
+    return http_sender(session, "POST", url, headers, body=body, status=status)
 
-    The same sender drives the edge and the hello-world ceiling, so both pay the same
-    client-side cost (the client shares the machine's cores with the servers).
-    """
 
-    async def send(i: int) -> str | None:
-        async with session.post(url, data=body, headers=headers[i]) as resp:
-            await resp.read()
-            if resp.status != status:
-                return f"HTTP {resp.status}: {(await resp.text())[:200]}"
-        return None
-
-    return send
+async def http_closed_loop(
+    method: str,
+    url: str,
+    headers: Sequence[dict[str, str]],
+    *,
+    body: Body = None,
+    status: int = 200,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    warmup_seconds: float,
+) -> LoopResult:
+    """`closed_loop` of `http_sender` over a session of its own, one connection per client."""
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        return await closed_loop(
+            http_sender(session, method, url, headers, body=body, status=status),
+            clients=clients,
+            seconds=seconds,
+            max_requests=max_requests,
+            warmup_seconds=warmup_seconds,
+        )

@@ -15,23 +15,29 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.loadgen import summary_of
 
-# Each wrk thread acts as its own user; its Lua state keeps the headers it sends.
+# Each wrk thread acts as its own user: `setup` (in the main Lua state) hands thread n the
+# n-th access token of QUARK_WRK_TOKENS, and the thread's `init` puts it in its headers.
 _SCRIPT = r"""
+local tokens = {}
+for token in string.gmatch(os.getenv("QUARK_WRK_TOKENS"), "[^,]+") do
+  table.insert(tokens, token)
+end
 local threads = 0
 function setup(thread)
   threads = threads + 1
-  thread:set("user", string.format("0192f0a0-0000-7000-8000-%012d", threads))
+  thread:set("token", tokens[threads])
 end
 function init(args)
   wrk.method = "POST"
   wrk.body = os.getenv("QUARK_WRK_BODY")
   wrk.headers["Content-Type"] = "application/json"
-  wrk.headers["X-Quark-Dev-User"] = user
+  wrk.headers["Authorization"] = "Bearer " .. token
 end
 function done(summary, latency, requests)
   local e = summary.errors
@@ -87,10 +93,13 @@ class WrkResult:
 
 
 async def wrk_loop(
-    binary: str, url: str, body: bytes, *, clients: int, seconds: float
+    binary: str, url: str, body: bytes, tokens: Sequence[str], *, clients: int, seconds: float
 ) -> WrkResult:
-    """`clients` keep-alive connections POSTing `body` to `url` for `seconds`."""
+    """`clients` keep-alive connections POSTing `body` to `url` for `seconds`; each wrk
+    thread (at most two) sends its own access token of `tokens`."""
     threads = min(2, clients)
+    if len(tokens) < threads:
+        raise ValueError(f"wrk runs {threads} threads and needs a token each")
     with tempfile.TemporaryDirectory(prefix="quark-wrk-") as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(_SCRIPT)
@@ -104,7 +113,11 @@ async def wrk_loop(
             "-s",
             str(script),
             url,
-            env={**os.environ, "QUARK_WRK_BODY": body.decode()},
+            env={
+                **os.environ,
+                "QUARK_WRK_BODY": body.decode(),
+                "QUARK_WRK_TOKENS": ",".join(tokens[:threads]),
+            },
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )

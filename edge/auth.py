@@ -39,6 +39,8 @@ class Principal:
     user_id: str
     session_id: str
     roles: frozenset[str]
+    #: When the access token expires (unix seconds): long-lived connections end there.
+    expires_at: int = 0
 
 
 def _bearer(request: web.Request, *, query_token: bool) -> str:
@@ -64,7 +66,7 @@ async def principal(request: web.Request, *, query_token: bool = False) -> Princ
     infra = request.app[INFRA]
     if await is_revoked(infra.redis, infra.settings.redis_prefix, claims.sid):
         raise Unauthenticated("this session has ended; sign in again")
-    who = Principal(claims.sub, claims.sid, frozenset(claims.roles))
+    who = Principal(claims.sub, claims.sid, frozenset(claims.roles), claims.exp)
     request[PRINCIPAL] = who
     return who
 

@@ -45,6 +45,7 @@ from handlers.accounts.commands import (
     VerifyPhone,
 )
 from handlers.accounts.credentials import totp_uri
+from handlers.accounts.devices import device_name
 from handlers.accounts.errors import (
     InvalidMfaToken,
     InvalidRegistration,
@@ -193,7 +194,7 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
 
 
 def _device(request: web.Request) -> str:
-    return request.headers.get("User-Agent", "")[:200] or "unknown device"
+    return device_name(request.headers.get("User-Agent", "")[:1000])
 
 
 async def _per_ip(request: web.Request, setting: str) -> None:

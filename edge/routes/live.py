@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import weakref
 
 import msgspec
@@ -19,6 +20,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from core import inbox
 from core.errors import FieldError, ValidationError
 from core.logging import get_logger
+from core.revocations import is_revoked
 from edge.auth import principal
 from edge.context import infra
 from edge.routing import Param, Route
@@ -27,6 +29,10 @@ log = get_logger("quark.edge.live")
 SOCKETS = web.AppKey("websockets", weakref.WeakSet)
 #: Largest frame a client may send (it only sends pings).
 MAX_CLIENT_FRAME = 4096
+#: How often an open websocket checks that its session still stands (seconds).
+SESSION_CHECK_SECONDS = 10.0
+#: Close code for "sign in again" (4000-4999 are the application's own).
+CLOSE_UNAUTHORIZED = 4401
 _encoder = msgspec.json.Encoder()
 
 
@@ -46,7 +52,8 @@ def _cursor(request: web.Request) -> int | None:
 
 
 async def live(request: web.Request) -> web.StreamResponse:
-    user = (await principal(request, query_token=True)).user_id
+    who = await principal(request, query_token=True)
+    user = who.user_id
     cursor = _cursor(request)
     i = infra(request)
     js = i.nc.jetstream()
@@ -87,7 +94,21 @@ async def live(request: web.Request) -> web.StreamResponse:
             frame = Item("item", msg.metadata.sequence.stream, msgspec.Raw(msg.data))
             await ws.send_str(_encoder.encode(frame).decode())
 
+    async def guard() -> None:
+        """A websocket outlives the request that opened it: it ends when its session is
+        ended (next check) or its access token expires; the client reconnects with a new one."""
+        i = infra(request)
+        while True:
+            await asyncio.sleep(SESSION_CHECK_SECONDS)
+            if await is_revoked(i.redis, i.settings.redis_prefix, who.session_id):
+                await ws.close(code=CLOSE_UNAUTHORIZED, message=b"session ended")
+                return
+            if who.expires_at and time.time() >= who.expires_at:
+                await ws.close(code=CLOSE_UNAUTHORIZED, message=b"access token expired")
+                return
+
     pumping = asyncio.create_task(pump())
+    guarding = asyncio.create_task(guard())
     try:
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
@@ -104,8 +125,11 @@ async def live(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         pumping.cancel()
+        guarding.cancel()
         with contextlib.suppress(BaseException):
             await pumping
+        with contextlib.suppress(BaseException):
+            await guarding
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
         await ws.close()

@@ -3,11 +3,15 @@ one's own items."""
 
 from __future__ import annotations
 
+import time
+
 import aiohttp
 import pytest
 
 from core import inbox
 from core.ids import new_id
+from core.revocations import revoke_sessions
+from edge.routes import live
 from tests.support.auth import Tokens
 from tests.support.platform import Platform
 
@@ -143,3 +147,18 @@ async def test_an_item_delivered_while_the_session_starts_is_not_lost(
         item = await next_item(ws)
         assert (item["cursor"], item["item"]["text"]) == (sent, f"during start {attempt}")
         await ws.close()
+
+
+async def test_a_socket_of_an_ended_session_is_closed(
+    http: aiohttp.ClientSession, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "SESSION_CHECK_SECONDS", 0.05)
+    token = _signer[0].token(ALICE)
+    claims = await _signer[0].service.verify(token, int(time.time()))
+    ws = await http.ws_connect("/v1/ws", headers={"Authorization": f"Bearer {token}"})
+    assert (await ws.receive_json(timeout=5))["type"] == "ready"
+    infra = platform.infra
+    await revoke_sessions(infra.redis, infra.settings.redis_prefix, [claims.sid])
+    closing = await ws.receive(timeout=5)
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    assert ws.close_code == live.CLOSE_UNAUTHORIZED

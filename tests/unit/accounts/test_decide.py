@@ -8,6 +8,7 @@ import pytest
 
 from core.personal import Sealed
 from handlers.accounts import credentials as cred
+from handlers.accounts.devices import device_name
 from handlers.accounts.errors import (
     InvalidRefreshToken,
     InvalidSecondFactor,
@@ -176,3 +177,35 @@ def msgspec_replace(state: AccountState, **changes: object) -> AccountState:
     import msgspec
 
     return msgspec.structs.replace(state, **changes)
+
+
+@pytest.mark.parametrize(
+    ("agent", "name"),
+    [
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
+            "Firefox on Linux",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0",
+            "Edge on Windows",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "Safari on iOS",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/130.0.0.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        ("QuarkApp/1.4.2 (iOS 17.5)", "Quark app on iOS"),
+        ("curl/8.5.0", "curl"),
+        ("Python/3.11 aiohttp/3.14.5", "Python"),
+        ("", "Unknown device"),
+    ],
+)
+def test_sessions_get_readable_device_names(agent: str, name: str) -> None:
+    assert device_name(agent) == name
