@@ -9,7 +9,8 @@ than as a number from nowhere:
   append, so this bounds commands/s and its latency is the floor of a command's latency.
   Plain publishes (no expected-sequence or dedupe headers): the raw cost of a synced write.
 - `aiohttp_hello`: the same HTTP client against a hello-world aiohttp server in its own
-  process (`bench/hello.py`): the HTTP layer's share of a command.
+  process (`bench/hello.py`): the HTTP layer's share of a command (and, with `GET`, of an
+  authenticated read in the identity suite).
 - `pg_commit`: one-row transactions, one after another. A projection applies each batch in
   one transaction that PostgreSQL must fsync before the position is announced, so this is
   the floor of the commit → read-model lag.
@@ -21,6 +22,10 @@ than as a number from nowhere:
   counts frames: the I/O floor of loading an aggregate (server plus loopback). The same
   request through nats-py and the event store's reply mux (`direct_get_nats_py`) shows what
   the client library adds before any commit is decoded or folded.
+- `argon2_verify`: password checks with the accounts context's own hasher and cost, on one
+  core (the ceiling of logins/s per core) and on every core.
+- `ed25519_verify`: the bare signature check of an access token, the ceiling of token
+  verifications/s.
 """
 
 from __future__ import annotations
@@ -31,22 +36,31 @@ import json
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-import aiohttp
 import asyncpg
 import nats
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.js.api import StorageType, StreamConfig
 
 from bench.environment import LOOPBACK, Child, child_env, spawn, wait_for_port
-from bench.loadgen import LoopResult, closed_loop, http_post_sender, median, percentile
+from bench.loadgen import (
+    LoopResult,
+    bearer_headers,
+    closed_loop,
+    http_closed_loop,
+    median,
+    percentile,
+)
 from bench.wrk import WrkResult, wrk_binary, wrk_loop
 from core import embedded
 from core.ids import uuid7
 from core.natsutil import ReplyMux, status_of
 from core.streamreader import read_stream
+from handlers.accounts.credentials import Passwords
 from projections.posts import PostsProjection
 
 CEILING_STREAM = "BENCH_CEILING"
@@ -97,7 +111,8 @@ class HelloServer:
 
     def __init__(self, tmp: Path) -> None:
         self.port = embedded.free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}/v1/posts"
+        self.base_url = f"http://{LOOPBACK}:{self.port}"
+        self.url = f"{self.base_url}/v1/posts"
         self.child: Child = spawn(
             "hello",
             [sys.executable, "-m", "bench.hello", str(self.port)],
@@ -117,27 +132,63 @@ class HelloServer:
 async def aiohttp_hello(
     url: str,
     body: bytes,
-    headers: list[dict[str, str]],
+    tokens: Sequence[str],
     *,
     clients: int,
     seconds: float,
     max_requests: int,
     warmup_seconds: float,
 ) -> LoopResult | WrkResult:
+    """POSTs of `body`, each client (each wrk thread) with its own access token."""
     wrk = wrk_binary()
     if wrk:
         # The same load generator as figure 1, so the ratio compares like with like.
-        await wrk_loop(wrk, url, body, clients=clients, seconds=warmup_seconds)
-        return await wrk_loop(wrk, url, body, clients=clients, seconds=seconds)
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        return await closed_loop(
-            http_post_sender(session, url, body, headers),
-            clients=clients,
-            seconds=seconds,
-            max_requests=max_requests,
-            warmup_seconds=warmup_seconds,
-        )
+        await wrk_loop(wrk, url, body, tokens, clients=clients, seconds=warmup_seconds)
+        return await wrk_loop(wrk, url, body, tokens, clients=clients, seconds=seconds)
+    return await http_closed_loop(
+        "POST",
+        url,
+        bearer_headers(tokens[:clients]),
+        body=body,
+        status=201,
+        clients=clients,
+        seconds=seconds,
+        max_requests=max_requests,
+        warmup_seconds=warmup_seconds,
+    )
+
+
+async def argon2_verify(
+    memory_kib: int, iterations: int, *, threads: int, seconds: float
+) -> LoopResult:
+    """Password checks/s with `Passwords` (argon2id, the accounts handler's own class) at
+    the given cost, `threads` at once. Each check runs in a thread, as in the handler, and
+    argon2 releases the GIL, so `threads` checks use up to `threads` cores."""
+    passwords = Passwords(memory_kib, iterations)
+    password = "correct horse battery staple"
+    stored = await passwords.hash(password)
+
+    async def send(i: int) -> str | None:
+        return None if await passwords.verify(stored, password) else "password did not verify"
+
+    return await closed_loop(
+        send, clients=threads, seconds=seconds, max_requests=1_000_000, warmup_seconds=0.5
+    )
+
+
+async def ed25519_verify(
+    key: Ed25519PublicKey, message: bytes, signature: bytes, *, seconds: float
+) -> LoopResult:
+    """Bare Ed25519 checks/s of `signature` over `message` (a token's signing input), on
+    one core, through the same loop as the token figure so both pay the same overhead."""
+
+    async def send(i: int) -> str | None:
+        key.verify(signature, message)
+        return None
+
+    return await closed_loop(
+        send, clients=1, seconds=seconds, max_requests=10_000_000, warmup_seconds=0.5
+    )
 
 
 async def pg_commit(database_url: str, count: int) -> LoopResult:

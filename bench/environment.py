@@ -322,6 +322,7 @@ class Platform:
             argv = [sys.executable, "-m", "core.cli", "run", *args]
             self.children.append(spawn(name, argv, env, self.tmp / "logs"))
         wait_for_port(self.children[-1], self.http_port)
+
     def check_alive(self) -> None:
         for child in self.children:
             child.check_alive()

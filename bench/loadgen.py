@@ -176,8 +176,7 @@ async def open_loop(
 def bearer_headers(tokens: Sequence[str]) -> list[dict[str, str]]:
     """One client's headers per access token: `Authorization: Bearer …` and a JSON body."""
     return [
-        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        for token in tokens
+        {"Authorization": f"Bearer {token}", "Content-Type": "application/json"} for token in tokens
     ]
 
 

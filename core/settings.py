@@ -59,6 +59,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     trusted_proxies: str = ""
     #: How long an SMS code stays valid (seconds).
     verification_code_ttl_seconds: int = 300
+    #: How long before a new code may be sent for the same verification (seconds).
+    verification_resend_after_seconds: int = 60
     #: argon2id cost of password hashes (OWASP's minimum: 19 MiB, 2 passes).
     password_hash_memory_kib: int = 19_456
     password_hash_iterations: int = 2

@@ -53,7 +53,6 @@ from handlers.accounts.errors import (
     VerificationNotFound,
 )
 from handlers.accounts.procedures import normalise_phone
-from handlers.accounts.state import RESEND_AFTER
 from projections import security_log as security_log_model
 from projections import sessions as sessions_model
 
@@ -198,8 +197,12 @@ def _device(request: web.Request) -> str:
 
 
 async def _per_ip(request: web.Request, setting: str) -> None:
+    """`setting`'s rate for the client's address. The general auth limit counts each
+    endpoint on its own (as Mastodon does), so refreshing tokens behind a shared address
+    never uses up the sign-ins; SMS limits count every SMS-sending endpoint together."""
     i = infra(request)
-    rule = Rule.parse(setting, getattr(i.settings, setting))
+    name = f"{setting}:{request.path}" if setting == "limit_auth_per_ip" else setting
+    rule = Rule.parse(name, getattr(i.settings, setting))
     await limit(request, rule, i.vault.lookup_hash("ip", client_ip(request)))
 
 
@@ -229,7 +232,7 @@ def _verification_started(request: web.Request, verification_id: str) -> web.Res
     body = VerificationStarted(
         verification_id=verification_id,
         expires_in=infra(request).settings.verification_code_ttl_seconds,
-        resend_after=int(RESEND_AFTER.total_seconds()),
+        resend_after=infra(request).settings.verification_resend_after_seconds,
     )
     return _json(202, body)
 

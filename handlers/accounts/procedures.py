@@ -21,7 +21,7 @@ from core.errors import QuarkError, ValidationError
 from core.ids import derived_id, is_uuid
 from core.logging import get_logger
 from core.permissions import require
-from core.ratelimit import LockoutPolicy
+from core.ratelimit import LockoutPolicy, Rule
 from core.revocations import revoke_sessions
 from handlers.accounts import credentials as cred
 from handlers.accounts.commands import (
@@ -134,6 +134,10 @@ def _code_ttl(infra: Infra) -> timedelta:
     return timedelta(seconds=infra.settings.verification_code_ttl_seconds)
 
 
+def _resend_after(infra: Infra) -> timedelta:
+    return timedelta(seconds=infra.settings.verification_resend_after_seconds)
+
+
 def _sms_text(infra: Infra, code: str) -> str:
     minutes = max(1, infra.settings.verification_code_ttl_seconds // 60)
     return SMS_TEXT.format(code=code, minutes=minutes)
@@ -242,6 +246,7 @@ async def start_verification(
             user_id=user_id,
             code_hash=cred.code_hash(infra.secret_key, verification_id, code),
             ttl=_code_ttl(infra),
+            resend_after=_resend_after(infra),
             now=meta.received_at,
         ),
         meta,
@@ -263,6 +268,20 @@ async def resend_code(
 ) -> CommandReply:
     vid = command.verification_id
     code = cred.new_code()
+    current = (await infra.store.load(VERIFICATION, vid)).state
+    # Refusals first (too soon, spent), so they do not use up the number's SMS budget; the
+    # edge cannot count a resend against the number (it only sees the id): here.
+    decide_reissue(
+        current,
+        verification_id=vid,
+        code_hash="",
+        ttl=_code_ttl(infra),
+        resend_after=_resend_after(infra),
+        now=meta.received_at,
+    )
+    if current.phone_hash:
+        rule = Rule.parse("limit_sms_per_phone", infra.settings.limit_sms_per_phone)
+        await infra.limiter.check(rule, current.phone_hash)
     outcome = await transact(
         infra.store,
         VERIFICATION,
@@ -272,6 +291,7 @@ async def resend_code(
             verification_id=vid,
             code_hash=cred.code_hash(infra.secret_key, vid, code),
             ttl=_code_ttl(infra),
+            resend_after=_resend_after(infra),
             now=meta.received_at,
         ),
         meta,

@@ -54,7 +54,6 @@ from handlers.accounts.events import (
     VerificationSucceeded,
 )
 
-RESEND_AFTER = timedelta(seconds=60)
 MAX_CODE_ATTEMPTS = 5
 #: Rotated refresh-token hashes remembered per session, to recognise reuse.
 USED_TOKENS_KEPT = 50
@@ -139,6 +138,7 @@ def decide_start_verification(
     user_id: str,
     code_hash: str,
     ttl: timedelta,
+    resend_after: timedelta,
     now: datetime,
 ) -> list[Event]:
     if state.exists:
@@ -152,7 +152,7 @@ def decide_start_verification(
             user_id=user_id,
             code_hash=code_hash,
             expires_at=now + ttl,
-            resend_after=now + RESEND_AFTER,
+            resend_after=now + resend_after,
             started_at=now,
         )
     ]
@@ -173,6 +173,7 @@ def decide_reissue(
     verification_id: str,
     code_hash: str,
     ttl: timedelta,
+    resend_after: timedelta,
     now: datetime,
 ) -> list[Event]:
     _pending(state, now)
@@ -185,7 +186,7 @@ def decide_reissue(
             verification_id=verification_id,
             code_hash=code_hash,
             expires_at=now + ttl,
-            resend_after=now + RESEND_AFTER,
+            resend_after=now + resend_after,
             reissued_at=now,
         )
     ]

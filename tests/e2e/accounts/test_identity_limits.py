@@ -26,7 +26,11 @@ async def gateway() -> AsyncIterator[FakeSmsRu]:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.with_(verification_code_ttl_seconds=1, limit_sms_per_phone="3/h")
+    return settings.with_(
+        verification_code_ttl_seconds=1,
+        verification_resend_after_seconds=0,
+        limit_sms_per_phone="3/h",
+    )
 
 
 @pytest.fixture
@@ -105,3 +109,20 @@ async def test_sign_up_through_the_sms_ru_gateway_survives_a_transient_failure(
             )
             assert status == 201 and tokens["access_token"]
             assert client.sms_count(phone) == 0  # nothing went to the outbox
+
+
+async def test_resent_codes_count_against_the_number_too(client: IdentityClient) -> None:
+    phone = new_phone()
+    started = []
+    for _ in range(3):
+        status, body, _ = await client.post("/v1/auth/phone/start", {"phone": phone})
+        assert status == 202
+        started.append(body["verification_id"])
+    await client.sms_code(phone, after=2)
+    # Each verification may resend at once here; the number's budget is spent anyway.
+    status, body, headers = await client.post(
+        "/v1/auth/phone/resend", {"verification_id": started[0]}
+    )
+    assert status == 429 and body["type"] == "quark:rate-limited"
+    assert int(headers["Retry-After"]) > 0
+    assert client.sms_count(phone) == 3

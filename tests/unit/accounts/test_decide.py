@@ -47,6 +47,7 @@ def _verification(code_hash: str = "h1"):
         user_id=USER,
         code_hash=code_hash,
         ttl=timedelta(minutes=5),
+        resend_after=timedelta(seconds=60),
         now=NOW,
     )
     state = VERIFICATION.initial()
