@@ -70,10 +70,13 @@ from bench.environment import (
     Backends,
     BenchSetupError,
     Platform,
+    access_tokens,
     open_backends,
+    token_service,
 )
 from bench.loadgen import (
     LoopResult,
+    bearer_headers,
     closed_loop,
     http_post_sender,
     median,
@@ -83,7 +86,7 @@ from bench.loadgen import (
 from bench.wrk import WrkResult, wrk_binary, wrk_loop
 from core import embedded
 from core import streams as streams_mod
-from core.bootstrap import Infra, open_infra
+from core.bootstrap import Infra, open_infra, secret_key
 from core.bus import execute
 from core.commands import CommandMeta, parse_position
 from core.envelope import AggregateRef, Commit, Envelope, encode_commit, utc_now
@@ -92,7 +95,6 @@ from core.ids import new_id
 from core.logging import configure_logging
 from core.projection import POSITIONS_SUBJECT, PgSink, replay
 from core.registry import EventRegistry
-from core.settings import Settings
 from handlers import all_events
 from handlers.posts import TABLE
 from handlers.posts.commands import EditPost, PublishPost
@@ -275,13 +277,6 @@ def _machine_busy_seconds() -> float | None:
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _user_headers(clients: int) -> list[dict[str, str]]:
-    return [
-        {"X-Quark-Dev-User": str(uuid.uuid4()), "Content-Type": "application/json"}
-        for _ in range(clients)
-    ]
-
-
 def _nats_version() -> str:
     output = subprocess.run(
         [str(embedded.nats_binary()), "--version"],
@@ -302,12 +297,16 @@ def _r(value: float | None, digits: int = 3) -> float | None:
 
 
 async def measure_ceilings(
-    backends: Backends, tmp: Path, sizes: Sizes, say: Callable[[str], None]
+    backends: Backends,
+    tmp: Path,
+    sizes: Sizes,
+    tokens: list[str],
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
     """The HTTP, JetStream and PostgreSQL-commit ceilings, before the platform starts (so
-    nothing else competes for the cores)."""
+    nothing else competes for the cores). The hello-world server gets the same bearer
+    headers as the edge, so both read requests of the same size."""
     out: dict[str, Any] = {}
-    headers = _user_headers(64)
     hello = ceilings.HelloServer(tmp)
     try:
         for clients in (1, 64):
@@ -315,7 +314,7 @@ async def measure_ceilings(
             r = await ceilings.aiohttp_hello(
                 hello.url,
                 HTTP_BODY,
-                headers,
+                tokens,
                 clients=clients,
                 seconds=sizes.http_seconds,
                 max_requests=sizes.http_max_requests,
@@ -366,7 +365,11 @@ def _sample_commit() -> bytes:
 
 
 async def wait_platform(
-    platform: Platform, session: aiohttp.ClientSession, nc: nats.NATS, timeout: float = 60.0
+    platform: Platform,
+    session: aiohttp.ClientSession,
+    nc: nats.NATS,
+    token: str,
+    timeout: float = 60.0,
 ) -> None:
     """Until the edge answers, a command commits and both projections announce a position."""
     seen: set[str] = set()
@@ -383,7 +386,7 @@ async def wait_platform(
         while loop.time() < deadline:
             platform.check_alive()
             async with session.post(
-                f"{platform.base_url}/v1/posts", data=HTTP_BODY, headers=_user_headers(1)[0]
+                f"{platform.base_url}/v1/posts", data=HTTP_BODY, headers=bearer_headers([token])[0]
             ) as resp:
                 last = f"HTTP {resp.status}: {(await resp.text())[:200]}"
                 if resp.status == 201:
@@ -401,8 +404,13 @@ async def wait_platform(
 
 
 async def commands_figure(
-    platform: Platform, sizes: Sizes, cpu_pids: dict[str, int], say: Callable[[str], None]
+    platform: Platform,
+    sizes: Sizes,
+    tokens: list[str],
+    cpu_pids: dict[str, int],
+    say: Callable[[str], None],
 ) -> tuple[dict[int, LoopResult | WrkResult], dict[str, float]]:
+    """POST /v1/posts in a closed loop; each client (each wrk thread) is a user of its own."""
     results: dict[int, LoopResult | WrkResult] = {}
     cores: dict[str, float] = {}
     url = f"{platform.base_url}/v1/posts"
@@ -413,17 +421,19 @@ async def commands_figure(
         )
         if wrk:
             # Warm-up separately so the CPU sample covers the measured part only.
-            await wrk_loop(wrk, url, HTTP_BODY, clients=clients, seconds=sizes.warmup_seconds)
+            await wrk_loop(
+                wrk, url, HTTP_BODY, tokens, clients=clients, seconds=sizes.warmup_seconds
+            )
             meter = CpuMeter(cpu_pids)
             meter.start()
             results[clients] = await wrk_loop(
-                wrk, url, HTTP_BODY, clients=clients, seconds=sizes.http_seconds
+                wrk, url, HTTP_BODY, tokens, clients=clients, seconds=sizes.http_seconds
             )
             if clients == 64:
                 cores = meter.stop()
             platform.check_alive()
             continue
-        headers = _user_headers(clients)
+        headers = bearer_headers(tokens[:clients])
         connector = aiohttp.TCPConnector(limit=clients)
         async with aiohttp.ClientSession(connector=connector) as session:
             send = http_post_sender(session, url, HTTP_BODY, headers)
@@ -450,12 +460,13 @@ async def lag_figure(
     nc: nats.NATS,
     positions: PositionLog,
     sizes: Sizes,
+    tokens: list[str],
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     js = nc.jetstream()
     acks: list[tuple[float, int]] = []
     latencies: list[float] = []
-    headers = _user_headers(64)
+    headers = bearer_headers(tokens[:64])
     url = f"{platform.base_url}/v1/posts"
     connector = aiohttp.TCPConnector(limit=256)
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -670,26 +681,23 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
             backends = await open_backends(tmp, stack)
             for name, origin in backends.origins.items():
                 say(f"  {name}: {origin}")
-            settings = Settings(
-                env="dev",
-                data_dir=tmp / "bench-data",
-                nats_url=backends.nats_url,
-                database_url=backends.database_url,
-                redis_url=backends.redis_url,
-                redis_prefix=backends.redis_prefix,
-                streams_file=STREAMS_FILE,
-                log_level="warning",
-            )
+            # The bench shares the platform's settings, hence its data dir and secret key:
+            # the signing key it creates below is the one the edge loads at its start.
+            platform = Platform(backends, tmp)
+            settings = platform.settings()
             configure_logging(settings)
             nc0 = await nats.connect(backends.nats_url)
             try:
                 report = await streams_mod.apply(nc0.jetstream(), streams_mod.load(STREAMS_FILE))
+                if not report.ok:
+                    raise BenchSetupError(f"streams.yaml could not be applied: {report.refused}")
+                # One user per simulated client (64 at most), each with a token of its own.
+                service = await token_service(nc0.jetstream(), secret_key(settings))
+                tokens = access_tokens(service, 64)
             finally:
                 await nc0.close()
-            if not report.ok:
-                raise BenchSetupError(f"streams.yaml could not be applied: {report.refused}")
 
-            ceiling = await measure_ceilings(backends, tmp, sizes, say)
+            ceiling = await measure_ceilings(backends, tmp, sizes, tokens, say)
 
             infra = await open_infra(settings, stack, all_events(), name="quark-bench")
             positions = PositionLog()
@@ -699,16 +707,15 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
                 "starting the platform: quark run handler posts / projection posts / "
                 "projection author_stats / edge"
             )
-            platform = Platform(backends, tmp)
             stack.callback(platform.stop)
             await asyncio.to_thread(platform.start)
             async with aiohttp.ClientSession() as session:
-                await wait_platform(platform, session, infra.nc)
+                await wait_platform(platform, session, infra.nc, tokens[0])
             pids = {child.name: child.process.pid for child in platform.children}
             pids["nats-server"] = backends.nats_pid
             pids["bench (load generator)"] = os.getpid()
-            commands, cores = await commands_figure(platform, sizes, pids, say)
-            lag = await lag_figure(platform, infra.nc, positions, sizes, say)
+            commands, cores = await commands_figure(platform, sizes, tokens, pids, say)
+            lag = await lag_figure(platform, infra.nc, positions, sizes, tokens, say)
             say("stopping the platform")
             await asyncio.to_thread(platform.stop)
 

@@ -17,7 +17,7 @@ import phonenumbers
 from core.bootstrap import Infra
 from core.bus import Outcome, transact
 from core.commands import CommandMeta, CommandReply
-from core.errors import QuarkError, ValidationError
+from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import derived_id, is_uuid
 from core.logging import get_logger
 from core.permissions import require
@@ -46,6 +46,7 @@ from handlers.accounts.errors import (
     InvalidCredentials,
     InvalidPhone,
     InvalidRefreshToken,
+    InvalidRegistration,
     TwoFactorState,
     WrongPassword,
 )
@@ -342,14 +343,16 @@ async def register(infra: Infra, command: Register, meta: CommandMeta) -> Comman
     vid = command.verification_id
     verification = (await infra.store.load(VERIFICATION, vid)).state
     if not verification.exists or verification.purpose != "signup" or verification.phone is None:
-        raise InvalidCredentials("the registration token is not valid")
+        raise InvalidRegistration()
     if verification.status == "pending":
-        raise InvalidCredentials("the phone was not verified")
+        raise InvalidRegistration("the phone was not verified")
     user_id = verification.user_id
     phone = await infra.vault.open(user_id, "phone", verification.phone)
     name = command.display_name.strip()
     if not name:
-        raise ValidationError("display_name must not be blank")
+        raise ValidationError(
+            "display_name must not be blank", errors=[FieldError("display_name", "blank")]
+        )
     cred.check_password(command.password, avoid=(phone.lstrip("+"), name))
     password_hash = await svc.passwords.hash(command.password)
     now = meta.received_at
