@@ -1,38 +1,53 @@
-"""`python -m bench kernel [--quick]`: run a benchmark suite and write its JSON report."""
+"""`python -m bench <suite> [--quick]`: run a benchmark suite and write its JSON report."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
+
+from bench.report import run_suite
+
+#: Each suite, a module `bench.<name>` with its sizes (`FULL`, `QUICK`), `run(sizes, quick,
+#: say)` returning the report, and the texts printed from it (`table`, `details_text`).
+SUITES: dict[str, str] = {
+    "kernel": "commands/s, latency, read-model lag, replay rate, aggregate load",
+    "identity": "token verifications/s, authenticated requests/s, logins/s against argon2",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description="Quark benchmarks.")
     sub = p.add_subparsers(dest="suite", required=True)
-    kernel = sub.add_parser(
-        "kernel", help="commands/s, latency, read-model lag, replay rate, aggregate load"
-    )
-    kernel.add_argument(
-        "--quick", action="store_true", help="small sizes (about a minute), for smoke runs"
-    )
-    kernel.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        help="where to write the JSON report (default bench/results/kernel.json, "
-        "or kernel-quick.json with --quick)",
-    )
+    for name, summary in SUITES.items():
+        suite = sub.add_parser(name, help=summary)
+        suite.add_argument(
+            "--quick", action="store_true", help="small sizes (about a minute), for smoke runs"
+        )
+        suite.add_argument(
+            "--output",
+            type=Path,
+            default=None,
+            help=f"where to write the JSON report (default bench/results/{name}.json, "
+            f"or {name}-quick.json with --quick)",
+        )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.suite == "kernel":
-        from bench import kernel
-
-        return kernel.main(quick=args.quick, output=args.output)
-    return 2
+    suite = importlib.import_module(f"bench.{args.suite}")
+    sizes = suite.QUICK if args.quick else suite.FULL
+    return run_suite(
+        args.suite,
+        lambda say: suite.run(sizes, args.quick, say),
+        quick=args.quick,
+        output=args.output,
+        timeout=sizes.overall_timeout,
+        table=suite.table,
+        details=suite.details_text,
+    )
 
 
 if __name__ == "__main__":

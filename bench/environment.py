@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -44,13 +45,19 @@ from urllib.parse import urlparse, urlunparse
 
 import aiohttp
 import asyncpg
+import nats
+import nats.errors
 import redis.asyncio as aioredis
 from nats.js import JetStreamContext
 
 from core import embedded
+from core import streams as streams_mod
+from core.bootstrap import Infra, open_infra
+from core.logging import configure_logging
 from core.permissions import USER
 from core.settings import Settings, load_settings
 from core.tokens import KeyRing, TokenService
+from handlers import all_events, contexts
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS_FILE = ROOT / "streams.yaml"
@@ -327,6 +334,14 @@ class Platform:
         for child in self.children:
             child.check_alive()
 
+    def pids(self) -> dict[str, int]:
+        """Every process a figure's CPU is sampled from: the workers, nats-server and this
+        one (the load generator)."""
+        pids = {child.name: child.process.pid for child in self.children}
+        pids["nats-server"] = self.backends.nats_pid
+        pids["bench (load generator)"] = os.getpid()
+        return pids
+
     async def wait_ready(self, session: aiohttp.ClientSession, timeout: float = 30.0) -> None:
         """Until /readyz answers 200 (edge and its dependencies up)."""
         loop = asyncio.get_running_loop()
@@ -343,6 +358,33 @@ class Platform:
                 last = repr(exc)
             await asyncio.sleep(0.1)
         raise BenchSetupError(f"the edge was not ready within {timeout:.0f}s: {last}")
+
+    async def wait_handlers(self, nc: nats.NATS, timeout: float = 30.0) -> None:
+        """Until every handler worker serves all of its context's commands: the edge answers
+        503 for a command whose handler has not subscribed yet. Each worker is a NATS micro
+        service (`core.bus`); its `$SRV.INFO` lists the endpoints it has added so far."""
+        tables = contexts()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        for args in self.workers:
+            if args[0] != "handler":
+                continue
+            expected = len(tables[args[1]].TABLE)
+            serving = 0
+            while serving < expected:
+                self.check_alive()
+                if loop.time() > deadline:
+                    raise BenchSetupError(
+                        f"handler {args[1]} serves {serving} of {expected} commands "
+                        f"after {timeout:.0f}s"
+                    )
+                try:
+                    reply = await nc.request(f"$SRV.INFO.quark-{args[1]}", b"", timeout=0.5)
+                    serving = len(json.loads(reply.data).get("endpoints") or [])
+                except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                    serving = 0
+                if serving < expected:
+                    await asyncio.sleep(0.1)
 
     def stop(self) -> None:
         # Edge first (no new commands), then handlers, then projections (finish their batch).
@@ -366,3 +408,49 @@ def access_tokens(tokens: TokenService, count: int) -> list[str]:
     return [
         tokens.issue(str(uuid.uuid4()), str(uuid.uuid4()), (USER,), now)[0] for _ in range(count)
     ]
+
+
+async def apply_streams(nats_url: str) -> None:
+    """`quark streams apply` on the run's server: the streams and buckets of streams.yaml."""
+    nc = await nats.connect(nats_url)
+    try:
+        report = await streams_mod.apply(nc.jetstream(), streams_mod.load(STREAMS_FILE))
+    finally:
+        await nc.close()
+    if not report.ok:
+        raise BenchSetupError(f"streams.yaml could not be applied: {report.refused}")
+
+
+@dataclass
+class Setup:
+    """What a suite runs against: the servers, the platform (built, not started), the
+    bench process's own connections, and a token service over the ring the edge loads."""
+
+    backends: Backends
+    platform: Platform
+    infra: Infra
+    tokens: TokenService
+
+
+async def set_up(
+    tmp: Path,
+    stack: AsyncExitStack,
+    say: Callable[[str], None],
+    workers: tuple[tuple[str, ...], ...] = WORKERS,
+    extra_env: Mapping[str, str] | None = None,
+) -> Setup:
+    """Start the servers, apply streams.yaml, open the bench's connections with the
+    platform's settings and make sure the signing key ring has a key; `stack` undoes it."""
+    say("starting nats-server; finding PostgreSQL and Redis")
+    backends = await open_backends(tmp, stack)
+    for name, origin in backends.origins.items():
+        say(f"  {name}: {origin}")
+    platform = Platform(backends, tmp, workers, extra_env)
+    # The bench shares the platform's settings, hence its data dir and secret key: the
+    # signing key created here is the one the edge loads at its start.
+    settings = platform.settings()
+    configure_logging(settings)
+    await apply_streams(backends.nats_url)
+    infra = await open_infra(settings, stack, all_events(), name="quark-bench")
+    tokens = await token_service(infra.nc.jetstream(), infra.secret_key)
+    return Setup(backends, platform, infra, tokens)

@@ -1,7 +1,8 @@
 """A hello-world aiohttp server: the HTTP ceiling of the edge (`python -m bench.hello PORT`).
 
 It answers `POST /v1/posts` the way the edge does on the wire — reads the JSON body, replies
-201 with a small JSON document and a `Quark-Position` header — but does nothing else. It runs
+201 with a small JSON document and a `Quark-Position` header — but does nothing else; and
+`GET /v1/me/security-log` with an empty page, never looking at the token. It runs
 in its own process on uvloop without an access log, like `quark run edge`, so the difference
 between its rate and the edge's is what our middlewares, validation and the command round
 trip cost, not a different server setup.
@@ -16,6 +17,7 @@ import sys
 from aiohttp import web
 
 _REPLY = b'{"id":"00000000-0000-7000-8000-000000000000","position":"CONTENT:1"}'
+_EMPTY_PAGE = b'{"items":[],"next_before":null}'
 
 
 async def _publish(request: web.Request) -> web.Response:
@@ -28,9 +30,16 @@ async def _publish(request: web.Request) -> web.Response:
     )
 
 
+async def _security_log(request: web.Request) -> web.Response:
+    return web.Response(
+        body=_EMPTY_PAGE, content_type="application/json", headers={"Cache-Control": "no-store"}
+    )
+
+
 async def serve(port: int) -> None:
     app = web.Application()
     app.router.add_post("/v1/posts", _publish)
+    app.router.add_get("/v1/me/security-log", _security_log)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()

@@ -8,7 +8,10 @@ Four figures, each printed beside a ceiling (or floor) measured in the same run
    author_stats projections), as in production, so the figure includes every hop: HTTP in,
    NATS request to the handler, durable JetStream append, reply, HTTP out — while the
    projections consume the same commits. Each client sends sequentially over a keep-alive
-   connection (closed loop), after a warm-up; the run is bounded in time and count.
+   connection (closed loop), after a warm-up; the run is bounded in time and count. Each
+   client (each wrk thread) is a user of its own with a real bearer token, minted by this
+   process from the `signing_keys` ring the edge loads (`bench.environment.access_tokens`),
+   so every command pays the edge's token check and Redis revocation lookup.
 2. **Commit → read-model lag** at a steady 500 commands/s, offered open-loop through the
    same edge. For each command, lag is the time from the 201 (commit acknowledged) until the
    posts projection announces, on `quark.positions.posts`, a checkpoint at or past the
@@ -42,20 +45,13 @@ import asyncio
 import bisect
 import dataclasses
 import json
-import os
-import platform as platform_mod
-import re
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +60,13 @@ import nats
 from nats.aio.msg import Msg
 
 from bench import ceilings
+from bench.cpu import CpuMeter, metered_loop
 from bench.environment import (
-    ROOT,
-    STREAMS_FILE,
     Backends,
     BenchSetupError,
     Platform,
     access_tokens,
-    open_backends,
-    token_service,
+    set_up,
 )
 from bench.loadgen import (
     LoopResult,
@@ -82,17 +76,24 @@ from bench.loadgen import (
     median,
     open_loop,
     percentile,
+    rounded,
+)
+from bench.report import (
+    fmt,
+    fmt_ratio,
+    footer,
+    machine,
+    ratio,
+    render_table,
 )
 from bench.wrk import WrkResult, wrk_binary, wrk_loop
-from core import embedded
 from core import streams as streams_mod
-from core.bootstrap import Infra, open_infra, secret_key
+from core.bootstrap import Infra
 from core.bus import execute
 from core.commands import CommandMeta, parse_position
 from core.envelope import AggregateRef, Commit, Envelope, encode_commit, utc_now
 from core.eventstore import EventStore
 from core.ids import new_id
-from core.logging import configure_logging
 from core.projection import POSITIONS_SUBJECT, PgSink, replay
 from core.registry import EventRegistry
 from handlers import all_events
@@ -101,8 +102,6 @@ from handlers.posts.commands import EditPost, PublishPost
 from handlers.posts.decide import POST
 from handlers.posts.events import PostPublished
 from projections.posts import PostsProjection
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 #: From DESIGN.md and the kernel issue. Throughputs are floors, latencies ceilings.
 TARGETS: dict[str, float] = {
@@ -168,18 +167,6 @@ QUICK = Sizes(
 )
 
 
-class Progress:
-    """Timestamped progress lines on stderr (the table goes to stdout)."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        print(
-            f"[{time.perf_counter() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True
-        )
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -224,73 +211,6 @@ class PositionLog:
     def first_at_or_after(self, seq: int) -> float | None:
         i = bisect.bisect_left(self.seqs, seq)
         return self.times[i] if i < len(self.seqs) else None
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    if pid <= 0:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return None
-    # utime and stime are fields 14 and 15 of stat(5); index 11/12 after the ")".
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-#: The whole machine's busy cores (our processes, PostgreSQL, Redis, the kernel, and
-#: anybody else's work: a busy neighbour shows up here).
-MACHINE = "whole machine"
-
-
-class CpuMeter:
-    """Cores used by each process between `start()` and `stop()`, from /proc."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self._before: dict[str, float | None] = {}
-        self._t0 = 0.0
-        self.cores: dict[str, float] = {}
-
-    def start(self) -> None:
-        self._t0 = time.perf_counter()
-        self._before = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
-        self._before[MACHINE] = _machine_busy_seconds()
-
-    def stop(self) -> dict[str, float]:
-        wall = time.perf_counter() - self._t0
-        after = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
-        after[MACHINE] = _machine_busy_seconds()
-        for name, value in after.items():
-            before = self._before.get(name)
-            if before is not None and value is not None and wall > 0:
-                self.cores[name] = round((value - before) / wall, 2)
-        return self.cores
-
-
-def _machine_busy_seconds() -> float | None:
-    try:
-        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    except (FileNotFoundError, IndexError):
-        return None
-    ticks = [int(x) for x in fields]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _nats_version() -> str:
-    output = subprocess.run(
-        [str(embedded.nats_binary()), "--version"],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    ).stdout
-    match = re.search(r"\d+\.\d+\.\d+\S*", output)
-    return match.group(0) if match else output.strip()
-
-
-def _r(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else round(value, digits)
 
 
 # --- ceilings -----------------------------------------------------------------------------
@@ -437,20 +357,16 @@ async def commands_figure(
         connector = aiohttp.TCPConnector(limit=clients)
         async with aiohttp.ClientSession(connector=connector) as session:
             send = http_post_sender(session, url, HTTP_BODY, headers)
-            # Warm-up separately so the CPU sample covers the measured part only.
-            await closed_loop(
-                send, clients=clients, seconds=sizes.warmup_seconds, max_requests=10_000
-            )
-            meter = CpuMeter(cpu_pids)
-            meter.start()
-            results[clients] = await closed_loop(
+            results[clients], used = await metered_loop(
                 send,
+                cpu_pids,
                 clients=clients,
                 seconds=sizes.http_seconds,
                 max_requests=sizes.http_max_requests,
+                warmup_seconds=sizes.warmup_seconds,
             )
             if clients == 64:
-                cores = meter.stop()
+                cores = used
         platform.check_alive()
     return results, cores
 
@@ -515,13 +431,13 @@ async def lag_figure(
         "commands": len(acks),
         "errors": offered.errors,
         "first_error": offered.first_error,
-        "lag_p50_ms": _r(percentile(lags, 50)),
-        "lag_p90_ms": _r(percentile(lags, 90)),
-        "lag_p99_ms": _r(percentile(lags, 99)),
-        "lag_max_ms": _r(max(lags, default=None)),
+        "lag_p50_ms": rounded(percentile(lags, 50)),
+        "lag_p90_ms": rounded(percentile(lags, 90)),
+        "lag_p99_ms": rounded(percentile(lags, 99)),
+        "lag_max_ms": rounded(max(lags, default=None)),
         "visible_before_reply": before_reply,
-        "http_p50_ms": _r(percentile(latencies, 50)),
-        "http_p99_ms": _r(percentile(latencies, 99)),
+        "http_p50_ms": rounded(percentile(latencies, 50)),
+        "http_p99_ms": rounded(percentile(latencies, 99)),
     }
 
 
@@ -660,10 +576,10 @@ async def load_figure(
     )
     return {
         "events": check.events_since_snapshot,
-        "median_ms": _r(median(plain_ms)),
-        "p99_ms": _r(percentile(plain_ms, 99)),
-        "with_snapshot_median_ms": _r(median(snap_ms)),
-        "with_snapshot_p99_ms": _r(percentile(snap_ms, 99)),
+        "median_ms": rounded(median(plain_ms)),
+        "p99_ms": rounded(percentile(plain_ms, 99)),
+        "with_snapshot_median_ms": rounded(median(snap_ms)),
+        "with_snapshot_p99_ms": rounded(percentile(snap_ms, 99)),
         "with_snapshot_events_after_snapshot": snap.events_since_snapshot,
         "direct_get": floor,
         "direct_get_nats_py": via_client,
@@ -677,29 +593,13 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
     with tempfile.TemporaryDirectory(prefix="quark-bench-") as tmp_name:
         tmp = Path(tmp_name)
         async with AsyncExitStack() as stack:
-            say("starting nats-server; finding PostgreSQL and Redis")
-            backends = await open_backends(tmp, stack)
-            for name, origin in backends.origins.items():
-                say(f"  {name}: {origin}")
-            # The bench shares the platform's settings, hence its data dir and secret key:
-            # the signing key it creates below is the one the edge loads at its start.
-            platform = Platform(backends, tmp)
-            settings = platform.settings()
-            configure_logging(settings)
-            nc0 = await nats.connect(backends.nats_url)
-            try:
-                report = await streams_mod.apply(nc0.jetstream(), streams_mod.load(STREAMS_FILE))
-                if not report.ok:
-                    raise BenchSetupError(f"streams.yaml could not be applied: {report.refused}")
-                # One user per simulated client (64 at most), each with a token of its own.
-                service = await token_service(nc0.jetstream(), secret_key(settings))
-                tokens = access_tokens(service, 64)
-            finally:
-                await nc0.close()
+            setup = await set_up(tmp, stack, say)
+            backends, platform, infra = setup.backends, setup.platform, setup.infra
+            # One user per simulated client (64 at most), each with a token of its own.
+            tokens = access_tokens(setup.tokens, 64)
 
             ceiling = await measure_ceilings(backends, tmp, sizes, tokens, say)
 
-            infra = await open_infra(settings, stack, all_events(), name="quark-bench")
             positions = PositionLog()
             await infra.nc.subscribe(f"{POSITIONS_SUBJECT}.posts", cb=positions.on_msg)
 
@@ -711,10 +611,7 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
             await asyncio.to_thread(platform.start)
             async with aiohttp.ClientSession() as session:
                 await wait_platform(platform, session, infra.nc, tokens[0])
-            pids = {child.name: child.process.pid for child in platform.children}
-            pids["nats-server"] = backends.nats_pid
-            pids["bench (load generator)"] = os.getpid()
-            commands, cores = await commands_figure(platform, sizes, tokens, pids, say)
+            commands, cores = await commands_figure(platform, sizes, tokens, platform.pids(), say)
             lag = await lag_figure(platform, infra.nc, positions, sizes, tokens, say)
             say("stopping the platform")
             await asyncio.to_thread(platform.stop)
@@ -742,11 +639,11 @@ def assemble(
     pgc: LoopResult = ceiling["pg_commit"]
     figures: dict[str, float | None] = {
         "commands_per_s_64": round(c64.per_s, 1),
-        "p99_ms_64": _r(c64.p99_ms),
-        "p50_ms_1": _r(c1.p50_ms),
+        "p99_ms_64": rounded(c64.p99_ms),
+        "p50_ms_1": rounded(c1.p50_ms),
         "commands_per_s_1": round(c1.per_s, 1),
-        "p50_ms_64": _r(c64.p50_ms),
-        "p99_ms_1": _r(c1.p99_ms),
+        "p50_ms_64": rounded(c64.p50_ms),
+        "p99_ms_1": rounded(c1.p99_ms),
         "lag_p50_ms": lag["lag_p50_ms"],
         "lag_p99_ms": lag["lag_p99_ms"],
         "replay_events_per_s": replayed["replay"]["events_per_s"],
@@ -754,32 +651,29 @@ def assemble(
     }
     ceilings_out: dict[str, float | None] = {
         "jetstream_publish_per_s_64": round(js64.per_s, 1),
-        "jetstream_publish_p50_ms_64": _r(js64.p50_ms),
-        "jetstream_publish_p99_ms_64": _r(js64.p99_ms),
+        "jetstream_publish_p50_ms_64": rounded(js64.p50_ms),
+        "jetstream_publish_p99_ms_64": rounded(js64.p99_ms),
         "jetstream_publish_per_s_1": round(js1.per_s, 1),
-        "jetstream_publish_p50_ms_1": _r(js1.p50_ms),
-        "jetstream_publish_p99_ms_1": _r(js1.p99_ms),
+        "jetstream_publish_p50_ms_1": rounded(js1.p50_ms),
+        "jetstream_publish_p99_ms_1": rounded(js1.p99_ms),
         "aiohttp_hello_per_s": round(h64.per_s, 1),
-        "aiohttp_hello_p50_ms_64": _r(h64.p50_ms),
-        "aiohttp_hello_p99_ms_64": _r(h64.p99_ms),
+        "aiohttp_hello_p50_ms_64": rounded(h64.p50_ms),
+        "aiohttp_hello_p99_ms_64": rounded(h64.p99_ms),
         "aiohttp_hello_per_s_1": round(h1.per_s, 1),
-        "aiohttp_hello_p50_ms_1": _r(h1.p50_ms),
-        "aiohttp_hello_p99_ms_1": _r(h1.p99_ms),
-        "pg_commit_p50_ms": _r(pgc.p50_ms),
-        "pg_commit_p99_ms": _r(pgc.p99_ms),
+        "aiohttp_hello_p50_ms_1": rounded(h1.p50_ms),
+        "aiohttp_hello_p99_ms_1": rounded(h1.p99_ms),
+        "pg_commit_p50_ms": rounded(pgc.p50_ms),
+        "pg_commit_p99_ms": rounded(pgc.p99_ms),
         "pg_copy_rows_per_s": replayed["pg_copy"]["rows_per_s"],
         "stream_read_msgs_per_s": replayed["stream_read"]["msgs_per_s"],
-        "direct_get_100_ms": _r(aggregate["direct_get"]["median_ms"]),
-        "direct_get_100_p99_ms": _r(aggregate["direct_get"]["p99_ms"]),
-        "direct_get_100_nats_py_ms": _r(aggregate["direct_get_nats_py"]["median_ms"]),
+        "direct_get_100_ms": rounded(aggregate["direct_get"]["median_ms"]),
+        "direct_get_100_p99_ms": rounded(aggregate["direct_get"]["p99_ms"]),
+        "direct_get_100_nats_py_ms": rounded(aggregate["direct_get_nats_py"]["median_ms"]),
     }
     floor_p50_1 = _sum(js1.p50_ms, h1.p50_ms)
     floor_p99_64 = _sum(js64.p99_ms, h64.p99_ms)
-    ceilings_out["floor_p50_ms_1"] = _r(floor_p50_1)
-    ceilings_out["floor_p99_ms_64"] = _r(floor_p99_64)
-
-    def ratio(value: float | None, bound: float | None) -> float | None:
-        return None if not value or not bound else round(value / bound, 3)
+    ceilings_out["floor_p50_ms_1"] = rounded(floor_p50_1)
+    ceilings_out["floor_p99_ms_64"] = rounded(floor_p99_64)
 
     ratios = {
         "commands_per_s_64_vs_jetstream": ratio(c64.per_s, js64.per_s),
@@ -837,11 +731,8 @@ def assemble(
         "mode": "quick" if quick else "full",
         "sizes": dataclasses.asdict(sizes),
         "backends": backends.origins,
-        "cpu_count": os.cpu_count(),
         "load_generator": "wrk" if shutil.which("wrk") else "python (aiohttp client)",
-        "nats_server_version": _nats_version(),
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python": f"{platform_mod.python_implementation()} {platform_mod.python_version()}",
+        **machine(),
     }
 
 
@@ -850,14 +741,6 @@ def _sum(a: float | None, b: float | None) -> float | None:
 
 
 # --- the report ---------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "/s":
-        return f"{value:,.0f}/s"
-    return f"{value:,.2f} ms"
 
 
 def table(result: dict[str, Any]) -> str:
@@ -875,30 +758,30 @@ def table(result: dict[str, Any]) -> str:
             target_s, met_s = "-", "-"
         else:
             sign = ">=" if key in HIGHER_IS_BETTER else "<="
-            target_s = f"{sign} {_fmt(target, unit)}"
+            target_s = f"{sign} {fmt(target, unit)}"
             met_s = "yes" if result["met"][key] else "NO"
-        ratio = r.get(ratio_key)
+        shown = r.get(ratio_key)
         rows.append(
             (
                 label,
-                _fmt(value, unit),
+                fmt(value, unit),
                 target_s,
                 met_s,
-                f"{_fmt(bound, unit)} {bound_label}",
-                "-" if ratio is None else f"{ratio:.2f}",
+                f"{fmt(bound, unit)} {bound_label}",
+                fmt_ratio(shown),
             )
         )
 
     def extra(bound_label: str, bound: float | None, unit: str, ratio_key: str) -> None:
-        ratio = r.get(ratio_key)
+        shown = r.get(ratio_key)
         rows.append(
             (
                 "",
                 "",
                 "",
                 "",
-                f"{_fmt(bound, unit)} {bound_label}",
-                "-" if ratio is None else f"{ratio:.2f}",
+                f"{fmt(bound, unit)} {bound_label}",
+                fmt_ratio(shown),
             )
         )
 
@@ -982,18 +865,7 @@ def table(result: dict[str, Any]) -> str:
         "aggregate_load_ms_vs_direct_get_nats_py",
     )
     headers = ("figure", "value", "target", "met?", "ceiling / floor", "ratio")
-    widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(headers)]
-    right = {1, 2, 5}
-
-    def line(cells: tuple[str, ...]) -> str:
-        return " | ".join(
-            cell.rjust(w) if i in right else cell.ljust(w)
-            for i, (cell, w) in enumerate(zip(cells, widths, strict=True))
-        )
-
-    out = [line(headers), "-+-".join("-" * w for w in widths)]
-    out += [line(x) for x in rows]
-    return "\n".join(out)
+    return render_table(headers, rows, right={1, 2, 5})
 
 
 def details_text(result: dict[str, Any]) -> str:
@@ -1026,48 +898,6 @@ def details_text(result: dict[str, Any]) -> str:
         f"JetStream publish: 1 publisher p50 {d['jetstream_publish_1']['p50_ms']} ms; "
         f"64 publishers p50 {d['jetstream_publish_64']['p50_ms']} ms, "
         f"p99 {d['jetstream_publish_64']['p99_ms']} ms",
-        f"machine: {result['cpu_count']} CPUs, nats-server {result['nats_server_version']}, "
-        f"{result['python']}; mode {result['mode']}",
+        *footer(result),
     ]
-    lines += [f"{name}: {origin}" for name, origin in result["backends"].items()]
     return "\n".join(lines)
-
-
-def main(*, quick: bool, output: Path | None) -> int:
-    sizes = QUICK if quick else FULL
-    say = Progress()
-    try:
-        import uvloop
-
-        runner: Callable[[Coroutine[Any, Any, dict[str, Any]]], dict[str, Any]] = uvloop.run
-    except ImportError:  # pragma: no cover - non-Linux
-        runner = asyncio.run
-
-    async def guarded() -> dict[str, Any]:
-        # SIGTERM cancels the run like Ctrl-C does, so every process we started is stopped.
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        async with asyncio.timeout(sizes.overall_timeout):
-            return await run(sizes, quick, say)
-
-    try:
-        result = runner(guarded())
-    except BenchSetupError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    except TimeoutError:
-        print(f"bench: gave up after {sizes.overall_timeout:.0f}s", file=sys.stderr)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("bench: interrupted; everything it started was stopped", file=sys.stderr)
-        return 130
-    path = output or RESULTS / ("kernel-quick.json" if quick else "kernel.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print()
-    print(table(result))
-    print()
-    print(details_text(result))
-    print(f"\nwritten to {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-    return 0

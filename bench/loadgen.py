@@ -75,12 +75,12 @@ def summary_of(result: LoopResult | Any) -> dict[str, float | int | None]:
         "errors": result.errors,
         "seconds": round(result.seconds, 3),
         "per_s": round(result.per_s, 1),
-        "p50_ms": _round(result.p50_ms),
-        "p99_ms": _round(result.p99_ms),
+        "p50_ms": rounded(result.p50_ms),
+        "p99_ms": rounded(result.p99_ms),
     }
 
 
-def _round(value: float | None, digits: int = 3) -> float | None:
+def rounded(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 

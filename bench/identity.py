@@ -1,0 +1,558 @@
+"""The identity benchmark: `python -m bench identity [--quick]`.
+
+Three groups of figures, each printed beside a ceiling (or floor) measured in the same run
+(`bench/ceilings.py`):
+
+1. **Token verifications/s**, in this process. `token_verifications_per_s`:
+   `TokenService.verify` on one core, over tokens signed by the real ring in the
+   `signing_keys` bucket; the ring is loaded before the loop (the kid is known), so this is
+   pure CPU: base64url, the header, the Ed25519 check, the claims. Ceiling: the bare Ed25519
+   check of the same token. `token_verifications_with_revocation_check_per_s`: the same plus
+   `core.revocations.is_revoked` (one Redis EXISTS), what the edge does for every
+   authenticated request, by 64 asyncio tasks at once.
+2. **Authenticated requests/s** (`authenticated_requests_per_s_64`): `GET
+   /v1/me/security-log?limit=1` through the edge by 64 clients of the Python load generator
+   (closed loop, keep-alive), each with the access token of an account created through the
+   sign-up flow. Ceiling: the same client and headers against the hello-world server.
+3. **Logins/s** (`logins_per_s_1`, `_4`, `_16`): `POST /v1/auth/login` through the edge at 1,
+   4 and 16 concurrent clients, with the shipped argon2id cost. Client i of n logs in to
+   accounts i, i+n, i+2n, … in turn, so no two logins race for one account and each account
+   takes a share of the sessions. Ceiling: argon2 checks in this process with the accounts
+   handler's own `Passwords` class and cost, on one core (`argon2_verifies_per_s_1core`) and
+   on every core; the floor of a login's latency is one such check.
+
+The platform runs as separate processes: `quark run handler accounts`, `quark run
+projection security_log` (the security-log endpoint reads it) and `quark run edge`. Accounts
+are created beforehand through the real sign-up flow (`POST /v1/auth/phone/start`, the code
+read back from the SMS outbox file, `/verify`, `/register`). Every request comes from
+127.0.0.1, so the per-IP limits of sign-up and sign-in and the lockout thresholds are raised
+for the run (`LIFTED_LIMITS`, printed with the results); the limiter and the lockout checks
+still run on every request, only their allowance is larger. No wrong password is ever sent.
+
+In-process figures and ceilings run before the platform starts, so nothing competes with
+them for the cores; the HTTP figures share the machine's cores with the load generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench import ceilings
+from bench.cpu import metered_loop
+from bench.environment import (
+    BenchSetupError,
+    Platform,
+    Setup,
+    access_tokens,
+    set_up,
+)
+from bench.loadgen import (
+    LoopResult,
+    Send,
+    bearer_headers,
+    closed_loop,
+    http_closed_loop,
+    http_sender,
+    rounded,
+)
+from bench.report import (
+    fmt,
+    fmt_ratio,
+    footer,
+    machine,
+    ratio,
+    render_table,
+)
+from core.revocations import is_revoked
+from core.tokens import TokenService
+from tests.support.identity import IdentityClient
+
+#: The processes the figures need, in start order, the edge last.
+WORKERS: tuple[tuple[str, ...], ...] = (
+    ("handler", "accounts"),
+    ("projection", "security_log"),
+    ("edge",),
+)
+#: Settings lifted for the workers: every request comes from 127.0.0.1, which the shipped
+#: limits would throttle after a few dozen sign-ups or logins.
+LIFTED_LIMITS: dict[str, str] = {
+    "QUARK_LIMIT_AUTH_PER_IP": "1000000/min",
+    "QUARK_LIMIT_SMS_PER_IP": "1000000/min",
+    "QUARK_LOCKOUT_ACCOUNT_FAILURES": "1000000",
+    "QUARK_LOCKOUT_IP_FAILURES": "1000000",
+}
+SECURITY_LOG = "/v1/me/security-log?limit=1"
+READ_CLIENTS = 64
+LOGIN_CLIENTS = (1, 4, 16)
+
+#: How each figure is measured, one line each (printed, and kept in the report).
+MEASURED: dict[str, str] = {
+    "token_verifications_per_s": "TokenService.verify in this process, one core, ring loaded "
+    "from the signing_keys bucket beforehand (pure CPU)",
+    "token_verifications_with_revocation_check_per_s": "verify + core.revocations.is_revoked "
+    "(one Redis EXISTS) by 64 asyncio tasks in this process",
+    "authenticated_requests_per_s_64": f"GET {SECURITY_LOG} through the edge, 64 closed-loop "
+    "Python clients, each with a signed-up account's access token",
+    "logins_per_s": "POST /v1/auth/login through the edge at 1/4/16 closed-loop clients, "
+    "shipped argon2id cost, client i of n using accounts i, i+n, ... in turn",
+    "argon2_verifies_per_s_1core": "handlers.accounts.credentials.Passwords.verify in this "
+    "process, same cost, one at a time (one core); all-cores: one per core",
+    "ed25519_verifies_per_s_1core": "bare Ed25519PublicKey.verify of a token's signing input, "
+    "one core, same loop as the token figure",
+    "aiohttp_hello_get_per_s_64": "the same 64 Python clients and headers against "
+    "bench/hello.py (a hello-world aiohttp GET)",
+}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    accounts: int
+    sign_up_concurrency: int
+    cpu_seconds: float
+    http_seconds: float
+    warmup_seconds: float
+    max_requests: int
+    overall_timeout: float
+
+
+FULL = Sizes(
+    accounts=64,
+    sign_up_concurrency=8,
+    cpu_seconds=5.0,
+    http_seconds=10.0,
+    warmup_seconds=2.0,
+    max_requests=200_000,
+    overall_timeout=540.0,
+)
+QUICK = Sizes(
+    accounts=16,
+    sign_up_concurrency=8,
+    cpu_seconds=2.0,
+    http_seconds=3.0,
+    warmup_seconds=0.5,
+    max_requests=50_000,
+    overall_timeout=240.0,
+)
+
+
+# --- figure 1 and the in-process ceilings -------------------------------------------------
+
+
+async def verification_figures(
+    setup: Setup, tokens: list[str], sizes: Sizes, say: Callable[[str], None]
+) -> dict[str, LoopResult]:
+    service: TokenService = setup.tokens
+    infra = setup.infra
+    out: dict[str, LoopResult] = {}
+
+    async def verify(i: int) -> str | None:
+        # One client verifies the same token over and over: verify caches nothing.
+        await service.verify(tokens[i], int(time.time()))
+        return None
+
+    async def verify_and_check(i: int) -> str | None:
+        claims = await service.verify(tokens[i], int(time.time()))
+        revoked = await is_revoked(infra.redis, infra.settings.redis_prefix, claims.sid)
+        return "session revoked" if revoked else None
+
+    say(f"figure 1: TokenService.verify, one core, {sizes.cpu_seconds:.0f}s")
+    out["verify"] = await closed_loop(
+        verify, clients=1, seconds=sizes.cpu_seconds, max_requests=10_000_000, warmup_seconds=0.5
+    )
+    say(f"figure 1: verify + revocation check in Redis, {READ_CLIENTS} tasks")
+    out["verify_and_check"] = await closed_loop(
+        verify_and_check,
+        clients=READ_CLIENTS,
+        seconds=sizes.cpu_seconds,
+        max_requests=10_000_000,
+        warmup_seconds=0.5,
+    )
+    say("ceiling: bare Ed25519 checks of the same token")
+    header, payload, signature = tokens[0].split(".")
+    key = service.ring.signing_key(int(time.time())).public_key
+    out["ed25519"] = await ceilings.ed25519_verify(
+        key,
+        f"{header}.{payload}".encode(),
+        base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+        seconds=sizes.cpu_seconds,
+    )
+    settings = infra.settings
+    for threads in (1, os.cpu_count() or 1):
+        say(
+            f"ceiling: argon2id checks ({settings.password_hash_memory_kib} KiB, "
+            f"{settings.password_hash_iterations} passes), {threads} at a time"
+        )
+        out[f"argon2_{threads}"] = await ceilings.argon2_verify(
+            settings.password_hash_memory_kib,
+            settings.password_hash_iterations,
+            threads=threads,
+            seconds=sizes.cpu_seconds,
+        )
+    return out
+
+
+async def hello_get_ceiling(
+    tmp: Path, tokens: list[str], sizes: Sizes, say: Callable[[str], None]
+) -> LoopResult:
+    say(f"ceiling: aiohttp hello-world GET, {READ_CLIENTS} clients")
+    hello = ceilings.HelloServer(tmp)
+    try:
+        return await http_closed_loop(
+            "GET",
+            f"{hello.base_url}{SECURITY_LOG}",
+            bearer_headers(tokens),
+            clients=READ_CLIENTS,
+            seconds=sizes.http_seconds,
+            max_requests=sizes.max_requests,
+            warmup_seconds=sizes.warmup_seconds,
+        )
+    finally:
+        hello.stop()
+
+
+# --- figures 2 and 3: through the platform ------------------------------------------------
+
+
+async def sign_up(
+    platform: Platform, session: aiohttp.ClientSession, sizes: Sizes, say: Callable[[str], None]
+) -> tuple[list[dict[str, Any]], float]:
+    """`sizes.accounts` accounts through the sign-up flow, as a client does it; their tokens,
+    phones and passwords, and the seconds it took."""
+    say(f"creating {sizes.accounts} accounts through sign-up (codes from the SMS outbox)")
+    # The client the e2e tests sign up with: the bench drives the flow exactly as they do.
+    client = IdentityClient(session, platform.data_dir / "sms-outbox.jsonl")
+    slots = asyncio.Semaphore(sizes.sign_up_concurrency)
+
+    async def one() -> dict[str, Any]:
+        async with slots:
+            return await client.sign_up()
+
+    started = time.perf_counter()
+    try:
+        accounts = await asyncio.gather(*(one() for _ in range(sizes.accounts)))
+    except AssertionError as exc:
+        platform.check_alive()
+        raise BenchSetupError(f"sign-up failed: {exc}") from None
+    return list(accounts), time.perf_counter() - started
+
+
+async def read_figure(
+    platform: Platform,
+    session: aiohttp.ClientSession,
+    accounts: list[dict[str, Any]],
+    sizes: Sizes,
+    say: Callable[[str], None],
+) -> tuple[LoopResult, dict[str, float]]:
+    say(f"figure 2: GET {SECURITY_LOG}, {READ_CLIENTS} clients")
+    tokens = [accounts[i % len(accounts)]["access_token"] for i in range(READ_CLIENTS)]
+    send = http_sender(session, "GET", f"{platform.base_url}{SECURITY_LOG}", bearer_headers(tokens))
+    return await _through_platform(platform, send, READ_CLIENTS, sizes)
+
+
+async def login_figure(
+    platform: Platform,
+    session: aiohttp.ClientSession,
+    accounts: list[dict[str, Any]],
+    sizes: Sizes,
+    say: Callable[[str], None],
+) -> dict[int, tuple[LoopResult, dict[str, float]]]:
+    bodies = [
+        json.dumps({"phone": a["phone"], "password": a["password"]}).encode() for a in accounts
+    ]
+    url = f"{platform.base_url}/v1/auth/login"
+    out: dict[int, tuple[LoopResult, dict[str, float]]] = {}
+    for clients in LOGIN_CLIENTS:
+        say(f"figure 3: POST /v1/auth/login, {clients} client(s)")
+        headers = [{"Content-Type": "application/json"}] * clients
+        send = http_sender(session, "POST", url, headers, body=_in_turn(bodies, clients))
+        out[clients] = await _through_platform(platform, send, clients, sizes)
+    return out
+
+
+async def _through_platform(
+    platform: Platform, send: Send, clients: int, sizes: Sizes
+) -> tuple[LoopResult, dict[str, float]]:
+    """A warmed-up closed loop against the platform, with the cores each process used."""
+    result = await metered_loop(
+        send,
+        platform.pids(),
+        clients=clients,
+        seconds=sizes.http_seconds,
+        max_requests=sizes.max_requests,
+        warmup_seconds=sizes.warmup_seconds,
+    )
+    platform.check_alive()
+    return result
+
+
+def _in_turn(bodies: list[bytes], clients: int) -> Callable[[int], bytes]:
+    """Client i's next body of `bodies[i], bodies[i + clients], ...`: no two clients share
+    one (`len(bodies)` is a multiple of `clients`)."""
+    sent = [0] * clients
+
+    def body(i: int) -> bytes:
+        n = sent[i]
+        sent[i] += 1
+        return bodies[(i + clients * n) % len(bodies)]
+
+    return body
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
+    if sizes.accounts % max(LOGIN_CLIENTS):
+        raise BenchSetupError(f"{sizes.accounts} accounts do not split over the login clients")
+    with tempfile.TemporaryDirectory(prefix="quark-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        async with AsyncExitStack() as stack:
+            setup = await set_up(tmp, stack, say, WORKERS, LIFTED_LIMITS)
+            platform = setup.platform
+            tokens = access_tokens(setup.tokens, READ_CLIENTS)
+            verified = await verification_figures(setup, tokens, sizes, say)
+            hello = await hello_get_ceiling(tmp, tokens, sizes, say)
+
+            say(
+                "starting the platform: quark run handler accounts / projection security_log "
+                "/ edge (per-IP limits and lockout thresholds raised)"
+            )
+            stack.callback(platform.stop)
+            await asyncio.to_thread(platform.start)
+            connector = aiohttp.TCPConnector(limit=READ_CLIENTS)
+            async with aiohttp.ClientSession(platform.base_url, connector=connector) as session:
+                await platform.wait_ready(session)
+                await platform.wait_handlers(setup.infra.nc)
+                accounts, sign_up_seconds = await sign_up(platform, session, sizes, say)
+                reads = await read_figure(platform, session, accounts, sizes, say)
+                logins = await login_figure(platform, session, accounts, sizes, say)
+            say("stopping the platform")
+            await asyncio.to_thread(platform.stop)
+    return assemble(
+        sizes, quick, setup, verified, hello, reads, logins, len(accounts), sign_up_seconds
+    )
+
+
+def assemble(
+    sizes: Sizes,
+    quick: bool,
+    setup: Setup,
+    verified: dict[str, LoopResult],
+    hello: LoopResult,
+    reads: tuple[LoopResult, dict[str, float]],
+    logins: dict[int, tuple[LoopResult, dict[str, float]]],
+    accounts: int,
+    sign_up_seconds: float,
+) -> dict[str, Any]:
+    cores = os.cpu_count() or 1
+    plain, checked, ed = verified["verify"], verified["verify_and_check"], verified["ed25519"]
+    argon_1, argon_all = verified["argon2_1"], verified[f"argon2_{cores}"]
+    read, read_cores = reads
+    figures: dict[str, float | None] = {
+        "token_verifications_per_s": round(plain.per_s, 1),
+        "token_verifications_with_revocation_check_per_s": round(checked.per_s, 1),
+        "authenticated_requests_per_s_64": round(read.per_s, 1),
+        "authenticated_requests_p50_ms_64": rounded(read.p50_ms),
+        "authenticated_requests_p99_ms_64": rounded(read.p99_ms),
+    }
+    for clients, (result, _) in logins.items():
+        figures[f"logins_per_s_{clients}"] = round(result.per_s, 1)
+        figures[f"logins_p50_ms_{clients}"] = rounded(result.p50_ms)
+        figures[f"logins_p99_ms_{clients}"] = rounded(result.p99_ms)
+    ceilings_out: dict[str, float | None] = {
+        "ed25519_verifies_per_s_1core": round(ed.per_s, 1),
+        "argon2_verifies_per_s_1core": round(argon_1.per_s, 1),
+        "argon2_verify_p50_ms": rounded(argon_1.p50_ms),
+        "argon2_verifies_per_s_all_cores": round(argon_all.per_s, 1),
+        "aiohttp_hello_get_per_s_64": round(hello.per_s, 1),
+        "aiohttp_hello_get_p50_ms_64": rounded(hello.p50_ms),
+        "aiohttp_hello_get_p99_ms_64": rounded(hello.p99_ms),
+    }
+    ratios: dict[str, float | None] = {
+        "token_verifications_per_s_vs_ed25519": ratio(plain.per_s, ed.per_s),
+        "token_verifications_with_revocation_check_per_s_vs_verify": ratio(
+            checked.per_s, plain.per_s
+        ),
+        "authenticated_requests_per_s_64_vs_aiohttp_hello": ratio(read.per_s, hello.per_s),
+        "logins_p50_ms_1_vs_argon2_verify": ratio(logins[1][0].p50_ms, argon_1.p50_ms),
+    }
+    for clients, (result, _) in logins.items():
+        ratios[f"logins_per_s_{clients}_vs_argon2_1core"] = ratio(result.per_s, argon_1.per_s)
+        ratios[f"logins_per_s_{clients}_vs_argon2_all_cores"] = ratio(result.per_s, argon_all.per_s)
+    busiest = max(logins)
+    login_result, login_cores = logins[busiest]
+    settings = setup.infra.settings
+    return {
+        **figures,
+        "ceilings": ceilings_out,
+        "ratios": ratios,
+        "measured": MEASURED,
+        "details": {
+            "token_verify": plain.summary(),
+            "token_verify_with_revocation_check": checked.summary(),
+            "ed25519_verify": ed.summary(),
+            "argon2_verify_1core": argon_1.summary(),
+            "argon2_verify_all_cores": argon_all.summary(),
+            "authenticated_requests_64": read.summary() | {"first_error": read.first_error},
+            "aiohttp_hello_get_64": hello.summary(),
+            **{
+                f"logins_{clients}": result.summary() | {"first_error": result.first_error}
+                for clients, (result, _) in logins.items()
+            },
+            "cores_used_during_authenticated_requests_64": read_cores,
+            "cpu_ms_per_authenticated_request_64": _per_request(read_cores, read.per_s),
+            f"cores_used_during_logins_{busiest}": login_cores,
+            f"cpu_ms_per_login_{busiest}": _per_request(login_cores, login_result.per_s),
+            "accounts": accounts,
+            "sign_up_seconds": round(sign_up_seconds, 2),
+        },
+        "password_hash": {
+            "memory_kib": settings.password_hash_memory_kib,
+            "iterations": settings.password_hash_iterations,
+        },
+        "limits_lifted_for_the_run": LIFTED_LIMITS,
+        "mode": "quick" if quick else "full",
+        "sizes": dataclasses.asdict(sizes),
+        "backends": setup.backends.origins,
+        "load_generator": "python (aiohttp client)",
+        **machine(),
+    }
+
+
+def _per_request(cores: dict[str, float], per_s: float) -> dict[str, float]:
+    """CPU ms each process spends per request: what must shrink for a higher rate."""
+    return {name: round(used / per_s * 1000, 3) for name, used in cores.items()} if per_s else {}
+
+
+# --- the report ---------------------------------------------------------------------------
+
+
+def table(result: dict[str, Any]) -> str:
+    c = result["ceilings"]
+    r = result["ratios"]
+    cores = result["cpu_count"]
+    rows: list[tuple[str, str, str, str, str, str]] = []
+
+    def row(
+        label: str,
+        value: float | None,
+        unit: str,
+        latency: tuple[float | None, float | None] | None,
+        bound: str,
+        ratio_key: str,
+    ) -> None:
+        p50, p99 = latency or (None, None)
+        rows.append(
+            (
+                label,
+                fmt(value, unit),
+                fmt(p50, "ms"),
+                fmt(p99, "ms"),
+                bound,
+                fmt_ratio(r[ratio_key]),
+            )
+        )
+
+    def extra(bound: str, ratio_key: str) -> None:
+        rows.append(("", "", "", "", bound, fmt_ratio(r[ratio_key])))
+
+    row(
+        "token verifications/s, 1 core",
+        result["token_verifications_per_s"],
+        "/s",
+        None,
+        f"{fmt(c['ed25519_verifies_per_s_1core'], '/s')} Ed25519 verify, 1 core",
+        "token_verifications_per_s_vs_ed25519",
+    )
+    row(
+        "  + revocation check, 64 tasks",
+        result["token_verifications_with_revocation_check_per_s"],
+        "/s",
+        None,
+        f"{fmt(result['token_verifications_per_s'], '/s')} verify alone",
+        "token_verifications_with_revocation_check_per_s_vs_verify",
+    )
+    row(
+        "GET security-log, 64 clients",
+        result["authenticated_requests_per_s_64"],
+        "/s",
+        (result["authenticated_requests_p50_ms_64"], result["authenticated_requests_p99_ms_64"]),
+        f"{fmt(c['aiohttp_hello_get_per_s_64'], '/s')} aiohttp hello GET, 64",
+        "authenticated_requests_per_s_64_vs_aiohttp_hello",
+    )
+    for clients in LOGIN_CLIENTS:
+        row(
+            f"logins/s, {clients} client{'s' if clients > 1 else ''}",
+            result[f"logins_per_s_{clients}"],
+            "/s",
+            (result[f"logins_p50_ms_{clients}"], result[f"logins_p99_ms_{clients}"]),
+            f"{fmt(c['argon2_verifies_per_s_1core'], '/s')} argon2 verify, 1 core",
+            f"logins_per_s_{clients}_vs_argon2_1core",
+        )
+        if clients > 1:
+            extra(
+                f"{fmt(c['argon2_verifies_per_s_all_cores'], '/s')} argon2 verify, {cores} cores",
+                f"logins_per_s_{clients}_vs_argon2_all_cores",
+            )
+    row(
+        "login p50, 1 client",
+        result["logins_p50_ms_1"],
+        "ms",
+        None,
+        f"{fmt(c['argon2_verify_p50_ms'], 'ms')} floor: one argon2 verify",
+        "logins_p50_ms_1_vs_argon2_verify",
+    )
+    headers = ("figure", "value", "p50", "p99", "ceiling / floor", "ratio")
+    return render_table(headers, rows, right={1, 2, 3, 5})
+
+
+def details_text(result: dict[str, Any]) -> str:
+    d = result["details"]
+    ph = result["password_hash"]
+    busiest = max(LOGIN_CLIENTS)
+    lines = [
+        "ratio: throughput = value / ceiling (1.00 = at the ceiling); "
+        "latency = value / floor (1.00 = at the floor).",
+        *(f"{name}: {how}" for name, how in result["measured"].items()),
+        f"password hash: argon2id, {ph['memory_kib']} KiB, {ph['iterations']} passes "
+        "(the shipped defaults)",
+        "all requests come from 127.0.0.1, so these limits were raised for the workers "
+        "(the limiter still runs): "
+        + ", ".join(f"{k}={v}" for k, v in result["limits_lifted_for_the_run"].items()),
+        f"accounts: {d['accounts']} created through sign-up in {d['sign_up_seconds']:.1f}s",
+        "requests: "
+        + ", ".join(
+            f"{name} {d[key]['requests']:,} ({d[key]['errors']} errors)"
+            for name, key in [
+                ("GET security-log", "authenticated_requests_64"),
+                *((f"logins {n}", f"logins_{n}") for n in LOGIN_CLIENTS),
+            ]
+        ),
+        f"verify + revocation check: p50 {d['token_verify_with_revocation_check']['p50_ms']} ms, "
+        f"p99 {d['token_verify_with_revocation_check']['p99_ms']} ms per check (64 in flight)",
+        "cores used during 64-client GETs: "
+        + ", ".join(
+            f"{k} {v:.2f}" for k, v in d["cores_used_during_authenticated_requests_64"].items()
+        ),
+        "CPU ms per GET (64 clients): "
+        + ", ".join(f"{k} {v:.3f}" for k, v in d["cpu_ms_per_authenticated_request_64"].items()),
+        f"cores used during {busiest}-client logins: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in d[f"cores_used_during_logins_{busiest}"].items()),
+        f"CPU ms per login ({busiest} clients): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in d[f"cpu_ms_per_login_{busiest}"].items()),
+        *footer(result),
+    ]
+    return "\n".join(lines)
