@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -19,6 +20,7 @@ from urllib.parse import urlparse, urlunparse
 import aiohttp
 import asyncpg
 import nats
+import nats.js.errors
 import pytest
 import redis.asyncio as aioredis
 
@@ -78,7 +80,16 @@ async def reset_streams(nats_url: str, decl: streams_mod.Declarations) -> None:
         js = nc.jetstream()
         for name in await js.streams_info():
             await js.delete_stream(name.config.name)
-        report = await streams_mod.apply(js, decl)
+        for attempt in range(20):
+            try:
+                report = await streams_mod.apply(js, decl)
+                break
+            except nats.js.errors.ServerError:
+                # nats-server removes a deleted stream's files in the background; creating
+                # the same stream again at that moment fails with "error creating store".
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.05)
         assert report.ok, report.refused
     finally:
         await nc.close()
