@@ -223,6 +223,13 @@ def plan_rotation(
     return Rotation(new, retiring, removed)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    key: str
+    value: bytes
+    revision: int
+
+
 class KeyRing:
     """The signing keys, cached in memory and kept in the `signing_keys` bucket.
 
@@ -238,6 +245,7 @@ class KeyRing:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._bucket = bucket
+        self._js: JetStreamContext | None = None
         self._wrap = AESGCM(_derive(secret)) if secret is not None else None
         self._keys: dict[str, SigningKey] = {}
         self._revisions: dict[str, int] = {}
@@ -262,6 +270,7 @@ class KeyRing:
         except NATS_UNAVAILABLE as exc:
             raise unavailable(exc) from None
         ring = cls(bucket, secret)
+        ring._js = js
         await ring.refresh()
         return ring
 
@@ -346,6 +355,9 @@ class KeyRing:
         key = SigningKey.generate(now)
         await self._create(key)
         await self.refresh()
+        # The reload shows keys other processes added meanwhile; ours is stored for certain
+        # (the write was acknowledged) even when the watch that reloads has not seen it yet.
+        self._keys.setdefault(key.kid, key)
         return self.signing_key(now)
 
     async def rotate(self, now: int, retire_after: int = RETIRE_AFTER) -> Rotation:
@@ -376,15 +388,24 @@ class KeyRing:
 
     # -- storage -------------------------------------------------------------------------------
 
-    async def _load(self) -> list[KeyValue.Entry]:
-        assert self._bucket is not None
-        watcher = await self._bucket.watchall(ignore_deletes=True)
-        entries: list[KeyValue.Entry] = []
-        try:
-            while (entry := await watcher.updates(timeout=5.0)) is not None:
-                entries.append(entry)
-        finally:
-            await watcher.stop()
+    async def _load(self) -> list[_Entry]:
+        """Every live key's last value, read from the bucket's stream subject by subject.
+
+        Not a KV watch: nats-py's watch can end its initial replay early (nats.py #842,
+        #995) and would hand back a partial ring.
+        """
+        assert self._bucket is not None and self._js is not None
+        stream, prefix = f"KV_{BUCKET}", f"$KV.{BUCKET}."
+        info = await self._js.stream_info(stream, subjects_filter=f"{prefix}>")
+        entries: list[_Entry] = []
+        for subject in sorted(info.state.subjects or {}):
+            try:
+                msg = await self._js.get_last_msg(stream, subject)
+            except nats.js.errors.NotFoundError:
+                continue  # purged between the listing and the read
+            if (msg.headers or {}).get("KV-Operation") in ("DEL", "PURGE") or not msg.data:
+                continue
+            entries.append(_Entry(subject[len(prefix) :], msg.data, msg.seq or 0))
         return entries
 
     def _seal(self, key: SigningKey) -> bytes:
