@@ -182,10 +182,16 @@ async def cmd_up(settings: Settings) -> int:
         await workers.start_projections(projections())
         await workers.start_edge(settings.http_host, settings.http_port)
         base = workers.urls[0]
+        sms = (
+            settings.data_dir / "sms-outbox.jsonl"
+            if settings.sms_provider == "outbox"
+            else f"sent through {settings.sms_provider}"
+        )
         print(
             f"\nquark is up:\n  API        {base}/v1/posts\n  API docs   {base}/docs\n"
             f"  OpenAPI    {base}/openapi.json\n  health     {base}/readyz\n"
-            f"  metrics    {base}/metrics\n  NATS       {settings.nats_url}\n"
+            f"  metrics    {base}/metrics\n  sign-up    POST {base}/v1/auth/phone/start\n"
+            f"  SMS codes  {sms}\n  NATS       {settings.nats_url}\n"
             f"  PostgreSQL {settings.database_url}\n  Redis      {settings.redis_url}\n"
             "Press Ctrl-C to stop.",
             file=sys.stderr,
