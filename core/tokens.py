@@ -23,6 +23,7 @@ import base64
 import os
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Annotated, Final
@@ -49,6 +50,8 @@ log = get_logger("quark.tokens")
 
 #: Lifetime of an access token (seconds); a client refreshes it with its session.
 ACCESS_TTL: Final = 900
+#: Tokens whose signature was checked, remembered per edge process (LRU).
+VERIFIED_CACHE_SIZE: Final = 20_000
 ISSUER: Final = "quark"
 AUDIENCE: Final = "quark-api"
 #: Clock difference tolerated between the host that issued a token and the one verifying it.
@@ -495,6 +498,7 @@ class TokenService:
         ttl: int = ACCESS_TTL,
     ) -> None:
         self.ring = ring
+        self._verified: OrderedDict[str, tuple[AccessClaims, str]] = OrderedDict()
         self.issuer = issuer
         self.audience = audience
         self.ttl = ttl
@@ -523,6 +527,29 @@ class TokenService:
 
     async def verify(self, token: str, now: int) -> AccessClaims:
         """The claims of a token we issued that is valid at `now`.
+
+        A client sends the same token with every request for up to 15 minutes: the result of
+        the signature check (the costly part) is remembered per token, while the claims, the
+        expiry and the key's liveness are checked on every call.
+
+        Raises:
+            InvalidToken: for any reason at all; the detail names the failed check.
+            UnavailableError: an unknown kid required a reload and NATS did not answer.
+        """
+        cached = self._verified.get(token)
+        if cached is None:
+            cached = await self._verify_signature(token, now)
+            self._verified[token] = cached
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        claims, kid = cached
+        if await self.ring.verification_key(kid, now) is None:
+            raise InvalidToken("unknown or retired signing key")
+        _check_claims(claims, now, self.issuer, self.audience)
+        return claims
+
+    async def _verify_signature(self, token: str, now: int) -> tuple[AccessClaims, str]:
+        """Claims and kid of a token whose signature is ours (claims not checked yet).
 
         Raises:
             InvalidToken: for any reason at all; the detail names the failed check.
@@ -557,8 +584,7 @@ class TokenService:
             claims = _claims_decoder.decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise InvalidToken(f"invalid claims: {exc}") from None
-        _check_claims(claims, now, self.issuer, self.audience)
-        return claims
+        return claims, header.kid
 
 
 def sign(key: SigningKey, claims: AccessClaims) -> str:

@@ -444,3 +444,22 @@ def test_access_claims_encode_as_a_plain_jwt_payload(key: SigningKey) -> None:
     _, body, _ = sign(key, c).split(".")
     payload = msgspec.json.decode(base64.urlsafe_b64decode(body + "=="))
     assert set(payload) == {"sub", "sid", "roles", "iss", "aud", "iat", "exp", "jti"}
+
+
+# -- the verified-token cache ------------------------------------------------------------------
+
+
+async def test_a_remembered_signature_does_not_outlive_expiry_or_its_key(key: SigningKey) -> None:
+    ring = KeyRing.in_memory([key])
+    service = TokenService(ring)
+    token, _ = service.issue(new_id(), new_id(), ["user"], NOW)
+    assert (await service.verify(token, NOW)).sub == (await service.verify(token, NOW + 1)).sub
+    assert token in service._verified  # the second call used the remembered check
+    await rejected(service, token, "expired", now=NOW + ACCESS_TTL + 60)
+    # The key retires: the remembered signature no longer counts.
+    ring._keys[key.kid] = SigningKey(key.kid, key.created_at, NOW + 5, key.private_key)
+    await rejected(service, token, "retired", now=NOW + 10)
+    # A token that failed is not remembered, and one changed by a byte is checked afresh.
+    tampered = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    await rejected(service, tampered, "signature|malformed", now=NOW)
+    assert tampered not in service._verified
