@@ -496,8 +496,10 @@ class TokenService:
         issuer: str = ISSUER,
         audience: str = AUDIENCE,
         ttl: int = ACCESS_TTL,
+        cache_size: int = VERIFIED_CACHE_SIZE,
     ) -> None:
         self.ring = ring
+        self._cache_size = cache_size
         self._verified: OrderedDict[str, tuple[AccessClaims, str]] = OrderedDict()
         self.issuer = issuer
         self.audience = audience
@@ -539,9 +541,10 @@ class TokenService:
         cached = self._verified.get(token)
         if cached is None:
             cached = await self._verify_signature(token, now)
-            self._verified[token] = cached
-            if len(self._verified) > VERIFIED_CACHE_SIZE:
-                self._verified.popitem(last=False)
+            if self._cache_size:
+                self._verified[token] = cached
+                if len(self._verified) > self._cache_size:
+                    self._verified.popitem(last=False)
         claims, kid = cached
         if await self.ring.verification_key(kid, now) is None:
             raise InvalidToken("unknown or retired signing key")
