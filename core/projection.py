@@ -80,6 +80,9 @@ class Projection(ABC):
     name: ClassVar[str]
     version: ClassVar[int]
     consumes: ClassVar[frozenset[str]]
+    #: The vault, for read models that show personal values (set by the runtime before the
+    #: first batch). Values of erased people open as "[erased]", in replays too.
+    vault: Any = None
 
 
 class PgProjection(Projection):

@@ -61,6 +61,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     verification_code_ttl_seconds: int = 300
     #: How long before a new code may be sent for the same verification (seconds).
     verification_resend_after_seconds: int = 60
+    #: How long a released handle stays unavailable to others (seconds; 30 days).
+    handle_cooling_off_seconds: int = 30 * 86_400
     #: argon2id cost of password hashes (OWASP's minimum: 19 MiB, 2 passes).
     password_hash_memory_kib: int = 19_456
     password_hash_iterations: int = 2

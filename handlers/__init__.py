@@ -8,8 +8,9 @@ def contexts() -> dict[str, ModuleType]:
     """Every context package by name; each has `CONTEXT`, `EVENTS` and `TABLE`."""
     import handlers.accounts
     import handlers.posts
+    import handlers.profiles
 
-    return {m.CONTEXT: m for m in (handlers.accounts, handlers.posts)}
+    return {m.CONTEXT: m for m in (handlers.accounts, handlers.posts, handlers.profiles)}
 
 
 def all_events() -> list[type]:

@@ -8,6 +8,7 @@ def projections() -> dict[str, Projection]:
     """Every read model by name (the `quark replay` and worker catalogue)."""
     from projections.author_stats import AuthorStatsProjection
     from projections.posts import PostsProjection
+    from projections.profiles import ProfilesProjection
     from projections.security_log import SecurityLogProjection
     from projections.sessions import SessionsProjection
 
@@ -16,5 +17,6 @@ def projections() -> dict[str, Projection]:
         AuthorStatsProjection(),
         SessionsProjection(),
         SecurityLogProjection(),
+        ProfilesProjection(),
     ]
     return {p.name: p for p in items}

@@ -139,12 +139,17 @@ class OutboxProvider:
 
 
 def read_outbox(path: Path) -> list[dict[str, str]]:
-    """Every SMS written to an outbox file, oldest first (none if the file is missing)."""
+    """Every SMS written to an outbox file, oldest first (none if the file is missing).
+
+    A line still being appended (no newline yet) is left for the next read: a reader racing
+    the writer must not see half a message.
+    """
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return []
-    return [msgspec.json.decode(line) for line in data.splitlines() if line.strip()]
+    complete = data[: data.rfind(b"\n") + 1]
+    return [msgspec.json.decode(line) for line in complete.splitlines() if line.strip()]
 
 
 # --- SMS.ru ------------------------------------------------------------------------------

@@ -319,3 +319,9 @@ def test_smsru_without_an_api_id_is_a_config_error_naming_the_variable() -> None
     settings = load_settings({"QUARK_SMS_PROVIDER": "smsru"})
     with pytest.raises(ConfigError, match="QUARK_SMS_RU_API_ID"):
         build_provider(settings)
+
+
+def test_a_line_still_being_written_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "sms-outbox.jsonl"
+    path.write_bytes(b'{"to": "+79161234567", "text": "a", "sent_at": "x"}\n{"to": "+7916')
+    assert [m["text"] for m in read_outbox(path)] == ["a"]

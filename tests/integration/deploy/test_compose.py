@@ -39,10 +39,12 @@ QUARK_SERVICES = (
     "edge",
     "handlers-accounts",
     "handlers-posts",
+    "handlers-profiles",
     "projection-posts",
     "projection-author-stats",
     "projection-sessions",
     "projection-security-log",
+    "projection-profiles",
 )
 MIN_NATS = (2, 12, 3)
 
@@ -257,3 +259,16 @@ def test_stateful_services_use_named_volumes(compose: dict[str, Any]) -> None:
             if v.split(":")[0] in compose["volumes"]
         ]
         assert named, f"{name} keeps state outside a named volume"
+
+
+def test_every_context_and_read_model_has_its_worker(compose: dict[str, Any]) -> None:
+    """A new context or projection that compose does not run would silently do nothing in
+    production."""
+    from handlers import contexts
+    from projections import projections
+
+    commands = {tuple(svc.get("command", [])) for svc in quark_services(compose).values()}
+    for context in contexts():
+        assert ("run", "handler", context) in commands, context
+    for name in projections():
+        assert ("run", "projection", name) in commands, name

@@ -126,6 +126,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
         "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
         "QUARK_VERIFICATION_RESEND_AFTER_SECONDS": "30",
+        "QUARK_HANDLE_COOLING_OFF_SECONDS": "86400",
         "QUARK_PASSWORD_HASH_MEMORY_KIB": "65536",
         "QUARK_PASSWORD_HASH_ITERATIONS": "3",
         "QUARK_LIMIT_SMS_PER_PHONE": "3/10min",
@@ -159,6 +160,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         settings.lockout_max_seconds,
     ) == (120, 65536, 3, "3/10min", "10/h", "100/min", 3, 50, 30, 3600)
     assert settings.verification_resend_after_seconds == 30
+    assert settings.handle_cooling_off_seconds == 86400
     assert [str(n) for n in settings.proxy_networks()] == ["10.0.0.0/8", "192.168.1.1/32"]
     with pytest.raises(ConfigError, match="QUARK_TRUSTED_PROXIES"):
         load_settings({"QUARK_TRUSTED_PROXIES": "not-an-ip"})

@@ -1,0 +1,165 @@
+"""Profiles: my profile (read, change), public profiles by handle, and search."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, ClassVar
+
+import msgspec
+from aiohttp import web
+
+from core.errors import FieldError, ValidationError
+from edge.auth import principal
+from edge.bodies import read_json
+from edge.context import command_headers, correlation_id, infra, wait_for_position
+from edge.routing import Param, Route
+from handlers.profiles.commands import (
+    HANDLE_MAX,
+    Bio,
+    DisplayName,
+    Handle,
+    Locale,
+    UpdateProfile,
+)
+from handlers.profiles.errors import UserNotFound
+from projections import profiles as model
+
+PROJECTION = "profiles"
+_encoder = msgspec.json.Encoder()
+_HANDLE = re.compile(r"^[a-z0-9_]{3,30}$")
+
+
+class MeBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields left out stay as they are; `avatar_media_id: null` removes the avatar."""
+
+    __openapi_extra__: ClassVar[dict[str, object]] = {"minProperties": 1}
+    display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
+    bio: Bio | msgspec.UnsetType = msgspec.UNSET
+    handle: Handle | msgspec.UnsetType = msgspec.UNSET
+    locale: Locale | msgspec.UnsetType = msgspec.UNSET
+    avatar_media_id: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class PublicProfile(msgspec.Struct):
+    id: str
+    handle: str | None
+    display_name: str
+    bio: str
+    avatar_media_id: str | None
+    created_at: datetime | None
+
+
+class MyProfile(msgspec.Struct):
+    id: str
+    handle: str | None
+    display_name: str
+    bio: str
+    locale: str | None
+    avatar_media_id: str | None
+    created_at: datetime | None
+    updated_at: datetime
+
+
+class ProfileChanged(msgspec.Struct):
+    id: str
+    position: str
+
+
+class ProfileList(msgspec.Struct):
+    items: list[PublicProfile]
+
+
+def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=_encoder.encode(value), content_type="application/json", headers=headers
+    )
+
+
+def _public(row: model.ProfileRow) -> PublicProfile:
+    return PublicProfile(
+        row.user_id, row.handle, row.display_name, row.bio, row.avatar_media_id, row.created_at
+    )
+
+
+async def get_me(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await wait_for_position(request, PROJECTION)
+    row = await model.by_user(infra(request).pool, who.user_id)
+    if row is None:
+        raise UserNotFound("your profile is not there yet; retry with Quark-After")
+    return _json(
+        200,
+        MyProfile(
+            row.user_id,
+            row.handle,
+            row.display_name,
+            row.bio,
+            row.locale,
+            row.avatar_media_id,
+            row.created_at,
+            row.updated_at,
+        ),
+    )
+
+
+async def patch_me(request: web.Request) -> web.Response:
+    who = await principal(request)
+    i = infra(request)
+    body = await read_json(request, MeBody, max_bytes=8192)
+    given: dict[str, Any] = {
+        k: v for k, v in msgspec.structs.asdict(body).items() if v is not msgspec.UNSET
+    }
+    if not given:
+        raise ValidationError("nothing to change", errors=[FieldError("$", "send a field")])
+    avatar = given.pop("avatar_media_id", msgspec.UNSET)
+    command = UpdateProfile(
+        **given,
+        avatar_media_id=avatar if isinstance(avatar, str) else None,
+        clear_avatar=avatar is None,
+    )
+    reply = await i.bus.send(
+        command, actor=who.user_id, roles=who.roles, correlation_id=correlation_id(request)
+    )
+    return _json(200, ProfileChanged(who.user_id, reply.position or ""), command_headers(reply))
+
+
+async def get_user(request: web.Request) -> web.Response:
+    handle = request.match_info["handle"].lower()
+    if not _HANDLE.match(handle):
+        raise UserNotFound()
+    await wait_for_position(request, PROJECTION)
+    row = await model.by_handle(infra(request).pool, handle)
+    if row is None:
+        raise UserNotFound()
+    return _json(200, _public(row))
+
+
+async def search_users(request: web.Request) -> web.Response:
+    query = request.query.get("query", "").strip()
+    if not 1 <= len(query) <= 64:
+        raise ValidationError(
+            "query must be 1-64 characters", errors=[FieldError("query", "1-64 characters")]
+        )
+    raw = request.query.get("limit", "20")
+    if not raw.isdigit() or not 1 <= int(raw) <= 50:
+        raise ValidationError("limit must be 1-50", errors=[FieldError("limit", "1 to 50")])
+    await wait_for_position(request, PROJECTION)
+    rows = await model.search(infra(request).pool, query, int(raw))
+    return _json(200, ProfileList([_public(r) for r in rows]))
+
+
+ROUTES: list[Route] = [
+    Route("GET", "/v1/me", get_me, "My profile", "profiles", response=MyProfile,
+          auth="bearer", errors=(404,)),
+    Route("PATCH", "/v1/me", patch_me, "Change my profile (name, bio, handle, locale, avatar)",
+          "profiles", request=MeBody, response=ProfileChanged, auth="bearer",
+          errors=(409, 422)),
+    Route("GET", "/v1/users/{handle}", get_user, "A public profile", "profiles",
+          response=PublicProfile, errors=(404,),
+          params=(Param("handle", "path", f"3-{HANDLE_MAX} of a-z, 0-9, _"),)),
+    Route("GET", "/v1/users", search_users, "Find people by handle or name (prefix)",
+          "profiles", response=ProfileList, errors=(422,),
+          params=(Param("query", "query", "1-64 characters", required=True),
+                  Param("limit", "query", "1-50", {"type": "integer"}))),
+]  # fmt: skip

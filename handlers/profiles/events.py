@@ -1,0 +1,45 @@
+"""Events of the profiles context. Display name, bio and handle are personal: sealed under
+the person's key (erasure makes them "[erased]" everywhere); handles are looked up by keyed
+hash, never by their text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from core.personal import Sealed
+from core.registry import Event
+
+
+class ProfileUpdated(Event, frozen=True):
+    name: ClassVar[str] = "profiles.ProfileUpdated"
+    user_id: str
+    updated_at: datetime
+    display_name: Sealed | None = None
+    bio: Sealed | None = None
+    handle: Sealed | None = None
+    handle_hash: str | None = None
+    locale: str | None = None
+    avatar_media_id: str | None = None
+    avatar_cleared: bool = False
+
+
+class HandleClaimed(Event, frozen=True):
+    name: ClassVar[str] = "profiles.HandleClaimed"
+    handle_hash: str
+    user_id: str
+    claimed_at: datetime
+
+
+class HandleReleased(Event, frozen=True):
+    """The owner moved to another handle; anybody else may take this one from `free_after`
+    (the cooling-off period keeps a renamed person from being impersonated at once)."""
+
+    name: ClassVar[str] = "profiles.HandleReleased"
+    handle_hash: str
+    user_id: str
+    released_at: datetime
+    free_after: datetime
+
+
+EVENTS = (ProfileUpdated, HandleClaimed, HandleReleased)

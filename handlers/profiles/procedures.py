@@ -1,0 +1,118 @@
+"""Carrying out profile changes: sealing the personal fields, claiming a new handle before
+the profile points at it, then releasing the old one (free for others after a cooling-off
+period)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.bootstrap import Infra
+from core.bus import transact
+from core.commands import CommandMeta, CommandReply
+from core.errors import FieldError
+from core.ids import derived_id, is_uuid
+from core.permissions import require
+from handlers.profiles.commands import UpdateProfile
+from handlers.profiles.errors import InvalidProfile
+from handlers.profiles.events import ProfileUpdated
+from handlers.profiles.state import (
+    HANDLE,
+    PROFILE,
+    canonical_handle,
+    check_handle,
+    decide_claim_handle,
+    decide_release_handle,
+    decide_update,
+)
+
+
+def handle_hash(infra: Infra, handle: str) -> str:
+    return infra.vault.lookup_hash("handle", canonical_handle(handle))
+
+
+def _handle_id(infra: Infra, hashed: str) -> str:
+    return derived_id(infra.secret_key, "handle-claim", hashed)
+
+
+def _clean_text(field: str, value: str | None, *, multiline: bool) -> str | None:
+    """Plain text only: no control characters (newlines allowed in a bio), trimmed."""
+    if value is None:
+        return None
+    allowed = {"\n"} if multiline else set()
+    if any((ord(c) < 32 and c not in allowed) or ord(c) == 127 for c in value):
+        raise InvalidProfile(
+            f"{field} must be plain text", errors=[FieldError(field, "control characters")]
+        )
+    return value.strip()
+
+
+async def update_profile(infra: Infra, command: UpdateProfile, meta: CommandMeta) -> CommandReply:
+    user_id = meta.actor or ""
+    if not is_uuid(user_id):
+        raise InvalidProfile("sign in first")
+    require(meta.roles, "account.manage_own")
+    name = _clean_text("display_name", command.display_name, multiline=False)
+    if name is not None and not name:
+        raise InvalidProfile(errors=[FieldError("display_name", "must not be blank")])
+    bio = _clean_text("bio", command.bio, multiline=True)
+    if command.avatar_media_id is not None and not is_uuid(command.avatar_media_id):
+        raise InvalidProfile(errors=[FieldError("avatar_media_id", "not a media id")])
+    now = meta.received_at
+    seal = infra.vault.seal
+    new_hash = None
+    sealed_handle = None
+    if command.handle is not None:
+        handle = canonical_handle(command.handle)
+        check_handle(handle)
+        new_hash = handle_hash(infra, handle)
+        sealed_handle = await seal(user_id, "handle", handle)
+    current = (await infra.store.load(PROFILE, user_id)).state
+    changing_handle = new_hash is not None and new_hash != current.handle_hash
+    if changing_handle:
+        assert new_hash is not None
+        await transact(
+            infra.store,
+            HANDLE,
+            _handle_id(infra, new_hash),
+            lambda state: decide_claim_handle(
+                state, handle_hash=new_hash, user_id=user_id, now=now
+            ),
+            meta,
+            creates=True,
+            step="claim",
+        )
+    update = ProfileUpdated(
+        user_id=user_id,
+        display_name=await seal(user_id, "display_name", name) if name is not None else None,
+        bio=await seal(user_id, "bio", bio) if bio is not None else None,
+        handle=sealed_handle,
+        handle_hash=new_hash,
+        locale=command.locale,
+        avatar_media_id=command.avatar_media_id,
+        avatar_cleared=command.clear_avatar,
+        updated_at=now,
+    )
+    outcome = await transact(
+        infra.store,
+        PROFILE,
+        user_id,
+        lambda state: decide_update(state, update, owns_new_handle=changing_handle),
+        meta,
+        step="profile",
+    )
+    if changing_handle and current.handle_hash:
+        old = current.handle_hash
+        cooling = timedelta(seconds=infra.settings.handle_cooling_off_seconds)
+        await transact(
+            infra.store,
+            HANDLE,
+            _handle_id(infra, old),
+            lambda state: decide_release_handle(
+                state, handle_hash=old, user_id=user_id, cooling_off=cooling, now=now
+            ),
+            meta,
+            step="release",
+        )
+    return CommandReply(
+        ok=True, position=outcome.position, aggregate_id=user_id, duplicate=outcome.duplicate
+    )

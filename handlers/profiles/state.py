@@ -1,0 +1,122 @@
+"""The profile and handle-claim aggregates: pure `evolve` and `decide` (no I/O, no clock)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import msgspec
+
+from core.errors import FieldError
+from core.eventstore import AggregateKind
+from core.registry import Event
+from handlers.profiles.errors import HandleCoolingOff, HandleReserved, HandleTaken
+from handlers.profiles.events import HandleClaimed, HandleReleased, ProfileUpdated
+
+#: Handles nobody may take: they would pass for the platform speaking.
+RESERVED = frozenset(
+    {
+        "about", "abuse", "admin", "administrator", "api", "app", "billing", "everyone",
+        "help", "here", "info", "login", "logout", "me", "mod", "moderator", "news", "null",
+        "official", "quark", "register", "root", "security", "settings", "signup", "staff",
+        "support", "system", "undefined", "user", "users", "www",
+    }
+)  # fmt: skip
+
+
+def canonical_handle(handle: str) -> str:
+    """Handles are case-insensitive: one spelling is stored and compared."""
+    return handle.strip().lower()
+
+
+def check_handle(handle: str) -> None:
+    if handle in RESERVED or handle.startswith("quark_"):
+        raise HandleReserved(errors=[FieldError("handle", "reserved")])
+
+
+# -- handle claim ---------------------------------------------------------------------------
+
+
+class HandleState(msgspec.Struct, frozen=True):
+    owner: str = ""
+    released_by: str = ""
+    free_after: datetime | None = None
+
+
+def evolve_handle(state: HandleState, event: Event) -> HandleState:
+    match event:
+        case HandleClaimed():
+            return HandleState(owner=event.user_id)
+        case HandleReleased():
+            return HandleState(released_by=event.user_id, free_after=event.free_after)
+        case _:
+            return state
+
+
+HANDLE = AggregateKind(type="profiles.handle", initial=HandleState, evolve=evolve_handle)
+
+
+def decide_claim_handle(
+    state: HandleState, *, handle_hash: str, user_id: str, now: datetime
+) -> list[Event]:
+    if state.owner == user_id:
+        return []
+    if state.owner:
+        raise HandleTaken(errors=[FieldError("handle", "taken")])
+    if state.free_after is not None and now < state.free_after and state.released_by != user_id:
+        # Its former owner may take it back at once; everyone else waits.
+        raise HandleCoolingOff(
+            f"free again after {state.free_after.isoformat()}",
+            errors=[FieldError("handle", "recently released")],
+        )
+    return [HandleClaimed(handle_hash=handle_hash, user_id=user_id, claimed_at=now)]
+
+
+def decide_release_handle(
+    state: HandleState, *, handle_hash: str, user_id: str, cooling_off: timedelta, now: datetime
+) -> list[Event]:
+    if state.owner != user_id:
+        return []  # not ours (any more): nothing to release
+    return [
+        HandleReleased(
+            handle_hash=handle_hash, user_id=user_id, released_at=now, free_after=now + cooling_off
+        )
+    ]
+
+
+# -- profile --------------------------------------------------------------------------------
+
+
+class ProfileState(msgspec.Struct, frozen=True):
+    handle_hash: str = ""
+
+
+def evolve_profile(state: ProfileState, event: Event) -> ProfileState:
+    if isinstance(event, ProfileUpdated) and event.handle_hash is not None:
+        return ProfileState(handle_hash=event.handle_hash)
+    return state
+
+
+PROFILE = AggregateKind(
+    type="profiles.profile",
+    initial=ProfileState,
+    evolve=evolve_profile,
+    state_type=ProfileState,
+    snapshot_every=100,
+)
+
+
+def decide_update(
+    state: ProfileState, update: ProfileUpdated, *, owns_new_handle: bool
+) -> list[Event]:
+    """`update` holds only what changes; a handle change needs its claim first."""
+    if update.handle_hash is not None and update.handle_hash != state.handle_hash:
+        if not owns_new_handle:
+            raise HandleTaken(errors=[FieldError("handle", "not claimed")])
+    elif update.handle_hash is not None:
+        update = msgspec.structs.replace(update, handle=None, handle_hash=None)
+    changes = msgspec.structs.asdict(update)
+    if not any(
+        v not in (None, False) for k, v in changes.items() if k not in ("user_id", "updated_at")
+    ):
+        return []
+    return [update]
