@@ -107,9 +107,16 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 
 
 def all_routes() -> list[Route]:
-    from edge.routes import accounts, health, live, posts, profiles
+    from edge.routes import accounts, admin, health, live, posts, profiles
 
-    return [*health.ROUTES, *accounts.ROUTES, *profiles.ROUTES, *posts.ROUTES, *live.ROUTES]
+    return [
+        *health.ROUTES,
+        *accounts.ROUTES,
+        *profiles.ROUTES,
+        *admin.ROUTES,
+        *posts.ROUTES,
+        *live.ROUTES,
+    ]
 
 
 def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:

@@ -18,7 +18,13 @@ import msgspec
 
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
-from handlers.accounts.events import AccountRegistered
+from handlers.accounts.events import (
+    AccountRegistered,
+    AccountSuspended,
+    AccountUnsuspended,
+    RoleGranted,
+    RoleRevoked,
+)
 from handlers.profiles.events import ProfileUpdated
 
 
@@ -36,7 +42,17 @@ class ProfileRow(msgspec.Struct, frozen=True):
 class ProfilesProjection(PgProjection):
     name: ClassVar[str] = "profiles"
     version: ClassVar[int] = 1
-    consumes: ClassVar[frozenset[str]] = frozenset({AccountRegistered.name, ProfileUpdated.name})
+    consumes: ClassVar[frozenset[str]] = frozenset(
+        e.name
+        for e in (
+            AccountRegistered,
+            ProfileUpdated,
+            RoleGranted,
+            RoleRevoked,
+            AccountSuspended,
+            AccountUnsuspended,
+        )
+    )
     ddl: ClassVar[str] = """
         CREATE TABLE profiles (
             user_id uuid PRIMARY KEY,
@@ -47,7 +63,10 @@ class ProfilesProjection(PgProjection):
             locale text,
             avatar_media_id uuid,
             created_at timestamptz,
-            updated_at timestamptz NOT NULL
+            updated_at timestamptz NOT NULL,
+            -- For the admins' user list (the accounts context's roles and status).
+            roles text[] NOT NULL DEFAULT '{user}',
+            suspended boolean NOT NULL DEFAULT false
         );
         -- Claims keep handles unique; the index serves lookups and prefix search.
         CREATE INDEX profiles_handle ON profiles (handle text_pattern_ops);
@@ -102,8 +121,41 @@ class ProfilesProjection(PgProjection):
                         e.avatar_cleared,
                         e.updated_at,
                     )
+                case RoleGranted() as e:
+                    await self._account_field(
+                        conn,
+                        e.user_id,
+                        "roles = CASE WHEN $2 = ANY(roles) THEN roles ELSE roles || $2 END",
+                        e.role,
+                        e.granted_at,
+                    )
+                case RoleRevoked() as e:
+                    await self._account_field(
+                        conn, e.user_id, "roles = array_remove(roles, $2)", e.role, e.revoked_at
+                    )
+                case AccountSuspended() as e:
+                    await self._account_field(
+                        conn, e.user_id, "suspended = $2", True, e.suspended_at
+                    )
+                case AccountUnsuspended() as e:
+                    await self._account_field(
+                        conn, e.user_id, "suspended = $2", False, e.unsuspended_at
+                    )
                 case _:
                     pass
+
+    @staticmethod
+    async def _account_field(
+        conn: asyncpg.Connection, user_id: str, assignment: str, value: Any, at: datetime
+    ) -> None:
+        # The row exists once AccountRegistered was applied (same stream, earlier).
+        await conn.execute(
+            f"UPDATE profiles SET {assignment}, updated_at = greatest(updated_at, $3) "
+            "WHERE user_id = $1",
+            user_id,
+            value,
+            at,
+        )
 
 
 _COLUMNS = (
@@ -148,3 +200,47 @@ async def search(pool: asyncpg.Pool, query: str, limit: int) -> list[ProfileRow]
         limit,
     )
     return [ProfileRow(*r.values()) for r in records]
+
+
+class AdminRow(msgspec.Struct, frozen=True):
+    profile: ProfileRow
+    roles: list[str]
+    suspended: bool
+
+
+async def admin_list(
+    pool: asyncpg.Pool,
+    *,
+    query: str | None,
+    role: str | None,
+    suspended: bool | None,
+    before: str | None,
+    limit: int,
+) -> list[AdminRow]:
+    """Accounts for the admins' list in a stable order (by id, descending; `before` pages
+    on), with optional filters."""
+    clauses, args = [], []
+    if query:
+        args.append(_like_prefix(query.strip().lower()))
+        n = len(args)
+        clauses.append(f"(handle LIKE ${n} OR lower(display_name) LIKE ${n})")
+    if role:
+        args.append(role)
+        clauses.append(f"${len(args)} = ANY(roles)")
+    if suspended is not None:
+        args.append(suspended)
+        clauses.append(f"suspended = ${len(args)}")
+    if before:
+        args.append(before)
+        clauses.append(f"user_id < ${len(args)}::uuid")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    args.append(limit)
+    records = await pool.fetch(
+        f"SELECT {_COLUMNS}, roles, suspended FROM profiles.profiles {where} "
+        f"ORDER BY user_id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    return [
+        AdminRow(ProfileRow(*list(r.values())[:8]), list(r["roles"]), r["suspended"])
+        for r in records
+    ]

@@ -63,6 +63,12 @@ def _entry(event: Any) -> tuple[str, str, datetime, dict[str, Any]] | None:
         case ev.RoleRevoked():
             detail = {"role": event.role, "by": event.revoked_by, "reason": event.reason}
             return event.user_id, "role-revoked", event.revoked_at, detail
+        case ev.AccountSuspended():
+            detail = {"by": event.suspended_by, "reason": event.reason}
+            return event.user_id, "suspended", event.suspended_at, detail
+        case ev.AccountUnsuspended():
+            detail = {"by": event.unsuspended_by, "reason": event.reason}
+            return event.user_id, "unsuspended", event.unsuspended_at, detail
         case _:
             return None
 
@@ -84,6 +90,8 @@ class SecurityLogProjection(PgProjection):
             ev.TwoFactorDisabled,
             ev.RoleGranted,
             ev.RoleRevoked,
+            ev.AccountSuspended,
+            ev.AccountUnsuspended,
         )
     )
     ddl: ClassVar[str] = """

@@ -26,6 +26,8 @@ from handlers.accounts.commands import (
     RevokeRole,
     StartPhoneVerification,
     StartTwoFactorSetup,
+    SuspendAccount,
+    UnsuspendAccount,
     VerifyPhone,
 )
 from handlers.accounts.events import EVENTS
@@ -48,6 +50,8 @@ TABLE: HandlerTable = {
     DisableTwoFactor: Procedure(p.disable_totp),
     GrantRole: Procedure(p.grant_role),
     RevokeRole: Procedure(p.revoke_role),
+    SuspendAccount: Procedure(p.suspend_account),
+    UnsuspendAccount: Procedure(p.unsuspend_account),
 }
 
 

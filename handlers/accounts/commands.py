@@ -102,6 +102,19 @@ class DisableTwoFactor(_Accounts, frozen=True):
     code: Code
 
 
+Reason = Annotated[str, msgspec.Meta(max_length=500)]
+
+
+class SuspendAccount(_Accounts, frozen=True):
+    user_id: str
+    reason: Reason
+
+
+class UnsuspendAccount(_Accounts, frozen=True):
+    user_id: str
+    reason: Reason
+
+
 class GrantRole(_Accounts, frozen=True):
     user_id: str
     role: Annotated[str, msgspec.Meta(max_length=32)]

@@ -115,3 +115,8 @@ class TwoFactorState(ConflictError):
 class UnknownRole(ValidationError):
     code = "unknown-role"
     title = "No such role"
+
+
+class AccountSuspendedError(ForbiddenError):
+    code = "account-suspended"
+    title = "This account is suspended"

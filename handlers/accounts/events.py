@@ -194,6 +194,24 @@ class RoleRevoked(Event, frozen=True):
     revoked_at: datetime
 
 
+class AccountSuspended(Event, frozen=True):
+    """An admin suspended the account: no sign-in, and every session ended in the same commit."""
+
+    name: ClassVar[str] = "accounts.AccountSuspended"
+    user_id: str
+    suspended_by: str
+    reason: str
+    suspended_at: datetime
+
+
+class AccountUnsuspended(Event, frozen=True):
+    name: ClassVar[str] = "accounts.AccountUnsuspended"
+    user_id: str
+    unsuspended_by: str
+    reason: str
+    unsuspended_at: datetime
+
+
 EVENTS = (
     VerificationStarted,
     VerificationCodeReissued,
@@ -214,4 +232,6 @@ EVENTS = (
     TwoFactorDisabled,
     RoleGranted,
     RoleRevoked,
+    AccountSuspended,
+    AccountUnsuspended,
 )

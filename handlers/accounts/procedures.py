@@ -39,10 +39,13 @@ from handlers.accounts.commands import (
     RevokeRole,
     StartPhoneVerification,
     StartTwoFactorSetup,
+    SuspendAccount,
+    UnsuspendAccount,
     VerifyPhone,
 )
 from handlers.accounts.errors import (
     AccountNotFound,
+    AccountSuspendedError,
     InvalidCredentials,
     InvalidPhone,
     InvalidRefreshToken,
@@ -70,6 +73,7 @@ from handlers.accounts.state import (
     decide_role,
     decide_second_factor,
     decide_start_verification,
+    decide_suspension,
     decide_totp_disable,
     decide_totp_enable,
     decide_totp_setup,
@@ -477,6 +481,8 @@ async def log_in(infra: Infra, command: LogIn, meta: CommandMeta) -> CommandRepl
             _remember_failure(infra, user_id, "password", command.ip, lock, meta)
         raise InvalidCredentials()
     await infra.lockouts.succeeded(svc.login_account, phone_hash)
+    if account.suspended:
+        raise AccountSuspendedError()
     if account.two_factor:
         return CommandReply(
             ok=True, aggregate_id=user_id, result={"mfa_required": True, "user_id": user_id}
@@ -787,3 +793,43 @@ async def grant_role(infra: Infra, command: GrantRole, meta: CommandMeta) -> Com
 
 async def revoke_role(infra: Infra, command: RevokeRole, meta: CommandMeta) -> CommandReply:
     return await _change_role(infra, command, meta, False)
+
+
+async def _suspension(
+    infra: Infra, command: SuspendAccount | UnsuspendAccount, meta: CommandMeta, suspend: bool
+) -> CommandReply:
+    require(meta.roles, "users.manage")
+    reason = command.reason.strip()
+    if not reason:
+        raise ValidationError("say why", errors=[FieldError("reason", "must not be blank")])
+    if not is_uuid(command.user_id):
+        raise AccountNotFound()
+    if suspend and command.user_id == meta.actor:
+        raise ValidationError("an admin cannot suspend themself")
+    by = meta.actor or "system"
+    outcome = await transact(
+        infra.store,
+        ACCOUNT,
+        command.user_id,
+        lambda state: decide_suspension(
+            state,
+            user_id=command.user_id,
+            suspend=suspend,
+            by=by,
+            reason=reason,
+            now=meta.received_at,
+        ),
+        meta,
+    )
+    await _publish_revocations(infra, command.user_id, outcome)
+    return _reply(outcome, command.user_id, suspended=outcome.state.suspended)
+
+
+async def suspend_account(infra: Infra, command: SuspendAccount, meta: CommandMeta) -> CommandReply:
+    return await _suspension(infra, command, meta, True)
+
+
+async def unsuspend_account(
+    infra: Infra, command: UnsuspendAccount, meta: CommandMeta
+) -> CommandReply:
+    return await _suspension(infra, command, meta, False)

@@ -19,6 +19,7 @@ from core.personal import Sealed
 from core.registry import Event
 from handlers.accounts.errors import (
     AccountNotFound,
+    AccountSuspendedError,
     InvalidRefreshToken,
     InvalidSecondFactor,
     PhoneTaken,
@@ -35,6 +36,8 @@ from handlers.accounts.errors import (
 )
 from handlers.accounts.events import (
     AccountRegistered,
+    AccountSuspended,
+    AccountUnsuspended,
     LoginFailed,
     PasswordChanged,
     PhoneClaimed,
@@ -290,6 +293,7 @@ class AccountState(msgspec.Struct, frozen=True):
     recovery: list[str] = []
     sessions: dict[str, SessionState] = {}
     revoked: list[str] = []
+    suspended: bool = False
 
     @property
     def two_factor(self) -> bool:
@@ -361,6 +365,10 @@ def evolve_account(state: AccountState, event: Event) -> AccountState:
             return replace(state, roles=roles)
         case RoleRevoked():
             return replace(state, roles=[r for r in state.roles if r != event.role])
+        case AccountSuspended():
+            return replace(state, suspended=True)
+        case AccountUnsuspended():
+            return replace(state, suspended=False)
         case _:
             return state
 
@@ -377,6 +385,11 @@ ACCOUNT = AggregateKind(
 def _exists(state: AccountState) -> None:
     if not state.exists:
         raise AccountNotFound()
+
+
+def _not_suspended(state: AccountState) -> None:
+    if state.suspended:
+        raise AccountSuspendedError()
 
 
 def decide_register(
@@ -408,6 +421,7 @@ def decide_register(
 
 def decide_open_session(state: AccountState, session: SessionOpened) -> list[Event]:
     _exists(state)
+    _not_suspended(state)
     if session.session_id in state.sessions:
         return []
     return [session]
@@ -424,6 +438,7 @@ def decide_second_factor(
     """Open a session with a TOTP code of a step later than any accepted before (a code is
     good once) or an unspent recovery code; otherwise record the failure."""
     _exists(state)
+    _not_suspended(state)
     if not state.two_factor:
         raise TwoFactorState("two-factor authentication is not enabled")
     fresh = [s for s in steps if s > state.totp_last_step]
@@ -448,7 +463,7 @@ def decide_refresh(
     now: datetime,
 ) -> Verdict:
     session = state.sessions.get(session_id)
-    if not state.exists or session is None:
+    if not state.exists or session is None or state.suspended:
         raise InvalidRefreshToken()
     if msgspec_compare(session.refresh_hash, presented_hash):
         return Verdict(
@@ -591,3 +606,28 @@ def decide_role(
     if role not in state.roles:
         return []
     return [RoleRevoked(user_id=user_id, role=role, revoked_by=by, reason=reason, revoked_at=now)]
+
+
+def decide_suspension(
+    state: AccountState, *, user_id: str, suspend: bool, by: str, reason: str, now: datetime
+) -> list[Event]:
+    """Suspending ends every session in the same commit: the person is out at once."""
+    _exists(state)
+    if suspend == state.suspended:
+        return []
+    if not suspend:
+        return [
+            AccountUnsuspended(
+                user_id=user_id, unsuspended_by=by, reason=reason, unsuspended_at=now
+            )
+        ]
+    events: list[Event] = [
+        AccountSuspended(user_id=user_id, suspended_by=by, reason=reason, suspended_at=now)
+    ]
+    events += [
+        SessionRevoked(
+            user_id=user_id, session_id=sid, reason="suspended", revoked_by=by, revoked_at=now
+        )
+        for sid in state.sessions
+    ]
+    return events

@@ -1,0 +1,208 @@
+"""Administration: roles, suspension, the user list. Every change names its reason and is an
+event with the acting admin; the handlers check the permissions again inside `decide`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from aiohttp import web
+
+from core.commands import Command, CommandReply
+from core.errors import FieldError, ValidationError
+from core.ids import is_uuid
+from core.permissions import require
+from edge.auth import Principal, principal
+from edge.bodies import read_json
+from edge.context import command_headers, correlation_id, infra, wait_for_position
+from edge.routing import Param, Route
+from handlers.accounts.commands import GrantRole, RevokeRole, SuspendAccount, UnsuspendAccount
+from handlers.accounts.errors import AccountNotFound
+from projections import profiles as model
+
+_encoder = msgspec.json.Encoder()
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class RoleBody(msgspec.Struct, forbid_unknown_fields=True):
+    role: RoleName
+    reason: Reason
+
+
+class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class RolesChanged(msgspec.Struct):
+    id: str
+    roles: list[str]
+    position: str
+
+
+class StatusChanged(msgspec.Struct):
+    id: str
+    suspended: bool
+    position: str
+
+
+class AdminUser(msgspec.Struct):
+    id: str
+    handle: str | None
+    display_name: str
+    roles: list[str]
+    suspended: bool
+    created_at: datetime | None
+
+
+class AdminUserPage(msgspec.Struct):
+    items: list[AdminUser]
+    next_before: str | None
+
+
+def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=_encoder.encode(value), content_type="application/json", headers=headers
+    )
+
+
+def _user_id(request: web.Request) -> str:
+    user_id = request.match_info["user_id"]
+    if not is_uuid(user_id):
+        raise AccountNotFound()
+    return user_id
+
+
+async def _send(request: web.Request, command: Command, who: Principal) -> CommandReply:
+    return await infra(request).bus.send(
+        command,
+        actor=who.user_id,
+        roles=who.roles,
+        correlation_id=correlation_id(request),
+    )
+
+
+async def grant_role(request: web.Request) -> web.Response:
+    who = await principal(request)
+    user_id = _user_id(request)
+    body = await read_json(request, RoleBody, max_bytes=4096)
+    reply = await _send(
+        request, GrantRole(user_id=user_id, role=body.role, reason=body.reason), who
+    )
+    result = reply.result or {}
+    return _json(
+        200,
+        RolesChanged(user_id, result.get("roles", []), reply.position or ""),
+        command_headers(reply),
+    )
+
+
+async def revoke_role(request: web.Request) -> web.Response:
+    who = await principal(request)
+    user_id = _user_id(request)
+    reason = request.query.get("reason", "").strip()
+    if not reason or len(reason) > 500:
+        raise ValidationError("say why", errors=[FieldError("reason", "1-500 characters")])
+    role = request.match_info["role"][:32]
+    reply = await _send(request, RevokeRole(user_id=user_id, role=role, reason=reason), who)
+    result = reply.result or {}
+    return _json(
+        200,
+        RolesChanged(user_id, result.get("roles", []), reply.position or ""),
+        command_headers(reply),
+    )
+
+
+async def _suspension(request: web.Request, suspend: bool) -> web.Response:
+    who = await principal(request)
+    user_id = _user_id(request)
+    body = await read_json(request, ReasonBody, max_bytes=4096)
+    kind = SuspendAccount if suspend else UnsuspendAccount
+    reply = await _send(request, kind(user_id=user_id, reason=body.reason), who)
+    return _json(
+        200,
+        StatusChanged(user_id, suspend, reply.position or ""),
+        command_headers(reply),
+    )
+
+
+async def suspend(request: web.Request) -> web.Response:
+    return await _suspension(request, True)
+
+
+async def unsuspend(request: web.Request) -> web.Response:
+    return await _suspension(request, False)
+
+
+def _flag(request: web.Request, name: str) -> bool | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise ValidationError(f"{name} is true or false", errors=[FieldError(name, "true/false")])
+    return raw == "true"
+
+
+async def list_users(request: web.Request) -> web.Response:
+    who = await principal(request)
+    require(who.roles, "users.view")
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise ValidationError("limit must be 1-200", errors=[FieldError("limit", "1 to 200")])
+    before = request.query.get("before")
+    if before is not None and not is_uuid(before):
+        raise ValidationError("before is a user id", errors=[FieldError("before", "a user id")])
+    query = request.query.get("query")
+    if query is not None and len(query) > 64:
+        raise ValidationError("query is too long", errors=[FieldError("query", "≤ 64")])
+    await wait_for_position(request, "profiles")
+    rows = await model.admin_list(
+        infra(request).pool,
+        query=query,
+        role=request.query.get("role"),
+        suspended=_flag(request, "suspended"),
+        before=before,
+        limit=int(raw),
+    )
+    items = [
+        AdminUser(
+            r.profile.user_id,
+            r.profile.handle,
+            r.profile.display_name,
+            r.roles,
+            r.suspended,
+            r.profile.created_at,
+        )
+        for r in rows
+    ]
+    next_before = items[-1].id if len(items) == int(raw) else None
+    return _json(200, AdminUserPage(items, next_before))
+
+
+_ID = Param("user_id", "path", "User id", {"type": "string", "format": "uuid"})
+
+ROUTES: list[Route] = [
+    Route("POST", "/v1/admin/users/{user_id}/roles", grant_role, "Grant a role (admins)",
+          "admin", request=RoleBody, response=RolesChanged, auth="bearer",
+          errors=(403, 404, 422), params=(_ID,)),
+    Route("DELETE", "/v1/admin/users/{user_id}/roles/{role}", revoke_role,
+          "Revoke a role (admins)", "admin", response=RolesChanged, auth="bearer",
+          errors=(403, 404, 422),
+          params=(_ID, Param("role", "path", "user, moderator or admin"),
+                  Param("reason", "query", "Why (kept in the security log)", required=True))),
+    Route("POST", "/v1/admin/users/{user_id}/suspend", suspend,
+          "Suspend an account: no sign-in, every session ends at once (admins)", "admin",
+          request=ReasonBody, response=StatusChanged, auth="bearer", errors=(403, 404, 422),
+          params=(_ID,)),
+    Route("POST", "/v1/admin/users/{user_id}/unsuspend", unsuspend,
+          "Lift a suspension (admins)", "admin", request=ReasonBody, response=StatusChanged,
+          auth="bearer", errors=(403, 404, 422), params=(_ID,)),
+    Route("GET", "/v1/admin/users", list_users, "Accounts with filters (moderators, admins)",
+          "admin", response=AdminUserPage, auth="bearer", errors=(403, 422),
+          params=(Param("query", "query", "Handle or name prefix"),
+                  Param("role", "query", "Only accounts with this role"),
+                  Param("suspended", "query", "true or false", {"type": "boolean"}),
+                  Param("before", "query", "Page on from next_before"),
+                  Param("limit", "query", "1-200", {"type": "integer"}))),
+]  # fmt: skip
