@@ -17,8 +17,10 @@ import asyncpg
 import msgspec
 
 from core.envelope import RecordedEvent
+from core.personal import ERASED
 from core.projection import PgProjection
 from handlers.accounts.events import (
+    AccountErased,
     AccountRegistered,
     AccountSuspended,
     AccountUnsuspended,
@@ -26,6 +28,9 @@ from handlers.accounts.events import (
     RoleRevoked,
 )
 from handlers.profiles.events import ProfileUpdated
+
+#: The display name of an erased person's profile.
+DELETED_NAME = "deleted account"
 
 
 class ProfileRow(msgspec.Struct, frozen=True):
@@ -46,6 +51,7 @@ class ProfilesProjection(PgProjection):
         e.name
         for e in (
             AccountRegistered,
+            AccountErased,
             ProfileUpdated,
             RoleGranted,
             RoleRevoked,
@@ -66,7 +72,8 @@ class ProfilesProjection(PgProjection):
             updated_at timestamptz NOT NULL,
             -- For the admins' user list (the accounts context's roles and status).
             roles text[] NOT NULL DEFAULT '{user}',
-            suspended boolean NOT NULL DEFAULT false
+            suspended boolean NOT NULL DEFAULT false,
+            erased boolean NOT NULL DEFAULT false
         );
         -- Claims keep handles unique; the index serves lookups and prefix search.
         CREATE INDEX profiles_handle ON profiles (handle text_pattern_ops);
@@ -98,6 +105,10 @@ class ProfilesProjection(PgProjection):
                     name = await self._open(e.user_id, "display_name", e.display_name)
                     bio = await self._open(e.user_id, "bio", e.bio)
                     handle = await self._open(e.user_id, "handle", e.handle)
+                    if handle == ERASED:
+                        # An erased person's handle: replays meet it before (or after) the
+                        # erasure itself, from another stream; it is nobody's handle.
+                        handle = None
                     await conn.execute(
                         """INSERT INTO profiles (user_id, handle, display_name, name_set, bio,
                                                  locale, avatar_media_id, updated_at)
@@ -111,7 +122,8 @@ class ProfilesProjection(PgProjection):
                              locale = coalesce($5, profiles.locale),
                              avatar_media_id = CASE WHEN $7 THEN NULL
                                  ELSE coalesce($6::uuid, profiles.avatar_media_id) END,
-                             updated_at = $8""",
+                             updated_at = $8
+                           WHERE NOT profiles.erased""",
                         e.user_id,
                         handle,
                         name,
@@ -120,6 +132,17 @@ class ProfilesProjection(PgProjection):
                         e.avatar_media_id,
                         e.avatar_cleared,
                         e.updated_at,
+                    )
+                case AccountErased() as e:
+                    # What is left of a forgotten person: an id, and this.
+                    await conn.execute(
+                        """UPDATE profiles SET display_name = $2, handle = NULL, bio = '',
+                                  locale = NULL, avatar_media_id = NULL, erased = true,
+                                  name_set = true, updated_at = $3
+                           WHERE user_id = $1""",
+                        e.user_id,
+                        DELETED_NAME,
+                        e.erased_at,
                     )
                 case RoleGranted() as e:
                     await self._account_field(
@@ -187,7 +210,8 @@ async def search(pool: asyncpg.Pool, query: str, limit: int) -> list[ProfileRow]
     prefix = _like_prefix(q)
     records = await pool.fetch(
         f"""SELECT {_COLUMNS} FROM profiles.profiles
-            WHERE handle LIKE $2 OR lower(display_name) LIKE $2 OR lower(display_name) LIKE $3
+            WHERE NOT erased
+              AND (handle LIKE $2 OR lower(display_name) LIKE $2 OR lower(display_name) LIKE $3)
             ORDER BY CASE WHEN handle = $1 THEN 0
                           WHEN handle LIKE $2 THEN 1
                           WHEN lower(display_name) LIKE $2 THEN 2

@@ -92,6 +92,7 @@ class SecurityLogProjection(PgProjection):
             ev.RoleRevoked,
             ev.AccountSuspended,
             ev.AccountUnsuspended,
+            ev.AccountErased,
         )
     )
     ddl: ClassVar[str] = """
@@ -109,18 +110,28 @@ class SecurityLogProjection(PgProjection):
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         rows = []
         for idx, recorded in enumerate(events):
+            if isinstance(recorded.event, ev.AccountErased):
+                # Nobody can read a forgotten person's log: it goes with them.
+                await _insert(conn, rows)
+                rows = []
+                await conn.execute("DELETE FROM entries WHERE user_id = $1", recorded.event.user_id)
+                continue
             entry = _entry(recorded.event)
             if entry is not None:
                 user_id, kind, at, detail = entry
                 rows.append(
                     (user_id, recorded.seq, idx, kind, at, msgspec.json.encode(detail).decode())
                 )
-        if rows:
-            await conn.executemany(
-                """INSERT INTO entries (user_id, position, idx, kind, at, detail)
-                   VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING""",
-                rows,
-            )
+        await _insert(conn, rows)
+
+
+async def _insert(conn: asyncpg.Connection, rows: list[Any]) -> None:
+    if rows:
+        await conn.executemany(
+            """INSERT INTO entries (user_id, position, idx, kind, at, detail)
+               VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING""",
+            rows,
+        )
 
 
 async def entries(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -32,6 +32,8 @@ from handlers.accounts.commands import (
     DisplayName,
     EnableTwoFactor,
     EndSession,
+    EraseAccount,
+    ExportAccount,
     LogIn,
     Password,
     Phone,
@@ -53,6 +55,8 @@ from handlers.accounts.errors import (
     VerificationNotFound,
 )
 from handlers.accounts.procedures import normalise_phone
+from projections import posts as posts_model
+from projections import profiles as profiles_model
 from projections import security_log as security_log_model
 from projections import sessions as sessions_model
 
@@ -460,6 +464,67 @@ async def totp_disable(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+# -- erasure and export ----------------------------------------------------------------------
+
+
+class EraseBody(msgspec.Struct, forbid_unknown_fields=True):
+    password: Password
+    #: A TOTP or recovery code, required when two-factor authentication is on.
+    code: Code | None = None
+
+
+class Export(msgspec.Struct):
+    """Everything the platform holds about the person, as one JSON document."""
+
+    exported_at: datetime
+    account: dict[str, Any]
+    profile: dict[str, Any] | None
+    sessions: list[dict[str, Any]]
+    security_log: list[dict[str, Any]]
+    posts: list[dict[str, Any]]
+
+
+async def erase_me(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await _per_ip(request, "limit_auth_per_ip")
+    body = await read_json(request, EraseBody, max_bytes=4096)
+    await _send(request, EraseAccount(password=body.password, code=body.code), who)
+    return web.Response(status=204)
+
+
+async def export_me(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await _per_ip(request, "limit_auth_per_ip")
+    i = infra(request)
+    reply = await _send(request, ExportAccount(), who)
+    await wait_for_position(request, "profiles")
+    profile = await profiles_model.by_user(i.pool, who.user_id)
+    sessions = await sessions_model.active_sessions(i.pool, who.user_id)
+    log = await security_log_model.entries(i.pool, who.user_id, before=None, limit=10_000)
+    posts = await posts_model.list_posts(
+        i.pool, author_id=who.user_id, before_id=None, before_time=None, limit=10_000
+    )
+    document = Export(
+        exported_at=datetime.now(UTC),
+        account=reply.result or {},
+        profile=msgspec.structs.asdict(profile) if profile else None,
+        sessions=[
+            {
+                **msgspec.structs.asdict(s),
+                "ip": await i.vault.open(who.user_id, "ip", s.ip) if s.ip else None,
+            }
+            for s in sessions
+        ],
+        security_log=[msgspec.structs.asdict(e) for e in log],
+        posts=[msgspec.structs.asdict(p) for p in posts],
+    )
+    return _json(
+        200,
+        document,
+        {"Content-Disposition": 'attachment; filename="quark-export.json"'},
+    )
+
+
 # -- security log, keys ----------------------------------------------------------------------
 
 
@@ -650,6 +715,24 @@ ROUTES: list[Route] = [
         ),
     ),
     _route("GET", "/.well-known/jwks.json", jwks, "Public keys that sign access tokens"),
+    _route(
+        "DELETE",
+        "/v1/me",
+        erase_me,
+        "Erase my account and personal data (password, and a code with 2FA)",
+        auth="bearer",
+        request=EraseBody,
+        status=204,
+        errors=(401, 403, 429),
+    ),
+    _route(
+        "GET",
+        "/v1/me/export",
+        export_me,
+        "Everything held about me, as a JSON download",
+        auth="bearer",
+        response=Export,
+    ),
 ]
 
 __all__ = ["ROUTES", "QuarkError"]

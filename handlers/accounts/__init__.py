@@ -17,6 +17,8 @@ from handlers.accounts.commands import (
     DisableTwoFactor,
     EnableTwoFactor,
     EndSession,
+    EraseAccount,
+    ExportAccount,
     GrantRole,
     LogIn,
     RefreshSession,
@@ -52,6 +54,8 @@ TABLE: HandlerTable = {
     RevokeRole: Procedure(p.revoke_role),
     SuspendAccount: Procedure(p.suspend_account),
     UnsuspendAccount: Procedure(p.unsuspend_account),
+    EraseAccount: Procedure(p.erase_account),
+    ExportAccount: Procedure(p.export_account),
 }
 
 

@@ -102,6 +102,17 @@ class DisableTwoFactor(_Accounts, frozen=True):
     code: Code
 
 
+class EraseAccount(_Accounts, frozen=True):
+    """Forget the acting person: needs the password, and a second-factor code when 2FA is on."""
+
+    password: Password
+    code: Code | None = None
+
+
+class ExportAccount(_Accounts, frozen=True):
+    """Everything the accounts context holds about the acting person (answers, changes nothing)."""
+
+
 Reason = Annotated[str, msgspec.Meta(max_length=500)]
 
 

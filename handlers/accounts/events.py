@@ -212,6 +212,24 @@ class AccountUnsuspended(Event, frozen=True):
     unsuspended_at: datetime
 
 
+class AccountErased(Event, frozen=True):
+    """The person asked to be forgotten: their key is destroyed right after this commit, so
+    every personal value they ever had in the log reads "[erased]" from then on."""
+
+    name: ClassVar[str] = "accounts.AccountErased"
+    user_id: str
+    erased_at: datetime
+
+
+class PhoneReleased(Event, frozen=True):
+    """The number's account was erased: it may sign up again."""
+
+    name: ClassVar[str] = "accounts.PhoneReleased"
+    phone_hash: str
+    user_id: str
+    released_at: datetime
+
+
 EVENTS = (
     VerificationStarted,
     VerificationCodeReissued,
@@ -234,4 +252,6 @@ EVENTS = (
     RoleRevoked,
     AccountSuspended,
     AccountUnsuspended,
+    AccountErased,
+    PhoneReleased,
 )

@@ -30,6 +30,8 @@ from handlers.accounts.commands import (
     DisableTwoFactor,
     EnableTwoFactor,
     EndSession,
+    EraseAccount,
+    ExportAccount,
     GrantRole,
     LogIn,
     RefreshSession,
@@ -65,11 +67,13 @@ from handlers.accounts.state import (
     decide_claim,
     decide_consume,
     decide_end_session,
+    decide_erase,
     decide_open_session,
     decide_password_change,
     decide_refresh,
     decide_register,
     decide_reissue,
+    decide_release_phone,
     decide_role,
     decide_second_factor,
     decide_start_verification,
@@ -833,3 +837,86 @@ async def unsuspend_account(
     infra: Infra, command: UnsuspendAccount, meta: CommandMeta
 ) -> CommandReply:
     return await _suspension(infra, command, meta, False)
+
+
+# -- erasure and export ----------------------------------------------------------------------
+
+
+async def erase_account(infra: Infra, command: EraseAccount, meta: CommandMeta) -> CommandReply:
+    """Forget the person: end their sessions, free their number, then destroy their key —
+    every sealed value of theirs (phone, name, handle, IPs, TOTP secret) in the log and in
+    every replay reads "[erased]" from then on."""
+    svc = services(infra)
+    user_id = _actor(meta)
+    account = (await infra.store.load(ACCOUNT, user_id)).state
+    if not account.exists:
+        if account.erased:  # a retry after the commit: finish the job
+            await infra.vault.erase(user_id)
+            return CommandReply(ok=True, aggregate_id=user_id)
+        raise AccountNotFound()
+    await infra.lockouts.check(svc.login_account, account.phone_hash)
+    if not await svc.passwords.verify(account.password_hash, command.password):
+        await infra.lockouts.failed(svc.login_account, account.phone_hash)
+        raise WrongPassword()
+    second_factor_ok = False
+    if account.two_factor and command.code:
+        steps, recovery = await _totp_inputs(infra, user_id, command.code, meta, pending=False)
+        second_factor_ok = any(s > account.totp_last_step for s in steps) or (
+            recovery in account.recovery
+        )
+    now = meta.received_at
+    outcome = await transact(
+        infra.store,
+        ACCOUNT,
+        user_id,
+        lambda state: decide_erase(
+            state, user_id=user_id, second_factor_ok=second_factor_ok, now=now
+        ),
+        meta,
+        step="erase",
+    )
+    await _publish_revocations(infra, user_id, outcome)
+    phone_hash = account.phone_hash
+    await transact(
+        infra.store,
+        PHONE_CLAIM,
+        _claim_id(infra, phone_hash),
+        lambda state: decide_release_phone(state, phone_hash=phone_hash, user_id=user_id, now=now),
+        meta,
+        step="phone",
+    )
+    await infra.vault.erase(user_id)
+    return _reply(outcome, user_id)
+
+
+async def export_account(infra: Infra, command: ExportAccount, meta: CommandMeta) -> CommandReply:
+    """What the accounts context holds about the acting person, opened (the phone number is
+    in no read model, by design)."""
+    user_id = _actor(meta)
+    loaded = await infra.store.load(ACCOUNT, user_id)
+    account = loaded.state
+    if not account.exists:
+        raise AccountNotFound()
+    phone = await infra.vault.open(user_id, "phone", account.phone) if account.phone else None
+    sessions = [
+        {
+            "session_id": sid,
+            "device": session.device,
+            "opened_at": session.opened_at.isoformat(),
+            "last_seen_at": session.last_seen_at.isoformat(),
+        }
+        for sid, session in account.sessions.items()
+    ]
+    return CommandReply(
+        ok=True,
+        aggregate_id=user_id,
+        result={
+            "user_id": user_id,
+            "phone": phone,
+            "roles": account.roles,
+            "suspended": account.suspended,
+            "two_factor_enabled": account.two_factor,
+            "recovery_codes_left": len(account.recovery),
+            "open_sessions": sessions,
+        },
+    )

@@ -35,12 +35,14 @@ from handlers.accounts.errors import (
     WrongCode,
 )
 from handlers.accounts.events import (
+    AccountErased,
     AccountRegistered,
     AccountSuspended,
     AccountUnsuspended,
     LoginFailed,
     PasswordChanged,
     PhoneClaimed,
+    PhoneReleased,
     RefreshTokenReused,
     RoleGranted,
     RoleRevoked,
@@ -256,6 +258,8 @@ class ClaimState(msgspec.Struct, frozen=True):
 def evolve_claim(state: ClaimState, event: Event) -> ClaimState:
     if isinstance(event, PhoneClaimed):
         return ClaimState(event.user_id)
+    if isinstance(event, PhoneReleased):
+        return ClaimState()
     return state
 
 
@@ -294,6 +298,7 @@ class AccountState(msgspec.Struct, frozen=True):
     sessions: dict[str, SessionState] = {}
     revoked: list[str] = []
     suspended: bool = False
+    erased: bool = False
 
     @property
     def two_factor(self) -> bool:
@@ -365,6 +370,8 @@ def evolve_account(state: AccountState, event: Event) -> AccountState:
             return replace(state, roles=roles)
         case RoleRevoked():
             return replace(state, roles=[r for r in state.roles if r != event.role])
+        case AccountErased():
+            return AccountState(exists=False, erased=True, revoked=state.revoked)
         case AccountSuspended():
             return replace(state, suspended=True)
         case AccountUnsuspended():
@@ -631,3 +638,27 @@ def decide_suspension(
         for sid in state.sessions
     ]
     return events
+
+
+def decide_erase(
+    state: AccountState, *, user_id: str, second_factor_ok: bool, now: datetime
+) -> list[Event]:
+    _exists(state)
+    if state.two_factor and not second_factor_ok:
+        raise InvalidSecondFactor("erasing an account with 2FA needs a current code")
+    events: list[Event] = [
+        SessionRevoked(
+            user_id=user_id, session_id=sid, reason="erased", revoked_by=user_id, revoked_at=now
+        )
+        for sid in state.sessions
+    ]
+    events.append(AccountErased(user_id=user_id, erased_at=now))
+    return events
+
+
+def decide_release_phone(
+    state: ClaimState, *, phone_hash: str, user_id: str, now: datetime
+) -> list[Event]:
+    if state.user_id != user_id:
+        return []
+    return [PhoneReleased(phone_hash=phone_hash, user_id=user_id, released_at=now)]
