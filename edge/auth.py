@@ -71,6 +71,14 @@ async def principal(request: web.Request, *, query_token: bool = False) -> Princ
     return who
 
 
+async def optional_principal(request: web.Request) -> Principal | None:
+    """The caller if they sent a token (which must then be valid), else None: public reads
+    that show a signed-in person less (posts of people who blocked them)."""
+    if "Authorization" not in request.headers:
+        return None
+    return await principal(request)
+
+
 async def acting_user(request: web.Request) -> str:
     return (await principal(request)).user_id
 

@@ -7,6 +7,7 @@ from core.projection import Projection
 def projections() -> dict[str, Projection]:
     """Every read model by name (the `quark replay` and worker catalogue)."""
     from projections.author_stats import AuthorStatsProjection
+    from projections.follows import FollowsProjection
     from projections.posts import PostsProjection
     from projections.profiles import ProfilesProjection
     from projections.security_log import SecurityLogProjection
@@ -18,5 +19,6 @@ def projections() -> dict[str, Projection]:
         SessionsProjection(),
         SecurityLogProjection(),
         ProfilesProjection(),
+        FollowsProjection(),
     ]
     return {p.name: p for p in items}

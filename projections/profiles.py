@@ -268,3 +268,11 @@ async def admin_list(
         AdminRow(ProfileRow(*list(r.values())[:8]), list(r["roles"]), r["suspended"])
         for r in records
     ]
+
+
+async def by_users(pool: asyncpg.Pool, user_ids: list[str]) -> dict[str, ProfileRow]:
+    records = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM profiles.profiles WHERE user_id = ANY($1::uuid[])", user_ids
+    )
+    rows = [ProfileRow(*r.values()) for r in records]
+    return {r.user_id: r for r in rows}

@@ -11,7 +11,7 @@ from aiohttp import web
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid, new_id
 from core.projection import RedisSink
-from edge.auth import principal
+from edge.auth import optional_principal, principal
 from edge.bodies import read_json
 from edge.context import (
     command_headers,
@@ -25,6 +25,7 @@ from edge.routing import Param, Route
 from handlers.posts.commands import Body, DeletePost, EditPost, PublishPost, Title
 from handlers.posts.errors import PostNotFound
 from projections import author_stats
+from projections import follows as follows_model
 from projections.author_stats import AuthorStatsProjection
 from projections.posts import PostRow, get_post, list_posts
 
@@ -134,9 +135,17 @@ async def read_post(request: web.Request) -> web.Response:
     post_id = path_id(request, "post_id", PostNotFound)
     await wait_for_position(request, PROJECTION)
     row = await get_post(infra(request).pool, post_id)
-    if row is None:
+    if row is None or row.author_id in await _hidden_authors(request):
         raise PostNotFound()
     return _json(200, _view(row))
+
+
+async def _hidden_authors(request: web.Request) -> set[str]:
+    """Authors who blocked the (signed-in) reader: their posts do not exist for them."""
+    viewer = await optional_principal(request)
+    if viewer is None:
+        return set()
+    return await follows_model.blockers_of(infra(request).pool, viewer.user_id)
 
 
 def _limit(request: web.Request) -> int:
@@ -188,7 +197,8 @@ async def list_posts_route(request: web.Request) -> web.Response:
     )
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"id": page[-1].id}) if more else None
-    return _json(200, PostPage([_view(r) for r in page], cursor))
+    hidden = await _hidden_authors(request)
+    return _json(200, PostPage([_view(r) for r in page if r.author_id not in hidden], cursor))
 
 
 async def author_stats_route(request: web.Request) -> web.Response:

@@ -9,20 +9,27 @@ from typing import Any, ClassVar
 import msgspec
 from aiohttp import web
 
+from core.commands import Command
 from core.errors import FieldError, ValidationError
 from edge.auth import principal
 from edge.bodies import read_json
 from edge.context import command_headers, correlation_id, infra, wait_for_position
+from edge.cursors import decode_cursor, encode_cursor
 from edge.routing import Param, Route
 from handlers.profiles.commands import (
     HANDLE_MAX,
     Bio,
+    Block,
     DisplayName,
+    Follow,
     Handle,
     Locale,
+    Unblock,
+    Unfollow,
     UpdateProfile,
 )
 from handlers.profiles.errors import UserNotFound
+from projections import follows as follows_model
 from projections import profiles as model
 
 PROJECTION = "profiles"
@@ -48,6 +55,8 @@ class PublicProfile(msgspec.Struct):
     bio: str
     avatar_media_id: str | None
     created_at: datetime | None
+    followers: int | None = None
+    following: int | None = None
 
 
 class MyProfile(msgspec.Struct):
@@ -129,10 +138,14 @@ async def get_user(request: web.Request) -> web.Response:
     if not _HANDLE.match(handle):
         raise UserNotFound()
     await wait_for_position(request, PROJECTION)
-    row = await model.by_handle(infra(request).pool, handle)
+    await wait_for_position(request, "follows")  # the counters come from there
+    pool = infra(request).pool
+    row = await model.by_handle(pool, handle)
     if row is None:
         raise UserNotFound()
-    return _json(200, _public(row))
+    followers, following = await follows_model.counts(pool, row.user_id)
+    view = msgspec.structs.replace(_public(row), followers=followers, following=following)
+    return _json(200, view)
 
 
 async def search_users(request: web.Request) -> web.Response:
@@ -149,6 +162,91 @@ async def search_users(request: web.Request) -> web.Response:
     return _json(200, ProfileList([_public(r) for r in rows]))
 
 
+class Relation(msgspec.Struct):
+    id: str
+    handle: str | None
+    display_name: str
+    since: datetime
+
+
+class RelationPage(msgspec.Struct):
+    items: list[Relation]
+    next_cursor: str | None
+
+
+class RelationChanged(msgspec.Struct):
+    id: str
+    position: str
+
+
+async def _target(request: web.Request) -> str:
+    """The user id behind the path's handle (read model: addressing, not a uniqueness check)."""
+    handle = request.match_info["handle"].lower()
+    if not _HANDLE.match(handle):
+        raise UserNotFound()
+    await wait_for_position(request, PROJECTION)  # a handle just claimed: pass Quark-After
+    row = await model.by_handle(infra(request).pool, handle)
+    if row is None:
+        raise UserNotFound()
+    return row.user_id
+
+
+def _relation(kind: type[Command]) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        who = await principal(request)
+        target = await _target(request)
+        reply = await infra(request).bus.send(
+            kind(target_id=target),  # type: ignore[call-arg]
+            actor=who.user_id,
+            roles=who.roles,
+            correlation_id=correlation_id(request),
+        )
+        return _json(200, RelationChanged(target, reply.position or ""), command_headers(reply))
+
+    return handler
+
+
+def _listing(direction: str) -> Any:
+    async def handler(request: web.Request) -> web.Response:
+        i = infra(request)
+        target = await _target(request)
+        raw = request.query.get("limit", "20")
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            raise ValidationError("limit must be 1-100", errors=[FieldError("limit", "1 to 100")])
+        scope = f"{direction}:{target}"
+        cursor = request.query.get("cursor")
+        before = decode_cursor(i.secret_key, scope, cursor)["p"] if cursor else None
+        await wait_for_position(request, "follows")
+        rows = await follows_model.page(
+            i.pool, target, direction=direction, before=before, limit=int(raw)
+        )
+        people = await model.by_users(i.pool, [r.user_id for r in rows])
+        items = [
+            Relation(
+                r.user_id,
+                people[r.user_id].handle if r.user_id in people else None,
+                people[r.user_id].display_name if r.user_id in people else "",
+                r.since,
+            )
+            for r in rows
+        ]
+        next_cursor = (
+            encode_cursor(i.secret_key, scope, {"p": rows[-1].position})
+            if len(rows) == int(raw)
+            else None
+        )
+        return _json(200, RelationPage(items, next_cursor))
+
+    return handler
+
+
+_HANDLE_PARAM = Param("handle", "path", f"3-{HANDLE_MAX} of a-z, 0-9, _")
+_PAGE_PARAMS = (
+    _HANDLE_PARAM,
+    Param("cursor", "query", "From next_cursor"),
+    Param("limit", "query", "1-100", {"type": "integer"}),
+)
+
 ROUTES: list[Route] = [
     Route("GET", "/v1/me", get_me, "My profile", "profiles", response=MyProfile,
           auth="bearer", errors=(404,)),
@@ -162,4 +260,23 @@ ROUTES: list[Route] = [
           "profiles", response=ProfileList, errors=(422,),
           params=(Param("query", "query", "1-64 characters", required=True),
                   Param("limit", "query", "1-50", {"type": "integer"}))),
+    Route("POST", "/v1/users/{handle}/follow", _relation(Follow), "Follow someone", "profiles",
+          response=RelationChanged, auth="bearer", errors=(403, 404, 422),
+          params=(_HANDLE_PARAM,), name="follow"),
+    Route("DELETE", "/v1/users/{handle}/follow", _relation(Unfollow), "Stop following",
+          "profiles", response=RelationChanged, auth="bearer", errors=(404, 422),
+          params=(_HANDLE_PARAM,), name="unfollow"),
+    Route("POST", "/v1/users/{handle}/block", _relation(Block),
+          "Block someone: no follows either way, no access to your posts", "profiles",
+          response=RelationChanged, auth="bearer", errors=(404, 422),
+          params=(_HANDLE_PARAM,), name="block"),
+    Route("DELETE", "/v1/users/{handle}/block", _relation(Unblock), "Unblock", "profiles",
+          response=RelationChanged, auth="bearer", errors=(404, 422),
+          params=(_HANDLE_PARAM,), name="unblock"),
+    Route("GET", "/v1/users/{handle}/followers", _listing("followers"), "Who follows them",
+          "profiles", response=RelationPage, errors=(400, 404, 422), params=_PAGE_PARAMS,
+          name="followers"),
+    Route("GET", "/v1/users/{handle}/following", _listing("following"), "Whom they follow",
+          "profiles", response=RelationPage, errors=(400, 404, 422), params=_PAGE_PARAMS,
+          name="following"),
 ]  # fmt: skip

@@ -33,3 +33,25 @@ class UpdateProfile(Command, frozen=True):
     locale: Locale | None = None
     avatar_media_id: str | None = None
     clear_avatar: bool = False
+
+
+class _Relation(Command, frozen=True):
+    context: ClassVar[str] = "profiles"
+    #: The other person (the actor is the one following or blocking).
+    target_id: str
+
+
+class Follow(_Relation, frozen=True):
+    pass
+
+
+class Unfollow(_Relation, frozen=True):
+    pass
+
+
+class Block(_Relation, frozen=True):
+    pass
+
+
+class Unblock(_Relation, frozen=True):
+    pass

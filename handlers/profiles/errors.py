@@ -1,6 +1,6 @@
 """Typed errors of the profiles context; codes are stable (`quark:<code>` problem types)."""
 
-from core.errors import ConflictError, NotFoundError, ValidationError
+from core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 
 
 class HandleTaken(ConflictError):
@@ -26,3 +26,13 @@ class InvalidProfile(ValidationError):
 class UserNotFound(NotFoundError):
     code = "user-not-found"
     title = "No such user"
+
+
+class BlockedError(ForbiddenError):
+    code = "blocked"
+    title = "This person has blocked you, or you have blocked them"
+
+
+class SelfRelation(ValidationError):
+    code = "self-relation"
+    title = "You cannot follow or block yourself"

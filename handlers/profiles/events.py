@@ -42,4 +42,42 @@ class HandleReleased(Event, frozen=True):
     free_after: datetime
 
 
-EVENTS = (ProfileUpdated, HandleClaimed, HandleReleased)
+class Followed(Event, frozen=True):
+    name: ClassVar[str] = "profiles.Followed"
+    follower_id: str
+    followee_id: str
+    followed_at: datetime
+
+
+class Unfollowed(Event, frozen=True):
+    name: ClassVar[str] = "profiles.Unfollowed"
+    follower_id: str
+    followee_id: str
+    unfollowed_at: datetime
+
+
+class Blocked(Event, frozen=True):
+    """Also ends follows both ways, in the same commit."""
+
+    name: ClassVar[str] = "profiles.Blocked"
+    blocker_id: str
+    blocked_id: str
+    blocked_at: datetime
+
+
+class Unblocked(Event, frozen=True):
+    name: ClassVar[str] = "profiles.Unblocked"
+    blocker_id: str
+    blocked_id: str
+    unblocked_at: datetime
+
+
+EVENTS = (
+    ProfileUpdated,
+    HandleClaimed,
+    HandleReleased,
+    Followed,
+    Unfollowed,
+    Blocked,
+    Unblocked,
+)

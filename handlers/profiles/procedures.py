@@ -5,6 +5,7 @@ period)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from core.bootstrap import Infra
 from core.bus import transact
@@ -17,11 +18,16 @@ from handlers.profiles.errors import InvalidProfile
 from handlers.profiles.events import ProfileUpdated
 from handlers.profiles.state import (
     HANDLE,
+    PAIR,
     PROFILE,
     canonical_handle,
     check_handle,
+    decide_block,
     decide_claim_handle,
+    decide_follow,
     decide_release_handle,
+    decide_unblock,
+    decide_unfollow,
     decide_update,
 )
 
@@ -116,3 +122,39 @@ async def update_profile(infra: Infra, command: UpdateProfile, meta: CommandMeta
     return CommandReply(
         ok=True, position=outcome.position, aggregate_id=user_id, duplicate=outcome.duplicate
     )
+
+
+def pair_id(infra: Infra, a: str, b: str) -> str:
+    low, high = sorted((a, b))
+    return derived_id(infra.secret_key, "pair", low, high)
+
+
+def _relation(decide: Any) -> Any:
+    async def run(infra: Infra, command: Any, meta: CommandMeta) -> CommandReply:
+        actor = meta.actor or ""
+        if not is_uuid(actor) or not is_uuid(command.target_id):
+            raise InvalidProfile("sign in first, and name a person")
+        require(meta.roles, "account.manage_own")
+        outcome = await transact(
+            infra.store,
+            PAIR,
+            pair_id(infra, actor, command.target_id),
+            lambda state: decide(
+                state, actor=actor, target=command.target_id, now=meta.received_at
+            ),
+            meta,
+        )
+        return CommandReply(
+            ok=True,
+            position=outcome.position,
+            aggregate_id=command.target_id,
+            duplicate=outcome.duplicate,
+        )
+
+    return run
+
+
+follow = _relation(decide_follow)
+unfollow = _relation(decide_unfollow)
+block = _relation(decide_block)
+unblock = _relation(decide_unblock)

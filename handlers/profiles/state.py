@@ -9,8 +9,22 @@ import msgspec
 from core.errors import FieldError
 from core.eventstore import AggregateKind
 from core.registry import Event
-from handlers.profiles.errors import HandleCoolingOff, HandleReserved, HandleTaken
-from handlers.profiles.events import HandleClaimed, HandleReleased, ProfileUpdated
+from handlers.profiles.errors import (
+    BlockedError,
+    HandleCoolingOff,
+    HandleReserved,
+    HandleTaken,
+    SelfRelation,
+)
+from handlers.profiles.events import (
+    Blocked,
+    Followed,
+    HandleClaimed,
+    HandleReleased,
+    ProfileUpdated,
+    Unblocked,
+    Unfollowed,
+)
 
 #: Handles nobody may take: they would pass for the platform speaking.
 RESERVED = frozenset(
@@ -120,3 +134,71 @@ def decide_update(
     ):
         return []
     return [update]
+
+
+# -- relations between two people -----------------------------------------------------------
+
+
+class PairState(msgspec.Struct, frozen=True):
+    """Who follows and who blocks whom, for one pair of people: one aggregate, so a follow
+    and a block racing each other are decided one after the other."""
+
+    follows: frozenset[tuple[str, str]] = frozenset()
+    blocks: frozenset[tuple[str, str]] = frozenset()
+
+
+def evolve_pair(state: PairState, event: Event) -> PairState:
+    replace = msgspec.structs.replace
+    match event:
+        case Followed():
+            return replace(state, follows=state.follows | {(event.follower_id, event.followee_id)})
+        case Unfollowed():
+            return replace(state, follows=state.follows - {(event.follower_id, event.followee_id)})
+        case Blocked():
+            return replace(state, blocks=state.blocks | {(event.blocker_id, event.blocked_id)})
+        case Unblocked():
+            return replace(state, blocks=state.blocks - {(event.blocker_id, event.blocked_id)})
+        case _:
+            return state
+
+
+PAIR = AggregateKind(type="profiles.pair", initial=PairState, evolve=evolve_pair)
+
+
+def _two(actor: str, target: str) -> None:
+    if actor == target:
+        raise SelfRelation()
+
+
+def decide_follow(state: PairState, *, actor: str, target: str, now: datetime) -> list[Event]:
+    _two(actor, target)
+    if (target, actor) in state.blocks or (actor, target) in state.blocks:
+        raise BlockedError()
+    if (actor, target) in state.follows:
+        return []
+    return [Followed(follower_id=actor, followee_id=target, followed_at=now)]
+
+
+def decide_unfollow(state: PairState, *, actor: str, target: str, now: datetime) -> list[Event]:
+    _two(actor, target)
+    if (actor, target) not in state.follows:
+        return []
+    return [Unfollowed(follower_id=actor, followee_id=target, unfollowed_at=now)]
+
+
+def decide_block(state: PairState, *, actor: str, target: str, now: datetime) -> list[Event]:
+    _two(actor, target)
+    if (actor, target) in state.blocks:
+        return []
+    ended = [
+        Unfollowed(follower_id=a, followee_id=b, unfollowed_at=now)
+        for a, b in sorted(state.follows)
+    ]
+    return [*ended, Blocked(blocker_id=actor, blocked_id=target, blocked_at=now)]
+
+
+def decide_unblock(state: PairState, *, actor: str, target: str, now: datetime) -> list[Event]:
+    _two(actor, target)
+    if (actor, target) not in state.blocks:
+        return []
+    return [Unblocked(blocker_id=actor, blocked_id=target, unblocked_at=now)]

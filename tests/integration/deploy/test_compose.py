@@ -45,6 +45,7 @@ QUARK_SERVICES = (
     "projection-sessions",
     "projection-security-log",
     "projection-profiles",
+    "projection-follows",
 )
 MIN_NATS = (2, 12, 3)
 
