@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from core.settings import Settings
 from handlers.accounts.sms import read_outbox
 
 PASSWORD = "correct horse battery staple"
@@ -90,3 +91,14 @@ class IdentityClient:
     async def log_in(self, phone: str, password: str = PASSWORD) -> tuple[int, Any]:
         status, body, _ = await self.post("/v1/auth/login", {"phone": phone, "password": password})
         return status, body
+
+
+def lifted_limits(settings: Settings, **changes: object) -> Settings:
+    """Settings for tests that sign up many people from one address: the SMS and auth
+    limits still run, with room for them (the limits have their own tests)."""
+    return settings.with_(
+        limit_sms_per_ip="10000/h",
+        limit_sms_per_phone="100/h",
+        limit_auth_per_ip="10000/min",
+        **changes,
+    )

@@ -9,13 +9,13 @@ import aiohttp
 import pytest
 
 from core.settings import Settings
-from tests.support.identity import IdentityClient
+from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.platform import Platform
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return settings.with_(limit_sms_per_ip="10000/h", limit_auth_per_ip="10000/min")
+    return lifted_limits(settings)
 
 
 @pytest.fixture

@@ -10,19 +10,13 @@ import pytest
 
 from core.settings import Settings
 from tests.support.cli import run_quark, use_settings
-from tests.support.identity import IdentityClient
+from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.platform import Platform
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    # Many sign-ups from one address: these tests are about profiles, not SMS costs.
-    return settings.with_(
-        handle_cooling_off_seconds=2,
-        limit_sms_per_ip="10000/h",
-        limit_sms_per_phone="100/h",
-        limit_auth_per_ip="10000/min",
-    )
+    return lifted_limits(settings, handle_cooling_off_seconds=2)
 
 
 @pytest.fixture
