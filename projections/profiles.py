@@ -26,6 +26,7 @@ from handlers.accounts.events import (
     AccountUnsuspended,
     RoleGranted,
     RoleRevoked,
+    VipGranted,
 )
 from handlers.profiles.events import ProfileUpdated
 
@@ -42,6 +43,7 @@ class ProfileRow(msgspec.Struct, frozen=True):
     avatar_media_id: str | None
     created_at: datetime | None
     updated_at: datetime
+    vip_until: datetime | None = None
 
 
 class ProfilesProjection(PgProjection):
@@ -57,6 +59,7 @@ class ProfilesProjection(PgProjection):
             RoleRevoked,
             AccountSuspended,
             AccountUnsuspended,
+            VipGranted,
         )
     )
     ddl: ClassVar[str] = """
@@ -73,7 +76,8 @@ class ProfilesProjection(PgProjection):
             -- For the admins' user list (the accounts context's roles and status).
             roles text[] NOT NULL DEFAULT '{user}',
             suspended boolean NOT NULL DEFAULT false,
-            erased boolean NOT NULL DEFAULT false
+            erased boolean NOT NULL DEFAULT false,
+            vip_until timestamptz
         );
         -- Claims keep handles unique; the index serves lookups and prefix search.
         CREATE INDEX profiles_handle ON profiles (handle text_pattern_ops);
@@ -156,6 +160,10 @@ class ProfilesProjection(PgProjection):
                     await self._account_field(
                         conn, e.user_id, "roles = array_remove(roles, $2)", e.role, e.revoked_at
                     )
+                case VipGranted() as e:
+                    await self._account_field(
+                        conn, e.user_id, "vip_until = $2", e.until, e.granted_at
+                    )
                 case AccountSuspended() as e:
                     await self._account_field(
                         conn, e.user_id, "suspended = $2", True, e.suspended_at
@@ -183,7 +191,7 @@ class ProfilesProjection(PgProjection):
 
 _COLUMNS = (
     "user_id::text, handle, display_name, bio, locale, avatar_media_id::text, created_at, "
-    "updated_at"
+    "updated_at, vip_until"
 )
 
 
@@ -265,7 +273,7 @@ async def admin_list(
         *args,
     )
     return [
-        AdminRow(ProfileRow(*list(r.values())[:8]), list(r["roles"]), r["suspended"])
+        AdminRow(ProfileRow(*list(r.values())[:9]), list(r["roles"]), r["suspended"])
         for r in records
     ]
 

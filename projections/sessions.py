@@ -14,7 +14,12 @@ import msgspec
 from core.envelope import RecordedEvent
 from core.personal import Sealed
 from core.projection import PgProjection
-from handlers.accounts.events import SessionOpened, SessionRefreshed, SessionRevoked
+from handlers.accounts.events import (
+    DeviceRenamed,
+    SessionOpened,
+    SessionRefreshed,
+    SessionRevoked,
+)
 
 
 class SessionRow(msgspec.Struct, frozen=True):
@@ -25,13 +30,15 @@ class SessionRow(msgspec.Struct, frozen=True):
     method: str
     opened_at: datetime
     last_seen_at: datetime
+    #: The name the person gave this device, if any (opened from its sealed value).
+    name: str | None = None
 
 
 class SessionsProjection(PgProjection):
     name: ClassVar[str] = "sessions"
     version: ClassVar[int] = 1
     consumes: ClassVar[frozenset[str]] = frozenset(
-        {SessionOpened.name, SessionRefreshed.name, SessionRevoked.name}
+        {SessionOpened.name, SessionRefreshed.name, SessionRevoked.name, DeviceRenamed.name}
     )
     ddl: ClassVar[str] = """
         CREATE TABLE sessions (
@@ -43,7 +50,10 @@ class SessionsProjection(PgProjection):
             opened_at timestamptz NOT NULL,
             last_seen_at timestamptz NOT NULL,
             ended_at timestamptz,
-            end_reason text
+            end_reason text,
+            name text,
+            -- Where a push subscription (Web Push, FCM) of this device will be attached.
+            push_subscription jsonb
         );
         CREATE INDEX sessions_user ON sessions (user_id, opened_at DESC);
     """
@@ -70,6 +80,13 @@ class SessionsProjection(PgProjection):
                         e.session_id,
                         e.refreshed_at,
                     )
+                case DeviceRenamed() as e:
+                    name = await self.vault.open(e.user_id, "device_name", e.device_name)
+                    await conn.execute(
+                        "UPDATE sessions SET name = $2 WHERE session_id = $1",
+                        e.session_id,
+                        name,
+                    )
                 case SessionRevoked() as e:
                     await conn.execute(
                         """UPDATE sessions SET ended_at = $2, end_reason = $3
@@ -85,7 +102,7 @@ class SessionsProjection(PgProjection):
 async def active_sessions(pool: asyncpg.Pool, user_id: str) -> list[SessionRow]:
     records = await pool.fetch(
         """SELECT session_id::text, user_id::text, device, ip::text, method, opened_at,
-                  last_seen_at
+                  last_seen_at, name
            FROM sessions.sessions WHERE user_id = $1::uuid AND ended_at IS NULL
            ORDER BY opened_at DESC LIMIT 200""",
         user_id,

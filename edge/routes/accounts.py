@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import segno
@@ -39,6 +39,7 @@ from handlers.accounts.commands import (
     Phone,
     RefreshSession,
     Register,
+    RenameDevice,
     ResendVerificationCode,
     ResetPassword,
     StartPhoneVerification,
@@ -371,21 +372,28 @@ async def logout(request: web.Request) -> web.Response:
 async def list_sessions(request: web.Request) -> web.Response:
     who = await principal(request)
     await wait_for_position(request, "sessions")
-    i = infra(request)
-    rows = await sessions_model.active_sessions(i.pool, who.user_id)
     items = [
         SessionView(
             id=r.session_id,
             device=r.device,
-            ip=await i.vault.open(who.user_id, "ip", r.ip) if r.ip else None,
+            ip=ip,
             method=r.method,
             created_at=r.opened_at,
             last_seen_at=r.last_seen_at,
             current=r.session_id == who.session_id,
         )
-        for r in rows
+        for r, ip in await _open_sessions(request, who)
     ]
     return _json(200, SessionList(items))
+
+
+async def _open_sessions(
+    request: web.Request, who: Principal
+) -> list[tuple[sessions_model.SessionRow, str | None]]:
+    """The person's open sessions with their IP addresses opened (for their eyes only)."""
+    i = infra(request)
+    rows = await sessions_model.active_sessions(i.pool, who.user_id)
+    return [(r, await i.vault.open(who.user_id, "ip", r.ip) if r.ip else None) for r in rows]
 
 
 async def end_session(request: web.Request) -> web.Response:
@@ -395,6 +403,58 @@ async def end_session(request: web.Request) -> web.Response:
         raise SessionNotFound()
     await _send(request, EndSession(session_id=session_id, reason="revoked"), who)
     return web.Response(status=204)
+
+
+# -- devices ---------------------------------------------------------------------------------
+
+
+class DeviceView(msgspec.Struct):
+    id: str
+    #: The name the person gave it, else the one read from its User-Agent.
+    name: str
+    device: str
+    ip: str | None
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+    #: A push subscription will be attached here (Web Push, FCM).
+    push_subscription: dict[str, Any] | None = None
+
+
+class DeviceList(msgspec.Struct):
+    items: list[DeviceView]
+
+
+class DeviceNameBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await wait_for_position(request, "sessions")
+    items = [
+        DeviceView(
+            id=r.session_id,
+            name=r.name or r.device,
+            device=r.device,
+            ip=ip,
+            created_at=r.opened_at,
+            last_seen_at=r.last_seen_at,
+            current=r.session_id == who.session_id,
+        )
+        for r, ip in await _open_sessions(request, who)
+    ]
+    return _json(200, DeviceList(items))
+
+
+async def rename_device(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = request.match_info["device_id"]
+    if not is_uuid(session_id):
+        raise SessionNotFound()
+    body = await read_json(request, DeviceNameBody, max_bytes=4096)
+    reply = await _send(request, RenameDevice(session_id=session_id, name=body.name), who)
+    return web.Response(status=204, headers={"Quark-Position": reply.position or ""})
 
 
 # -- passwords -------------------------------------------------------------------------------
@@ -633,6 +693,27 @@ ROUTES: list[Route] = [
         "My open sessions",
         auth="bearer",
         response=SessionList,
+    ),
+    _route(
+        "GET",
+        "/v1/me/devices",
+        list_devices,
+        "My devices (my open sessions, named)",
+        auth="bearer",
+        response=DeviceList,
+    ),
+    _route(
+        "PATCH",
+        "/v1/me/devices/{device_id}",
+        rename_device,
+        "Name one of my devices",
+        auth="bearer",
+        request=DeviceNameBody,
+        status=204,
+        errors=(404, 422),
+        params=(
+            Param("device_id", "path", "Device (session) id", {"type": "string", "format": "uuid"}),
+        ),
     ),
     _route(
         "DELETE",

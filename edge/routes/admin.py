@@ -17,7 +17,13 @@ from edge.auth import Principal, principal
 from edge.bodies import read_json
 from edge.context import command_headers, correlation_id, infra, wait_for_position
 from edge.routing import Param, Route
-from handlers.accounts.commands import GrantRole, RevokeRole, SuspendAccount, UnsuspendAccount
+from handlers.accounts.commands import (
+    GrantRole,
+    GrantVip,
+    RevokeRole,
+    SuspendAccount,
+    UnsuspendAccount,
+)
 from handlers.accounts.errors import AccountNotFound
 from projections import profiles as model
 
@@ -33,6 +39,17 @@ class RoleBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason
+
+
+class VipBody(msgspec.Struct, forbid_unknown_fields=True):
+    until: datetime
+    reason: Reason
+
+
+class VipChanged(msgspec.Struct):
+    id: str
+    vip_until: datetime
+    position: str
 
 
 class RolesChanged(msgspec.Struct):
@@ -135,6 +152,17 @@ async def unsuspend(request: web.Request) -> web.Response:
     return await _suspension(request, False)
 
 
+async def grant_vip(request: web.Request) -> web.Response:
+    who = await principal(request)
+    user_id = _user_id(request)
+    body = await read_json(request, VipBody, max_bytes=4096)
+    reply = await _send(
+        request, GrantVip(user_id=user_id, until=body.until, reason=body.reason), who
+    )
+    until = datetime.fromisoformat((reply.result or {})["vip_until"])
+    return _json(200, VipChanged(user_id, until, reply.position or ""), command_headers(reply))
+
+
 def _flag(request: web.Request, name: str) -> bool | None:
     raw = request.query.get(name)
     if raw is None:
@@ -198,6 +226,9 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/admin/users/{user_id}/unsuspend", unsuspend,
           "Lift a suspension (admins)", "admin", request=ReasonBody, response=StatusChanged,
           auth="bearer", errors=(403, 404, 422), params=(_ID,)),
+    Route("POST", "/v1/admin/users/{user_id}/vip", grant_vip,
+          "Grant or extend VIP until a time (admins)", "admin", request=VipBody,
+          response=VipChanged, auth="bearer", errors=(403, 404, 422), params=(_ID,)),
     Route("GET", "/v1/admin/users", list_users, "Accounts with filters (moderators, admins)",
           "admin", response=AdminUserPage, auth="bearer", errors=(403, 422),
           params=(Param("query", "query", "Handle or name prefix"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import msgspec
@@ -11,6 +11,7 @@ from aiohttp import web
 
 from core.commands import Command
 from core.errors import FieldError, ValidationError
+from core.perks import is_vip, perks
 from edge.auth import principal
 from edge.bodies import read_json
 from edge.context import command_headers, correlation_id, infra, wait_for_position
@@ -55,6 +56,8 @@ class PublicProfile(msgspec.Struct):
     bio: str
     avatar_media_id: str | None
     created_at: datetime | None
+    #: The VIP badge (derived from the grant's end at the moment of asking).
+    vip: bool = False
     followers: int | None = None
     following: int | None = None
 
@@ -68,6 +71,10 @@ class MyProfile(msgspec.Struct):
     avatar_media_id: str | None
     created_at: datetime | None
     updated_at: datetime
+    vip: bool
+    vip_until: datetime | None
+    #: What this account may do (upload size, message length): `core/perks.py`.
+    perks: dict[str, int | bool]
 
 
 class ProfileChanged(msgspec.Struct):
@@ -87,7 +94,13 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
 
 def _public(row: model.ProfileRow) -> PublicProfile:
     return PublicProfile(
-        row.user_id, row.handle, row.display_name, row.bio, row.avatar_media_id, row.created_at
+        row.user_id,
+        row.handle,
+        row.display_name,
+        row.bio,
+        row.avatar_media_id,
+        row.created_at,
+        vip=is_vip(row.vip_until, datetime.now(UTC)),
     )
 
 
@@ -97,6 +110,7 @@ async def get_me(request: web.Request) -> web.Response:
     row = await model.by_user(infra(request).pool, who.user_id)
     if row is None:
         raise UserNotFound("your profile is not there yet; retry with Quark-After")
+    now = datetime.now(UTC)
     return _json(
         200,
         MyProfile(
@@ -108,6 +122,9 @@ async def get_me(request: web.Request) -> web.Response:
             row.avatar_media_id,
             row.created_at,
             row.updated_at,
+            is_vip(row.vip_until, now),
+            row.vip_until,
+            perks(row.vip_until, now),
         ),
     )
 

@@ -20,9 +20,11 @@ from handlers.accounts.commands import (
     EraseAccount,
     ExportAccount,
     GrantRole,
+    GrantVip,
     LogIn,
     RefreshSession,
     Register,
+    RenameDevice,
     ResendVerificationCode,
     ResetPassword,
     RevokeRole,
@@ -56,6 +58,8 @@ TABLE: HandlerTable = {
     UnsuspendAccount: Procedure(p.unsuspend_account),
     EraseAccount: Procedure(p.erase_account),
     ExportAccount: Procedure(p.export_account),
+    RenameDevice: Procedure(p.rename_device),
+    GrantVip: Procedure(p.grant_vip),
 }
 
 

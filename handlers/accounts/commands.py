@@ -4,6 +4,7 @@ travel only as NATS requests and are never stored (their results are events)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
@@ -123,6 +124,20 @@ class SuspendAccount(_Accounts, frozen=True):
 
 class UnsuspendAccount(_Accounts, frozen=True):
     user_id: str
+    reason: Reason
+
+
+DeviceName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class RenameDevice(_Accounts, frozen=True):
+    session_id: str
+    name: DeviceName
+
+
+class GrantVip(_Accounts, frozen=True):
+    user_id: str
+    until: datetime
     reason: Reason
 
 

@@ -230,6 +230,27 @@ class PhoneReleased(Event, frozen=True):
     released_at: datetime
 
 
+class DeviceRenamed(Event, frozen=True):
+    """The person named one of their sessions' devices ("Ada's phone": personal, sealed)."""
+
+    name: ClassVar[str] = "accounts.DeviceRenamed"
+    user_id: str
+    session_id: str
+    device_name: Sealed
+    renamed_at: datetime
+
+
+class VipGranted(Event, frozen=True):
+    """VIP until `until` (a later grant extends it). Expiry is no event: it is `until`."""
+
+    name: ClassVar[str] = "accounts.VipGranted"
+    user_id: str
+    until: datetime
+    granted_by: str
+    reason: str
+    granted_at: datetime
+
+
 EVENTS = (
     VerificationStarted,
     VerificationCodeReissued,
@@ -254,4 +275,6 @@ EVENTS = (
     AccountUnsuspended,
     AccountErased,
     PhoneReleased,
+    DeviceRenamed,
+    VipGranted,
 )

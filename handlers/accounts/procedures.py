@@ -33,9 +33,11 @@ from handlers.accounts.commands import (
     EraseAccount,
     ExportAccount,
     GrantRole,
+    GrantVip,
     LogIn,
     RefreshSession,
     Register,
+    RenameDevice,
     ResendVerificationCode,
     ResetPassword,
     RevokeRole,
@@ -74,6 +76,7 @@ from handlers.accounts.state import (
     decide_register,
     decide_reissue,
     decide_release_phone,
+    decide_rename_device,
     decide_role,
     decide_second_factor,
     decide_start_verification,
@@ -81,6 +84,7 @@ from handlers.accounts.state import (
     decide_totp_disable,
     decide_totp_enable,
     decide_totp_setup,
+    decide_vip,
 )
 
 log = get_logger("quark.accounts")
@@ -920,3 +924,53 @@ async def export_account(infra: Infra, command: ExportAccount, meta: CommandMeta
             "open_sessions": sessions,
         },
     )
+
+
+# -- devices and VIP -------------------------------------------------------------------------
+
+
+async def rename_device(infra: Infra, command: RenameDevice, meta: CommandMeta) -> CommandReply:
+    user_id = _actor(meta)
+    name = command.name.strip()
+    if not name or any(ord(c) < 32 for c in name):
+        raise ValidationError(
+            "a device name is one line of text", errors=[FieldError("name", "blank")]
+        )
+    sealed = await infra.vault.seal(user_id, "device_name", name)
+    outcome = await transact(
+        infra.store,
+        ACCOUNT,
+        user_id,
+        lambda state: decide_rename_device(
+            state, user_id=user_id, session_id=command.session_id, name=sealed, now=meta.received_at
+        ),
+        meta,
+    )
+    return _reply(outcome, user_id)
+
+
+async def grant_vip(infra: Infra, command: GrantVip, meta: CommandMeta) -> CommandReply:
+    require(meta.roles, "users.manage")
+    reason = command.reason.strip()
+    if not reason:
+        raise ValidationError("say why", errors=[FieldError("reason", "must not be blank")])
+    if command.until.tzinfo is None:
+        raise ValidationError("until needs a time zone", errors=[FieldError("until", "e.g. Z")])
+    if not is_uuid(command.user_id):
+        raise AccountNotFound()
+    outcome = await transact(
+        infra.store,
+        ACCOUNT,
+        command.user_id,
+        lambda state: decide_vip(
+            state,
+            user_id=command.user_id,
+            until=command.until,
+            by=meta.actor or "system",
+            reason=reason,
+            now=meta.received_at,
+        ),
+        meta,
+    )
+    until = outcome.state.vip_until
+    return _reply(outcome, command.user_id, vip_until=until.isoformat() if until else None)

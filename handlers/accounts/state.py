@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from core.errors import QuarkError
+from core.errors import FieldError, QuarkError, ValidationError
 from core.eventstore import AggregateKind
 from core.permissions import ROLES, USER
 from core.personal import Sealed
@@ -39,6 +39,7 @@ from handlers.accounts.events import (
     AccountRegistered,
     AccountSuspended,
     AccountUnsuspended,
+    DeviceRenamed,
     LoginFailed,
     PasswordChanged,
     PhoneClaimed,
@@ -57,6 +58,7 @@ from handlers.accounts.events import (
     VerificationConsumed,
     VerificationStarted,
     VerificationSucceeded,
+    VipGranted,
 )
 
 MAX_CODE_ATTEMPTS = 5
@@ -299,6 +301,7 @@ class AccountState(msgspec.Struct, frozen=True):
     revoked: list[str] = []
     suspended: bool = False
     erased: bool = False
+    vip_until: datetime | None = None
 
     @property
     def two_factor(self) -> bool:
@@ -372,6 +375,8 @@ def evolve_account(state: AccountState, event: Event) -> AccountState:
             return replace(state, roles=[r for r in state.roles if r != event.role])
         case AccountErased():
             return AccountState(exists=False, erased=True, revoked=state.revoked)
+        case VipGranted():
+            return replace(state, vip_until=event.until)
         case AccountSuspended():
             return replace(state, suspended=True)
         case AccountUnsuspended():
@@ -662,3 +667,27 @@ def decide_release_phone(
     if state.user_id != user_id:
         return []
     return [PhoneReleased(phone_hash=phone_hash, user_id=user_id, released_at=now)]
+
+
+def decide_rename_device(
+    state: AccountState, *, user_id: str, session_id: str, name: Sealed, now: datetime
+) -> list[Event]:
+    _exists(state)
+    if session_id not in state.sessions:
+        raise SessionNotFound()
+    return [DeviceRenamed(user_id=user_id, session_id=session_id, device_name=name, renamed_at=now)]
+
+
+def decide_vip(
+    state: AccountState, *, user_id: str, until: datetime, by: str, reason: str, now: datetime
+) -> list[Event]:
+    """Grant or extend (a later `until`); an `until` in the past or shortening is refused:
+    ending VIP early is not a grant."""
+    _exists(state)
+    if until <= now:
+        raise ValidationError("until must be in the future", errors=[FieldError("until", "past")])
+    if state.vip_until is not None and until <= state.vip_until:
+        raise ValidationError(
+            "VIP already lasts longer", errors=[FieldError("until", "not later than now")]
+        )
+    return [VipGranted(user_id=user_id, until=until, granted_by=by, reason=reason, granted_at=now)]

@@ -1,0 +1,21 @@
+"""What VIP changes, in one table other modules read: `perks(vip_until, now)`.
+
+VIP status is derived from the stored `until` at the moment of asking, so expiry needs no
+job: a grant that has run out simply reads as standard.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+STANDARD: Final = {"upload_limit_mb": 20, "message_max_chars": 4_000, "badge": False}
+VIP: Final = {"upload_limit_mb": 200, "message_max_chars": 20_000, "badge": True}
+
+
+def is_vip(vip_until: datetime | None, now: datetime) -> bool:
+    return vip_until is not None and now < vip_until
+
+
+def perks(vip_until: datetime | None, now: datetime) -> dict[str, int | bool]:
+    return dict(VIP if is_vip(vip_until, now) else STANDARD)
