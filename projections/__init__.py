@@ -6,6 +6,7 @@ from core.projection import Projection
 
 def projections() -> dict[str, Projection]:
     """Every read model by name (the `quark replay` and worker catalogue)."""
+    from projections.activity import ActivityProjection
     from projections.author_stats import AuthorStatsProjection
     from projections.follows import FollowsProjection
     from projections.posts import PostsProjection
@@ -20,5 +21,6 @@ def projections() -> dict[str, Projection]:
         SecurityLogProjection(),
         ProfilesProjection(),
         FollowsProjection(),
+        ActivityProjection(),
     ]
     return {p.name: p for p in items}

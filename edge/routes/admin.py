@@ -16,6 +16,7 @@ from core.permissions import require
 from edge.auth import Principal, principal
 from edge.bodies import read_json
 from edge.context import command_headers, correlation_id, infra, wait_for_position
+from edge.routes.profiles import ActivityPage, activity_of
 from edge.routing import Param, Route
 from handlers.accounts.commands import (
     GrantRole,
@@ -163,6 +164,12 @@ async def grant_vip(request: web.Request) -> web.Response:
     return _json(200, VipChanged(user_id, until, reply.position or ""), command_headers(reply))
 
 
+async def user_activity(request: web.Request) -> web.Response:
+    who = await principal(request)
+    require(who.roles, "users.manage")
+    return await activity_of(request, _user_id(request))
+
+
 def _flag(request: web.Request, name: str) -> bool | None:
     raw = request.query.get(name)
     if raw is None:
@@ -229,6 +236,11 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/admin/users/{user_id}/vip", grant_vip,
           "Grant or extend VIP until a time (admins)", "admin", request=VipBody,
           response=VipChanged, auth="bearer", errors=(403, 404, 422), params=(_ID,)),
+    Route("GET", "/v1/admin/users/{user_id}/activity", user_activity,
+          "Anyone's activity history (admins)", "admin", response=ActivityPage,
+          auth="bearer", errors=(403, 422),
+          params=(_ID, Param("cursor", "query", "From next_cursor"),
+                  Param("limit", "query", "1-200", {"type": "integer"}))),
     Route("GET", "/v1/admin/users", list_users, "Accounts with filters (moderators, admins)",
           "admin", response=AdminUserPage, auth="bearer", errors=(403, 422),
           params=(Param("query", "query", "Handle or name prefix"),

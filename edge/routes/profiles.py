@@ -30,6 +30,7 @@ from handlers.profiles.commands import (
     UpdateProfile,
 )
 from handlers.profiles.errors import UserNotFound
+from projections import activity as activity_model
 from projections import follows as follows_model
 from projections import profiles as model
 
@@ -257,6 +258,54 @@ def _listing(direction: str) -> Any:
     return handler
 
 
+class ActivityEntry(msgspec.Struct):
+    kind: str
+    at: datetime
+    detail: dict[str, Any]
+
+
+class ActivityPage(msgspec.Struct):
+    items: list[ActivityEntry]
+    next_cursor: str | None
+
+
+async def activity_of(request: web.Request, user_id: str) -> web.Response:
+    """A person's activity, newest first. A VIP grant that has run out shows as
+    `vip-expired` at its end: derived from the stored end, like the badge, no job needed."""
+    i = infra(request)
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise ValidationError("limit must be 1-200", errors=[FieldError("limit", "1 to 200")])
+    limit = int(raw)
+    scope = f"activity:{user_id}"
+    cursor = request.query.get("cursor")
+    before = decode_cursor(i.secret_key, scope, cursor)["b"] if cursor else None
+    await wait_for_position(request, "activity")
+    rows = await activity_model.page(i.pool, user_id, before=before, limit=limit)
+    items = [ActivityEntry(r.kind, r.at, r.detail) for r in rows]
+    profile = await model.by_user(i.pool, user_id)
+    now = datetime.now(UTC)
+    if profile is not None and profile.vip_until is not None and profile.vip_until <= now:
+        newest = datetime.fromisoformat(before[0]) if before else None
+        oldest = rows[-1].at if len(rows) == limit else None
+        if (newest is None or profile.vip_until < newest) and (
+            oldest is None or profile.vip_until >= oldest
+        ):
+            items.append(ActivityEntry("vip-expired", profile.vip_until, {}))
+            items.sort(key=lambda e: e.at, reverse=True)
+    next_cursor = (
+        encode_cursor(i.secret_key, scope, {"b": list(rows[-1].cursor)})
+        if len(rows) == limit
+        else None
+    )
+    return _json(200, ActivityPage(items, next_cursor))
+
+
+async def my_activity(request: web.Request) -> web.Response:
+    who = await principal(request)
+    return await activity_of(request, who.user_id)
+
+
 _HANDLE_PARAM = Param("handle", "path", f"3-{HANDLE_MAX} of a-z, 0-9, _")
 _PAGE_PARAMS = (
     _HANDLE_PARAM,
@@ -277,6 +326,11 @@ ROUTES: list[Route] = [
           "profiles", response=ProfileList, errors=(422,),
           params=(Param("query", "query", "1-64 characters", required=True),
                   Param("limit", "query", "1-50", {"type": "integer"}))),
+    Route("GET", "/v1/me/activity", my_activity,
+          "What I did and what was done to my account, newest first", "profiles",
+          response=ActivityPage, auth="bearer", errors=(400, 422),
+          params=(Param("cursor", "query", "From next_cursor"),
+                  Param("limit", "query", "1-200", {"type": "integer"}))),
     Route("POST", "/v1/users/{handle}/follow", _relation(Follow), "Follow someone", "profiles",
           response=RelationChanged, auth="bearer", errors=(403, 404, 422),
           params=(_HANDLE_PARAM,), name="follow"),

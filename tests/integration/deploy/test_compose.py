@@ -46,6 +46,7 @@ QUARK_SERVICES = (
     "projection-security-log",
     "projection-profiles",
     "projection-follows",
+    "projection-activity",
 )
 MIN_NATS = (2, 12, 3)
 
