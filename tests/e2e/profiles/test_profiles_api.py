@@ -202,3 +202,22 @@ async def test_a_replay_rebuilds_the_same_profiles(
     assert await run_quark("replay", "profiles") == 0
     after = [tuple(r) for r in await platform.infra.pool.fetch(query)]
     assert after == before
+
+
+async def test_nobody_edits_another_persons_profile(
+    client: IdentityClient, platform: Platform
+) -> None:
+    """A profile is changed only through /v1/me, as its owner: there is no address for
+    changing someone else's, and the command carries the actor from the token."""
+    owner = await client.sign_up(name="Owner")
+    other = await client.sign_up(name="Other")
+    status, changed = await _patch(client, owner["access_token"], {"handle": "the_owner"})
+    assert status == 200
+    headers = {"Authorization": f"Bearer {other['access_token']}"}
+    for method in ("PATCH", "PUT", "POST", "DELETE"):
+        async with client.http.request(
+            method, "/v1/users/the_owner", json={"bio": "hijacked"}, headers=headers
+        ) as resp:
+            assert resp.status == 405, method
+    status, public = await client.get("/v1/users/the_owner", **{"Quark-After": changed["position"]})
+    assert public["bio"] == "" and public["display_name"] == "Owner"
