@@ -158,3 +158,32 @@ follow = _relation(decide_follow)
 unfollow = _relation(decide_unfollow)
 block = _relation(decide_block)
 unblock = _relation(decide_unblock)
+
+
+async def release_handle_of_erased(infra: Infra, recorded: Any) -> None:
+    """React to `accounts.AccountErased`: the person's handle is released like a rename's
+    (cooling off first), so it does not stay taken by nobody forever. Idempotent: the command
+    id is the erasure's position."""
+    user_id = recorded.event.user_id
+    meta = CommandMeta(
+        command_id=f"erased-{recorded.stream}-{recorded.seq}-{recorded.index}",
+        actor=None,
+        roles=frozenset(),
+        correlation_id=recorded.envelope.correlation_id,
+        received_at=recorded.event.erased_at,
+    )
+    current = (await infra.store.load(PROFILE, user_id)).state
+    if not current.handle_hash:
+        return
+    old = current.handle_hash
+    cooling = timedelta(seconds=infra.settings.handle_cooling_off_seconds)
+    await transact(
+        infra.store,
+        HANDLE,
+        _handle_id(infra, old),
+        lambda state: decide_release_handle(
+            state, handle_hash=old, user_id=user_id, cooling_off=cooling, now=meta.received_at
+        ),
+        meta,
+        step="release",
+    )

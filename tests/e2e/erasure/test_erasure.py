@@ -4,6 +4,7 @@ Redis. Nothing may be found."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -138,6 +139,16 @@ async def test_an_erased_person_is_found_nowhere_even_after_a_replay(
     # The number is free again: a new person can sign up with it.
     again = await client.sign_up(phone, name="Someone New")
     assert again["user_id"] != person["user_id"]
+    # The handle is released too (a reaction of the profiles context, moments later): like
+    # any released handle it cools off first, instead of staying taken by nobody.
+    headers = {"Authorization": f"Bearer {again['access_token']}"}
+    for _ in range(100):
+        async with client.http.patch("/v1/me", json={"handle": HANDLE}, headers=headers) as resp:
+            kind = (await resp.json())["type"]
+        if kind != "quark:handle-taken":
+            break
+        await asyncio.sleep(0.05)
+    assert kind == "quark:handle-cooling-off"
 
 
 async def test_erasure_with_two_factor_needs_a_code(client: IdentityClient) -> None:
