@@ -107,18 +107,7 @@ async def update_profile(infra: Infra, command: UpdateProfile, meta: CommandMeta
         step="profile",
     )
     if changing_handle and current.handle_hash:
-        old = current.handle_hash
-        cooling = timedelta(seconds=infra.settings.handle_cooling_off_seconds)
-        await transact(
-            infra.store,
-            HANDLE,
-            _handle_id(infra, old),
-            lambda state: decide_release_handle(
-                state, handle_hash=old, user_id=user_id, cooling_off=cooling, now=now
-            ),
-            meta,
-            step="release",
-        )
+        await _release(infra, user_id, current.handle_hash, meta)
     return CommandReply(
         ok=True, position=outcome.position, aggregate_id=user_id, duplicate=outcome.duplicate
     )
@@ -173,16 +162,23 @@ async def release_handle_of_erased(infra: Infra, recorded: Any) -> None:
         received_at=recorded.event.erased_at,
     )
     current = (await infra.store.load(PROFILE, user_id)).state
-    if not current.handle_hash:
-        return
-    old = current.handle_hash
+    if current.handle_hash:
+        await _release(infra, user_id, current.handle_hash, meta)
+
+
+async def _release(infra: Infra, user_id: str, handle_hash: str, meta: CommandMeta) -> None:
+    """Give a handle up: free for others once its cooling-off period has passed."""
     cooling = timedelta(seconds=infra.settings.handle_cooling_off_seconds)
     await transact(
         infra.store,
         HANDLE,
-        _handle_id(infra, old),
+        _handle_id(infra, handle_hash),
         lambda state: decide_release_handle(
-            state, handle_hash=old, user_id=user_id, cooling_off=cooling, now=meta.received_at
+            state,
+            handle_hash=handle_hash,
+            user_id=user_id,
+            cooling_off=cooling,
+            now=meta.received_at,
         ),
         meta,
         step="release",
