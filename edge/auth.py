@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from core.commands import Command, CommandReply
 from core.errors import QuarkError
 from core.ids import is_uuid
 from core.revocations import is_revoked
 from core.tokens import KeyRing, TokenService
-from edge.context import INFRA
+from edge.context import INFRA, correlation_id
 
 TOKENS = web.AppKey("tokens", TokenService)
 PRINCIPAL = web.RequestKey("principal", object)
@@ -77,6 +78,19 @@ async def optional_principal(request: web.Request) -> Principal | None:
     if "Authorization" not in request.headers:
         return None
     return await principal(request)
+
+
+async def send_as(
+    request: web.Request, command: Command, who: Principal | None = None
+) -> CommandReply:
+    """Send `command` on behalf of `who` (nobody: a sign-up or sign-in), with this
+    request's correlation id; the handler checks the roles again inside `decide`."""
+    return await request.app[INFRA].bus.send(
+        command,
+        actor=who.user_id if who else None,
+        roles=who.roles if who else frozenset(),
+        correlation_id=correlation_id(request),
+    )
 
 
 async def acting_user(request: web.Request) -> str:

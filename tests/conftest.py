@@ -29,6 +29,7 @@ from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
 from core.settings import Settings
 from handlers import all_events
+from tests.support import auth as auth_support
 from tests.support import servers
 from tests.support.auth import Tokens
 from tests.support.platform import Platform
@@ -153,6 +154,14 @@ async def platform(infra: Infra) -> AsyncIterator[Platform]:
 async def tokens(infra: Infra) -> Tokens:
     """Signs access tokens for any user id (tests of other contexts than identity)."""
     return await Tokens.open(infra)
+
+
+@pytest.fixture
+def signed_in(tokens: Tokens) -> Iterator[Tokens]:
+    """Makes `tests.support.auth.as_user` sign for this test's platform."""
+    auth_support.current[:] = [tokens]
+    yield tokens
+    auth_support.current.clear()
 
 
 @pytest.fixture

@@ -20,9 +20,9 @@ from core.errors import QuarkError
 from core.ids import is_uuid
 from core.ratelimit import Rule
 from core.signing import sign, unsign
-from edge.auth import TOKENS, Principal, issue, principal
+from edge.auth import TOKENS, Principal, issue, principal, send_as
 from edge.bodies import read_json
-from edge.context import client_ip, correlation_id, infra, limit, wait_for_position
+from edge.context import client_ip, infra, limit, wait_for_position
 from edge.routing import Param, Route
 from handlers.accounts.commands import (
     ChangePassword,
@@ -211,16 +211,6 @@ async def _per_ip(request: web.Request, setting: str) -> None:
     await limit(request, rule, i.vault.lookup_hash("ip", client_ip(request)))
 
 
-async def _send(request: web.Request, command: Any, who: Principal | None = None) -> Any:
-    i = infra(request)
-    return await i.bus.send(
-        command,
-        actor=who.user_id if who else None,
-        roles=who.roles if who else frozenset(),
-        correlation_id=correlation_id(request),
-    )
-
-
 def _tokens(request: web.Request, result: dict[str, Any]) -> Tokens:
     issued = issue(request, result["user_id"], result["session_id"], result["roles"])
     return Tokens(
@@ -259,7 +249,7 @@ async def _start(request: web.Request, purpose: str) -> web.Response:
     await _per_ip(request, "limit_sms_per_ip")
     rule = Rule.parse("limit_sms_per_phone", i.settings.limit_sms_per_phone)
     await limit(request, rule, i.vault.lookup_hash("phone", phone))
-    reply = await _send(request, StartPhoneVerification(phone=phone, purpose=purpose))  # type: ignore[arg-type]
+    reply = await send_as(request, StartPhoneVerification(phone=phone, purpose=purpose))  # type: ignore[arg-type]
     return _verification_started(request, reply.result["verification_id"])
 
 
@@ -271,7 +261,9 @@ async def phone_resend(request: web.Request) -> web.Response:
     await _per_ip(request, "limit_auth_per_ip")
     body = await read_json(request, VerificationIdBody, max_bytes=4096)
     await _per_ip(request, "limit_sms_per_ip")
-    reply = await _send(request, ResendVerificationCode(verification_id=_vid(body.verification_id)))
+    reply = await send_as(
+        request, ResendVerificationCode(verification_id=_vid(body.verification_id))
+    )
     return _verification_started(request, reply.result["verification_id"])
 
 
@@ -279,7 +271,7 @@ async def phone_verify(request: web.Request) -> web.Response:
     await _per_ip(request, "limit_auth_per_ip")
     body = await read_json(request, VerifyBody, max_bytes=4096)
     vid = _vid(body.verification_id)
-    await _send(request, VerifyPhone(verification_id=vid, code=body.code))
+    await send_as(request, VerifyPhone(verification_id=vid, code=body.code))
     token = sign(
         infra(request).secret_key,
         "registration",
@@ -298,7 +290,7 @@ async def register(request: web.Request) -> web.Response:
         )["v"]
     except (ValueError, KeyError):
         raise InvalidRegistration() from None
-    reply = await _send(
+    reply = await send_as(
         request,
         Register(
             verification_id=vid,
@@ -318,7 +310,7 @@ async def register(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     await _per_ip(request, "limit_auth_per_ip")
     body = await read_json(request, LoginBody, max_bytes=4096)
-    reply = await _send(
+    reply = await send_as(
         request,
         LogIn(
             phone=body.phone,
@@ -347,7 +339,7 @@ async def login_second_factor(request: web.Request) -> web.Response:
         user_id = unsign(infra(request).secret_key, "mfa", body.mfa_token, now=time.time())["u"]
     except (ValueError, KeyError):
         raise InvalidMfaToken() from None
-    reply = await _send(
+    reply = await send_as(
         request,
         CompleteSecondFactor(
             user_id=user_id, code=body.code, device=_device(request), ip=client_ip(request)
@@ -359,13 +351,13 @@ async def login_second_factor(request: web.Request) -> web.Response:
 async def refresh(request: web.Request) -> web.Response:
     await _per_ip(request, "limit_auth_per_ip")
     body = await read_json(request, RefreshBody, max_bytes=4096)
-    reply = await _send(request, RefreshSession(refresh_token=body.refresh_token))
+    reply = await send_as(request, RefreshSession(refresh_token=body.refresh_token))
     return _json(200, _tokens(request, reply.result))
 
 
 async def logout(request: web.Request) -> web.Response:
     who = await principal(request)
-    await _send(request, EndSession(session_id=who.session_id, reason="logout"), who)
+    await send_as(request, EndSession(session_id=who.session_id, reason="logout"), who)
     return web.Response(status=204)
 
 
@@ -401,7 +393,7 @@ async def end_session(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
     if not is_uuid(session_id):
         raise SessionNotFound()
-    await _send(request, EndSession(session_id=session_id, reason="revoked"), who)
+    await send_as(request, EndSession(session_id=session_id, reason="revoked"), who)
     return web.Response(status=204)
 
 
@@ -453,7 +445,7 @@ async def rename_device(request: web.Request) -> web.Response:
     if not is_uuid(session_id):
         raise SessionNotFound()
     body = await read_json(request, DeviceNameBody, max_bytes=4096)
-    reply = await _send(request, RenameDevice(session_id=session_id, name=body.name), who)
+    reply = await send_as(request, RenameDevice(session_id=session_id, name=body.name), who)
     return web.Response(status=204, headers={"Quark-Position": reply.position or ""})
 
 
@@ -463,7 +455,7 @@ async def rename_device(request: web.Request) -> web.Response:
 async def change_password(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, PasswordChangeBody, max_bytes=4096)
-    await _send(
+    await send_as(
         request,
         ChangePassword(
             old_password=body.old_password,
@@ -482,7 +474,7 @@ async def reset_start(request: web.Request) -> web.Response:
 async def reset_password(request: web.Request) -> web.Response:
     await _per_ip(request, "limit_auth_per_ip")
     body = await read_json(request, ResetBody, max_bytes=4096)
-    await _send(
+    await send_as(
         request,
         ResetPassword(
             verification_id=_vid(body.verification_id),
@@ -504,7 +496,7 @@ def _qr_svg(uri: str) -> str:
 
 async def totp_setup(request: web.Request) -> web.Response:
     who = await principal(request)
-    reply = await _send(request, StartTwoFactorSetup(), who)
+    reply = await send_as(request, StartTwoFactorSetup(), who)
     secret = reply.result["secret"]
     uri = totp_uri(secret, f"Quark:{who.user_id[:8]}")
     return _json(200, TwoFactorSetup(secret=secret, otpauth_uri=uri, qr_svg=_qr_svg(uri)))
@@ -513,14 +505,14 @@ async def totp_setup(request: web.Request) -> web.Response:
 async def totp_enable(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, CodeBody, max_bytes=4096)
-    reply = await _send(request, EnableTwoFactor(code=body.code), who)
+    reply = await send_as(request, EnableTwoFactor(code=body.code), who)
     return _json(200, RecoveryCodes(reply.result["recovery_codes"]))
 
 
 async def totp_disable(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, CodeBody, max_bytes=4096)
-    await _send(request, DisableTwoFactor(code=body.code), who)
+    await send_as(request, DisableTwoFactor(code=body.code), who)
     return web.Response(status=204)
 
 
@@ -548,7 +540,7 @@ async def erase_me(request: web.Request) -> web.Response:
     who = await principal(request)
     await _per_ip(request, "limit_auth_per_ip")
     body = await read_json(request, EraseBody, max_bytes=4096)
-    await _send(request, EraseAccount(password=body.password, code=body.code), who)
+    await send_as(request, EraseAccount(password=body.password, code=body.code), who)
     return web.Response(status=204)
 
 
@@ -556,7 +548,7 @@ async def export_me(request: web.Request) -> web.Response:
     who = await principal(request)
     await _per_ip(request, "limit_auth_per_ip")
     i = infra(request)
-    reply = await _send(request, ExportAccount(), who)
+    reply = await send_as(request, ExportAccount(), who)
     await wait_for_position(request, "profiles")
     profile = await profiles_model.by_user(i.pool, who.user_id)
     sessions = await sessions_model.active_sessions(i.pool, who.user_id)

@@ -9,13 +9,12 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
-from core.commands import Command, CommandReply
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
 from core.permissions import require
-from edge.auth import Principal, principal
+from edge.auth import principal, send_as
 from edge.bodies import read_json
-from edge.context import command_headers, correlation_id, infra, wait_for_position
+from edge.context import command_headers, infra, wait_for_position
 from edge.routes.profiles import ActivityPage, activity_of
 from edge.routing import Param, Route
 from handlers.accounts.commands import (
@@ -92,20 +91,11 @@ def _user_id(request: web.Request) -> str:
     return user_id
 
 
-async def _send(request: web.Request, command: Command, who: Principal) -> CommandReply:
-    return await infra(request).bus.send(
-        command,
-        actor=who.user_id,
-        roles=who.roles,
-        correlation_id=correlation_id(request),
-    )
-
-
 async def grant_role(request: web.Request) -> web.Response:
     who = await principal(request)
     user_id = _user_id(request)
     body = await read_json(request, RoleBody, max_bytes=4096)
-    reply = await _send(
+    reply = await send_as(
         request, GrantRole(user_id=user_id, role=body.role, reason=body.reason), who
     )
     result = reply.result or {}
@@ -123,7 +113,7 @@ async def revoke_role(request: web.Request) -> web.Response:
     if not reason or len(reason) > 500:
         raise ValidationError("say why", errors=[FieldError("reason", "1-500 characters")])
     role = request.match_info["role"][:32]
-    reply = await _send(request, RevokeRole(user_id=user_id, role=role, reason=reason), who)
+    reply = await send_as(request, RevokeRole(user_id=user_id, role=role, reason=reason), who)
     result = reply.result or {}
     return _json(
         200,
@@ -137,7 +127,7 @@ async def _suspension(request: web.Request, suspend: bool) -> web.Response:
     user_id = _user_id(request)
     body = await read_json(request, ReasonBody, max_bytes=4096)
     kind = SuspendAccount if suspend else UnsuspendAccount
-    reply = await _send(request, kind(user_id=user_id, reason=body.reason), who)
+    reply = await send_as(request, kind(user_id=user_id, reason=body.reason), who)
     return _json(
         200,
         StatusChanged(user_id, suspend, reply.position or ""),
@@ -157,7 +147,7 @@ async def grant_vip(request: web.Request) -> web.Response:
     who = await principal(request)
     user_id = _user_id(request)
     body = await read_json(request, VipBody, max_bytes=4096)
-    reply = await _send(
+    reply = await send_as(
         request, GrantVip(user_id=user_id, until=body.until, reason=body.reason), who
     )
     until = datetime.fromisoformat((reply.result or {})["vip_until"])

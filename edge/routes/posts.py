@@ -11,11 +11,10 @@ from aiohttp import web
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid, new_id
 from core.projection import RedisSink
-from edge.auth import optional_principal, principal
+from edge.auth import optional_principal, principal, send_as
 from edge.bodies import read_json
 from edge.context import (
     command_headers,
-    correlation_id,
     infra,
     path_id,
     wait_for_position,
@@ -86,11 +85,10 @@ async def publish_post(request: web.Request) -> web.Response:
     i = infra(request)
     body = await read_json(request, PublishPostBody, max_bytes=i.settings.max_body_bytes)
     post_id = new_id()
-    reply = await i.bus.send(
+    reply = await send_as(
+        request,
         PublishPost(post_id=post_id, title=body.title, body=body.body),
-        actor=who.user_id,
-        roles=who.roles,
-        correlation_id=correlation_id(request),
+        who,
     )
     headers = {**command_headers(reply), "Location": f"/v1/posts/{post_id}"}
     return _json(201, CommandResult(post_id, reply.position or ""), headers)
@@ -105,28 +103,25 @@ async def edit_post(request: web.Request) -> web.Response:
         raise ValidationError(
             "nothing to change", errors=[FieldError("$", "send title, body or both")]
         )
-    reply = await i.bus.send(
+    reply = await send_as(
+        request,
         EditPost(
             post_id=post_id,
             title=None if body.title is msgspec.UNSET else body.title,
             body=None if body.body is msgspec.UNSET else body.body,
         ),
-        actor=who.user_id,
-        roles=who.roles,
-        correlation_id=correlation_id(request),
+        who,
     )
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
 
 async def delete_post(request: web.Request) -> web.Response:
     who = await principal(request)
-    i = infra(request)
     post_id = path_id(request, "post_id", PostNotFound)
-    reply = await i.bus.send(
+    reply = await send_as(
+        request,
         DeletePost(post_id=post_id),
-        actor=who.user_id,
-        roles=who.roles,
-        correlation_id=correlation_id(request),
+        who,
     )
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 

@@ -12,9 +12,9 @@ from aiohttp import web
 from core.commands import Command
 from core.errors import FieldError, ValidationError
 from core.perks import is_vip, perks
-from edge.auth import principal
+from edge.auth import principal, send_as
 from edge.bodies import read_json
-from edge.context import command_headers, correlation_id, infra, wait_for_position
+from edge.context import command_headers, infra, wait_for_position
 from edge.cursors import decode_cursor, encode_cursor
 from edge.routing import Param, Route
 from handlers.profiles.commands import (
@@ -132,7 +132,6 @@ async def get_me(request: web.Request) -> web.Response:
 
 async def patch_me(request: web.Request) -> web.Response:
     who = await principal(request)
-    i = infra(request)
     body = await read_json(request, MeBody, max_bytes=8192)
     given: dict[str, Any] = {
         k: v for k, v in msgspec.structs.asdict(body).items() if v is not msgspec.UNSET
@@ -145,9 +144,7 @@ async def patch_me(request: web.Request) -> web.Response:
         avatar_media_id=avatar if isinstance(avatar, str) else None,
         clear_avatar=avatar is None,
     )
-    reply = await i.bus.send(
-        command, actor=who.user_id, roles=who.roles, correlation_id=correlation_id(request)
-    )
+    reply = await send_as(request, command, who)
     return _json(200, ProfileChanged(who.user_id, reply.position or ""), command_headers(reply))
 
 
@@ -213,12 +210,7 @@ def _relation(kind: type[Command]) -> Any:
     async def handler(request: web.Request) -> web.Response:
         who = await principal(request)
         target = await _target(request)
-        reply = await infra(request).bus.send(
-            kind(target_id=target),  # type: ignore[call-arg]
-            actor=who.user_id,
-            roles=who.roles,
-            correlation_id=correlation_id(request),
-        )
+        reply = await send_as(request, kind(target_id=target), who)  # type: ignore[call-arg]
         return _json(200, RelationChanged(target, reply.position or ""), command_headers(reply))
 
     return handler

@@ -151,9 +151,12 @@ def _resend_after(infra: Infra) -> timedelta:
     return timedelta(seconds=infra.settings.verification_resend_after_seconds)
 
 
-def _sms_text(infra: Infra, code: str) -> str:
+async def _text_code(infra: Infra, phone: str, code: str, msg_id: str) -> None:
+    """Queue the SMS with `code` (after its hash is committed); `msg_id` makes a retried
+    command queue it once."""
     minutes = max(1, infra.settings.verification_code_ttl_seconds // 60)
-    return SMS_TEXT.format(code=code, minutes=minutes)
+    job = SmsJob(phone, SMS_TEXT.format(code=code, minutes=minutes))
+    await enqueue(infra.nc.jetstream(), infra.secret_key, job, msg_id)
 
 
 def _phone_hash(infra: Infra, phone: str) -> str:
@@ -267,12 +270,7 @@ async def start_verification(
     )
     if user_id and outcome.events:
         # A reset for a phone no account has sends nothing, but answers the same.
-        await enqueue(
-            infra.nc.jetstream(),
-            infra.secret_key,
-            SmsJob(phone, _sms_text(infra, code)),
-            f"sms:{verification_id}:0",
-        )
+        await _text_code(infra, phone, code, f"sms:{verification_id}:0")
     return _reply(outcome, verification_id, verification_id=verification_id)
 
 
@@ -312,12 +310,7 @@ async def resend_code(
     state = outcome.state
     if outcome.events and state.phone is not None and state.user_id:
         phone = await infra.vault.open(state.user_id, "phone", state.phone)
-        await enqueue(
-            infra.nc.jetstream(),
-            infra.secret_key,
-            SmsJob(phone, _sms_text(infra, code)),
-            f"sms:{vid}:{state.reissues}",
-        )
+        await _text_code(infra, phone, code, f"sms:{vid}:{state.reissues}")
     return _reply(outcome, vid, verification_id=vid)
 
 

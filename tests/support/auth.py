@@ -33,3 +33,13 @@ class Tokens:
         self, user_id: str, roles: tuple[str, ...] = ("user",), **extra: str
     ) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user_id, roles)}", **extra}
+
+
+#: The signer of the running test (set by the `signed_in` fixture), for module-level helpers
+#: that build requests outside a fixture's reach.
+current: list[Tokens] = []
+
+
+def as_user(user_id: str, **extra: str) -> dict[str, str]:
+    """Headers acting as `user_id`; the test must use the `signed_in` fixture."""
+    return current[0].headers(user_id, **extra)

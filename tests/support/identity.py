@@ -7,6 +7,7 @@ import asyncio
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from core.settings import Settings
 from handlers.accounts.sms import read_outbox
 
 PASSWORD = "correct horse battery staple"
+
+#: `await with_role("admin")`: a person holding a role, with tokens that carry it.
+WithRole = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 def new_phone() -> str:
@@ -52,6 +56,14 @@ class IdentityClient:
         async with self.http.post(path, json=body, headers=headers) as resp:
             data = await resp.json(content_type=None) if resp.status != 204 else None
             return resp.status, data, dict(resp.headers)
+
+    async def call(
+        self, method: str, path: str, token: str | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        """Any request, with `token` as bearer if given: (status, JSON body or None)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, path, json=body, headers=headers) as resp:
+            return resp.status, await resp.json(content_type=None)
 
     async def get(self, path: str, token: str | None = None, **headers: str) -> tuple[int, Any]:
         hdrs = {"Authorization": f"Bearer {token}"} if token else {}

@@ -5,23 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import pytest
-
-from core.settings import Settings
-from tests.support.cli import run_quark, use_settings
-from tests.support.identity import IdentityClient
+from tests.support.identity import IdentityClient, WithRole
 from tests.support.platform import Platform
-
-
-async def _req(
-    client: IdentityClient, method: str, path: str, token: str, body: Any = None
-) -> tuple[int, Any]:
-    async with client.http.request(
-        method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-    ) as resp:
-        return resp.status, await resp.json(content_type=None)
 
 
 async def _last(platform: Platform) -> dict[str, str]:
@@ -35,29 +21,20 @@ async def _last(platform: Platform) -> dict[str, str]:
 async def test_activity_tells_what_happened_newest_first(
     client: IdentityClient,
     platform: Platform,
-    settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    with_role: WithRole,
 ) -> None:
-    admin = await client.sign_up()
-    use_settings(monkeypatch, settings)
-    assert await run_quark("admin", "grant", admin["user_id"], "admin") == 0
-    status, admin_tokens, _ = await client.post(
-        "/v1/auth/refresh", {"refresh_token": admin["refresh_token"]}
-    )
+    admin_tokens = await with_role("admin")
     person = await client.sign_up()
     other = await client.sign_up()
     token = person["access_token"]
-    status, _ = await _req(client, "PATCH", "/v1/me", token, {"bio": "hi", "handle": "actor_one"})
-    status, _ = await _req(
-        client, "PATCH", "/v1/me", other["access_token"], {"handle": "other_one"}
-    )
+    status, _ = await client.call("PATCH", "/v1/me", token, {"bio": "hi", "handle": "actor_one"})
+    status, _ = await client.call("PATCH", "/v1/me", other["access_token"], {"handle": "other_one"})
     await platform.wait("profiles", (await _last(platform))["PEOPLE"])
-    status, _ = await _req(client, "POST", "/v1/users/other_one/follow", token)
+    status, _ = await client.call("POST", "/v1/users/other_one/follow", token)
     assert status == 200
     status, _, _ = await client.post("/v1/posts", {"title": "t", "body": "b"}, token)
     until = datetime.now(UTC) + timedelta(seconds=1)
-    status, vip = await _req(
-        client,
+    status, vip = await client.call(
         "POST",
         f"/v1/admin/users/{person['user_id']}/vip",
         admin_tokens["access_token"],
@@ -85,12 +62,12 @@ async def test_activity_tells_what_happened_newest_first(
         url = f"/v1/me/activity?limit=2&cursor={p['next_cursor']}" if p["next_cursor"] else ""
     assert seen == kinds[1:]
     # Admins see anyone's; nobody else does.
-    status, by_admin = await _req(
-        client, "GET", f"/v1/admin/users/{person['user_id']}/activity", admin_tokens["access_token"]
+    status, by_admin = await client.call(
+        "GET", f"/v1/admin/users/{person['user_id']}/activity", admin_tokens["access_token"]
     )
     assert status == 200 and [e["kind"] for e in by_admin["items"]] == kinds
-    status, _ = await _req(
-        client, "GET", f"/v1/admin/users/{person['user_id']}/activity", other["access_token"]
+    status, _ = await client.call(
+        "GET", f"/v1/admin/users/{person['user_id']}/activity", other["access_token"]
     )
     assert status == 403
     status, _ = await client.get("/v1/me/activity?cursor=forged", token)

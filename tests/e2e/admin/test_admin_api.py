@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
-
-from core.settings import Settings
-from tests.support.cli import run_quark, use_settings
-from tests.support.identity import IdentityClient
+from tests.support.identity import IdentityClient, WithRole
 from tests.support.platform import Platform
 
 
-async def _call(
-    client: IdentityClient, method: str, path: str, token: str, body: dict[str, Any] | None = None
-) -> tuple[int, Any]:
-    async with client.http.request(
-        method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-    ) as resp:
-        return resp.status, await resp.json(content_type=None)
-
-
-async def _with_role(
-    client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings, role: str
-) -> dict[str, Any]:
-    """A person holding `role` (granted from the console), with a token that carries it."""
-    person = await client.sign_up()
-    use_settings(monkeypatch, settings)
-    assert await run_quark("admin", "grant", person["user_id"], role) == 0
-    status, tokens, _ = await client.post(
-        "/v1/auth/refresh", {"refresh_token": person["refresh_token"]}
-    )
-    assert status == 200
-    return {**person, **tokens}
-
-
-async def test_the_authorisation_matrix(
-    client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
-) -> None:
+async def test_the_authorisation_matrix(client: IdentityClient, with_role: WithRole) -> None:
     user = await client.sign_up()
-    moderator = await _with_role(client, monkeypatch, settings, "moderator")
+    moderator = await with_role("moderator")
     target = await client.sign_up()
     grant = (
         "POST",
@@ -49,13 +18,13 @@ async def test_the_authorisation_matrix(
     suspend = ("POST", f"/v1/admin/users/{target['user_id']}/suspend", {"reason": "r"})
     listing = ("GET", "/v1/admin/users", None)
     for method, path, body in (grant, suspend, listing):
-        status, problem = await _call(client, method, path, user["access_token"], body)
+        status, problem = await client.call(method, path, user["access_token"], body)
         assert status == 403 and problem["type"] == "quark:permission-denied", (path, problem)
     # A moderator may see the list, not grant roles nor suspend.
     for method, path, body in (grant, suspend):
-        status, problem = await _call(client, method, path, moderator["access_token"], body)
+        status, problem = await client.call(method, path, moderator["access_token"], body)
         assert status == 403, (path, problem)
-    status, page = await _call(client, *listing[:2], moderator["access_token"])
+    status, page = await client.call(*listing[:2], moderator["access_token"])
     assert status == 200 and isinstance(page["items"], list)
     # Without a token: 401 everywhere.
     async with client.http.get("/v1/admin/users") as resp:
@@ -65,16 +34,14 @@ async def test_the_authorisation_matrix(
 async def test_an_admin_grants_revokes_suspends_and_lifts(
     client: IdentityClient,
     platform: Platform,
-    monkeypatch: pytest.MonkeyPatch,
-    settings: Settings,
+    with_role: WithRole,
 ) -> None:
-    admin = await _with_role(client, monkeypatch, settings, "admin")
+    admin = await with_role("admin")
     target = await client.sign_up(name="Target Person")
     uid = target["user_id"]
     token = admin["access_token"]
 
-    status, granted = await _call(
-        client,
+    status, granted = await client.call(
         "POST",
         f"/v1/admin/users/{uid}/roles",
         token,
@@ -85,16 +52,16 @@ async def test_an_admin_grants_revokes_suspends_and_lifts(
         "/v1/admin/users?role=moderator", token, **{"Quark-After": granted["position"]}
     )
     assert [u["id"] for u in listed["items"]] == [uid]
-    status, revoked = await _call(
-        client, "DELETE", f"/v1/admin/users/{uid}/roles/moderator?reason=done", token
+    status, revoked = await client.call(
+        "DELETE", f"/v1/admin/users/{uid}/roles/moderator?reason=done", token
     )
     assert status == 200 and revoked["roles"] == ["user"]
 
     # Suspension: the token stops working on the next request, sign-in is refused.
     status, _ = await client.get("/v1/auth/sessions", target["access_token"])
     assert status == 200
-    status, suspended = await _call(
-        client, "POST", f"/v1/admin/users/{uid}/suspend", token, {"reason": "spam"}
+    status, suspended = await client.call(
+        "POST", f"/v1/admin/users/{uid}/suspend", token, {"reason": "spam"}
     )
     assert status == 200 and suspended["suspended"] is True
     status, _ = await client.get("/v1/auth/sessions", target["access_token"])
@@ -108,8 +75,8 @@ async def test_an_admin_grants_revokes_suspends_and_lifts(
     )
     assert [u["id"] for u in listed["items"]] == [uid]
 
-    status, lifted = await _call(
-        client, "POST", f"/v1/admin/users/{uid}/unsuspend", token, {"reason": "appeal granted"}
+    status, lifted = await client.call(
+        "POST", f"/v1/admin/users/{uid}/unsuspend", token, {"reason": "appeal granted"}
     )
     assert status == 200 and lifted["suspended"] is False
     status, back = await client.log_in(target["phone"])
@@ -128,10 +95,8 @@ async def test_an_admin_grants_revokes_suspends_and_lifts(
     }
 
 
-async def test_admin_input_is_checked(
-    client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
-) -> None:
-    admin = await _with_role(client, monkeypatch, settings, "admin")
+async def test_admin_input_is_checked(client: IdentityClient, with_role: WithRole) -> None:
+    admin = await with_role("admin")
     target = await client.sign_up()
     token = admin["access_token"]
     uid = target["user_id"]
@@ -152,5 +117,5 @@ async def test_admin_input_is_checked(
         ("GET", "/v1/admin/users?suspended=maybe", None, 422),
         ("GET", "/v1/admin/users?limit=0", None, 422),
     ):
-        status, problem = await _call(client, method, path, token, body)
+        status, problem = await client.call(method, path, token, body)
         assert status == status_wanted, (method, path, body, problem)

@@ -4,45 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pytest
 
 from core.perks import STANDARD, VIP
-from core.settings import Settings
-from tests.support.cli import run_quark, use_settings
-from tests.support.identity import IdentityClient
+from tests.support.identity import IdentityClient, WithRole
 from tests.support.platform import Platform
 
 
-async def _request(
-    client: IdentityClient, method: str, path: str, token: str, body: Any = None
-) -> tuple[int, Any]:
-    async with client.http.request(
-        method, path, json=body, headers={"Authorization": f"Bearer {token}"}
-    ) as resp:
-        return resp.status, await resp.json(content_type=None)
-
-
 async def test_vip_is_granted_extended_and_ends_by_itself(
-    client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
+    client: IdentityClient, with_role: WithRole
 ) -> None:
-    admin = await client.sign_up()
-    use_settings(monkeypatch, settings)
-    assert await run_quark("admin", "grant", admin["user_id"], "admin") == 0
-    status, admin_tokens, _ = await client.post(
-        "/v1/auth/refresh", {"refresh_token": admin["refresh_token"]}
-    )
+    admin_tokens = await with_role("admin")
     person = await client.sign_up()
     path = f"/v1/admin/users/{person['user_id']}/vip"
     soon = datetime.now(UTC) + timedelta(seconds=3)
     # Only admins grant VIP.
-    status, _ = await _request(
-        client, "POST", path, person["access_token"], {"until": soon.isoformat(), "reason": "me"}
+    status, _ = await client.call(
+        "POST", path, person["access_token"], {"until": soon.isoformat(), "reason": "me"}
     )
     assert status == 403
-    status, granted = await _request(
-        client,
+    status, granted = await client.call(
         "POST",
         path,
         admin_tokens["access_token"],
@@ -54,16 +34,14 @@ async def test_vip_is_granted_extended_and_ends_by_itself(
     )
     assert me["vip"] is True and me["perks"] == VIP
     # A shorter or past "grant" is refused; a later one extends.
-    status, _ = await _request(
-        client,
+    status, _ = await client.call(
         "POST",
         path,
         admin_tokens["access_token"],
         {"until": (soon - timedelta(seconds=1)).isoformat(), "reason": "x"},
     )
     assert status == 422
-    status, _ = await _request(
-        client,
+    status, _ = await client.call(
         "POST",
         path,
         admin_tokens["access_token"],
@@ -71,8 +49,7 @@ async def test_vip_is_granted_extended_and_ends_by_itself(
     )
     assert status == 422
     later = soon + timedelta(seconds=1)
-    status, extended = await _request(
-        client,
+    status, extended = await client.call(
         "POST",
         path,
         admin_tokens["access_token"],
@@ -110,10 +87,10 @@ async def test_devices_are_sessions_a_person_can_name(
     assert devices["items"][0]["name"] == "Ada's laptop"
     assert devices["items"][0]["device"] == "Python"
     for bad in ({"name": ""}, {"name": "x" * 65}, {"name": 5}, {"nom": "x"}):
-        status, _ = await _request(client, "PATCH", f"/v1/me/devices/{device['id']}", token, bad)
+        status, _ = await client.call("PATCH", f"/v1/me/devices/{device['id']}", token, bad)
         assert status == 422, bad
     other = await client.sign_up()
-    status, _ = await _request(
-        client, "PATCH", f"/v1/me/devices/{other['session_id']}", token, {"name": "mine now"}
+    status, _ = await client.call(
+        "PATCH", f"/v1/me/devices/{other['session_id']}", token, {"name": "mine now"}
     )
     assert status == 404  # someone else's device does not exist for you

@@ -12,23 +12,14 @@ from core import inbox
 from core.ids import new_id
 from core.revocations import revoke_sessions
 from edge.routes import live
-from tests.support.auth import Tokens
+from tests.support.auth import Tokens, as_user
 from tests.support.platform import Platform
 
 ALICE = new_id()
 BOB = new_id()
 
 
-_signer: list[Tokens] = []
-
-
-@pytest.fixture(autouse=True)
-def _sign_in(tokens: Tokens) -> None:
-    _signer[:] = [tokens]
-
-
-def as_user(user: str) -> dict[str, str]:
-    return _signer[0].headers(user)
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 async def connect(
@@ -127,9 +118,9 @@ async def test_bad_connections_are_refused_before_the_upgrade(
 
 
 async def test_browsers_may_send_the_token_as_a_query_parameter(
-    http: aiohttp.ClientSession, platform: Platform
+    http: aiohttp.ClientSession, platform: Platform, signed_in: Tokens
 ) -> None:
-    token = _signer[0].token(ALICE)
+    token = signed_in.token(ALICE)
     ws = await http.ws_connect("/v1/ws", params={"access_token": token})
     assert (await ws.receive_json(timeout=5))["type"] == "ready"
     sent = await send(platform, ALICE, "hello browser")
@@ -150,11 +141,14 @@ async def test_an_item_delivered_while_the_session_starts_is_not_lost(
 
 
 async def test_a_socket_of_an_ended_session_is_closed(
-    http: aiohttp.ClientSession, platform: Platform, monkeypatch: pytest.MonkeyPatch
+    http: aiohttp.ClientSession,
+    platform: Platform,
+    monkeypatch: pytest.MonkeyPatch,
+    signed_in: Tokens,
 ) -> None:
     monkeypatch.setattr(live, "SESSION_CHECK_SECONDS", 0.05)
-    token = _signer[0].token(ALICE)
-    claims = await _signer[0].service.verify(token, int(time.time()))
+    token = signed_in.token(ALICE)
+    claims = await signed_in.service.verify(token, int(time.time()))
     ws = await http.ws_connect("/v1/ws", headers={"Authorization": f"Bearer {token}"})
     assert (await ws.receive_json(timeout=5))["type"] == "ready"
     infra = platform.infra

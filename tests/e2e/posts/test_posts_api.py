@@ -6,23 +6,14 @@ import aiohttp
 import pytest
 
 from core.ids import new_id
-from tests.support.auth import Tokens
+from tests.support.auth import as_user
 from tests.support.platform import Platform
 
 ALICE = new_id()
 BOB = new_id()
 
 
-_signer: list[Tokens] = []
-
-
-@pytest.fixture(autouse=True)
-def _sign_in(tokens: Tokens) -> None:
-    _signer[:] = [tokens]
-
-
-def as_user(user: str, **extra: str) -> dict[str, str]:
-    return _signer[0].headers(user, **extra)
+pytestmark = pytest.mark.usefixtures("signed_in")
 
 
 async def create(

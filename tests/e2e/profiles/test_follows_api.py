@@ -5,22 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
-import pytest
-
-from core.settings import Settings
-from tests.support.identity import IdentityClient, lifted_limits
+from tests.support.identity import IdentityClient
 from tests.support.platform import Platform
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return lifted_limits(settings)
-
-
-@pytest.fixture
-def client(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
 
 
 async def _person(client: IdentityClient, handle: str) -> dict[str, Any]:
@@ -35,26 +21,18 @@ async def _person(client: IdentityClient, handle: str) -> dict[str, Any]:
     return {**person, "handle": handle}
 
 
-async def _call(
-    client: IdentityClient, method: str, path: str, who: dict[str, Any] | None = None
-) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {who['access_token']}"} if who else {}
-    async with client.http.request(method, path, headers=headers) as resp:
-        return resp.status, await resp.json(content_type=None)
-
-
 async def test_following_counts_and_lists_with_pagination(client: IdentityClient) -> None:
     await _person(client, "star")
     fans = [await _person(client, f"fan_{i}") for i in range(5)]
     last = None
     for fan in fans:
-        status, body = await _call(
-            client, "POST", f"/v1/users/star/follow?after={fan['position']}", fan
+        status, body = await client.call(
+            "POST", f"/v1/users/star/follow?after={fan['position']}", fan["access_token"]
         )
         assert status == 200, body
         last = body["position"]
     # Following twice changes nothing.
-    status, again = await _call(client, "POST", "/v1/users/star/follow", fans[0])
+    status, again = await client.call("POST", "/v1/users/star/follow", fans[0]["access_token"])
     # … nothing new is written: the answer points at the first follow's commit.
     assert status == 200 and int(again["position"].split(":")[1]) < int(last.split(":")[1])
     status, profile = await client.get("/v1/users/star", **{"Quark-After": last})
@@ -73,7 +51,7 @@ async def test_following_counts_and_lists_with_pagination(client: IdentityClient
     assert seen == [f"fan_{i}" for i in reversed(range(5))]  # newest first, each once
     status, following = await client.get("/v1/users/fan_0/following", **{"Quark-After": last})
     assert [p["handle"] for p in following["items"]] == ["star"]
-    status, body = await _call(client, "DELETE", "/v1/users/star/follow", fans[0])
+    status, body = await client.call("DELETE", "/v1/users/star/follow", fans[0]["access_token"])
     status, profile = await client.get("/v1/users/star", **{"Quark-After": body["position"]})
     assert profile["followers"] == 4
     # A tampered cursor, a bad limit, an unknown person.
@@ -91,34 +69,36 @@ async def test_a_block_ends_follows_and_keeps_the_blocked_person_out(
     alice = await _person(client, "alice_b")
     mallory = await _person(client, "mallory")
     await platform.wait("profiles", mallory["position"])
-    status, body = await _call(client, "POST", "/v1/users/alice_b/follow", mallory)
+    status, body = await client.call("POST", "/v1/users/alice_b/follow", mallory["access_token"])
     assert status == 200
-    status, _ = await _call(client, "POST", "/v1/users/mallory/follow", alice)
+    status, _ = await client.call("POST", "/v1/users/mallory/follow", alice["access_token"])
     status, post, _ = await client.post(
         "/v1/posts", {"title": "mine", "body": "text"}, alice["access_token"]
     )
     assert status == 201
-    status, body = await _call(client, "POST", "/v1/users/mallory/block", alice)
+    status, body = await client.call("POST", "/v1/users/mallory/block", alice["access_token"])
     assert status == 200
     await platform.wait("follows", body["position"])
     await platform.wait("posts", post["position"])
     status, profile = await client.get("/v1/users/alice_b")
     assert (profile["followers"], profile["following"]) == (0, 0)  # both ways ended
     # Mallory cannot follow Alice again, nor see her posts; others (and anonymous) can.
-    status, problem = await _call(client, "POST", "/v1/users/alice_b/follow", mallory)
+    status, problem = await client.call("POST", "/v1/users/alice_b/follow", mallory["access_token"])
     assert status == 403 and problem["type"] == "quark:blocked"
-    status, _ = await _call(client, "GET", f"/v1/posts/{post['id']}", mallory)
+    status, _ = await client.call("GET", f"/v1/posts/{post['id']}", mallory["access_token"])
     assert status == 404
-    status, listed = await _call(client, "GET", f"/v1/posts?author={alice['user_id']}", mallory)
+    status, listed = await client.call(
+        "GET", f"/v1/posts?author={alice['user_id']}", mallory["access_token"]
+    )
     assert listed["items"] == []
     status, _ = await client.get(f"/v1/posts/{post['id']}")
     assert status == 200
     # Alice cannot follow the person she blocked either, until she unblocks.
-    status, _ = await _call(client, "POST", "/v1/users/mallory/follow", alice)
+    status, _ = await client.call("POST", "/v1/users/mallory/follow", alice["access_token"])
     assert status == 403
-    status, body = await _call(client, "DELETE", "/v1/users/mallory/block", alice)
+    status, body = await client.call("DELETE", "/v1/users/mallory/block", alice["access_token"])
     assert status == 200
-    status, _ = await _call(client, "POST", "/v1/users/alice_b/follow", mallory)
+    status, _ = await client.call("POST", "/v1/users/alice_b/follow", mallory["access_token"])
     assert status == 200
 
 
@@ -127,11 +107,11 @@ async def test_relations_need_a_token_and_two_people(
 ) -> None:
     solo = await _person(client, "solo_one")
     await platform.wait("profiles", solo["position"])
-    status, _ = await _call(client, "POST", "/v1/users/solo_one/follow")
+    status, _ = await client.call("POST", "/v1/users/solo_one/follow")
     assert status == 401
-    status, problem = await _call(client, "POST", "/v1/users/solo_one/follow", solo)
+    status, problem = await client.call("POST", "/v1/users/solo_one/follow", solo["access_token"])
     assert status == 422 and problem["type"] == "quark:self-relation"
-    status, _ = await _call(client, "POST", "/v1/users/no_such_one/block", solo)
+    status, _ = await client.call("POST", "/v1/users/no_such_one/block", solo["access_token"])
     assert status == 404
 
 
@@ -144,8 +124,8 @@ async def test_parallel_follow_and_block_never_leave_a_follow_behind(
     b = await _person(client, "racer_b")
     await platform.wait("profiles", b["position"])
     results = await asyncio.gather(
-        _call(client, "POST", "/v1/users/racer_a/follow", b),
-        _call(client, "POST", "/v1/users/racer_b/block", a),
+        client.call("POST", "/v1/users/racer_a/follow", b["access_token"]),
+        client.call("POST", "/v1/users/racer_b/block", a["access_token"]),
     )
     assert results[1][0] == 200
     position = max(

@@ -5,23 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import pytest
 
 from core.settings import Settings
 from tests.support.cli import run_quark, use_settings
-from tests.support.identity import IdentityClient, lifted_limits
+from tests.support.identity import IdentityClient
 from tests.support.platform import Platform
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    return lifted_limits(settings, handle_cooling_off_seconds=2)
-
-
-@pytest.fixture
-def client(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
 
 
 async def _patch(
