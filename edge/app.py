@@ -13,8 +13,10 @@ from aiohttp import web
 
 from core.bootstrap import Infra
 from core.errors import QuarkError
+from core.failures import DEPENDENCY_FAILURES
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
+from edge.admission import Admission
 from edge.auth import tokens_ctx
 from edge.context import CORRELATION_ID, INFRA, POSITIONS, RATE_HEADERS
 from edge.idempotency import idempotent
@@ -75,12 +77,7 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
         return problem_response(
             503, "read-model-unavailable", "The read model is not ready yet", retry_after=1
         )
-    except (
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        ConnectionError,
-        OSError,
-    ) as exc:
+    except DEPENDENCY_FAILURES as exc:
         log.warning("dependency_unavailable", error=repr(exc), path=request.path)
         return problem_response(
             503, "unavailable", "A dependency is unavailable; retry later", retry_after=1
@@ -122,8 +119,10 @@ def all_routes() -> list[Route]:
 def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:
     settings = infra.settings
     # client_max_size guards every route; routes with larger bodies (media) raise it locally.
+    admission = Admission(settings.max_commands_in_flight, settings.max_reads_in_flight)
     app = web.Application(
-        middlewares=[request_context, problems], client_max_size=settings.max_body_bytes
+        middlewares=[request_context, problems, admission.middleware],
+        client_max_size=settings.max_body_bytes,
     )
     app[INFRA] = infra
     # Open websockets, closed with 1001 on shutdown so clients reconnect with their cursor.
