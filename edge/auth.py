@@ -20,7 +20,7 @@ from core.errors import QuarkError
 from core.ids import is_uuid
 from core.revocations import is_revoked
 from core.tokens import KeyRing, TokenService
-from edge.context import INFRA, correlation_id
+from edge.context import INFRA, command_id_for, correlation_id
 
 TOKENS = web.AppKey("tokens", TokenService)
 PRINCIPAL = web.RequestKey("principal", object)
@@ -81,15 +81,18 @@ async def optional_principal(request: web.Request) -> Principal | None:
 
 
 async def send_as(
-    request: web.Request, command: Command, who: Principal | None = None
+    request: web.Request, command: Command, who: Principal | None = None, *, step: str = ""
 ) -> CommandReply:
     """Send `command` on behalf of `who` (nobody: a sign-up or sign-in), with this
-    request's correlation id; the handler checks the roles again inside `decide`."""
+    request's correlation id; the handler checks the roles again inside `decide`. Under an
+    `Idempotency-Key` the command id derives from the key (`step` tells apart several
+    commands of one request), so a retry is the same command."""
     return await request.app[INFRA].bus.send(
         command,
         actor=who.user_id if who else None,
         roles=who.roles if who else frozenset(),
         correlation_id=correlation_id(request),
+        command_id=command_id_for(request, step),
     )
 
 
