@@ -186,6 +186,7 @@ async def list_posts(
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     args.append(limit)
     records = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM posts.posts {where} ORDER BY published_seq DESC LIMIT ${len(args)}", *args
+        f"SELECT {_COLUMNS} FROM posts.posts {where} ORDER BY published_seq DESC LIMIT ${len(args)}",
+        *args,
     )
     return [_row(r) for r in records]
