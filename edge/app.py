@@ -17,7 +17,7 @@ from core.failures import DEPENDENCY_FAILURES
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
 from edge.admission import Admission
-from edge.auth import tokens_ctx
+from edge.auth import guarded, tokens_ctx
 from edge.context import CORRELATION_ID, INFRA, POSITIONS, RATE_HEADERS
 from edge.idempotency import idempotent
 from edge.openapi import build_openapi, docs_page
@@ -135,9 +135,9 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         app[POSITIONS].checkpoint_source(name, lookup)
     routes = all_routes() if routes is None else routes
     for r in routes:
-        handler = (
-            idempotent(r.handler, f"{r.method} {r.path}") if r.idempotent_create else r.handler
-        )
+        handler = guarded(r.handler, r.permission) if r.permission else r.handler
+        if r.idempotent_create:
+            handler = idempotent(handler, f"{r.method} {r.path}")
         app.router.add_route(r.method, r.path, handler, name=r.name)
     spec = build_openapi(routes, version=VERSION)
     spec_body = _encoder.encode(spec)
