@@ -19,8 +19,9 @@ from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
 from edge.admission import Admission
 from edge.auth import guarded, tokens_ctx
 from edge.context import CORRELATION_ID, INFRA, POSITIONS, RATE_HEADERS
+from edge.docs import OPENAPI_PATH, add_reference_routes
 from edge.idempotency import idempotent
-from edge.openapi import build_openapi, docs_page
+from edge.openapi import build_openapi
 from edge.positions import PositionWatcher
 from edge.problems import from_error, problem_response
 from edge.routes.live import SOCKETS, close_sockets
@@ -141,16 +142,12 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         app.router.add_route(r.method, r.path, handler, name=r.name)
     spec = build_openapi(routes, version=VERSION)
     spec_body = _encoder.encode(spec)
-    page = docs_page(spec)
 
     async def openapi(_: web.Request) -> web.Response:
         return web.Response(body=spec_body, content_type="application/json")
 
-    async def docs(_: web.Request) -> web.Response:
-        return web.Response(text=page, content_type="text/html")
-
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/docs", docs)
+    app.router.add_get(OPENAPI_PATH, openapi)
+    add_reference_routes(app, title=f"{spec['info']['title']} {VERSION}")
 
     async def positions_ctx(app: web.Application):
         await app[POSITIONS].start()
