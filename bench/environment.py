@@ -330,6 +330,17 @@ class Platform:
             self.children.append(spawn(name, argv, env, self.tmp / "logs"))
         wait_for_port(self.children[-1], self.http_port)
 
+    def start_extra_edge(self, name: str, settings: Mapping[str, str]) -> str:
+        """Another edge process beside the platform's, with `settings` on top of the
+        platform's (to compare two configurations in one run); its base URL."""
+        port = embedded.free_port()
+        env = {**self.env(), **settings, "QUARK_HTTP_PORT": str(port)}
+        argv = [sys.executable, "-m", "core.cli", "run", "edge"]
+        child = spawn(name, argv, env, self.tmp / "logs")
+        self.children.insert(0, child)  # stopped last, like the other edge: after nothing
+        wait_for_port(child, port)
+        return f"http://{LOOPBACK}:{port}"
+
     def check_alive(self) -> None:
         for child in self.children:
             child.check_alive()

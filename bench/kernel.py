@@ -77,6 +77,7 @@ from bench.loadgen import (
     open_loop,
     percentile,
     rounded,
+    server_errors,
 )
 from bench.report import (
     fmt,
@@ -137,6 +138,9 @@ class Sizes:
     load_repeat: int
     pg_commits: int
     overall_timeout: float
+    overload_seconds: float
+    #: The overload phase offers this many times the 64-client closed-loop rate.
+    overload_factor: float
 
 
 FULL = Sizes(
@@ -150,7 +154,9 @@ FULL = Sizes(
     bulk_max_seconds=240.0,
     load_repeat=500,
     pg_commits=1000,
-    overall_timeout=540.0,
+    overall_timeout=600.0,
+    overload_seconds=5.0,
+    overload_factor=3.0,
 )
 QUICK = Sizes(
     warmup_seconds=0.5,
@@ -163,7 +169,9 @@ QUICK = Sizes(
     bulk_max_seconds=60.0,
     load_repeat=100,
     pg_commits=200,
-    overall_timeout=240.0,
+    overall_timeout=270.0,
+    overload_seconds=2.0,
+    overload_factor=3.0,
 )
 
 
@@ -431,6 +439,7 @@ async def lag_figure(
         "commands": len(acks),
         "errors": offered.errors,
         "first_error": offered.first_error,
+        **server_errors(offered.error_kinds),
         "lag_p50_ms": rounded(percentile(lags, 50)),
         "lag_p90_ms": rounded(percentile(lags, 90)),
         "lag_p99_ms": rounded(percentile(lags, 99)),
@@ -438,6 +447,58 @@ async def lag_figure(
         "visible_before_reply": before_reply,
         "http_p50_ms": rounded(percentile(latencies, 50)),
         "http_p99_ms": rounded(percentile(latencies, 99)),
+    }
+
+
+async def overload_figure(
+    platform: Platform,
+    store: EventStore,
+    sizes: Sizes,
+    tokens: list[str],
+    capacity_per_s: float,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """More than the platform can take: open loop at `overload_factor` x the 64-client
+    closed-loop rate. Every answer must be 201 or 503 (the edge and the handler shed what
+    they cannot take, at once, with Retry-After), never another 5xx; every 201 must be in
+    the log."""
+    rate = max(500.0, capacity_per_s * sizes.overload_factor)
+    say(f"overload: {rate:.0f} commands/s offered for {sizes.overload_seconds:.0f}s, open loop")
+    headers = bearer_headers(tokens[:64])
+    url = f"{platform.base_url}/v1/posts"
+    acked: list[str] = []
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def send(i: int) -> str | None:
+            t0 = time.perf_counter()
+            async with session.post(url, data=HTTP_BODY, headers=headers[i % 64]) as resp:
+                body = await resp.read()
+                if resp.status != 201:
+                    return f"HTTP {resp.status}"
+            latencies.append((time.perf_counter() - t0) * 1000)
+            acked.append(json.loads(body)["id"])
+            return None
+
+        offered = await open_loop(send, rate=rate, seconds=sizes.overload_seconds)
+    missing = 0
+    for post_id in acked:
+        if not (await store.load(POST, post_id)).state.exists:
+            missing += 1
+    return {
+        "offered_per_s": round(rate, 1),
+        "achieved_per_s": round(offered.achieved_per_s, 1),
+        "sent": offered.sent,
+        "acknowledged": len(acked),
+        "acknowledged_per_s": round(len(acked) / sizes.overload_seconds, 1),
+        "errors": offered.errors,
+        "error_kinds": dict(offered.error_kinds),
+        **server_errors(offered.error_kinds),
+        "acknowledged_missing_from_the_log": missing,
+        "p50_ms_201": rounded(percentile(latencies, 50)),
+        "p99_ms_201": rounded(percentile(latencies, 99)),
     }
 
 
@@ -613,13 +674,18 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
                 await wait_platform(platform, session, infra.nc, tokens[0])
             commands, cores = await commands_figure(platform, sizes, tokens, platform.pids(), say)
             lag = await lag_figure(platform, infra.nc, positions, sizes, tokens, say)
+            overload = await overload_figure(
+                platform, infra.store, sizes, tokens, commands[64].per_s, say
+            )
             say("stopping the platform")
             await asyncio.to_thread(platform.stop)
 
             replayed = await replay_figure(infra, backends, sizes, say)
             aggregate = await load_figure(infra, backends.nats_url, sizes, say)
             say("cleaning up")
-    return assemble(sizes, quick, backends, ceiling, commands, cores, lag, replayed, aggregate)
+    return assemble(
+        sizes, quick, backends, ceiling, commands, cores, lag, overload, replayed, aggregate
+    )
 
 
 def assemble(
@@ -630,6 +696,7 @@ def assemble(
     commands: dict[int, LoopResult],
     cores: dict[str, float],
     lag: dict[str, Any],
+    overload: dict[str, Any],
     replayed: dict[str, Any],
     aggregate: dict[str, Any],
 ) -> dict[str, Any]:
@@ -702,8 +769,17 @@ def assemble(
         met[key] = value is not None and (
             value >= target if key in HIGHER_IS_BETTER else value <= target
         )
+    # Issue 8: no answer of class 5xx other than 503, in any phase.
+    other_5xx = {
+        "commands_1": server_errors(c1.error_kinds)["http_5xx_other_than_503"],
+        "commands_64": server_errors(c64.error_kinds)["http_5xx_other_than_503"],
+        "lag": lag["http_5xx_other_than_503"],
+        "overload": overload["http_5xx_other_than_503"],
+    }
     return {
         **figures,
+        "http_5xx_other_than_503": other_5xx,
+        "overload": overload,
         "ceilings": ceilings_out,
         "ratios": ratios,
         "targets": dict(TARGETS),
@@ -887,6 +963,15 @@ def details_text(result: dict[str, Any]) -> str:
         f"{lag['commands']:,} commands ({lag['errors']} errors); lag p90 {lag['lag_p90_ms']} ms, "
         f"max {lag['lag_max_ms']} ms; {lag['visible_before_reply']:,} visible before their 201; "
         f"HTTP p50 {lag['http_p50_ms']} ms, p99 {lag['http_p99_ms']} ms",
+        f"overload: offered {result['overload']['offered_per_s']:.0f}/s (achieved "
+        f"{result['overload']['achieved_per_s']:.0f}/s), {result['overload']['acknowledged']:,} "
+        f"acknowledged ({result['overload']['acknowledged_per_s']:.0f}/s, p50 "
+        f"{result['overload']['p50_ms_201']} ms, p99 {result['overload']['p99_ms_201']} ms), "
+        f"{result['overload']['http_503']:,} answered 503; "
+        f"{result['overload']['acknowledged_missing_from_the_log']} acknowledged missing from "
+        "the log",
+        "HTTP 5xx other than 503, per phase (must all be 0): "
+        + ", ".join(f"{k} {v}" for k, v in result["http_5xx_other_than_503"].items()),
         f"replay: {rep['replay']['events']:,} events in {rep['replay']['seconds']:.2f}s; "
         f"bulk load {rep['bulk_load']['commits']:,} commits at {rep['bulk_load']['per_s']:,.0f}/s "
         f"through EventStore.append (durable server); "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,13 @@ class LoopResult:
     latencies_ms: list[float] = field(default_factory=list)
     errors: int = 0
     first_error: str = ""
+    #: Errors by kind: the HTTP status ("503") or the exception's type.
+    error_kinds: Counter[str] = field(default_factory=Counter)
+
+    def failed(self, error: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or error
+        self.error_kinds[error_kind(error)] += 1
 
     @property
     def requests(self) -> int:
@@ -67,12 +75,28 @@ class LoopResult:
         return summary_of(self)
 
 
+def error_kind(error: str) -> str:
+    """ "HTTP 503: ..." -> "503"; "ClientOSError: ..." -> "ClientOSError"."""
+    if error.startswith("HTTP "):
+        return error[5:8]
+    return error.split(":", 1)[0]
+
+
+def server_errors(kinds: Counter[str] | dict[str, int]) -> dict[str, int]:
+    """Answers of class 5xx, split into 503 (overload or a dependency down: a client may
+    retry) and every other 5xx (a bug: never acceptable)."""
+    unavailable = sum(n for k, n in kinds.items() if k == "503")
+    other = sum(n for k, n in kinds.items() if len(k) == 3 and k.startswith("5") and k != "503")
+    return {"http_503": unavailable, "http_5xx_other_than_503": other}
+
+
 def summary_of(result: LoopResult | Any) -> dict[str, float | int | None]:
     """The JSON form of a load run, for loadgen's and wrk's results alike."""
     return {
         "clients": result.clients,
         "requests": result.requests,
         "errors": result.errors,
+        **server_errors(result.error_kinds),
         "seconds": round(result.seconds, 3),
         "per_s": round(result.per_s, 1),
         "p50_ms": rounded(result.p50_ms),
@@ -119,8 +143,7 @@ async def _run(send: Send, clients: int, seconds: float, max_requests: int) -> L
             if error is None:
                 result.latencies_ms.append((time.perf_counter() - t0) * 1000)
             else:
-                result.errors += 1
-                result.first_error = result.first_error or error
+                result.failed(error)
                 await asyncio.sleep(0.01)  # a failing server must not turn into a busy loop
 
     await asyncio.gather(*(client(i) for i in range(clients)))
@@ -135,6 +158,7 @@ class OpenLoopResult:
     seconds: float
     errors: int = 0
     first_error: str = ""
+    error_kinds: Counter[str] = field(default_factory=Counter)
 
     @property
     def achieved_per_s(self) -> float:
@@ -161,6 +185,7 @@ async def open_loop(
         if error is not None:
             result.errors += 1
             result.first_error = result.first_error or error
+            result.error_kinds[error_kind(error)] += 1
 
     started = time.perf_counter()
     for i in range(count):

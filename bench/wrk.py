@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.loadgen import summary_of
@@ -29,21 +29,38 @@ for token in string.gmatch(os.getenv("QUARK_WRK_TOKENS"), "[^,]+") do
   table.insert(tokens, token)
 end
 local threads = 0
+local all_threads = {}
 function setup(thread)
   threads = threads + 1
   thread:set("token", tokens[threads])
+  table.insert(all_threads, thread)
 end
 function init(args)
   wrk.method = "POST"
   wrk.body = os.getenv("QUARK_WRK_BODY")
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "Bearer " .. token
+  unavailable = 0
+  other_5xx = 0
+end
+-- 503 (overload, a dependency down: retryable) and any other 5xx (a bug) are told apart.
+function response(status, headers, body)
+  if status == 503 then
+    unavailable = unavailable + 1
+  elseif status >= 500 then
+    other_5xx = other_5xx + 1
+  end
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("QUARKWRK %d %d %d %d %d %d\n", summary.requests, summary.duration,
-    e.status + e.connect + e.read + e.write + e.timeout, latency:percentile(50),
-    latency:percentile(99), e.status))
+  local u, o = 0, 0
+  for _, t in ipairs(all_threads) do
+    u = u + t:get("unavailable")
+    o = o + t:get("other_5xx")
+  end
+  io.write(string.format("QUARKWRK %d %d %d %d %d %d %d %d\n", summary.requests,
+    summary.duration, e.status + e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), e.status, u, o))
 end
 """
 
@@ -75,6 +92,7 @@ class WrkResult:
     p50_us: int
     p99_us: int
     first_error: str = ""
+    error_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def per_s(self) -> float:
@@ -126,7 +144,8 @@ async def wrk_loop(
     line = next((x for x in text.splitlines() if x.startswith("QUARKWRK ")), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {text[-500:]}")
-    requests, duration_us, errors, p50, p99, status_errors = (int(v) for v in line.split()[1:])
+    fields = (int(v) for v in line.split()[1:])
+    requests, duration_us, errors, p50, p99, status_errors, unavailable, other_5xx = fields
     return WrkResult(
         clients=clients,
         seconds=duration_us / 1e6,
@@ -135,4 +154,5 @@ async def wrk_loop(
         p50_us=p50,
         p99_us=p99,
         first_error=f"{status_errors} non-2xx answers" if status_errors else "",
+        error_kinds={"503": unavailable, "500": other_5xx},
     )

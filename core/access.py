@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
 
 import msgspec
@@ -57,6 +57,8 @@ SUBJECTS: Final = "access.>"
 REMEMBER_SECONDS: Final = ACCESS_TTL + CLOCK_SKEW + 60
 #: How long a request waits for the barrier before the edge answers 503.
 BARRIER_TIMEOUT: Final = 2.0
+#: How often the copy checks whether NATS reconnected (then it reads the stream again).
+RECONNECT_CHECK_SECONDS: Final = 0.05
 
 
 class Revoked(msgspec.Struct, frozen=True):
@@ -170,6 +172,9 @@ class AccessList:
     """One edge process's copy of the `ACCESS` stream."""
 
     def __init__(self, nc: NATS, nats_url: str, *, clock: Any = time.time) -> None:
+        #: Run on every (re)sync before the copy counts as in sync: other copies fed by this
+        #: connection catch up on what they may have missed (`edge/writes.py` floors).
+        self.on_sync: list[Callable[[], Awaitable[None]]] = []
         self.nc = nc
         self.nats_url = nats_url
         self._clock = clock
@@ -179,6 +184,7 @@ class AccessList:
         self.barrier = Barrier(nc)
         self._synced_epoch: int | None = None
         self._syncing: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
         self._pruned_at = 0.0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -191,12 +197,14 @@ class AccessList:
         )
         self.barrier.subscriptions.append(self._sub)
         await self._sync()
+        self._watching = asyncio.get_running_loop().create_task(self._watch_reconnects())
 
     async def stop(self) -> None:
-        if self._syncing is not None:
-            self._syncing.cancel()
-            with contextlib.suppress(BaseException):
-                await self._syncing
+        for task in (self._watching, self._syncing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
@@ -218,6 +226,8 @@ class AccessList:
             ):
                 for raw in chunk:
                     self._apply(raw.subject, raw.data)
+        for hook in self.on_sync:
+            await hook()
         if self._epoch() == epoch and self.nc.is_connected:
             self._synced_epoch = epoch
             log.info("access_synced", revoked=len(self._revoked), roles=len(self._roles))
@@ -241,11 +251,22 @@ class AccessList:
         if not self.in_sync:  # reconnected while we waited: messages may have been missed
             raise NotInSync(retry_after=1)
 
+    async def _watch_reconnects(self) -> None:
+        """Re-read the stream as soon as NATS is back after a disconnection, so the window
+        in which requests are refused is the reconnection itself, not "until the first
+        request notices"."""
+        while True:
+            await asyncio.sleep(RECONNECT_CHECK_SECONDS)
+            idle = self._syncing is None or self._syncing.done()
+            if not self.in_sync and self.nc.is_connected and idle:
+                self._syncing = asyncio.get_running_loop().create_task(self._resync())
+
     async def _resync(self) -> None:
         try:
             await self._sync()
         except Exception as exc:
             log.warning("access_sync_failed", error=repr(exc))
+            await asyncio.sleep(0.5)  # before the watcher tries again
 
     # -- the copy ----------------------------------------------------------------------------
 

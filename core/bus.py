@@ -57,6 +57,10 @@ S = TypeVar("S")
 
 #: Reload-and-decide attempts before a conflict reaches the client as 409.
 MAX_DECISION_ATTEMPTS = 8
+#: Where a handler announces `"<person> <STREAM>:<seq>"` for every committed command,
+#: before replying: every edge learns of a person's writes before the person can
+#: (read-your-writes without asking, `edge/writes.py`).
+WRITES_SUBJECT = "quark.writes"
 
 log = get_logger("quark.bus")
 _reply_encoder = msgspec.json.Encoder()
@@ -326,7 +330,12 @@ class HandlerWorker:
         COMMAND_SECONDS.labels(self.context, name).observe(
             asyncio.get_running_loop().time() - started
         )
+        writer = reply.writer or (headers.get(H_ACTOR) if reply.ok else None)
         with contextlib.suppress(*NATS_UNAVAILABLE):
+            if writer and reply.position:
+                # Published before the reply on the same connection: NATS routes it to
+                # every edge before the reply reaches the sender.
+                await self.nc.publish(WRITES_SUBJECT, f"{writer} {reply.position}".encode())
             await request.respond(_reply_encoder.encode(reply))
 
     async def stop(self, timeout: float = 20.0) -> None:

@@ -63,6 +63,9 @@ class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     error: ErrorBody | None = None
     #: What a procedure answers besides the position (tokens, a new verification's id).
     result: dict[str, Any] | None = None
+    #: The person whose reads must reflect this commit when it is not the actor: whoever
+    #: signed in or up through an anonymous command (read-your-writes, `edge/writes.py`).
+    writer: str | None = None
 
 
 def format_position(stream: str, seq: int) -> str:

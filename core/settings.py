@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     max_body_bytes: int = 64 * 1024
     #: How long a read waits for `Quark-After` before answering 503 (seconds).
     read_wait_timeout: float = 2.0
+    #: A person's reads wait (up to `read_wait_timeout`) for their own acknowledged writes,
+    #: without any header. Off only to measure what it costs.
+    read_your_writes: bool = True
     #: How long the edge waits for a command reply before answering 503 (seconds).
     command_timeout: float = 5.0
     #: Commands (POST, PUT, PATCH, DELETE) one edge process works on at once; beyond it the

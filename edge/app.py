@@ -17,8 +17,16 @@ from core.failures import DEPENDENCY_FAILURES
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
 from edge.admission import Admission
-from edge.auth import guarded, tokens_ctx
-from edge.context import CORRELATION_ID, INFRA, POSITIONS, RATE_HEADERS
+from edge.auth import ACCESS, guarded, tokens_ctx
+from edge.context import (
+    COMMAND_POSITION,
+    CORRELATION_ID,
+    INFRA,
+    POSITIONS,
+    RATE_HEADERS,
+    READ_STREAMS,
+    WRITES,
+)
 from edge.docs import OPENAPI_PATH, add_reference_routes
 from edge.idempotency import idempotent
 from edge.openapi import build_openapi
@@ -26,6 +34,7 @@ from edge.positions import PositionWatcher
 from edge.problems import from_error, problem_response
 from edge.routes.live import SOCKETS, close_sockets
 from edge.routing import Route
+from edge.writes import WriteLog
 
 log = get_logger("quark.edge")
 VERSION = "0.1.0"
@@ -57,6 +66,10 @@ async def request_context(request: web.Request, handler: web.RequestHandler) -> 
         status = response.status
         response.headers["X-Request-Id"] = request_id
         response.headers.update(request.get(RATE_HEADERS, {}))
+        if COMMAND_POSITION in request and status < 400:
+            # Every answer to a command carries its commit's position (API.md), whichever
+            # route built it: the command bus noted it when the reply came.
+            response.headers.setdefault("Quark-Position", request[COMMAND_POSITION])
         return response
     finally:
         HTTP_REQUESTS_TOTAL.labels(request.method, route, str(status)).inc()
@@ -134,6 +147,10 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
 
     for name, lookup in checkpoint_lookups(infra).items():
         app[POSITIONS].checkpoint_source(name, lookup)
+    app[READ_STREAMS] = {
+        name: frozenset(source.stream for source in spec.sources)
+        for name, spec in infra.decl.file.consumers.items()
+    }
     routes = all_routes() if routes is None else routes
     for r in routes:
         handler = guarded(r.handler, r.permission) if r.permission else r.handler
@@ -154,6 +171,17 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         yield
         await app[POSITIONS].stop()
 
+    async def writes_ctx(app: web.Application):
+        """After `tokens_ctx`: the write log shares the access copy's barrier, and takes a
+        new floor whenever that copy re-syncs after a reconnection."""
+        event_streams = sorted(set(infra.decl.stream_map().contexts().values()))
+        writes = app[WRITES] = WriteLog(infra.nc, app[ACCESS].barrier, event_streams)
+        await writes.start()
+        app[ACCESS].on_sync.append(writes.take_floor)
+        yield
+        await writes.stop()
+
     app.cleanup_ctx.append(positions_ctx)
     app.cleanup_ctx.append(tokens_ctx)
+    app.cleanup_ctx.append(writes_ctx)
     return app

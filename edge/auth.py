@@ -22,7 +22,7 @@ from core.errors import QuarkError
 from core.ids import is_uuid
 from core.permissions import require
 from core.tokens import KeyRing, TokenService
-from edge.context import INFRA, command_id_for, correlation_id
+from edge.context import COMMAND_POSITION, INFRA, WRITES, command_id_for, correlation_id
 from edge.routing import Handler
 
 TOKENS = web.AppKey("tokens", TokenService)
@@ -94,13 +94,20 @@ async def send_as(
     request's correlation id; the handler checks the roles again inside `decide`. Under an
     `Idempotency-Key` the command id derives from the key (`step` tells apart several
     commands of one request), so a retry is the same command."""
-    return await request.app[INFRA].bus.send(
+    reply = await request.app[INFRA].bus.send(
         command,
         actor=who.user_id if who else None,
         roles=who.roles if who else frozenset(),
         correlation_id=correlation_id(request),
         command_id=command_id_for(request, step),
     )
+    if reply.position:
+        request[COMMAND_POSITION] = reply.position
+        writer = reply.writer or (who.user_id if who else None)
+        if writer:
+            # This process need not wait for the handler's announcement to come round.
+            request.app[WRITES].record(writer, reply.position)
+    return reply
 
 
 def guarded(handler: Handler, permission: str) -> Handler:

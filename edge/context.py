@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 from aiohttp import web
@@ -12,9 +13,15 @@ from core.errors import QuarkError, ValidationError
 from core.ids import derived_id, is_uuid, new_id
 from core.ratelimit import Rule
 from edge.positions import PositionWatcher
+from edge.writes import WriteLog
 
 INFRA = web.AppKey("infra", Infra)
 POSITIONS = web.AppKey("positions", PositionWatcher)
+WRITES = web.AppKey("writes", WriteLog)
+#: The streams each read model consumes (streams.yaml): a read waits only for those.
+READ_STREAMS = web.AppKey("read_streams", dict)
+#: The position of the command this request sent, for its `Quark-Position` header.
+COMMAND_POSITION = web.RequestKey("command_position", str)
 CORRELATION_ID = web.RequestKey("correlation_id", str)
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
 #: Set by `edge.idempotency` when the request carries an `Idempotency-Key`: a digest of
@@ -58,19 +65,38 @@ def path_id(request: web.Request, name: str, not_found: type[QuarkError]) -> str
 
 
 async def wait_for_position(request: web.Request, projection: str) -> None:
-    """Honour `Quark-After` (read-your-writes): wait until `projection` has applied it."""
+    """Wait until `projection` has applied what this read must see (read-your-writes):
+    the position in `Quark-After`, and — for a signed-in reader — their own acknowledged
+    writes (`edge/writes.py`). Bounded by `QUARK_READ_WAIT_TIMEOUT` in all; 503 beyond."""
+    app = request.app
+    settings = app[INFRA].settings
+    targets: dict[str, int] = {}
     # Present but empty is a malformed position, not an absent one.
     after = request.headers.get("Quark-After", request.query.get("after"))
-    if after is None:
+    if after is not None:
+        try:
+            stream, seq = parse_position(after)
+        except ValueError:
+            raise ValidationError("Quark-After must be a position such as CONTENT:42") from None
+        if stream not in app[INFRA].decl.file.streams:
+            raise ValidationError(f"Quark-After names no stream of this platform ({stream})")
+        targets[stream] = seq
+    reads = app[READ_STREAMS].get(projection)
+    if settings.read_your_writes and reads and "Authorization" in request.headers:
+        from edge.auth import optional_principal  # edge.auth builds on this module
+
+        who = await optional_principal(request)
+        if who is not None:
+            for stream, seq in app[WRITES].positions_for(who.user_id).items():
+                if stream in reads and seq > targets.get(stream, 0):
+                    targets[stream] = seq
+    if not targets:
         return
-    try:
-        stream, seq = parse_position(after)
-    except ValueError:
-        raise ValidationError("Quark-After must be a position such as CONTENT:42") from None
-    if stream not in request.app[INFRA].decl.file.streams:
-        raise ValidationError(f"Quark-After names no stream of this platform ({stream})")
-    settings = request.app[INFRA].settings
-    await request.app[POSITIONS].wait(projection, stream, seq, settings.read_wait_timeout)
+    watcher = app[POSITIONS]
+    deadline = asyncio.get_running_loop().time() + settings.read_wait_timeout
+    for stream, seq in targets.items():
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        await watcher.wait(projection, stream, seq, remaining)
 
 
 def command_headers(reply: CommandReply) -> dict[str, str]:

@@ -16,6 +16,7 @@ import msgspec
 import segno
 from aiohttp import web
 
+from core.commands import CommandReply
 from core.errors import QuarkError
 from core.ids import is_uuid
 from core.ratelimit import Rule
@@ -135,6 +136,8 @@ class Tokens(msgspec.Struct):
     token_type: str
     expires_in: int
     refresh_token: str
+    #: The sign-in's commit (also in `Quark-Position`): reads wait for it by themselves.
+    position: str
 
 
 class LoginAnswer(msgspec.Struct, omit_defaults=True):
@@ -148,6 +151,7 @@ class LoginAnswer(msgspec.Struct, omit_defaults=True):
     token_type: str | None = None
     expires_in: int | None = None
     refresh_token: str | None = None
+    position: str | None = None
 
 
 class TwoFactorSetup(msgspec.Struct):
@@ -211,7 +215,8 @@ async def _per_ip(request: web.Request, setting: str) -> None:
     await limit(request, rule, i.vault.lookup_hash("ip", client_ip(request)))
 
 
-def _tokens(request: web.Request, result: dict[str, Any]) -> Tokens:
+def _tokens(request: web.Request, reply: CommandReply) -> Tokens:
+    result = reply.result or {}
     issued = issue(request, result["user_id"], result["session_id"], result["roles"])
     return Tokens(
         user_id=result["user_id"],
@@ -220,6 +225,7 @@ def _tokens(request: web.Request, result: dict[str, Any]) -> Tokens:
         token_type="Bearer",
         expires_in=int(issued["expires_in"]),  # type: ignore[call-overload]
         refresh_token=result["refresh_token"],
+        position=reply.position or "",
     )
 
 
@@ -300,8 +306,7 @@ async def register(request: web.Request) -> web.Response:
             ip=client_ip(request),
         ),
     )
-    tokens = _tokens(request, reply.result)
-    return _json(201, tokens, {"Quark-Position": reply.position or ""})
+    return _json(201, _tokens(request, reply))
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -327,9 +332,8 @@ async def login(request: web.Request) -> web.Response:
             {"u": result["user_id"]},
             expires_at=int(time.time()) + MFA_TTL,
         )
-        return _json(200, LoginAnswer(mfa_required=True, mfa_token=token))
-    tokens = _tokens(request, result)
-    return _json(200, LoginAnswer(**msgspec.structs.asdict(tokens)))
+        return _json(200, LoginAnswer(mfa_required=True, mfa_token=token, position=reply.position))
+    return _json(200, LoginAnswer(**msgspec.structs.asdict(_tokens(request, reply))))
 
 
 async def login_second_factor(request: web.Request) -> web.Response:
@@ -345,14 +349,14 @@ async def login_second_factor(request: web.Request) -> web.Response:
             user_id=user_id, code=body.code, device=_device(request), ip=client_ip(request)
         ),
     )
-    return _json(200, _tokens(request, reply.result))
+    return _json(200, _tokens(request, reply))
 
 
 async def refresh(request: web.Request) -> web.Response:
     await _per_ip(request, "limit_auth_per_ip")
     body = await read_json(request, RefreshBody, max_bytes=4096)
     reply = await send_as(request, RefreshSession(refresh_token=body.refresh_token))
-    return _json(200, _tokens(request, reply.result))
+    return _json(200, _tokens(request, reply))
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -8,6 +8,7 @@ import msgspec
 from aiohttp import web
 
 from core.metrics import render
+from edge.auth import ACCESS
 from edge.context import infra
 from edge.routing import Route
 
@@ -51,6 +52,9 @@ async def readyz(request: web.Request) -> web.Response:
         _check("nats", nats_probe), _check("postgres", pg_probe), _check("redis", redis_probe)
     )
     checks = dict(results)
+    # Until its copy of ended sessions is in sync the edge refuses authenticated requests:
+    # a load balancer should not send it any.
+    checks["access"] = "ok" if request.app[ACCESS].in_sync else "down: syncing"
     ok = all(v == "ok" for v in checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks)
     return web.Response(
@@ -71,7 +75,7 @@ ROUTES = [
         "GET",
         "/readyz",
         readyz,
-        "Readiness: NATS, PostgreSQL and Redis answer",
+        "Readiness: NATS, PostgreSQL and Redis answer; ended sessions are in sync",
         "operations",
         response=Health,
         errors=(503,),

@@ -17,7 +17,7 @@ import phonenumbers
 from core.access import publish_revocations, publish_roles
 from core.bootstrap import Infra
 from core.bus import Outcome, transact
-from core.commands import CommandMeta, CommandReply, parse_position
+from core.commands import CommandMeta, CommandReply, format_position, parse_position
 from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import derived_id, is_uuid
 from core.logging import get_logger
@@ -193,13 +193,17 @@ async def _transact_verdict(
     return outcome
 
 
-def _reply(outcome: Outcome[Any], aggregate_id: str, **result: Any) -> CommandReply:
+def _reply(
+    outcome: Outcome[Any], aggregate_id: str, *, writer: str | None = None, **result: Any
+) -> CommandReply:
+    """`writer`: the person an anonymous command signed in (their reads must see it)."""
     return CommandReply(
         ok=True,
         position=outcome.position,
         aggregate_id=aggregate_id,
         duplicate=outcome.duplicate,
         result=result or None,
+        writer=writer,
     )
 
 
@@ -404,7 +408,10 @@ async def register(infra: Infra, command: Register, meta: CommandMeta) -> Comman
         step="consume",
     )
     return _reply(
-        outcome, user_id, **_tokens(user_id, session.session_id, refresh, outcome.state.roles)
+        outcome,
+        user_id,
+        writer=user_id,
+        **_tokens(user_id, session.session_id, refresh, outcome.state.roles),
     )
 
 
@@ -474,7 +481,8 @@ async def log_in(infra: Infra, command: LogIn, meta: CommandMeta) -> CommandRepl
     # Unknown numbers cost what registered ones do: one account load (of an id nobody has)
     # and one argon2 verification (of a dummy hash).
     lookup = user_id or derived_id(infra.secret_key, "no-account", phone_hash)
-    account = (await infra.store.load(ACCOUNT, lookup)).state
+    loaded = await infra.store.load(ACCOUNT, lookup)
+    account = loaded.state
     stored = account.password_hash if account.exists else svc.passwords.dummy
     if not await svc.passwords.verify(stored, command.password) or not account.exists:
         lock = await infra.lockouts.failed(svc.login_account, phone_hash)
@@ -486,8 +494,12 @@ async def log_in(infra: Infra, command: LogIn, meta: CommandMeta) -> CommandRepl
     if account.suspended:
         raise AccountSuspendedError()
     if account.two_factor:
+        # Nothing is committed until the second factor; the position is the account's.
         return CommandReply(
-            ok=True, aggregate_id=user_id, result={"mfa_required": True, "user_id": user_id}
+            ok=True,
+            aggregate_id=user_id,
+            position=format_position(infra.store.streams.stream_for("accounts"), loaded.seq),
+            result={"mfa_required": True, "user_id": user_id},
         )
     session, refresh = _session_opened(
         infra,
@@ -501,7 +513,10 @@ async def log_in(infra: Infra, command: LogIn, meta: CommandMeta) -> CommandRepl
         infra.store, ACCOUNT, user_id, lambda state: decide_open_session(state, session), meta
     )
     return _reply(
-        outcome, user_id, **_tokens(user_id, session.session_id, refresh, outcome.state.roles)
+        outcome,
+        user_id,
+        writer=user_id,
+        **_tokens(user_id, session.session_id, refresh, outcome.state.roles),
     )
 
 
@@ -544,7 +559,10 @@ async def second_factor(
         raise
     await infra.lockouts.succeeded(svc.second_factor, user_id)
     return _reply(
-        outcome, user_id, **_tokens(user_id, session.session_id, refresh, outcome.state.roles)
+        outcome,
+        user_id,
+        writer=user_id,
+        **_tokens(user_id, session.session_id, refresh, outcome.state.roles),
     )
 
 
@@ -573,7 +591,12 @@ async def refresh_session(infra: Infra, command: RefreshSession, meta: CommandMe
         if exc.code == "refresh-token-reused":
             await publish_revocations(infra.nc.jetstream(), user_id, [session_id])
         raise
-    return _reply(outcome, user_id, **_tokens(user_id, session_id, new_token, outcome.state.roles))
+    return _reply(
+        outcome,
+        user_id,
+        writer=user_id,
+        **_tokens(user_id, session_id, new_token, outcome.state.roles),
+    )
 
 
 async def end_session(infra: Infra, command: EndSession, meta: CommandMeta) -> CommandReply:
@@ -674,7 +697,7 @@ async def reset_password(infra: Infra, command: ResetPassword, meta: CommandMeta
         step="consume",
     )
     await infra.lockouts.succeeded(svc.login_account, outcome.state.phone_hash)
-    return _reply(changed, user_id)
+    return _reply(changed, user_id, writer=user_id)
 
 
 # -- two-factor ------------------------------------------------------------------------------
@@ -850,11 +873,13 @@ async def erase_account(infra: Infra, command: EraseAccount, meta: CommandMeta) 
     every replay reads "[erased]" from then on."""
     svc = services(infra)
     user_id = _actor(meta)
-    account = (await infra.store.load(ACCOUNT, user_id)).state
+    loaded = await infra.store.load(ACCOUNT, user_id)
+    account = loaded.state
     if not account.exists:
         if account.erased:  # a retry after the commit: finish the job
             await infra.vault.erase(user_id)
-            return CommandReply(ok=True, aggregate_id=user_id)
+            position = format_position(infra.store.streams.stream_for("accounts"), loaded.seq)
+            return CommandReply(ok=True, aggregate_id=user_id, position=position)
         raise AccountNotFound()
     await infra.lockouts.check(svc.login_account, account.phone_hash)
     if not await svc.passwords.verify(account.password_hash, command.password):

@@ -62,7 +62,12 @@ async def test_the_whole_journey_of_one_person(client: IdentityClient, platform:
 
     # Log in with the second factor; the code of the next step (the current one was spent).
     status, first = await client.log_in(phone)
-    assert status == 200 and first == {"mfa_required": True, "mfa_token": first["mfa_token"]}
+    assert status == 200 and first == {
+        "mfa_required": True,
+        "mfa_token": first["mfa_token"],
+        "position": first["position"],
+    }
+    assert first["position"].startswith("ACCOUNTS:")
     next_code = totp.at(time.time() + 30)
     status, with_2fa, _ = await client.post(
         "/v1/auth/login/2fa", {"mfa_token": first["mfa_token"], "code": next_code}

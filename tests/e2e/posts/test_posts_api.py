@@ -300,6 +300,7 @@ async def test_health_readiness_and_metrics(http: aiohttp.ClientSession) -> None
             "nats": "ok",
             "postgres": "ok",
             "redis": "ok",
+            "access": "ok",
         }
     await create(http)
     async with http.get("/metrics") as resp:

@@ -84,7 +84,9 @@ async def test_with_nats_down_commands_get_503_and_acknowledged_work_survives(
             stack.callback(restarted.stop)
             for _ in range(200):  # the client reconnects on its own; wait for it, bounded
                 if infra.nc.is_connected:
-                    break
+                    async with http.get("/readyz") as resp:
+                        if resp.status == 200:  # and the edge's copies are in sync again
+                            break
                 await asyncio.sleep(0.05)
             assert infra.nc.is_connected
 

@@ -117,6 +117,11 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_MAX_BODY_BYTES": "1000",
         "QUARK_READ_WAIT_TIMEOUT": "0.5",
         "QUARK_COMMAND_TIMEOUT": "2",
+        "QUARK_READ_YOUR_WRITES": "false",
+        "QUARK_MAX_COMMANDS_IN_FLIGHT": "100",
+        "QUARK_MAX_READS_IN_FLIGHT": "400",
+        "QUARK_HANDLER_CONCURRENCY": "50",
+        "QUARK_REDIS_POOL_SIZE": "16",
         "QUARK_REDIS_PREFIX": "p:",
         "QUARK_SECRET_KEY_FILE": "/run/secrets/key",
         "QUARK_SMS_PROVIDER": "smsru",
@@ -147,6 +152,13 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "Quark",
     )
     assert settings.secret_key_file == Path("/run/secrets/key")
+    assert settings.read_your_writes is False
+    assert (
+        settings.max_commands_in_flight,
+        settings.max_reads_in_flight,
+        settings.handler_concurrency,
+        settings.redis_pool_size,
+    ) == (100, 400, 50, 16)
     assert (
         settings.verification_code_ttl_seconds,
         settings.password_hash_memory_kib,
@@ -246,3 +258,12 @@ def test_production_refuses_to_run_without_a_real_secret_key(tmp_path: Path) -> 
     short.write_bytes(b"too short")
     with pytest.raises(ConfigError, match="at least 32 bytes"):
         secret_key(Settings(env="production", secret_key_file=short))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["MAX_COMMANDS_IN_FLIGHT", "MAX_READS_IN_FLIGHT", "HANDLER_CONCURRENCY", "REDIS_POOL_SIZE"],
+)
+def test_an_in_flight_bound_below_one_is_refused_by_name(name: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({f"QUARK_{name}": "0"})

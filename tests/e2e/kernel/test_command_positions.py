@@ -1,0 +1,214 @@
+"""Every command answers its commit's position in `Quark-Position` (API.md), sign-in and
+refresh included. The test walks the route table: a command route added without being
+exercised here fails the test, so none can slip through without its header."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+import aiohttp
+import pyotp
+import pytest
+
+from core.commands import parse_position
+from core.settings import Settings
+from edge.app import all_routes
+from tests.support.cli import run_quark, use_settings
+from tests.support.identity import IdentityClient, lifted_limits, new_phone
+
+COMMAND_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return lifted_limits(settings, verification_resend_after_seconds=0)
+
+
+class Recorder:
+    """Sends requests and notes, per route of the table, the answers' positions."""
+
+    def __init__(self, http: aiohttp.ClientSession) -> None:
+        self.http = http
+        self.seen: dict[tuple[str, str], list[str | None]] = {}
+
+    async def call(
+        self, method: str, route: str, token: str | None = None, body: Any = None, **path: str
+    ) -> Any:
+        url = route.format(**path)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.http.request(method, url, json=body, headers=headers) as resp:
+            answer = await resp.json(content_type=None) if resp.status != 204 else None
+            assert resp.status < 300, (method, url, resp.status, answer)
+            self.seen.setdefault((method, route), []).append(resp.headers.get("Quark-Position"))
+            return answer
+
+
+async def test_every_command_route_answers_its_position(
+    http: aiohttp.ClientSession, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people = IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
+    r = Recorder(http)
+    phone = new_phone()
+
+    # Sign-up, with a resent code.
+    started = await r.call("POST", "/v1/auth/phone/start", body={"phone": phone})
+    vid = started["verification_id"]
+    await r.call("POST", "/v1/auth/phone/resend", body={"verification_id": vid})
+    code = await people.sms_code(phone, after=1)
+    verified = await r.call(
+        "POST", "/v1/auth/phone/verify", body={"verification_id": vid, "code": code}
+    )
+    me = await r.call(
+        "POST",
+        "/v1/auth/register",
+        body={
+            "registration_token": verified["registration_token"],
+            "password": "correct horse battery staple",
+            "display_name": "Ada",
+        },
+    )
+    assert me["position"] == r.seen[("POST", "/v1/auth/register")][0]
+    token = me["access_token"]
+
+    # Sign-in, refresh, devices and sessions.
+    signed_in = await r.call(
+        "POST", "/v1/auth/login", body={"phone": phone, "password": "correct horse battery staple"}
+    )
+    assert signed_in["position"] == r.seen[("POST", "/v1/auth/login")][0]
+    refreshed = await r.call(
+        "POST", "/v1/auth/refresh", body={"refresh_token": signed_in["refresh_token"]}
+    )
+    await r.call(
+        "PATCH",
+        "/v1/me/devices/{device_id}",
+        token,
+        {"name": "laptop"},
+        device_id=me["session_id"],
+    )
+    await r.call(
+        "DELETE", "/v1/auth/sessions/{session_id}", token, session_id=refreshed["session_id"]
+    )
+    await r.call(
+        "POST",
+        "/v1/auth/password",
+        token,
+        {"old_password": "correct horse battery staple", "new_password": "another long secret"},
+    )
+
+    # Second factor: set up, enable, sign in with it, disable.
+    setup = await r.call("POST", "/v1/auth/2fa/setup", token)
+    totp = pyotp.TOTP(setup["secret"])
+    enabled = await r.call("POST", "/v1/auth/2fa/enable", token, {"code": totp.now()})
+    challenge = await r.call(
+        "POST", "/v1/auth/login", body={"phone": phone, "password": "another long secret"}
+    )
+    assert challenge["mfa_required"] is True
+
+    second = await r.call(
+        "POST",
+        "/v1/auth/login/2fa",
+        body={"mfa_token": challenge["mfa_token"], "code": totp.at(time.time() + 30)},
+    )
+    await r.call(
+        "POST",
+        "/v1/auth/2fa/disable",
+        second["access_token"],
+        {"code": enabled["recovery_codes"][0]},
+    )
+
+    # Password reset by SMS.
+    sms_before = people.sms_count(phone)
+    reset = await r.call("POST", "/v1/auth/password/reset/start", body={"phone": phone})
+    reset_code = await people.sms_code(phone, after=sms_before)
+    await r.call(
+        "POST",
+        "/v1/auth/password/reset",
+        body={
+            "verification_id": reset["verification_id"],
+            "code": reset_code,
+            "new_password": "a third long secret",
+        },
+    )
+    status, fresh = await people.log_in(phone, "a third long secret")
+    assert status == 200
+    token = fresh["access_token"]
+
+    # Profiles, follows and blocks.
+    handle = f"h_{secrets.token_hex(4)}"
+    await r.call("PATCH", "/v1/me", token, {"handle": handle})
+    other = await people.sign_up()
+    other_handle = f"o_{secrets.token_hex(4)}"
+    changed = await r.call("PATCH", "/v1/me", other["access_token"], {"handle": other_handle})
+    async with http.get(
+        f"/v1/users/{other_handle}", headers={"Quark-After": changed["position"]}
+    ) as resp:
+        assert resp.status == 200
+    for method, route in (
+        ("POST", "/v1/users/{handle}/follow"),
+        ("DELETE", "/v1/users/{handle}/follow"),
+        ("POST", "/v1/users/{handle}/block"),
+        ("DELETE", "/v1/users/{handle}/block"),
+    ):
+        await r.call(method, route, token, handle=other_handle)
+
+    # Posts.
+    post = await r.call("POST", "/v1/posts", token, {"title": "t", "body": "b"})
+    await r.call("PATCH", "/v1/posts/{post_id}", token, {"body": "c"}, post_id=post["id"])
+    await r.call("DELETE", "/v1/posts/{post_id}", token, post_id=post["id"])
+
+    # Administration.
+    use_settings(monkeypatch, settings)
+    assert await run_quark("admin", "grant", fresh["user_id"], "admin") == 0
+    status, admin, _ = await people.post(
+        "/v1/auth/refresh", {"refresh_token": fresh["refresh_token"]}
+    )
+    assert status == 200
+    admin_token = admin["access_token"]
+    target = other["user_id"]
+    await r.call(
+        "POST",
+        "/v1/admin/users/{user_id}/roles",
+        admin_token,
+        {"role": "moderator", "reason": "r"},
+        user_id=target,
+    )
+    await r.call(
+        "DELETE",
+        "/v1/admin/users/{user_id}/roles/{role}?reason=r",
+        admin_token,
+        user_id=target,
+        role="moderator",
+    )
+    for action in ("suspend", "unsuspend"):
+        await r.call(
+            "POST",
+            f"/v1/admin/users/{{user_id}}/{action}",
+            admin_token,
+            {"reason": "r"},
+            user_id=target,
+        )
+    await r.call(
+        "POST",
+        "/v1/admin/users/{user_id}/vip",
+        admin_token,
+        {"until": "2099-01-01T00:00:00Z", "reason": "r"},
+        user_id=target,
+    )
+
+    # Erasure, last.
+    await r.call("POST", "/v1/auth/logout", admin_token)
+    status, last = await people.log_in(phone, "a third long secret")
+    assert status == 200
+    await r.call("DELETE", "/v1/me", last["access_token"], {"password": "a third long secret"})
+
+    seen = {
+        (method, route.split("?")[0]): positions for (method, route), positions in r.seen.items()
+    }
+    table = {(rt.method, rt.path) for rt in all_routes() if rt.method in COMMAND_METHODS}
+    assert table - set(seen) == set(), "command routes this walk never exercised"
+    for key, positions in seen.items():
+        for position in positions:
+            assert position, f"{key} answered without Quark-Position"
+            parse_position(position)  # a real position, not an empty header
