@@ -27,6 +27,7 @@ from handlers import all_events
 from handlers.posts.decide import POST
 from tests.conftest import ROOT, reset_streams
 from tests.support.auth import Tokens
+from tests.support.log import head_position
 from tests.support.platform import Platform
 
 AUTHOR = new_id()
@@ -188,8 +189,7 @@ async def test_sigterm_drains_in_flight_commands_without_losing_acknowledged_wor
             assert (await infra.store.load(POST, post_id)).state.exists
         # The projection picks up where the drained one stopped: every acknowledged post.
         async with Platform(infra, edge=False) as platform:
-            info = await infra.nc.jetstream().stream_info("CONTENT")
-            await platform.wait("posts", f"CONTENT:{info.state.last_seq}")
+            await platform.wait("posts", await head_position(infra, "CONTENT"))
             count = await infra.pool.fetchval(
                 "SELECT count(*) FROM posts.posts WHERE id = ANY($1::uuid[])", created
             )
