@@ -207,13 +207,20 @@ async def test_an_edit_must_change_something_and_null_is_not_a_value(
 
 
 async def test_positions_of_unknown_or_unrelated_streams(http: aiohttp.ClientSession) -> None:
-    author = new_id()
-    for path in (f"/v1/posts/{new_id()}", f"/v1/authors/{author}/stats"):
+    missing_post, author = f"/v1/posts/{new_id()}", f"/v1/authors/{new_id()}/stats"
+    for path in (missing_post, author):
         async with http.get(path, headers={"Quark-After": "NOSUCH:1"}) as resp:
             assert resp.status == 422, path
-        # A stream the read model does not read: nothing to wait for, answered at once.
-        async with http.get(path, headers={"Quark-After": "CHAT:5"}) as resp:
-            assert resp.status in (200, 404), path
+            assert (await resp.json())["type"] == "quark:validation", path
+    # A stream the read model does not read: nothing to wait for, answered at once (a wait
+    # would end in 503 position-not-reached, CHAT being far from 999999) with the answer
+    # the read model gives without any position.
+    async with http.get(missing_post, headers={"Quark-After": "CHAT:999999"}) as resp:
+        assert resp.status == 404
+        assert (await resp.json())["type"] == "quark:post-not-found"
+    async with http.get(author, headers={"Quark-After": "CHAT:999999"}) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["posts"] == 0
 
 
 async def test_bad_query_and_path_values_are_problems(http: aiohttp.ClientSession) -> None:
