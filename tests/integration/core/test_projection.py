@@ -35,7 +35,8 @@ class Killed(BaseException):
 
 
 class AmbiguousCommit(Exception):
-    """A commit that went through but reported an error (its answer was lost)."""
+    """A commit whose call failed after its transaction went through: the caller cannot
+    know whether it did."""
 
 
 class DiesOnce:
@@ -62,9 +63,10 @@ class DiesOnce:
 
 
 class FailsAfterCommit:
-    """Mixed into a sink: its first live batch commits, then reports an error anyway. The
-    worker cannot tell it went through and tries the batch's events again one by one (as it
-    does to isolate a failing event), so already applied events come back to the sink."""
+    """Mixed into a sink: its first live batch commits, then the call fails anyway, with an
+    error the worker does not take for an outage. The worker cannot tell the batch went
+    through and tries its events again one by one (as it does to isolate a failing event),
+    so events already applied come back to the sink."""
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -76,7 +78,7 @@ class FailsAfterCommit:
         await super().commit(build, stream, events, last_seq, live=live)  # type: ignore[misc]
         if live and events and not self.failed:
             self.failed = True
-            raise AmbiguousCommit("the connection closed before the commit was confirmed")
+            raise AmbiguousCommit("the commit was not confirmed")
 
 
 class Recording:
