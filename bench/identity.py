@@ -8,7 +8,8 @@ Three groups of figures, each printed beside a ceiling (or floor) measured in th
    `signing_keys` bucket; the ring is loaded before the loop (the kid is known), so this is
    pure CPU: base64url, the header, the Ed25519 check, the claims. Ceiling: the bare Ed25519
    check of the same token. `token_verifications_with_revocation_check_per_s`: the same plus
-   `core.revocations.is_revoked` (one Redis EXISTS), what the edge does for every
+   the ended-session check against the in-memory copy of the ACCESS stream after its
+   barrier (one coalesced NATS PING, `core.access.AccessList.current`), what the edge does for every
    authenticated request, by 64 asyncio tasks at once.
 2. **Authenticated requests/s** (`authenticated_requests_per_s_64`): `GET
    /v1/me/security-log?limit=1` through the edge by 64 clients of the Python load generator
@@ -76,7 +77,7 @@ from bench.report import (
     ratio,
     render_table,
 )
-from core.revocations import is_revoked
+from core.access import AccessList
 from core.tokens import TokenService
 from tests.support.identity import IdentityClient
 
@@ -104,8 +105,8 @@ MEASURED: dict[str, str] = {
     "process, one core, ring loaded from the signing_keys bucket beforehand (pure CPU)",
     "token_verifications_cached_per_s": "TokenService.verify of a token whose signature it "
     "checked before (what the edge pays on a client's later requests): claims, expiry, key",
-    "token_verifications_with_revocation_check_per_s": "verify + core.revocations.is_revoked "
-    "(one Redis EXISTS) by 64 asyncio tasks in this process",
+    "token_verifications_with_revocation_check_per_s": "verify + the ended-session check "
+    "(core.access barrier and in-memory lookup) by 64 asyncio tasks in this process",
     "authenticated_requests_per_s_64": f"GET {SECURITY_LOG} through the edge, 64 closed-loop "
     "Python clients, each with a signed-up account's access token",
     "logins_per_s": "POST /v1/auth/login through the edge at 1/4/16 closed-loop clients, "
@@ -172,10 +173,13 @@ async def verification_figures(
         await service.verify(tokens[i], int(time.time()))
         return None
 
+    access = AccessList(infra.nc, infra.settings.nats_url)
+    await access.start()
+
     async def verify_and_check(i: int) -> str | None:
         claims = await service.verify(tokens[i], int(time.time()))
-        revoked = await is_revoked(infra.redis, infra.settings.redis_prefix, claims.sid)
-        return "session revoked" if revoked else None
+        await access.current()
+        return "session revoked" if access.is_revoked(claims.sid) else None
 
     say(f"figure 1: TokenService.verify, one core, {sizes.cpu_seconds:.0f}s")
     out["verify"] = await closed_loop(
@@ -191,7 +195,7 @@ async def verification_figures(
         max_requests=10_000_000,
         warmup_seconds=0.5,
     )
-    say(f"figure 1: verify + revocation check in Redis, {READ_CLIENTS} tasks")
+    say(f"figure 1: verify + ended-session check (barrier, memory), {READ_CLIENTS} tasks")
     out["verify_and_check"] = await closed_loop(
         verify_and_check,
         clients=READ_CLIENTS,
@@ -199,6 +203,7 @@ async def verification_figures(
         max_requests=10_000_000,
         warmup_seconds=0.5,
     )
+    await access.stop()
     say("ceiling: bare Ed25519 checks of the same token")
     header, payload, signature = tokens[0].split(".")
     key = service.ring.signing_key(int(time.time())).public_key

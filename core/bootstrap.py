@@ -125,7 +125,13 @@ async def open_infra(
         settings.database_url, min_size=1, max_size=20, command_timeout=30
     )
     stack.push_async_callback(pool.close)
-    redis = aioredis.from_url(settings.redis_url)
+    # A blocking pool: under load a request waits (bounded) for a free connection; the
+    # default pool raises "Too many connections" at once, which reached clients as 500s.
+    redis = aioredis.Redis.from_pool(
+        aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=settings.redis_pool_size, timeout=1.0
+        )
+    )
     stack.push_async_callback(redis.aclose)
     registry = EventRegistry(events)
     js = nc.jetstream()

@@ -39,6 +39,7 @@ from core.envelope import AggregateRef, utc_now
 from core.errors import (
     ConcurrencyError,
     ConflictError,
+    OverloadedError,
     QuarkError,
     RemoteError,
     UnavailableError,
@@ -47,7 +48,7 @@ from core.errors import (
 from core.eventstore import AggregateKind, EventStore, Loaded
 from core.ids import is_uuid, new_id
 from core.logging import get_logger
-from core.metrics import COMMAND_SECONDS, COMMANDS_TOTAL
+from core.metrics import COMMAND_SECONDS, COMMANDS_TOTAL, IN_FLIGHT, SHED_TOTAL
 from core.natsutil import NATS_UNAVAILABLE
 from core.registry import Event
 
@@ -218,10 +219,8 @@ class HandlerWorker:
     services: Any = None
     _service: micro.Service | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _slots: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
-        self._slots = asyncio.Semaphore(self.concurrency)
         self._service = await micro.add_service(
             self.nc,
             name=f"quark-{self.context}",
@@ -247,18 +246,30 @@ class HandlerWorker:
         decoder = msgspec.json.Decoder(command_type)
 
         async def on_request(request: Request) -> None:
-            assert self._slots is not None
-            await self._slots.acquire()
+            if len(self._tasks) >= self.concurrency:
+                # Shed at once: waiting here would stall this subscription (every later
+                # command queues behind it) until the senders time out.
+                name = command_type.__name__
+                COMMANDS_TOTAL.labels(self.context, name, "overloaded").inc()
+                SHED_TOTAL.labels(f"handler-{self.context}", "command").inc()
+                busy = OverloadedError(
+                    f"the {self.context} handler has {self.concurrency} commands in flight"
+                )
+                with contextlib.suppress(*NATS_UNAVAILABLE):
+                    await request.respond(
+                        _reply_encoder.encode(CommandReply(ok=False, error=_error_body(busy)))
+                    )
+                return
             task = asyncio.create_task(self._handle(request, decoder, decider))
             self._tasks.add(task)
+            IN_FLIGHT.labels(f"handler-{self.context}", "command").set(len(self._tasks))
             task.add_done_callback(self._done)
 
         return on_request
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        assert self._slots is not None
-        self._slots.release()
+        IN_FLIGHT.labels(f"handler-{self.context}", "command").set(len(self._tasks))
 
     async def _handle(
         self,

@@ -102,6 +102,14 @@ class UnavailableError(QuarkError):
         super().__init__(detail, retry_after=retry_after)
 
 
+class OverloadedError(UnavailableError):
+    """More work is in flight than this process takes on: shed at once (503 with
+    Retry-After) rather than queued until every caller times out."""
+
+    code = "overloaded"
+    title = "The service is busy; retry shortly"
+
+
 class TimeoutWaitingError(UnavailableError):
     """A read waited for a position its projection has not reached in time."""
 

@@ -55,6 +55,19 @@ HTTP_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
+IN_FLIGHT = Gauge(
+    "quark_in_flight",
+    "Requests or commands being worked on",
+    ["worker", "kind"],
+    registry=REGISTRY,
+)
+SHED_TOTAL = Counter(
+    "quark_shed_total",
+    "Requests or commands refused with 503 because too many were in flight",
+    ["worker", "kind"],
+    registry=REGISTRY,
+)
+
 
 def render() -> bytes:
     return generate_latest(REGISTRY)

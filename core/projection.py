@@ -32,11 +32,11 @@ from typing import Any, ClassVar
 
 import asyncpg
 import nats.js.errors
-import redis.exceptions
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from core.envelope import RecordedEvent
+from core.failures import DEPENDENCY_FAILURES
 from core.logging import get_logger
 from core.metrics import (
     PROJECTION_DEAD_LETTERS_TOTAL,
@@ -58,18 +58,9 @@ POSITIONS_SUBJECT = "quark.positions"
 #: supervisor restarts) instead of counting towards the event's dead-lettering. Without this
 #: a PostgreSQL restart would send perfectly good events to the DLQ.
 TRANSIENT: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
+    *DEPENDENCY_FAILURES,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
-    ConnectionError,
-    TimeoutError,
-    OSError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    *NATS_UNAVAILABLE,
 )
 
 

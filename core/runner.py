@@ -99,7 +99,12 @@ class Workers:
         for name in contexts:
             module = known[name]
             worker = HandlerWorker(
-                self.infra.nc, self.infra.store, name, module.TABLE, services=self.infra
+                self.infra.nc,
+                self.infra.store,
+                name,
+                module.TABLE,
+                services=self.infra,
+                concurrency=self.infra.settings.handler_concurrency,
             )
             await worker.start()
             self.handlers.append(worker)

@@ -40,6 +40,16 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     read_wait_timeout: float = 2.0
     #: How long the edge waits for a command reply before answering 503 (seconds).
     command_timeout: float = 5.0
+    #: Commands (POST, PUT, PATCH, DELETE) one edge process works on at once; beyond it the
+    #: edge answers 503 with Retry-After at once instead of queueing without bound.
+    max_commands_in_flight: int = 256
+    #: The same bound for reads (GET, HEAD); open websockets do not count.
+    max_reads_in_flight: int = 1024
+    #: Commands one handler process works on at once; beyond it it answers 503 at once.
+    handler_concurrency: int = 512
+    #: Connections each process keeps to Redis; a request waits up to a second for a free
+    #: one, then gets 503 (redis-py's default pool refuses at once and the edge said 500).
+    redis_pool_size: int = 64
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -80,6 +90,14 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     lockout_max_seconds: int = 86_400
 
     def __post_init__(self) -> None:
+        for name in (
+            "max_commands_in_flight",
+            "max_reads_in_flight",
+            "handler_concurrency",
+            "redis_pool_size",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"`{name}` must be at least 1")
         try:
             self.proxy_networks()
         except ValueError as exc:

@@ -1,8 +1,16 @@
 """Access tokens: short-lived JWTs signed with Ed25519 (JWS `EdDSA`), from a key ring that
 rotates without a restart.
 
+- Encoding and verification are PyJWT's: the signature, the one accepted algorithm, the
+  required claims, issuer, audience, and `exp`/`iat` with `CLOCK_SKEW` of leeway. What PyJWT
+  does not do is ours: the key ring, its rotation, and sealing the private keys at rest.
+- Around PyJWT we keep a few checks that are stricter than the standard asks for: the
+  algorithm is compared before any key is looked up, a token has a maximum length and one
+  spelling (no base64 padding), unknown header members (`jwk`, `jku`, `x5u`, `crit`...) are
+  refused, claims are decoded strictly into `AccessClaims`, and `sub`/`sid` must be ids.
 - Every worker verifies a token on its own with the public half of a key; nothing is looked
-  up per request (revoking a session is the edge's separate Redis check).
+  up per request (revoking a session is the edge's separate Redis check). The signature check
+  is remembered per process; expiry and the key's liveness are checked on every call.
 - The ring lives in the `signing_keys` KV bucket, one entry per key id (`kid`). Private keys
   are stored sealed (AES-GCM under a key derived from the platform secret), never in clear.
 - Rotating adds a key that signs from then on; older keys only verify, until `retire_at`,
@@ -10,6 +18,11 @@ rotates without a restart.
   reloads the ring (at most once a second), so a rotation made elsewhere is seen at once.
 - The verifier accepts exactly one algorithm, `EdDSA`, whatever the header claims: the
   classic JWT forgeries (`alg: none`, HS256 keyed with the public key) fail on that check.
+
+Two clocks: PyJWT checks `exp` and `iat` against the wall clock when it verifies a token,
+while `TokenService.verify` takes `now` (the edge passes the wall clock) and checks both
+against it on every call, remembered or not. Both use the same bound, so in a running edge
+they agree; a test that moves `now` moves only the second check.
 
 Key ranking: the signing key is the newest key without `retire_at`, by `(created_at, kid)`.
 Two processes starting at once may each create a first key; both verify, and every process
@@ -26,11 +39,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Final
+from typing import Annotated, Final, Self
 
+import jwt
 import msgspec
 import nats.js.errors
-from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -38,6 +52,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from jwt.algorithms import OKPAlgorithm
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -103,9 +118,14 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True):
     jti: NonEmpty
 
 
+#: Every claim of `AccessClaims`; PyJWT refuses a token missing one before other claim checks.
+_REQUIRED_CLAIMS: Final = AccessClaims.__struct_fields__
+
+
 class _Header(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Unknown members are refused: we never issue `jwk`, `jku`, `x5u` or `crit`, and a
     # verifier that ignored them could be talked into trusting a key the token brings along.
+    # PyJWT reads only `alg`, `kid`, `crit` and `b64`, and lets the others through.
     alg: str
     kid: NonEmpty
     typ: str = "JWT"
@@ -122,8 +142,6 @@ class _StoredKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     sealed_key: str
 
 
-_header_decoder = msgspec.json.Decoder(_Header)
-_claims_decoder = msgspec.json.Decoder(AccessClaims)
 _stored_decoder = msgspec.json.Decoder(_StoredKey)
 
 
@@ -177,15 +195,9 @@ class SigningKey:
         return "retiring" if self.is_live(now) else "retired"
 
     def jwk(self) -> dict[str, str]:
-        x = self.public_key.public_bytes_raw()
-        return {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": _b64url(x),
-            "kid": self.kid,
-            "use": "sig",
-            "alg": ALGORITHM,
-        }
+        """The public half as a JWK (RFC 8037), named and restricted to signing with EdDSA."""
+        public = OKPAlgorithm.to_jwk(self.public_key, as_dict=True)
+        return {**public, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
 
 
 @dataclass(frozen=True)
@@ -280,7 +292,7 @@ class KeyRing:
     @classmethod
     def in_memory(
         cls, keys: Iterable[SigningKey], *, clock: Callable[[], float] = time.monotonic
-    ) -> KeyRing:
+    ) -> Self:
         ring = cls(None, None, clock=clock)
         ring._keys = {k.kid: k for k in keys}
         return ring
@@ -531,8 +543,8 @@ class TokenService:
         """The claims of a token we issued that is valid at `now`.
 
         A client sends the same token with every request for up to 15 minutes: the result of
-        the signature check (the costly part) is remembered per token, while the claims, the
-        expiry and the key's liveness are checked on every call.
+        PyJWT's check (the costly part: the signature) is remembered per token, while the
+        expiry and the key's liveness are checked against `now` on every call.
 
         Raises:
             InvalidToken: for any reason at all; the detail names the failed check.
@@ -545,14 +557,17 @@ class TokenService:
                 self._verified[token] = cached
                 if len(self._verified) > self._cache_size:
                     self._verified.popitem(last=False)
+        else:
+            self._verified.move_to_end(token)  # least recently used goes first, not oldest
         claims, kid = cached
         if await self.ring.verification_key(kid, now) is None:
             raise InvalidToken("unknown or retired signing key")
-        _check_claims(claims, now, self.issuer, self.audience)
+        _check_times(claims, now)
         return claims
 
     async def _verify_signature(self, token: str, now: int) -> tuple[AccessClaims, str]:
-        """Claims and kid of a token whose signature is ours (claims not checked yet).
+        """Claims and kid of a token whose signature is ours and whose registered claims
+        PyJWT accepted (against the wall clock); `verify` checks the times against `now`.
 
         Raises:
             InvalidToken: for any reason at all; the detail names the failed check.
@@ -560,18 +575,21 @@ class TokenService:
         """
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("token too long")
-        parts = token.split(".")
-        if len(parts) != 3:
+        if token.count(".") != 2:
             raise InvalidToken("malformed token: not three segments")
-        header_text, payload_text, signature_text = parts
+        if "=" in token:
+            # PyJWT accepts padded segments. We keep one spelling per token, so a padded copy
+            # of a valid token is not a second token (nor a cache miss costing a signature).
+            raise InvalidToken("malformed token: padding")
+        # Only the header segment is handed over: PyJWT checks base64 byte by byte in Python,
+        # and `jwt.decode` below checks the whole token again anyway (some 50 us a token).
+        header_segment = token.partition(".")[0]
         try:
-            header = _header_decoder.decode(_unb64url(header_text))
-            payload = _unb64url(payload_text)
-            signature = _unb64url(signature_text)
-        except (ValueError, msgspec.DecodeError):
+            header = msgspec.convert(jwt.get_unverified_header(f"{header_segment}.."), _Header)
+        except (jwt.InvalidTokenError, msgspec.ValidationError):
             raise InvalidToken("malformed token") from None
         # Exactly one algorithm, compared before any key is touched: never let the token
-        # choose how it is checked.
+        # choose how it is checked. (PyJWT compares it again with `algorithms`.)
         if header.alg != ALGORITHM:
             raise InvalidToken("algorithm not accepted")
         if header.typ != "JWT":
@@ -580,34 +598,65 @@ class TokenService:
         if key is None:
             raise InvalidToken("unknown or retired signing key")
         try:
-            key.public_key.verify(signature, f"{header_text}.{payload_text}".encode())
-        except (InvalidSignature, ValueError):
-            raise InvalidToken("bad signature") from None
+            payload = jwt.decode(
+                token,
+                key.public_key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=CLOCK_SKEW,
+                options={"require": list(_REQUIRED_CLAIMS)},
+            )
+        except jwt.InvalidTokenError as exc:
+            raise _refusal(exc) from None
         try:
-            claims = _claims_decoder.decode(payload)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            # PyJWT checks the registered claims' meaning, not their JSON types (an `exp`
+            # of "123" passes `int()`); the strict decode refuses what we never issue.
+            claims = msgspec.convert(payload, AccessClaims)
+        except msgspec.ValidationError as exc:
             raise InvalidToken(f"invalid claims: {exc}") from None
+        if not is_uuid(claims.sub) or not is_uuid(claims.sid):
+            # They end up in NATS subjects and SQL downstream.
+            raise InvalidToken("invalid claims: sub and sid must be ids")
         return claims, header.kid
 
 
 def sign(key: SigningKey, claims: AccessClaims) -> str:
     """The compact JWS of `claims` signed with `key` (no checks: `TokenService.issue` is the
     way to mint a token; this is its last step, public for tools and tests)."""
-    header = msgspec.json.encode({"alg": ALGORITHM, "typ": "JWT", "kid": key.kid})
-    signing_input = f"{_b64url(header)}.{_b64url(msgspec.json.encode(claims))}"
-    signature = key.private_key.sign(signing_input.encode())
-    return f"{signing_input}.{_b64url(signature)}"
+    return jwt.encode(
+        msgspec.to_builtins(claims), key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid}
+    )
 
 
-def _check_claims(claims: AccessClaims, now: int, issuer: str, audience: str) -> None:
-    if claims.iss != issuer:
-        raise InvalidToken("wrong issuer")
-    audiences = (claims.aud,) if isinstance(claims.aud, str) else claims.aud
-    if audience not in audiences:
-        raise InvalidToken("wrong audience")
+def _refusal(exc: jwt.InvalidTokenError) -> InvalidToken:
+    """PyJWT's reason in our words; PyJWT's own message says which part did not decode (a
+    segment's base64, the payload's JSON, a time claim that is not a number)."""
+    match exc:
+        case jwt.InvalidSignatureError():  # a DecodeError too: matched first
+            return InvalidToken("bad signature")
+        case jwt.DecodeError():
+            return InvalidToken(f"malformed token: {exc}")
+        case jwt.InvalidAlgorithmError():
+            return InvalidToken("algorithm not accepted")
+        case jwt.ExpiredSignatureError():
+            return InvalidToken("token expired")
+        case jwt.ImmatureSignatureError():
+            return InvalidToken("token issued in the future")
+        case jwt.InvalidIssuerError():
+            return InvalidToken("wrong issuer")
+        case jwt.InvalidAudienceError():
+            return InvalidToken("wrong audience")
+        case jwt.MissingRequiredClaimError():
+            return InvalidToken(f"invalid claims: missing {exc.claim}")
+        case _:
+            return InvalidToken(f"invalid claims: {exc}")
+
+
+def _check_times(claims: AccessClaims, now: int) -> None:
+    """PyJWT's time checks, against the caller's clock, for every call (a remembered
+    signature must not outlive its token). Same bounds as `jwt.decode(leeway=CLOCK_SKEW)`."""
     if now >= claims.exp + CLOCK_SKEW:
         raise InvalidToken("token expired")
     if claims.iat > now + CLOCK_SKEW:
         raise InvalidToken("token issued in the future")
-    if not is_uuid(claims.sub) or not is_uuid(claims.sid):
-        raise InvalidToken("invalid claims: sub and sid must be ids")

@@ -13,12 +13,15 @@ from aiohttp import web
 
 from core.bootstrap import Infra
 from core.errors import QuarkError
+from core.failures import DEPENDENCY_FAILURES
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
-from edge.auth import tokens_ctx
+from edge.admission import Admission
+from edge.auth import guarded, tokens_ctx
 from edge.context import CORRELATION_ID, INFRA, POSITIONS, RATE_HEADERS
+from edge.docs import OPENAPI_PATH, add_reference_routes
 from edge.idempotency import idempotent
-from edge.openapi import build_openapi, docs_page
+from edge.openapi import build_openapi
 from edge.positions import PositionWatcher
 from edge.problems import from_error, problem_response
 from edge.routes.live import SOCKETS, close_sockets
@@ -75,12 +78,7 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
         return problem_response(
             503, "read-model-unavailable", "The read model is not ready yet", retry_after=1
         )
-    except (
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        ConnectionError,
-        OSError,
-    ) as exc:
+    except DEPENDENCY_FAILURES as exc:
         log.warning("dependency_unavailable", error=repr(exc), path=request.path)
         return problem_response(
             503, "unavailable", "A dependency is unavailable; retry later", retry_after=1
@@ -122,8 +120,10 @@ def all_routes() -> list[Route]:
 def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:
     settings = infra.settings
     # client_max_size guards every route; routes with larger bodies (media) raise it locally.
+    admission = Admission(settings.max_commands_in_flight, settings.max_reads_in_flight)
     app = web.Application(
-        middlewares=[request_context, problems], client_max_size=settings.max_body_bytes
+        middlewares=[request_context, problems, admission.middleware],
+        client_max_size=settings.max_body_bytes,
     )
     app[INFRA] = infra
     # Open websockets, closed with 1001 on shutdown so clients reconnect with their cursor.
@@ -136,22 +136,18 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         app[POSITIONS].checkpoint_source(name, lookup)
     routes = all_routes() if routes is None else routes
     for r in routes:
-        handler = (
-            idempotent(r.handler, f"{r.method} {r.path}") if r.idempotent_create else r.handler
-        )
+        handler = guarded(r.handler, r.permission) if r.permission else r.handler
+        if r.idempotent_create:
+            handler = idempotent(handler, f"{r.method} {r.path}")
         app.router.add_route(r.method, r.path, handler, name=r.name)
     spec = build_openapi(routes, version=VERSION)
     spec_body = _encoder.encode(spec)
-    page = docs_page(spec)
 
     async def openapi(_: web.Request) -> web.Response:
         return web.Response(body=spec_body, content_type="application/json")
 
-    async def docs(_: web.Request) -> web.Response:
-        return web.Response(text=page, content_type="text/html")
-
-    app.router.add_get("/openapi.json", openapi)
-    app.router.add_get("/docs", docs)
+    app.router.add_get(OPENAPI_PATH, openapi)
+    add_reference_routes(app, title=f"{spec['info']['title']} {VERSION}")
 
     async def positions_ctx(app: web.Application):
         await app[POSITIONS].start()

@@ -1,5 +1,6 @@
 """Who is calling: bearer access tokens (EdDSA JWTs, `core.tokens`) checked on every request,
-including whether their session has ended (Redis, `core.revocations`).
+including whether their session has ended and whether their roles changed since the token
+was issued (the edge's in-memory copy of the ACCESS stream, `core.access`).
 
 The key ring lives in the `signing_keys` bucket: every edge process signs with the newest key
 and verifies with any live one, and picks up `quark keys rotate` without a restart.
@@ -15,14 +16,17 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from core.access import AccessList
 from core.commands import Command, CommandReply
 from core.errors import QuarkError
 from core.ids import is_uuid
-from core.revocations import is_revoked
+from core.permissions import require
 from core.tokens import KeyRing, TokenService
-from edge.context import INFRA, correlation_id
+from edge.context import INFRA, command_id_for, correlation_id
+from edge.routing import Handler
 
 TOKENS = web.AppKey("tokens", TokenService)
+ACCESS = web.AppKey("access", AccessList)
 PRINCIPAL = web.RequestKey("principal", object)
 
 
@@ -64,10 +68,13 @@ async def principal(request: web.Request, *, query_token: bool = False) -> Princ
     claims = await request.app[TOKENS].verify(token, int(time.time()))
     if not is_uuid(claims.sub) or not is_uuid(claims.sid):
         raise Unauthenticated("the token names no user")
-    infra = request.app[INFRA]
-    if await is_revoked(infra.redis, infra.settings.redis_prefix, claims.sid):
+    access = request.app[ACCESS]
+    # Every session ended and every role changed before this request arrived is in the copy
+    # once this returns (503 while the copy is not in sync).
+    await access.current()
+    if access.is_revoked(claims.sid):
         raise Unauthenticated("this session has ended; sign in again")
-    who = Principal(claims.sub, claims.sid, frozenset(claims.roles), claims.exp)
+    who = Principal(claims.sub, claims.sid, access.roles_of(claims.sub, claims.roles), claims.exp)
     request[PRINCIPAL] = who
     return who
 
@@ -81,16 +88,30 @@ async def optional_principal(request: web.Request) -> Principal | None:
 
 
 async def send_as(
-    request: web.Request, command: Command, who: Principal | None = None
+    request: web.Request, command: Command, who: Principal | None = None, *, step: str = ""
 ) -> CommandReply:
     """Send `command` on behalf of `who` (nobody: a sign-up or sign-in), with this
-    request's correlation id; the handler checks the roles again inside `decide`."""
+    request's correlation id; the handler checks the roles again inside `decide`. Under an
+    `Idempotency-Key` the command id derives from the key (`step` tells apart several
+    commands of one request), so a retry is the same command."""
     return await request.app[INFRA].bus.send(
         command,
         actor=who.user_id if who else None,
         roles=who.roles if who else frozenset(),
         correlation_id=correlation_id(request),
+        command_id=command_id_for(request, step),
     )
+
+
+def guarded(handler: Handler, permission: str) -> Handler:
+    """`handler` behind a permission check with the caller's current roles (a role revoked
+    a moment ago is gone here, whatever the caller's token still says)."""
+
+    async def check(request: web.Request) -> web.StreamResponse:
+        require((await principal(request)).roles, permission)
+        return await handler(request)
+
+    return check
 
 
 async def acting_user(request: web.Request) -> str:
@@ -106,13 +127,17 @@ def issue(
 
 
 async def tokens_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load (or, on a first start, create) the signing keys; keep them fresh."""
+    """Load (or, on a first start, create) the signing keys and keep them fresh; load the
+    copy of ended sessions and changed roles and keep it current."""
     infra = app[INFRA]
     ring = await KeyRing.connect(infra.nc.jetstream(), infra.secret_key)
     await ring.ensure(int(time.time()))
     app[TOKENS] = TokenService(ring)
+    access = app[ACCESS] = AccessList(infra.nc, infra.settings.nats_url)
+    await access.start()
     refresher = asyncio.create_task(ring.keep_fresh())
     yield
     refresher.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await refresher
+    await access.stop()

@@ -9,7 +9,7 @@ from aiohttp import web
 from core.bootstrap import Infra
 from core.commands import CommandReply, parse_position
 from core.errors import QuarkError, ValidationError
-from core.ids import is_uuid
+from core.ids import derived_id, is_uuid, new_id
 from core.ratelimit import Rule
 from edge.positions import PositionWatcher
 
@@ -17,6 +17,9 @@ INFRA = web.AppKey("infra", Infra)
 POSITIONS = web.AppKey("positions", PositionWatcher)
 CORRELATION_ID = web.RequestKey("correlation_id", str)
 RATE_HEADERS = web.RequestKey("rate_headers", dict)
+#: Set by `edge.idempotency` when the request carries an `Idempotency-Key`: a digest of
+#: (person, route, key) from which the request's command and entity ids derive.
+IDEMPOTENCY_SEED = web.RequestKey("idempotency_seed", str)
 
 
 def infra(request: web.Request) -> Infra:
@@ -25,6 +28,25 @@ def infra(request: web.Request) -> Infra:
 
 def correlation_id(request: web.Request) -> str:
     return str(request.get(CORRELATION_ID, ""))
+
+
+def created_id(request: web.Request, kind: str) -> str:
+    """The id of the `kind` entity this request creates. With an `Idempotency-Key` it is a
+    function of (person, route, key), so a retry names the same entity and converges on the
+    first attempt's commit; without one, a new UUIDv7."""
+    seed = request.get(IDEMPOTENCY_SEED)
+    if seed is None:
+        return new_id()
+    return derived_id(request.app[INFRA].secret_key, "idempotent-entity", seed, kind)
+
+
+def command_id_for(request: web.Request, step: str = "") -> str | None:
+    """The command id of this request's command (`step` tells several apart), derived like
+    `created_id`; None without an `Idempotency-Key` (the bus makes a new one)."""
+    seed = request.get(IDEMPOTENCY_SEED)
+    if seed is None:
+        return None
+    return derived_id(request.app[INFRA].secret_key, "idempotent-command", seed, step)
 
 
 def path_id(request: web.Request, name: str, not_found: type[QuarkError]) -> str:

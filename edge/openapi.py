@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import msgspec
@@ -125,26 +124,3 @@ def build_openapi(routes: list[Route], *, version: str) -> dict[str, Any]:
             },
         },
     }
-
-
-def docs_page(spec: dict[str, Any]) -> str:
-    """A self-contained, human-readable page (no external scripts: the platform is
-    self-hostable and may run without internet access)."""
-    rows = []
-    for path, ops in spec["paths"].items():
-        for method, op in ops.items():
-            codes = ", ".join(op["responses"])
-            rows.append(
-                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code>"
-                f"</td><td>{html.escape(op['summary'])}</td><td>{codes}</td></tr>"
-            )
-    return (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>Quark API</title>"
-        "<style>body{font-family:system-ui;margin:2rem}td,th{padding:.3rem .6rem;"
-        "border-bottom:1px solid #ddd;text-align:left}</style>"
-        f"<h1>Quark API {html.escape(spec['info']['version'])}</h1>"
-        "<p>Machine-readable: <a href=/openapi.json>/openapi.json</a></p>"
-        "<table><tr><th>Method</th><th>Path</th><th>What</th><th>Answers</th></tr>"
-        + "".join(rows)
-        + "</table></html>"
-    )

@@ -36,5 +36,8 @@ class Route:
     #: "bearer": the route needs an access token (`Authorization: Bearer …`).
     auth: Literal["none", "bearer"] = "none"
     idempotent_create: bool = False
+    #: The permission (`core.permissions`) the caller's current roles must grant; checked
+    #: before the body is read, so a refused caller learns nothing from validation.
+    permission: str | None = None
     name: str | None = None
     in_openapi: bool = True

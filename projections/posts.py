@@ -1,4 +1,9 @@
-"""The `posts` read model (PostgreSQL): one row per live post, newest first by id.
+"""The `posts` read model (PostgreSQL): one row per live post, newest first.
+
+Lists are ordered by the position of the post's publishing commit (`published_seq`), not by
+its id: ids made from a client's `Idempotency-Key` are not time-ordered, and a commit
+position is the one key that only grows, so a page being read never shifts under
+concurrent publishing (never skips, never repeats).
 
 `apply` folds a whole batch in memory first, so a post published and edited in the same
 batch is written once, and writes with array parameters (one statement per kind of change):
@@ -32,11 +37,12 @@ class PostRow(msgspec.Struct, frozen=True):
     published_at: datetime
     edited_at: datetime | None
     position: int
+    published_seq: int
 
 
 class PostsProjection(PgProjection):
     name: ClassVar[str] = "posts"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     consumes: ClassVar[frozenset[str]] = frozenset(
         {PostPublished.name, PostEdited.name, PostDeleted.name}
     )
@@ -48,9 +54,11 @@ class PostsProjection(PgProjection):
             body text NOT NULL,
             published_at timestamptz NOT NULL,
             edited_at timestamptz,
-            position bigint NOT NULL
+            position bigint NOT NULL,
+            published_seq bigint NOT NULL
         );
-        CREATE INDEX posts_author_id ON posts (author_id, id DESC);
+        CREATE INDEX posts_published ON posts (published_seq DESC);
+        CREATE INDEX posts_author_published ON posts (author_id, published_seq DESC);
     """
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
@@ -68,6 +76,7 @@ class PostsProjection(PgProjection):
                         e.body,
                         e.published_at,
                         None,
+                        recorded.seq,
                         recorded.seq,
                     ]
                 case PostEdited() as e:
@@ -106,15 +115,18 @@ class PostsProjection(PgProjection):
                     "published_at",
                     "edited_at",
                     "position",
+                    "published_seq",
                 ],
             )
         elif new:
             cols = list(zip(*new.values(), strict=True))
             await conn.execute(
                 """
-                INSERT INTO posts (id, author_id, title, body, published_at, edited_at, position)
+                INSERT INTO posts (id, author_id, title, body, published_at, edited_at, position,
+                                   published_seq)
                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
-                                     $5::timestamptz[], $6::timestamptz[], $7::bigint[])
+                                     $5::timestamptz[], $6::timestamptz[], $7::bigint[],
+                                     $8::bigint[])
                 ON CONFLICT (id) DO NOTHING
                 """,
                 *cols,
@@ -138,7 +150,7 @@ class PostsProjection(PgProjection):
 
 # -- queries (the read side: plain SQL returning Structs) --------------------------------
 
-_COLUMNS = "id::text, author_id, title, body, published_at, edited_at, position"
+_COLUMNS = "id::text, author_id, title, body, published_at, edited_at, position, published_seq"
 
 
 def _row(record: asyncpg.Record) -> PostRow:
@@ -154,25 +166,27 @@ async def list_posts(
     conn: asyncpg.Connection | asyncpg.Pool,
     *,
     author_id: str | None,
-    before_id: str | None,
+    before_seq: int | None,
     before_time: datetime | None,
     limit: int,
 ) -> list[PostRow]:
-    """Newest first. Keyset pagination on the UUIDv7 id: stable under concurrent inserts
-    (new posts have larger ids, so they never shift a page that is being read)."""
+    """Newest first. Keyset pagination on the publishing commit's position: stable under
+    concurrent inserts (new posts have larger positions, so they never shift a page that
+    is being read)."""
     clauses, args = [], []
     if author_id is not None:
         args.append(author_id)
         clauses.append(f"author_id = ${len(args)}")
-    if before_id is not None:
-        args.append(before_id)
-        clauses.append(f"id < ${len(args)}::uuid")
+    if before_seq is not None:
+        args.append(before_seq)
+        clauses.append(f"published_seq < ${len(args)}")
     if before_time is not None:
         args.append(before_time)
         clauses.append(f"published_at < ${len(args)}")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     args.append(limit)
     records = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM posts.posts {where} ORDER BY id DESC LIMIT ${len(args)}", *args
+        f"SELECT {_COLUMNS} FROM posts.posts {where} ORDER BY published_seq DESC LIMIT ${len(args)}",
+        *args,
     )
     return [_row(r) for r in records]

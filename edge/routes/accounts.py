@@ -554,7 +554,7 @@ async def export_me(request: web.Request) -> web.Response:
     sessions = await sessions_model.active_sessions(i.pool, who.user_id)
     log = await security_log_model.entries(i.pool, who.user_id, before=None, limit=10_000)
     posts = await posts_model.list_posts(
-        i.pool, author_id=who.user_id, before_id=None, before_time=None, limit=10_000
+        i.pool, author_id=who.user_id, before_seq=None, before_time=None, limit=10_000
     )
     document = Export(
         exported_at=datetime.now(UTC),

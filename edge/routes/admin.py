@@ -11,7 +11,6 @@ from aiohttp import web
 
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
-from core.permissions import require
 from edge.auth import principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
@@ -155,8 +154,6 @@ async def grant_vip(request: web.Request) -> web.Response:
 
 
 async def user_activity(request: web.Request) -> web.Response:
-    who = await principal(request)
-    require(who.roles, "users.manage")
     return await activity_of(request, _user_id(request))
 
 
@@ -170,8 +167,6 @@ def _flag(request: web.Request, name: str) -> bool | None:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    who = await principal(request)
-    require(who.roles, "users.view")
     raw = request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= 200:
         raise ValidationError("limit must be 1-200", errors=[FieldError("limit", "1 to 200")])
@@ -210,32 +205,36 @@ _ID = Param("user_id", "path", "User id", {"type": "string", "format": "uuid"})
 ROUTES: list[Route] = [
     Route("POST", "/v1/admin/users/{user_id}/roles", grant_role, "Grant a role (admins)",
           "admin", request=RoleBody, response=RolesChanged, auth="bearer",
-          errors=(403, 404, 422), params=(_ID,)),
+          errors=(403, 404, 422), params=(_ID,), permission="roles.grant"),
     Route("DELETE", "/v1/admin/users/{user_id}/roles/{role}", revoke_role,
           "Revoke a role (admins)", "admin", response=RolesChanged, auth="bearer",
           errors=(403, 404, 422),
           params=(_ID, Param("role", "path", "user, moderator or admin"),
-                  Param("reason", "query", "Why (kept in the security log)", required=True))),
+                  Param("reason", "query", "Why (kept in the security log)", required=True)),
+          permission="roles.grant"),
     Route("POST", "/v1/admin/users/{user_id}/suspend", suspend,
           "Suspend an account: no sign-in, every session ends at once (admins)", "admin",
           request=ReasonBody, response=StatusChanged, auth="bearer", errors=(403, 404, 422),
-          params=(_ID,)),
+          params=(_ID,), permission="users.manage"),
     Route("POST", "/v1/admin/users/{user_id}/unsuspend", unsuspend,
           "Lift a suspension (admins)", "admin", request=ReasonBody, response=StatusChanged,
-          auth="bearer", errors=(403, 404, 422), params=(_ID,)),
+          auth="bearer", errors=(403, 404, 422), params=(_ID,), permission="users.manage"),
     Route("POST", "/v1/admin/users/{user_id}/vip", grant_vip,
           "Grant or extend VIP until a time (admins)", "admin", request=VipBody,
-          response=VipChanged, auth="bearer", errors=(403, 404, 422), params=(_ID,)),
+          response=VipChanged, auth="bearer", errors=(403, 404, 422), params=(_ID,),
+          permission="users.manage"),
     Route("GET", "/v1/admin/users/{user_id}/activity", user_activity,
           "Anyone's activity history (admins)", "admin", response=ActivityPage,
           auth="bearer", errors=(403, 422),
           params=(_ID, Param("cursor", "query", "From next_cursor"),
-                  Param("limit", "query", "1-200", {"type": "integer"}))),
+                  Param("limit", "query", "1-200", {"type": "integer"})),
+          permission="users.manage"),
     Route("GET", "/v1/admin/users", list_users, "Accounts with filters (moderators, admins)",
           "admin", response=AdminUserPage, auth="bearer", errors=(403, 422),
           params=(Param("query", "query", "Handle or name prefix"),
                   Param("role", "query", "Only accounts with this role"),
                   Param("suspended", "query", "true or false", {"type": "boolean"}),
                   Param("before", "query", "Page on from next_before"),
-                  Param("limit", "query", "1-200", {"type": "integer"}))),
+                  Param("limit", "query", "1-200", {"type": "integer"})),
+          permission="users.view"),
 ]  # fmt: skip

@@ -20,8 +20,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from core import inbox
 from core.errors import FieldError, ValidationError
 from core.logging import get_logger
-from core.revocations import is_revoked
-from edge.auth import principal
+from edge.auth import ACCESS, principal
 from edge.context import infra
 from edge.routing import Param, Route
 
@@ -97,10 +96,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     async def guard() -> None:
         """A websocket outlives the request that opened it: it ends when its session is
         ended (next check) or its access token expires; the client reconnects with a new one."""
-        i = infra(request)
+        access = request.app[ACCESS]
         while True:
             await asyncio.sleep(SESSION_CHECK_SECONDS)
-            if await is_revoked(i.redis, i.settings.redis_prefix, who.session_id):
+            if access.is_revoked(who.session_id):
                 await ws.close(code=CLOSE_UNAUTHORIZED, message=b"session ended")
                 return
             if who.expires_at and time.time() >= who.expires_at:

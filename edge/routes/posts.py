@@ -9,17 +9,18 @@ import msgspec
 from aiohttp import web
 
 from core.errors import FieldError, ValidationError
-from core.ids import is_uuid, new_id
+from core.ids import is_uuid
 from core.projection import RedisSink
 from edge.auth import optional_principal, principal, send_as
 from edge.bodies import read_json
 from edge.context import (
     command_headers,
+    created_id,
     infra,
     path_id,
     wait_for_position,
 )
-from edge.cursors import decode_cursor, encode_cursor
+from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.routing import Param, Route
 from handlers.posts.commands import Body, DeletePost, EditPost, PublishPost, Title
 from handlers.posts.errors import PostNotFound
@@ -84,7 +85,7 @@ async def publish_post(request: web.Request) -> web.Response:
     who = await principal(request)
     i = infra(request)
     body = await read_json(request, PublishPostBody, max_bytes=i.settings.max_body_bytes)
-    post_id = new_id()
+    post_id = created_id(request, "post")
     reply = await send_as(
         request,
         PublishPost(post_id=post_id, title=body.title, body=body.body),
@@ -179,19 +180,17 @@ async def list_posts_route(request: web.Request) -> web.Response:
     before_time = _time(q["before"], "before") if "before" in q else None
     limit = _limit(request)
     scope = f"posts|{author or ''}|{q.get('before', '')}"
-    before_id = None
+    before_seq = None
     if "cursor" in q:
-        before_id = decode_cursor(i.secret_key, scope, q["cursor"]).get("id")
-        if not isinstance(before_id, str) or not is_uuid(before_id):
-            from edge.cursors import BadCursor
-
+        before_seq = decode_cursor(i.secret_key, scope, q["cursor"]).get("p")
+        if not isinstance(before_seq, int) or before_seq < 1:
             raise BadCursor()
     await wait_for_position(request, PROJECTION)
     rows = await list_posts(
-        i.pool, author_id=author, before_id=before_id, before_time=before_time, limit=limit + 1
+        i.pool, author_id=author, before_seq=before_seq, before_time=before_time, limit=limit + 1
     )
     page, more = rows[:limit], len(rows) > limit
-    cursor = encode_cursor(i.secret_key, scope, {"id": page[-1].id}) if more else None
+    cursor = encode_cursor(i.secret_key, scope, {"p": page[-1].published_seq}) if more else None
     hidden = await _hidden_authors(request)
     return _json(200, PostPage([_view(r) for r in page if r.author_id not in hidden], cursor))
 

@@ -1,6 +1,6 @@
 """How each accounts command is carried out: the I/O around the pure decisions of
 `state.py` — hashing passwords in a thread, sealing personal values, counting failures in
-Redis, queueing SMS, publishing session revocations — composed from `transact` calls.
+Redis, queueing SMS, publishing ended sessions and changed roles — composed from `transact` calls.
 
 Ids a command creates (verification, account, session) are derived from the command id, so a
 retried command converges on the same aggregates instead of creating new ones.
@@ -14,15 +14,15 @@ from typing import Any
 
 import phonenumbers
 
+from core.access import publish_revocations, publish_roles
 from core.bootstrap import Infra
 from core.bus import Outcome, transact
-from core.commands import CommandMeta, CommandReply
+from core.commands import CommandMeta, CommandReply, parse_position
 from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import derived_id, is_uuid
 from core.logging import get_logger
 from core.permissions import require
 from core.ratelimit import LockoutPolicy, Rule
-from core.revocations import revoke_sessions
 from handlers.accounts import credentials as cred
 from handlers.accounts.commands import (
     ChangePassword,
@@ -204,12 +204,13 @@ def _reply(outcome: Outcome[Any], aggregate_id: str, **result: Any) -> CommandRe
 
 
 async def _publish_revocations(infra: Infra, user_id: str, outcome: Outcome[Any]) -> None:
-    """Ended sessions stop working on the next request: their ids go to Redis before the
-    command is answered (on a retry, the account's recently ended sessions go again)."""
+    """Ended sessions stop working on the next request: their ids are durable in the ACCESS
+    stream before the command is answered (on a retry, the account's recently ended
+    sessions go again, deduplicated by message id)."""
     ended = [e.session_id for e in outcome.events if isinstance(e, SessionRevoked)]
     if outcome.duplicate and isinstance(outcome.state, AccountState):
         ended = list(outcome.state.revoked)
-    await revoke_sessions(infra.redis, infra.settings.redis_prefix, ended)
+    await publish_revocations(infra.nc.jetstream(), user_id, ended)
 
 
 def _session_opened(
@@ -570,7 +571,7 @@ async def refresh_session(infra: Infra, command: RefreshSession, meta: CommandMe
         )
     except QuarkError as exc:
         if exc.code == "refresh-token-reused":
-            await revoke_sessions(infra.redis, infra.settings.redis_prefix, [session_id])
+            await publish_revocations(infra.nc.jetstream(), user_id, [session_id])
         raise
     return _reply(outcome, user_id, **_tokens(user_id, session_id, new_token, outcome.state.roles))
 
@@ -591,7 +592,7 @@ async def end_session(infra: Infra, command: EndSession, meta: CommandMeta) -> C
         ),
         meta,
     )
-    await revoke_sessions(infra.redis, infra.settings.redis_prefix, [command.session_id])
+    await publish_revocations(infra.nc.jetstream(), user_id, [command.session_id])
     return _reply(outcome, user_id)
 
 
@@ -785,6 +786,10 @@ async def _change_role(
         ),
         meta,
     )
+    # The change overrules the roles in the person's unexpired tokens from the next request
+    # on, at every edge (a demoted admin's old token must not keep admin rights).
+    _, version = parse_position(outcome.position)
+    await publish_roles(infra.nc.jetstream(), command.user_id, outcome.state.roles, version)
     return _reply(outcome, command.user_id, roles=outcome.state.roles)
 
 

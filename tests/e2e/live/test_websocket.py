@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from core import inbox
+from core.access import publish_revocations
 from core.ids import new_id
-from core.revocations import revoke_sessions
 from edge.routes import live
 from tests.support.auth import Tokens, as_user
 from tests.support.platform import Platform
@@ -152,7 +152,7 @@ async def test_a_socket_of_an_ended_session_is_closed(
     ws = await http.ws_connect("/v1/ws", headers={"Authorization": f"Bearer {token}"})
     assert (await ws.receive_json(timeout=5))["type"] == "ready"
     infra = platform.infra
-    await revoke_sessions(infra.redis, infra.settings.redis_prefix, [claims.sid])
+    await publish_revocations(infra.nc.jetstream(), ALICE, [claims.sid])
     closing = await ws.receive(timeout=5)
     assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert ws.close_code == live.CLOSE_UNAUTHORIZED

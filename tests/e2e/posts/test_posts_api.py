@@ -292,8 +292,6 @@ async def test_openapi_describes_every_route_from_the_code(http: aiohttp.ClientS
     assert schema["properties"]["title"]["maxLength"] == 200
     assert schema["additionalProperties"] is False
     assert "201" in publish["responses"] and "422" in publish["responses"]
-    async with http.get("/docs") as resp:
-        assert resp.status == 200 and "/v1/posts" in await resp.text()
 
 
 async def test_health_readiness_and_metrics(http: aiohttp.ClientSession) -> None:

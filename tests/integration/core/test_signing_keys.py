@@ -23,8 +23,13 @@ from core.settings import Settings
 from core.tokens import BUCKET, InvalidToken, KeyRing, TokenService
 from tests.support.cli import run_quark, use_settings
 
-T = 1_800_000_000
 SECRET = secrets.token_hex(32).encode()
+
+
+@pytest.fixture
+def now() -> int:
+    """The wall clock, read per test: PyJWT checks `exp` and `iat` against it."""
+    return int(time.time())
 
 
 @pytest.fixture
@@ -50,84 +55,89 @@ async def bucket_kids(js: JetStreamContext) -> set[str]:
         return set()
 
 
-async def test_rings_starting_together_agree_on_one_signer(js: JetStreamContext) -> None:
+async def test_rings_starting_together_agree_on_one_signer(js: JetStreamContext, now: int) -> None:
     a, b = await asyncio.gather(KeyRing.connect(js, SECRET), KeyRing.connect(js, SECRET))
-    await asyncio.gather(a.ensure(T), b.ensure(T))
+    await asyncio.gather(a.ensure(now), b.ensure(now))
     # Each may have signed with its own key so far: those tokens verify everywhere.
     for signer, verifier in ((a, b), (b, a)):
-        await TokenService(verifier).verify(issue(signer, T), T)
+        await TokenService(verifier).verify(issue(signer, now), now)
     assert 1 <= len(await bucket_kids(js)) <= 2
     await a.refresh()
     await b.refresh()
-    assert a.signing_key(T).kid == b.signing_key(T).kid
+    assert a.signing_key(now).kid == b.signing_key(now).kid
 
 
-async def test_ensure_keeps_the_existing_key(js: JetStreamContext) -> None:
+async def test_ensure_keeps_the_existing_key(js: JetStreamContext, now: int) -> None:
     ring = await KeyRing.connect(js, SECRET)
-    key = await ring.ensure(T)
-    again = await (await KeyRing.connect(js, SECRET)).ensure(T + 5000)
+    key = await ring.ensure(now)
+    again = await (await KeyRing.connect(js, SECRET)).ensure(now + 5000)
     assert again.kid == key.kid
     assert await bucket_kids(js) == {key.kid}
 
 
 async def test_after_rotation_old_tokens_verify_until_their_key_retires(
     js: JetStreamContext,
+    now: int,
 ) -> None:
     ring = await KeyRing.connect(js, SECRET)
-    old = await ring.ensure(T)
+    old = await ring.ensure(now)
     service = TokenService(ring)
-    old_token = issue(ring, T)
-    rotation = await ring.rotate(T + 10, retire_after=60)
+    old_token = issue(ring, now)
+    rotation = await ring.rotate(now + 10, retire_after=60)
     assert [k.kid for k in rotation.retiring] == [old.kid]
-    new_token = issue(ring, T + 10)
+    new_token = issue(ring, now + 10)
     assert kid_of(old_token) == old.kid
     assert kid_of(new_token) == rotation.new.kid != old.kid
-    await service.verify(old_token, T + 69)
+    await service.verify(old_token, now + 69)
     with pytest.raises(InvalidToken, match="retired"):
-        await service.verify(old_token, T + 70)
-    await service.verify(new_token, T + 70)
+        await service.verify(old_token, now + 70)
+    await service.verify(new_token, now + 70)
     # Another process, started now, sees the same: the retirement is stored, not cached.
     fresh = TokenService(await KeyRing.connect(js, SECRET))
     with pytest.raises(InvalidToken, match="retired"):
-        await fresh.verify(old_token, T + 70)
+        await fresh.verify(old_token, now + 70)
 
 
 async def test_a_rotation_elsewhere_is_picked_up_on_the_first_unknown_kid(
     js: JetStreamContext,
+    now: int,
 ) -> None:
     here = await KeyRing.connect(js, SECRET)
-    await here.ensure(T)
+    await here.ensure(now)
     elsewhere = await KeyRing.connect(js, SECRET)
-    rotation = await elsewhere.rotate(T + 1)
-    token = issue(elsewhere, T + 1)
+    rotation = await elsewhere.rotate(now + 1)
+    token = issue(elsewhere, now + 1)
     assert kid_of(token) == rotation.new.kid
-    claims = await TokenService(here).verify(token, T + 2)
-    assert claims.iat == T + 1
-    assert here.signing_key(T + 2).kid == rotation.new.kid
+    claims = await TokenService(here).verify(token, now + 2)
+    assert claims.iat == now + 1
+    assert here.signing_key(now + 2).kid == rotation.new.kid
 
 
 async def test_jwks_lists_exactly_the_live_keys_and_rotation_removes_retired_ones(
     js: JetStreamContext,
+    now: int,
 ) -> None:
     ring = await KeyRing.connect(js, SECRET)
-    k0 = await ring.ensure(T)
-    k1 = (await ring.rotate(T + 1, retire_after=60)).new
-    assert {k["kid"] for k in ring.jwks(T + 1)["keys"]} == {k0.kid, k1.kid}
-    rotation = await ring.rotate(T + 100, retire_after=60)
+    k0 = await ring.ensure(now)
+    k1 = (await ring.rotate(now + 1, retire_after=60)).new
+    assert {k["kid"] for k in ring.jwks(now + 1)["keys"]} == {k0.kid, k1.kid}
+    rotation = await ring.rotate(now + 100, retire_after=60)
     k2 = rotation.new
     assert rotation.removed == [k0.kid]
     assert await bucket_kids(js) == {k1.kid, k2.kid}
-    assert [k["kid"] for k in ring.jwks(T + 100)["keys"]] == [k2.kid, k1.kid]
-    assert [k["kid"] for k in ring.jwks(T + 160)["keys"]] == [k2.kid]
+    assert [k["kid"] for k in ring.jwks(now + 100)["keys"]] == [k2.kid, k1.kid]
+    assert [k["kid"] for k in ring.jwks(now + 160)["keys"]] == [k2.kid]
 
 
-async def test_the_stored_value_holds_the_private_key_sealed_only(js: JetStreamContext) -> None:
+async def test_the_stored_value_holds_the_private_key_sealed_only(
+    js: JetStreamContext, now: int
+) -> None:
     ring = await KeyRing.connect(js, SECRET)
-    key = await ring.ensure(T)
+    key = await ring.ensure(now)
     entry = await (await js.key_value(BUCKET)).get(key.kid)
     stored = json.loads(entry.value or b"")
     assert stored["kid"] == key.kid
-    assert (stored["created_at"], stored["retire_at"]) == (T, None)
+    assert (stored["created_at"], stored["retire_at"]) == (now, None)
     raw = key.private_key.private_bytes_raw()
     value = entry.value or b""
     for spelling in (
