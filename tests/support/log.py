@@ -8,15 +8,18 @@ import time
 
 import nats.js.errors
 from nats.js.api import ConsumerConfig, DeliverPolicy, RawStreamMsg
+from nats.js.client import JetStreamContext
 
 from core.bootstrap import Infra
 from core.envelope import RecordedEvent
 from core.registry import Event
 
 
-async def stream_head(infra: Infra, stream: str) -> int:
-    """The sequence of the newest message in `stream` (0 while it is empty)."""
-    return (await infra.nc.jetstream().stream_info(stream)).state.last_seq
+async def stream_head(source: Infra | JetStreamContext, stream: str) -> int:
+    """The sequence of the newest message in `stream` (0 while it is empty), through the
+    platform's connection or any JetStream context (a test's own server)."""
+    js = source.nc.jetstream() if isinstance(source, Infra) else source
+    return (await js.stream_info(stream)).state.last_seq
 
 
 async def head_position(infra: Infra, stream: str) -> str:

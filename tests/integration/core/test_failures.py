@@ -34,7 +34,7 @@ from handlers.posts.decide import POST
 from handlers.posts.events import PostPublished
 from tests.conftest import ROOT, reset_streams
 from tests.support.auth import Tokens
-from tests.support.log import head_position
+from tests.support.log import head_position, stream_head
 from tests.support.platform import Platform
 
 AUTHOR = new_id()
@@ -167,7 +167,7 @@ async def test_every_acknowledged_commit_survives_nats_killed_with_sigkill(
         try:
             js = nc.jetstream()
             assert len(acknowledged) >= 300
-            assert (await js.stream_info("CONTENT")).state.last_seq >= max(acknowledged)
+            assert await stream_head(js, "CONTENT") >= max(acknowledged)
             for seq, (post_id, title) in sorted(acknowledged.items()):
                 stored = await js.get_msg("CONTENT", seq)
                 assert stored.subject == f"ev.posts.post.{post_id}", seq
