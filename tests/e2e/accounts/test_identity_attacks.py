@@ -10,16 +10,16 @@ import hmac
 import json
 import time
 
-import aiohttp
 import msgspec
 import pytest
 
 from core.settings import Settings
 from core.tokens import TokenService
 from edge.auth import TOKENS
-from handlers.accounts.events import AccountRegistered, PhoneClaimed
+from handlers.accounts.events import AccountRegistered, LoginLockedOut, PhoneClaimed
 from handlers.accounts.procedures import services
 from tests.support.identity import PASSWORD, IdentityClient, new_phone
+from tests.support.log import head_position, next_event, stored_messages, stream_head
 from tests.support.platform import Platform
 
 
@@ -31,21 +31,12 @@ def settings(settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture
-def client(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-async def _accounts_last_seq(platform: Platform) -> int:
-    return (await platform.infra.nc.jetstream().stream_info("ACCOUNTS")).state.last_seq
 
 
 async def test_wrong_codes_spend_the_verification(client: IdentityClient) -> None:
@@ -171,6 +162,7 @@ async def test_failed_logins_lock_the_account_with_growing_lockouts(
     client: IdentityClient, platform: Platform
 ) -> None:
     person = await client.sign_up()
+    before = await stream_head(platform.infra, "ACCOUNTS")
     for _ in range(5):
         status, _ = await client.log_in(person["phone"], "not the password!")
         assert status == 401
@@ -179,14 +171,20 @@ async def test_failed_logins_lock_the_account_with_growing_lockouts(
     )
     assert status == 429  # the right password does not open a locked account
     assert 55 <= int(headers["Retry-After"]) <= 60
-    # The lockout is in the person's security log (written just after the answers).
-    me = person["access_token"]
-    for _ in range(200):
-        status, log = await client.get("/v1/me/security-log", me)
-        kinds = [e["kind"] for e in log["items"]]
-        if "locked-out" in kinds:
-            break
-        await asyncio.sleep(0.05)
+    # The lockout is in the person's security log (written just after the answers: wait
+    # for its commit, then read the log at that position).
+    locked = await next_event(
+        platform.infra,
+        "ACCOUNTS",
+        f"ev.accounts.account.{person['user_id']}",
+        LoginLockedOut,
+        after=before,
+    )
+    status, log = await client.get(
+        "/v1/me/security-log", person["access_token"], **{"Quark-After": f"ACCOUNTS:{locked.seq}"}
+    )
+    assert status == 200
+    kinds = [e["kind"] for e in log["items"]]
     assert kinds.count("sign-in-failed") == 5 and "locked-out" in kinds
     # Growing: the next lockout of this phone is twice as long.
     lockouts = platform.infra.lockouts
@@ -206,7 +204,7 @@ async def test_twenty_parallel_sign_ups_with_one_phone_make_one_account(
 ) -> None:
     phone = new_phone()
     tokens = [await client.verified_phone(phone) for _ in range(20)]
-    before = await _accounts_last_seq(platform)
+    before = await stream_head(platform.infra, "ACCOUNTS")
 
     async def register(token: str) -> tuple[int, dict]:
         status, body, _ = await client.register(token, PASSWORD, "Twin")
@@ -229,7 +227,7 @@ async def test_twenty_parallel_sign_ups_with_one_phone_make_one_account(
 async def test_bad_input_is_refused_and_changes_nothing(
     client: IdentityClient, platform: Platform
 ) -> None:
-    before = await _accounts_last_seq(platform)
+    before = await stream_head(platform.infra, "ACCOUNTS")
     for body, kind in (
         ({"phone": "12345"}, "quark:invalid-phone"),
         ({"phone": "+7 000 000 00 00"}, "quark:invalid-phone"),
@@ -240,9 +238,9 @@ async def test_bad_input_is_refused_and_changes_nothing(
         status, problem, headers = await client.post("/v1/auth/phone/start", body)
         assert status == 422 and problem["type"] == kind, (body, problem)
         assert headers["Content-Type"].startswith("application/problem+json")
-    assert await _accounts_last_seq(platform) == before
+    assert await stream_head(platform.infra, "ACCOUNTS") == before
     token = await client.verified_phone(new_phone())
-    before = await _accounts_last_seq(platform)
+    before = await stream_head(platform.infra, "ACCOUNTS")
     for password, reason in (
         ("short", "at least 10"),
         ("1234567890", "most common"),
@@ -254,7 +252,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
         assert problem["errors"][0]["field"] == "password" and reason in problem["detail"]
     status, problem, _ = await client.register(token, "x" * 257, "Bob")
     assert status == 422
-    assert await _accounts_last_seq(platform) == before
+    assert await stream_head(platform.infra, "ACCOUNTS") == before
     status, problem, _ = await client.post("/v1/auth/refresh", {"refresh_token": "garbage"})
     assert status == 401 and problem["type"] == "quark:invalid-refresh-token"
 
@@ -264,21 +262,17 @@ async def test_the_phone_never_appears_in_clear_in_the_log_or_read_models(
 ) -> None:
     person = await client.sign_up(name="Grace Hopper")
     digits = person["phone"].lstrip("+")
-    position = f"ACCOUNTS:{await _accounts_last_seq(platform)}"
+    position = await head_position(platform.infra, "ACCOUNTS")
     await platform.wait("sessions", position)
     await platform.wait("security_log", position)
     status, listed = await client.get("/v1/auth/sessions", person["access_token"])
     assert status == 200 and listed["items"][0]["ip"] == "127.0.0.1"  # opened for its owner
-    js = platform.infra.nc.jetstream()
-    for stream in ("ACCOUNTS", "SMS"):
-        info = await js.stream_info(stream)
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            try:
-                msg = await js.get_msg(stream, seq)
-            except Exception:
-                continue
-            blob = (msg.subject or "") + str(msg.headers) + msg.data.decode("latin-1")
-            assert digits not in blob and "Grace" not in blob, (stream, seq)
+    # (The SMS queue is drained by now; test_identity_limits reads a job while it waits.)
+    stored = await stored_messages(platform.infra, "ACCOUNTS")
+    assert len(stored) >= 5  # verification, claim, account, session…: all of them searched
+    for msg in stored:
+        blob = (msg.subject or "") + str(msg.headers) + (msg.data or b"").decode("latin-1")
+        assert digits not in blob and "Grace" not in blob, msg.seq
     async with platform.infra.pool.acquire() as conn:
         for schema in ("sessions", "security_log"):
             rows = await conn.fetch(

@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import time
 
-import aiohttp
 import pyotp
-import pytest
 
-from core.settings import Settings
 from tests.support.identity import PASSWORD, IdentityClient, new_phone
+from tests.support.log import head_position
 from tests.support.platform import Platform
-
-
-@pytest.fixture
-def client(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
 
 
 async def test_the_whole_journey_of_one_person(client: IdentityClient, platform: Platform) -> None:
@@ -114,7 +107,7 @@ async def test_the_whole_journey_of_one_person(client: IdentityClient, platform:
     # Session list, and ending one session from another.
     me = by_recovery["access_token"]
     status, listed = await client.get(
-        "/v1/auth/sessions", me, **{"Quark-After": await _pos(platform)}
+        "/v1/auth/sessions", me, **{"Quark-After": await head_position(platform.infra, "ACCOUNTS")}
     )
     assert status == 200
     ids = {s["id"] for s in listed["items"]}
@@ -179,7 +172,9 @@ async def test_the_whole_journey_of_one_person(client: IdentityClient, platform:
 
     # The security log tells the story, newest first.
     status, log = await client.get(
-        "/v1/me/security-log", plain["access_token"], **{"Quark-After": await _pos(platform)}
+        "/v1/me/security-log",
+        plain["access_token"],
+        **{"Quark-After": await head_position(platform.infra, "ACCOUNTS")},
     )
     assert status == 200
     kinds = [e["kind"] for e in log["items"]]
@@ -196,12 +191,6 @@ async def test_the_whole_journey_of_one_person(client: IdentityClient, platform:
     assert kinds[0] == "signed-in" and kinds[-1] in ("signed-up", "signed-up-session")
     reasons = {e["detail"].get("reason") for e in log["items"] if e["kind"] == "session-ended"}
     assert {"refresh-reuse", "logout", "revoked", "password-changed", "password-reset"} <= reasons
-
-
-async def _pos(platform: Platform) -> str:
-    """The newest position of the ACCOUNTS stream, for read-your-writes on the read models."""
-    info = await platform.infra.nc.jetstream().stream_info("ACCOUNTS")
-    return f"ACCOUNTS:{info.state.last_seq}"
 
 
 async def _login_2fa(

@@ -13,8 +13,10 @@ import pytest
 from core.bootstrap import open_infra
 from core.settings import Settings
 from handlers import all_events
+from handlers.accounts.sms_jobs import SmsJob, open_job
 from tests.support.fake_smsru import API_ID, FakeSmsRu, running_gateway
 from tests.support.identity import PASSWORD, IdentityClient, new_phone
+from tests.support.log import stored_messages
 from tests.support.platform import Platform
 
 
@@ -31,11 +33,6 @@ def settings(settings: Settings) -> Settings:
         verification_resend_after_seconds=0,
         limit_sms_per_phone="3/h",
     )
-
-
-@pytest.fixture
-def client(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
 
 
 async def test_an_expired_code_is_refused(client: IdentityClient) -> None:
@@ -76,7 +73,7 @@ def smsru_settings(settings: Settings, gateway: FakeSmsRu) -> Settings:
 async def test_sign_up_through_the_sms_ru_gateway_survives_a_transient_failure(
     smsru_settings: Settings, gateway: FakeSmsRu
 ) -> None:
-    gateway.request_code = 220  # "service temporarily unavailable": the sender retries
+    gateway.unavailable_for = 1  # "service temporarily unavailable" once: the sender retries
     async with AsyncExitStack() as stack:
         infra = await open_infra(smsru_settings, stack, all_events(), name="smsru-test")
         async with (
@@ -87,18 +84,13 @@ async def test_sign_up_through_the_sms_ru_gateway_survives_a_transient_failure(
             phone = new_phone()
             status, started, _ = await client.post("/v1/auth/phone/start", {"phone": phone})
             assert status == 202
-            for _ in range(100):
-                if gateway.received:
-                    break
-                await asyncio.sleep(0.05)
-            gateway.request_code = None
-            for _ in range(200):  # the retry comes after the first backoff (2 s)
-                if len(gateway.received) >= 2:
-                    break
-                await asyncio.sleep(0.05)
-            sent = gateway.received[-1]
-            assert sent["to"] == phone.lstrip("+") and sent["api_id"] == API_ID
-            code = next(w for w in sent["msg"].replace(".", " ").split() if w.isdigit())
+            # The retry comes after the first backoff (2 s): the refused attempt, then the
+            # same SMS again, accepted, and nothing after it.
+            number = phone.lstrip("+")
+            assert await gateway.answers_to(number, 2) == [220, 100]
+            first, retried = await gateway.requests_to(number, 2)
+            assert retried == first
+            code = next(w for w in retried.replace(".", " ").split() if w.isdigit())
             status, verified, _ = await client.post(
                 "/v1/auth/phone/verify",
                 {"verification_id": started["verification_id"], "code": code},
@@ -109,6 +101,42 @@ async def test_sign_up_through_the_sms_ru_gateway_survives_a_transient_failure(
             )
             assert status == 201 and tokens["access_token"]
             assert client.sms_count(phone) == 0  # nothing went to the outbox
+    # Delivered once: no attempt after the accepted one, even when the platform stops.
+    assert await gateway.answers_to(number, 2) == [220, 100]
+
+
+async def test_a_queued_sms_shows_neither_the_number_nor_the_code(
+    smsru_settings: Settings, gateway: FakeSmsRu
+) -> None:
+    # The gateway holds the request, so the job stays in the SMS work queue (delivered to the
+    # sender, not acknowledged) while the test reads what the server stored.
+    gateway.hang = True
+    async with AsyncExitStack() as stack:
+        infra = await open_infra(smsru_settings, stack, all_events(), name="smsru-test")
+        async with (
+            Platform(infra) as platform,
+            aiohttp.ClientSession(base_url=platform.base_url) as http,
+        ):
+            client = IdentityClient(http, smsru_settings.data_dir / "sms-outbox.jsonl")
+            phone = new_phone()
+            status, _, _ = await client.post("/v1/auth/phone/start", {"phone": phone})
+            assert status == 202
+            [text] = await gateway.requests_to(phone.lstrip("+"))
+            code = next(w for w in text.replace(".", " ").split() if w.isdigit())
+            try:
+                jobs = await stored_messages(infra, "SMS")
+            finally:
+                gateway.released.set()  # the sender finishes the job (also if the read fails)
+            assert jobs, "the job left the queue before the gateway took it"
+            for job in jobs:
+                stored = f"{job.subject} {job.headers} ".encode() + (job.data or b"")
+                for clear in (phone, phone.lstrip("+"), phone[2:], code):
+                    assert clear.encode() not in stored, (clear, stored)
+            # What is stored is this SMS, sealed under the platform's key.
+            assert [open_job(infra.secret_key, job.data or b"") for job in jobs] == [
+                SmsJob(to=phone, text=text)
+            ]
+            assert await gateway.answers_to(phone.lstrip("+"), 1) == [100]
 
 
 async def test_resent_codes_count_against_the_number_too(client: IdentityClient) -> None:

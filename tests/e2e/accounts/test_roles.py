@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from core.errors import RemoteError
@@ -10,12 +9,8 @@ from core.settings import Settings
 from handlers.accounts.commands import GrantRole
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient, new_phone
+from tests.support.log import head_position
 from tests.support.platform import Platform
-
-
-@pytest.fixture
-def client(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
 
 
 async def _post(client: IdentityClient, token: str) -> str:
@@ -53,9 +48,7 @@ async def test_only_the_author_or_a_moderator_changes_a_post(
     async with client.http.delete(f"/v1/posts/{post_id}", headers=hdrs) as resp:
         assert resp.status == 200
     # And it is in the moderator's security log, with who did it and why.
-    position = (
-        f"ACCOUNTS:{(await platform.infra.nc.jetstream().stream_info('ACCOUNTS')).state.last_seq}"
-    )
+    position = await head_position(platform.infra, "ACCOUNTS")
     status, log = await client.get(
         "/v1/me/security-log", refreshed["access_token"], **{"Quark-After": position}
     )

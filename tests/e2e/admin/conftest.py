@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pytest
 
 from core.settings import Settings
@@ -16,11 +15,6 @@ from tests.support.identity import IdentityClient, WithRole, lifted_limits
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return lifted_limits(settings)
-
-
-@pytest.fixture
-def client(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
 
 
 @pytest.fixture

@@ -7,15 +7,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from tests.support.identity import IdentityClient, WithRole
+from tests.support.log import head_position
 from tests.support.platform import Platform
-
-
-async def _last(platform: Platform) -> dict[str, str]:
-    js = platform.infra.nc.jetstream()
-    return {
-        name: f"{name}:{(await js.stream_info(name)).state.last_seq}"
-        for name in ("ACCOUNTS", "PEOPLE", "CONTENT")
-    }
 
 
 async def test_activity_tells_what_happened_newest_first(
@@ -29,7 +22,7 @@ async def test_activity_tells_what_happened_newest_first(
     token = person["access_token"]
     status, _ = await client.call("PATCH", "/v1/me", token, {"bio": "hi", "handle": "actor_one"})
     status, _ = await client.call("PATCH", "/v1/me", other["access_token"], {"handle": "other_one"})
-    await platform.wait("profiles", (await _last(platform))["PEOPLE"])
+    await platform.wait("profiles", await head_position(platform.infra, "PEOPLE"))
     status, _ = await client.call("POST", "/v1/users/other_one/follow", token)
     assert status == 200
     status, _, _ = await client.post("/v1/posts", {"title": "t", "body": "b"}, token)
@@ -42,8 +35,8 @@ async def test_activity_tells_what_happened_newest_first(
     )
     assert status == 200 and datetime.fromisoformat(vip["vip_until"]) == until
     await asyncio.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.1)
-    for position in (await _last(platform)).values():
-        await platform.wait("activity", position)
+    for stream in ("ACCOUNTS", "PEOPLE", "CONTENT"):
+        await platform.wait("activity", await head_position(platform.infra, stream))
     status, page = await client.get("/v1/me/activity", token)
     assert status == 200
     kinds = [e["kind"] for e in page["items"]]

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from core.perks import STANDARD, VIP
 from tests.support.identity import IdentityClient, WithRole
+from tests.support.log import head_position
 from tests.support.platform import Platform
 
 
@@ -69,8 +70,7 @@ async def test_devices_are_sessions_a_person_can_name(
 ) -> None:
     person = await client.sign_up()
     token = person["access_token"]
-    info = await platform.infra.nc.jetstream().stream_info("ACCOUNTS")
-    after = f"ACCOUNTS:{info.state.last_seq}"
+    after = await head_position(platform.infra, "ACCOUNTS")
     status, devices = await client.get("/v1/me/devices", token, **{"Quark-After": after})
     assert status == 200
     [device] = devices["items"]

@@ -17,6 +17,7 @@ from core.settings import Settings
 from edge.idempotency import Stored
 from handlers.posts.decide import POST
 from tests.support.auth import as_user
+from tests.support.log import stream_head
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.usefixtures("signed_in")
@@ -36,10 +37,6 @@ def record_key(settings: Settings, key: str, user: str = ALICE) -> str:
     return f"{settings.redis_prefix}idem:{seed}"
 
 
-async def content_head(infra: Infra) -> int:
-    return (await infra.nc.jetstream().stream_info("CONTENT")).state.last_seq
-
-
 async def redis_now_ms(infra: Infra) -> int:
     seconds, micros = await infra.redis.time()
     return int(seconds) * 1000 + int(micros) // 1000
@@ -50,14 +47,14 @@ async def test_a_retry_whose_first_answer_was_lost_gets_the_same_post_and_append
 ) -> None:
     status, first = await publish(http, "lost-answer")
     assert status == 201
-    head = await content_head(infra)
+    head = await stream_head(infra, "CONTENT")
     # As if the first attempt had been answered 503 after committing: no record remains.
     assert await infra.redis.delete(record_key(settings, "lost-answer")) == 1
     status, again = await publish(http, "lost-answer")
     assert status == 201, again
     assert again["id"] == first["id"] and again["position"] == first["position"]
     assert "Idempotent-Replayed" not in again["_headers"]  # it went to the handler again
-    assert await content_head(infra) == head
+    assert await stream_head(infra, "CONTENT") == head
 
 
 async def test_a_claim_left_by_a_killed_edge_blocks_retries_only_until_the_command_timeout(
@@ -118,7 +115,7 @@ async def test_the_claim_of_an_attempt_in_flight_lives_no_longer_than_the_comman
 async def test_concurrent_repeats_of_one_key_create_one_post(
     http: aiohttp.ClientSession, infra: Infra
 ) -> None:
-    head = await content_head(infra)
+    head = await stream_head(infra, "CONTENT")
     answers = await asyncio.gather(*(publish(http, "concurrent") for _ in range(12)))
     statuses = [status for status, _ in answers]
     assert set(statuses) <= {201, 409}, statuses
@@ -128,7 +125,7 @@ async def test_concurrent_repeats_of_one_key_create_one_post(
         if status == 409:
             assert body["type"] == "quark:idempotency-in-flight"
             assert int(body["_headers"]["Retry-After"]) >= 1
-    assert await content_head(infra) == head + 1
+    assert await stream_head(infra, "CONTENT") == head + 1
     # Once the first has finished, every repeat gets its answer.
     status, replay = await publish(http, "concurrent")
     assert status == 201 and replay["id"] in ids

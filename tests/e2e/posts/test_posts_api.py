@@ -7,6 +7,7 @@ import pytest
 
 from core.ids import new_id
 from tests.support.auth import as_user
+from tests.support.log import stream_head
 from tests.support.platform import Platform
 
 ALICE = new_id()
@@ -27,11 +28,6 @@ async def create(
         assert resp.headers["Quark-Position"] == data["position"]
         assert resp.headers["Location"] == f"/v1/posts/{data['id']}"
         return data
-
-
-async def stream_last_seq(platform: Platform) -> int:
-    info = await platform.infra.nc.jetstream().stream_info("CONTENT")
-    return info.state.last_seq
 
 
 async def test_a_published_post_can_be_read_back_at_its_position(
@@ -75,7 +71,7 @@ async def test_someone_else_cannot_edit_or_delete_a_post(
     http: aiohttp.ClientSession, platform: Platform
 ) -> None:
     created = await create(http)
-    before = await stream_last_seq(platform)
+    before = await stream_head(platform.infra, "CONTENT")
     async with http.patch(
         f"/v1/posts/{created['id']}", json={"title": "mine now"}, headers=as_user(BOB)
     ) as resp:
@@ -83,7 +79,7 @@ async def test_someone_else_cannot_edit_or_delete_a_post(
         assert (await resp.json())["type"] == "quark:not-post-author"
     async with http.delete(f"/v1/posts/{created['id']}", headers=as_user(BOB)) as resp:
         assert resp.status == 403
-    assert await stream_last_seq(platform) == before
+    assert await stream_head(platform.infra, "CONTENT") == before
 
 
 async def test_commands_without_a_user_are_unauthenticated(http: aiohttp.ClientSession) -> None:
@@ -171,7 +167,7 @@ async def test_bad_input_gets_a_problem_and_changes_nothing(
     status: int,
     problem: str,
 ) -> None:
-    before = await stream_last_seq(platform)
+    before = await stream_head(platform.infra, "CONTENT")
     async with http.post(
         "/v1/posts", data=body, headers=as_user(ALICE, **{"Content-Type": content_type})
     ) as resp:
@@ -180,7 +176,7 @@ async def test_bad_input_gets_a_problem_and_changes_nothing(
         doc = await resp.json()
     assert doc["type"] == problem and doc["status"] == status and doc["title"]
     assert "Traceback" not in str(doc)
-    assert await stream_last_seq(platform) == before
+    assert await stream_head(platform.infra, "CONTENT") == before
 
 
 async def test_validation_problems_name_the_field(http: aiohttp.ClientSession) -> None:
@@ -211,13 +207,20 @@ async def test_an_edit_must_change_something_and_null_is_not_a_value(
 
 
 async def test_positions_of_unknown_or_unrelated_streams(http: aiohttp.ClientSession) -> None:
-    author = new_id()
-    for path in (f"/v1/posts/{new_id()}", f"/v1/authors/{author}/stats"):
+    missing_post, author = f"/v1/posts/{new_id()}", f"/v1/authors/{new_id()}/stats"
+    for path in (missing_post, author):
         async with http.get(path, headers={"Quark-After": "NOSUCH:1"}) as resp:
             assert resp.status == 422, path
-        # A stream the read model does not read: nothing to wait for, answered at once.
-        async with http.get(path, headers={"Quark-After": "CHAT:5"}) as resp:
-            assert resp.status in (200, 404), path
+            assert (await resp.json())["type"] == "quark:validation", path
+    # A stream the read model does not read: nothing to wait for, answered at once (a wait
+    # would end in 503 position-not-reached, CHAT being far from 999999) with the answer
+    # the read model gives without any position.
+    async with http.get(missing_post, headers={"Quark-After": "CHAT:999999"}) as resp:
+        assert resp.status == 404
+        assert (await resp.json())["type"] == "quark:post-not-found"
+    async with http.get(author, headers={"Quark-After": "CHAT:999999"}) as resp:
+        assert resp.status == 200
+        assert (await resp.json())["posts"] == 0
 
 
 async def test_bad_query_and_path_values_are_problems(http: aiohttp.ClientSession) -> None:
@@ -249,12 +252,12 @@ async def test_an_idempotency_key_replays_the_first_answer(
     async with http.post("/v1/posts", json={"title": "once", "body": "b"}, headers=headers) as resp:
         assert resp.status == 201
         first = await resp.json()
-    after_first = await stream_last_seq(platform)
+    after_first = await stream_head(platform.infra, "CONTENT")
     async with http.post("/v1/posts", json={"title": "once", "body": "b"}, headers=headers) as resp:
         assert resp.status == 201
         assert resp.headers["Idempotent-Replayed"] == "true"
         assert await resp.json() == first
-    assert await stream_last_seq(platform) == after_first
+    assert await stream_head(platform.infra, "CONTENT") == after_first
     async with http.post(
         "/v1/posts", json={"title": "different", "body": "b"}, headers=headers
     ) as resp:

@@ -10,6 +10,7 @@ import pytest
 from core.settings import Settings
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient
+from tests.support.log import head_position, stream_head
 from tests.support.platform import Platform
 
 
@@ -29,17 +30,12 @@ async def _me(client: IdentityClient, token: str, after: str | None = None) -> d
     return body
 
 
-async def _accounts_position(platform: Platform) -> str:
-    info = await platform.infra.nc.jetstream().stream_info("ACCOUNTS")
-    return f"ACCOUNTS:{info.state.last_seq}"
-
-
 async def test_a_profile_starts_with_the_sign_up_and_changes_with_patch(
     client: IdentityClient, platform: Platform
 ) -> None:
     person = await client.sign_up(name="Ada Lovelace")
     token = person["access_token"]
-    me = await _me(client, token, await _accounts_position(platform))
+    me = await _me(client, token, await head_position(platform.infra, "ACCOUNTS"))
     assert me["id"] == person["user_id"]
     assert (me["display_name"], me["handle"], me["bio"]) == ("Ada Lovelace", None, "")
 
@@ -155,12 +151,11 @@ async def test_bad_profile_changes_are_problems_and_change_nothing(
     client: IdentityClient, platform: Platform, body: dict[str, Any], field: str
 ) -> None:
     person = await client.sign_up(name="Unchanged")
-    info = await platform.infra.nc.jetstream().stream_info("PEOPLE")
+    before = await stream_head(platform.infra, "PEOPLE")
     status, problem = await _patch(client, person["access_token"], body)
     assert status == 422, problem
     assert problem["errors"][0]["field"] == field
-    after = await platform.infra.nc.jetstream().stream_info("PEOPLE")
-    assert after.state.last_seq == info.state.last_seq
+    assert await stream_head(platform.infra, "PEOPLE") == before
 
 
 async def test_profiles_need_a_token_and_change_only_ones_own(client: IdentityClient) -> None:
@@ -183,7 +178,7 @@ async def test_a_replay_rebuilds_the_same_profiles(
         )
         assert status == 200
     await platform.wait("profiles", changed["position"])
-    await platform.wait("profiles", await _accounts_position(platform))
+    await platform.wait("profiles", await head_position(platform.infra, "ACCOUNTS"))
     query = "SELECT user_id, handle, display_name, bio FROM profiles.profiles ORDER BY user_id"
     before = [tuple(r) for r in await platform.infra.pool.fetch(query)]
     assert len(before) == 2 and {r[1] for r in before} == {"first_one", "second_one"}

@@ -1,12 +1,14 @@
-"""Failure: NATS going away under the edge, and SIGTERM while commands are in flight.
+"""Failure: NATS going away under the edge, NATS killed outright right after acknowledging
+commits, and SIGTERM while commands are in flight.
 
-Both run against servers of their own (this file starts its own nats-server) so stopping
+They run against servers of their own (this file starts its own nats-server) so stopping
 one does not disturb other tests.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import sys
@@ -21,12 +23,18 @@ import pytest
 from core import embedded
 from core import streams as streams_mod
 from core.bootstrap import open_infra, secret_key
+from core.envelope import AggregateRef, utc_now
+from core.errors import UnavailableError
+from core.eventstore import EventStore
 from core.ids import new_id
+from core.registry import EventRegistry
 from core.settings import Settings
 from handlers import all_events
 from handlers.posts.decide import POST
+from handlers.posts.events import PostPublished
 from tests.conftest import ROOT, reset_streams
 from tests.support.auth import Tokens
+from tests.support.log import head_position, stream_head
 from tests.support.platform import Platform
 
 AUTHOR = new_id()
@@ -104,6 +112,73 @@ async def test_with_nats_down_commands_get_503_and_acknowledged_work_survives(
             # A command answered 503 was not executed later behind the client's back.
             assert titles.isdisjoint(refused)
             assert len(titles) == 6
+
+
+async def test_every_acknowledged_commit_survives_nats_killed_with_sigkill(
+    own_nats: embedded.ManagedServer, tmp_path: Path
+) -> None:
+    """DESIGN §2: acknowledged means on disk. Writers append as fast as they can; the moment
+    the 300th acknowledgement arrives the server is killed (no shutdown, no flush), with
+    other appends in flight. After a restart on the same store every acknowledged commit
+    is there, at its position, with its content.
+
+    A killed process is what a test can do; the machine losing power is not. There the
+    operating system's cache is lost too, and `sync_interval: always` (checked in
+    test_embedded) is what keeps acknowledged writes.
+    """
+    decl = streams_mod.load(ROOT / "streams.yaml")
+    await reset_streams(own_nats.url, decl)
+    registry = EventRegistry(all_events())
+    acknowledged: dict[int, tuple[str, str]] = {}  # position -> (post id, title)
+    killed = asyncio.Event()
+    nc = await nats.connect(own_nats.url, allow_reconnect=False)
+    # Appends in flight when the server dies fail only at their timeout (nats-py does not
+    # fail them when the connection drops): a short one keeps the test short.
+    store = EventStore(nc, registry, decl.stream_map(), timeout=2.0)
+
+    async def write(writer: int) -> None:
+        for i in itertools.count():
+            post_id, title = new_id(), f"writer {writer}, commit {i}"
+            event = PostPublished(
+                post_id=post_id, author_id=AUTHOR, title=title, body="b", published_at=utc_now()
+            )
+            try:
+                result = await store.append(
+                    AggregateRef(POST.type, post_id), 0, [event], command_id=new_id()
+                )
+            except UnavailableError:
+                if killed.is_set():
+                    return  # in flight when the server died: never acknowledged
+                raise
+            acknowledged[result.seq] = (post_id, title)
+            if len(acknowledged) == 300:
+                assert own_nats.process is not None
+                os.kill(own_nats.process.pid, signal.SIGKILL)
+                killed.set()
+
+    try:
+        await asyncio.wait_for(asyncio.gather(*(write(n) for n in range(16))), 60)
+    finally:
+        await nc.close()
+    assert own_nats.process is not None
+    assert own_nats.process.wait(10) == -signal.SIGKILL
+
+    restarted = embedded.start_nats(tmp_path / "own-nats", port=own_nats.port)
+    try:
+        nc = await nats.connect(restarted.url)
+        try:
+            js = nc.jetstream()
+            assert len(acknowledged) >= 300
+            assert await stream_head(js, "CONTENT") >= max(acknowledged)
+            for seq, (post_id, title) in sorted(acknowledged.items()):
+                stored = await js.get_msg("CONTENT", seq)
+                assert stored.subject == f"ev.posts.post.{post_id}", seq
+                [recorded] = registry.recorded(stored.data or b"", "CONTENT", seq)
+                assert recorded.event.post_id == post_id and recorded.event.title == title
+        finally:
+            await nc.close()
+    finally:
+        restarted.stop()
 
 
 async def test_sigterm_drains_in_flight_commands_without_losing_acknowledged_work(
@@ -190,8 +265,7 @@ async def test_sigterm_drains_in_flight_commands_without_losing_acknowledged_wor
             assert (await infra.store.load(POST, post_id)).state.exists
         # The projection picks up where the drained one stopped: every acknowledged post.
         async with Platform(infra, edge=False) as platform:
-            info = await infra.nc.jetstream().stream_info("CONTENT")
-            await platform.wait("posts", f"CONTENT:{info.state.last_seq}")
+            await platform.wait("posts", await head_position(infra, "CONTENT"))
             count = await infra.pool.fetchval(
                 "SELECT count(*) FROM posts.posts WHERE id = ANY($1::uuid[])", created
             )
