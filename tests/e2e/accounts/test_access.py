@@ -29,11 +29,6 @@ def settings(settings: Settings) -> Settings:
     return lifted_limits(settings)
 
 
-@pytest.fixture
-def people(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
-
-
 async def get_status(base_url: str, path: str, token: str) -> int:
     async with (
         aiohttp.ClientSession() as http,
@@ -52,12 +47,12 @@ async def restart_edge(platform: Platform) -> None:
 
 
 async def test_an_ended_session_stays_refused_after_redis_is_wiped_and_the_edge_restarts(
-    people: IdentityClient, platform: Platform, settings: Settings
+    client: IdentityClient, platform: Platform, settings: Settings
 ) -> None:
-    person = await people.sign_up()
+    person = await client.sign_up()
     token = person["access_token"]
     assert await get_status(platform.base_url, "/v1/auth/sessions", token) == 200
-    status, _, _ = await people.post("/v1/auth/logout", token=token)
+    status, _, _ = await client.post("/v1/auth/logout", token=token)
     assert status == 204
     assert await get_status(platform.base_url, "/v1/auth/sessions", token) == 401
     redis = platform.infra.redis
@@ -67,30 +62,30 @@ async def test_an_ended_session_stays_refused_after_redis_is_wiped_and_the_edge_
     await restart_edge(platform)
     assert await get_status(platform.base_url, "/v1/auth/sessions", token) == 401
     # A session that was not ended still works after the restart.
-    other = await people.sign_up()
+    other = await client.sign_up()
     assert await get_status(platform.base_url, "/v1/auth/sessions", other["access_token"]) == 200
 
 
 async def test_a_session_ended_through_one_edge_is_refused_by_another_on_the_next_request(
-    people: IdentityClient, platform: Platform, settings: Settings
+    client: IdentityClient, platform: Platform, settings: Settings
 ) -> None:
     async with edge_process(settings) as second:
         for _ in range(5):
-            person = await people.sign_up()
+            person = await client.sign_up()
             token = person["access_token"]
             assert await get_status(second.base_url, "/v1/auth/sessions", token) == 200
-            status, _, _ = await people.post("/v1/auth/logout", token=token)
+            status, _, _ = await client.post("/v1/auth/logout", token=token)
             assert status == 204
             assert await get_status(second.base_url, "/v1/auth/sessions", token) == 401
 
 
 async def admin_with_token(
-    people: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
+    client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> dict[str, Any]:
-    person = await people.sign_up()
+    person = await client.sign_up()
     use_settings(monkeypatch, settings)
     assert await run_quark("admin", "grant", person["user_id"], "admin") == 0
-    status, tokens, _ = await people.post(
+    status, tokens, _ = await client.post(
         "/v1/auth/refresh", {"refresh_token": person["refresh_token"]}
     )
     assert status == 200
@@ -117,26 +112,26 @@ def admin_requests(target: str) -> list[tuple[str, str, dict[str, Any] | None]]:
 
 
 async def test_a_demoted_admin_s_old_token_is_refused_on_every_admin_route_at_once(
-    people: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
+    client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    boss = await admin_with_token(people, monkeypatch, settings)
-    demoted = await admin_with_token(people, monkeypatch, settings)
-    target = await people.sign_up()
+    boss = await admin_with_token(client, monkeypatch, settings)
+    demoted = await admin_with_token(client, monkeypatch, settings)
+    target = await client.sign_up()
     old_token = demoted["access_token"]
-    status, page = await people.call("GET", "/v1/admin/users", old_token)
+    status, page = await client.call("GET", "/v1/admin/users", old_token)
     assert status == 200, page  # the token works as an admin's before the demotion
-    status, revoked = await people.call(
+    status, revoked = await client.call(
         "DELETE",
         f"/v1/admin/users/{demoted['user_id']}/roles/admin?reason=demoted",
         boss["access_token"],
     )
     assert status == 200 and "admin" not in revoked["roles"], revoked
     for method, path, body in admin_requests(target["user_id"]):
-        status, problem = await people.call(method, path, old_token, body)
+        status, problem = await client.call(method, path, old_token, body)
         assert status == 403, (method, path, problem)
         assert problem["type"] == "quark:permission-denied"
     # The demoted admin could not give the role back to themself either.
-    status, _ = await people.call(
+    status, _ = await client.call(
         "POST",
         f"/v1/admin/users/{demoted['user_id']}/roles",
         old_token,
@@ -146,13 +141,13 @@ async def test_a_demoted_admin_s_old_token_is_refused_on_every_admin_route_at_on
 
 
 async def test_a_role_change_reaches_another_edge_on_the_next_request(
-    people: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
+    client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> None:
-    boss = await admin_with_token(people, monkeypatch, settings)
-    demoted = await admin_with_token(people, monkeypatch, settings)
+    boss = await admin_with_token(client, monkeypatch, settings)
+    demoted = await admin_with_token(client, monkeypatch, settings)
     async with edge_process(settings) as second:
         assert await get_status(second.base_url, "/v1/admin/users", demoted["access_token"]) == 200
-        status, _ = await people.call(
+        status, _ = await client.call(
             "DELETE",
             f"/v1/admin/users/{demoted['user_id']}/roles/admin?reason=demoted",
             boss["access_token"],
@@ -162,7 +157,7 @@ async def test_a_role_change_reaches_another_edge_on_the_next_request(
 
 
 async def test_the_next_request_waits_for_a_revocation_the_edge_is_still_processing(
-    people: IdentityClient, platform: Platform, settings: Settings
+    client: IdentityClient, platform: Platform, settings: Settings
 ) -> None:
     """The barrier, made visible: this edge's copy applies messages slowly (as a busy
     process would), yet a token ended elsewhere is refused on its very next request."""
@@ -182,10 +177,10 @@ async def test_the_next_request_waits_for_a_revocation_the_edge_is_still_process
             await applied(msg)
 
         access._sub._cb = slowly
-        person = await people.sign_up()
+        person = await client.sign_up()
         token = person["access_token"]
         second = f"http://127.0.0.1:{port}"
         assert await get_status(second, "/v1/auth/sessions", token) == 200
-        status, _, _ = await people.post("/v1/auth/logout", token=token)
+        status, _, _ = await client.post("/v1/auth/logout", token=token)
         assert status == 204
         assert await get_status(second, "/v1/auth/sessions", token) == 401

@@ -30,11 +30,6 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def people(http: aiohttp.ClientSession, settings: Settings) -> IdentityClient:
-    return IdentityClient(http, settings.data_dir / "sms-outbox.jsonl")
-
-
-@pytest.fixture
 def lagging_read_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every PostgreSQL read model applies its batches LAG_SECONDS late (a busy database)."""
     for projection in PgProjection.__subclasses__():
@@ -66,10 +61,10 @@ async def read(edge: WorkerProcess, path: str, token: str) -> tuple[int, Any]:
 
 
 async def write(
-    people: IdentityClient, method: str, path: str, token: str, body: Any = None
+    client: IdentityClient, method: str, path: str, token: str, body: Any = None
 ) -> Any:
     headers = {"Authorization": f"Bearer {token}"}
-    async with people.http.request(method, path, json=body, headers=headers) as resp:
+    async with client.http.request(method, path, json=body, headers=headers) as resp:
         answer = await resp.json(content_type=None)
         assert resp.status < 300, answer
         assert resp.headers["Quark-Position"], "a command answers its position"
@@ -77,11 +72,11 @@ async def write(
 
 
 async def test_a_new_sign_in_is_in_the_session_list_read_through_another_edge(
-    people: IdentityClient, other_edge: WorkerProcess
+    client: IdentityClient, other_edge: WorkerProcess
 ) -> None:
-    person = await people.sign_up()
+    person = await client.sign_up()
     for _ in range(3):
-        status, signed_in = await people.log_in(person["phone"])
+        status, signed_in = await client.log_in(person["phone"])
         assert status == 200 and signed_in["position"].startswith("ACCOUNTS:")
         status, sessions = await read(other_edge, "/v1/auth/sessions", signed_in["access_token"])
         assert status == 200, sessions
@@ -90,55 +85,55 @@ async def test_a_new_sign_in_is_in_the_session_list_read_through_another_edge(
 
 
 async def test_a_published_post_is_in_my_list_read_through_another_edge(
-    people: IdentityClient, other_edge: WorkerProcess
+    client: IdentityClient, other_edge: WorkerProcess
 ) -> None:
-    person = await people.sign_up()
+    person = await client.sign_up()
     token = person["access_token"]
     for i in range(3):
-        created = await write(people, "POST", "/v1/posts", token, {"title": f"t{i}", "body": "b"})
+        created = await write(client, "POST", "/v1/posts", token, {"title": f"t{i}", "body": "b"})
         status, page = await read(other_edge, f"/v1/posts?author={person['user_id']}", token)
         assert status == 200
         assert page["items"][0]["id"] == created["id"]
 
 
 async def test_an_edited_profile_shows_in_my_profile_read_through_another_edge(
-    people: IdentityClient, other_edge: WorkerProcess
+    client: IdentityClient, other_edge: WorkerProcess
 ) -> None:
-    person = await people.sign_up()
+    person = await client.sign_up()
     token = person["access_token"]
     for i in range(3):
-        await write(people, "PATCH", "/v1/me", token, {"bio": f"version {i}"})
+        await write(client, "PATCH", "/v1/me", token, {"bio": f"version {i}"})
         status, me = await read(other_edge, "/v1/me", token)
         assert status == 200, me
         assert me["bio"] == f"version {i}"
 
 
 async def test_a_follow_is_in_my_following_list_read_through_another_edge(
-    people: IdentityClient, other_edge: WorkerProcess, platform: Platform
+    client: IdentityClient, other_edge: WorkerProcess, platform: Platform
 ) -> None:
-    me = await people.sign_up()
+    me = await client.sign_up()
     token = me["access_token"]
     my_handle = f"me_{secrets.token_hex(4)}"
-    await write(people, "PATCH", "/v1/me", token, {"handle": my_handle})
+    await write(client, "PATCH", "/v1/me", token, {"handle": my_handle})
     for i in range(2):
-        other = await people.sign_up(name=f"Other {i}")
+        other = await client.sign_up(name=f"Other {i}")
         handle = f"other_{secrets.token_hex(4)}"
-        changed = await write(people, "PATCH", "/v1/me", other["access_token"], {"handle": handle})
+        changed = await write(client, "PATCH", "/v1/me", other["access_token"], {"handle": handle})
         # Someone else's new handle is not my write: wait for it as any client would.
         await platform.wait("profiles", changed["position"])
-        await write(people, "POST", f"/v1/users/{handle}/follow", token)
+        await write(client, "POST", f"/v1/users/{handle}/follow", token)
         status, page = await read(other_edge, f"/v1/users/{my_handle}/following", token)
         assert status == 200, page
         assert page["items"][0]["id"] == other["user_id"]
 
 
 async def test_reads_of_other_people_do_not_wait_for_my_writes(
-    people: IdentityClient, other_edge: WorkerProcess
+    client: IdentityClient, other_edge: WorkerProcess
 ) -> None:
     """Anonymous reads wait for nothing (nor for anybody's writes)."""
-    person = await people.sign_up()
+    person = await client.sign_up()
     created = await write(
-        people, "POST", "/v1/posts", person["access_token"], {"title": "t", "body": "b"}
+        client, "POST", "/v1/posts", person["access_token"], {"title": "t", "body": "b"}
     )
     async with (
         aiohttp.ClientSession() as http,

@@ -19,6 +19,7 @@ from core.metrics import REGISTRY
 from core.settings import Settings
 from handlers.posts.decide import POST
 from tests.support.auth import as_user
+from tests.support.platform import Platform
 
 pytestmark = pytest.mark.usefixtures("signed_in")
 
@@ -30,18 +31,20 @@ def shed(worker: str, kind: str) -> float:
     return REGISTRY.get_sample_value("quark_shed_total", {"worker": worker, "kind": kind}) or 0.0
 
 
-async def burst(http: aiohttp.ClientSession, count: int) -> list[tuple[int, dict, dict]]:
+async def burst(platform: Platform, count: int = BURST) -> list[tuple[int, dict, dict]]:
     """`count` posts sent at once, each over its own connection."""
+    connector = aiohttp.TCPConnector(limit=count)
+    async with aiohttp.ClientSession(base_url=platform.base_url, connector=connector) as http:
 
-    async def one(i: int) -> tuple[int, dict, dict]:
-        async with http.post(
-            "/v1/posts",
-            json={"title": f"t{i}", "body": "b"},
-            headers=as_user(AUTHORS[i % len(AUTHORS)]),
-        ) as resp:
-            return resp.status, await resp.json(content_type=None), dict(resp.headers)
+        async def one(i: int) -> tuple[int, dict, dict]:
+            async with http.post(
+                "/v1/posts",
+                json={"title": f"t{i}", "body": "b"},
+                headers=as_user(AUTHORS[i % len(AUTHORS)]),
+            ) as resp:
+                return resp.status, await resp.json(content_type=None), dict(resp.headers)
 
-    return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(count))), 60)
+        return await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(count))), 60)
 
 
 async def assert_only_actionable_answers(
@@ -65,15 +68,10 @@ class TestEdgeBound:
         return settings.with_(max_commands_in_flight=8, redis_pool_size=2, command_timeout=3.0)
 
     async def test_a_burst_beyond_the_edge_bound_is_shed_with_503_and_nothing_acked_is_lost(
-        self, infra: Infra, platform: object
+        self, infra: Infra, platform: Platform
     ) -> None:
         before = shed("edge", "command")
-        connector = aiohttp.TCPConnector(limit=BURST)
-        async with aiohttp.ClientSession(
-            base_url=platform.base_url,  # type: ignore[attr-defined]
-            connector=connector,
-        ) as http:
-            answers = await burst(http, BURST)
+        answers = await burst(platform)
         await assert_only_actionable_answers(answers, infra)
         refused = [body for status, body, _ in answers if status == 503]
         assert refused, "the burst never exceeded the edge's bound"
@@ -87,15 +85,10 @@ class TestHandlerBound:
         return settings.with_(max_commands_in_flight=10_000, handler_concurrency=2)
 
     async def test_a_handler_at_capacity_answers_503_at_once_instead_of_timing_out(
-        self, infra: Infra, platform: object
+        self, infra: Infra, platform: Platform
     ) -> None:
         before = shed("handler-posts", "command")
-        connector = aiohttp.TCPConnector(limit=BURST)
-        async with aiohttp.ClientSession(
-            base_url=platform.base_url,  # type: ignore[attr-defined]
-            connector=connector,
-        ) as http:
-            answers = await burst(http, BURST)
+        answers = await burst(platform)
         await assert_only_actionable_answers(answers, infra)
         assert shed("handler-posts", "command") > before
         refused = [body for status, body, _ in answers if status == 503]
@@ -108,13 +101,10 @@ class TestReadBound:
         return settings.with_(max_reads_in_flight=4)
 
     async def test_a_burst_of_reads_beyond_the_bound_is_shed_and_probes_still_answer(
-        self, platform: object
+        self, platform: Platform
     ) -> None:
         connector = aiohttp.TCPConnector(limit=BURST)
-        async with aiohttp.ClientSession(
-            base_url=platform.base_url,  # type: ignore[attr-defined]
-            connector=connector,
-        ) as http:
+        async with aiohttp.ClientSession(base_url=platform.base_url, connector=connector) as http:
 
             async def read() -> int:
                 async with http.get("/v1/posts") as resp:
