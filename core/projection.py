@@ -391,8 +391,20 @@ class PgSink(Sink):
         return ";".join(parts)
 
 
+#: Extend a lease if (and only if) it still holds our token.
+_RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+
 class RedisSink(Sink):
     """Builds as key prefixes `<prefix><name>:b<n>:`; the active build in one key.
+
+    The writer's lease (one writer per projection) lasts 10 s and is renewed every
+    `lease_renew_seconds`.
 
     A live commit WATCHes the active-build key, so a switch between its check and its EXEC
     aborts the transaction (BuildSwitched) instead of writing into a retired build.
@@ -407,6 +419,7 @@ class RedisSink(Sink):
         self.name = projection.name
         self.base = f"{prefix}proj:{self.name}:"
         self.prefix = prefix
+        self.lease_renew_seconds = 3.0
 
     def keyspace(self, build: int) -> str:
         return f"{self.prefix}{self.name}:b{build}:"
@@ -472,10 +485,38 @@ class RedisSink(Sink):
         return build
 
     async def switch(self, build: int, catch_up: Callable[[], Any]) -> int:
-        previous = await self.active_build()
-        await catch_up()
-        await self.redis.set(self.base + "active", f"{build}:{self.projection.version}")
-        return previous[0] if previous else 0
+        """Catch up, then switch only if no live batch reached the old build since: the
+        old build's checkpoints are WATCHed (a live commit moves them and aborts the
+        switch) and must not be ahead of the new build's, or the new build would lack a
+        batch that readers were already told about. Retried until both hold."""
+        import redis.exceptions
+
+        active_key = self.base + "active"
+        while True:
+            previous = await self.active_build()
+            await catch_up()
+            old = previous[0] if previous and previous[0] != build else None
+            watched = [active_key] + ([self._cp_key(old, s) for s in self.streams] if old else [])
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await pipe.watch(*watched)
+                if old is not None:
+                    for stream in self.streams:
+                        old_cp = int(await pipe.get(self._cp_key(old, stream)) or 0)
+                        new_cp = int(await pipe.get(self._cp_key(build, stream)) or 0)
+                        if old_cp > new_cp:
+                            break  # a live batch landed after the catch-up: once more
+                    else:
+                        old = None
+                if old is not None:
+                    await pipe.unwatch()
+                    continue
+                pipe.multi()
+                pipe.set(active_key, f"{build}:{self.projection.version}")
+                try:
+                    await pipe.execute()
+                except redis.exceptions.WatchError:
+                    continue
+            return previous[0] if previous else 0
 
     async def drop_build(self, build: int) -> None:
         for pattern in (self.keyspace(build) + "*", f"{self.base}b{build}:*"):
@@ -497,9 +538,13 @@ class RedisSink(Sink):
             await asyncio.sleep(1.0)
 
         async def renew() -> None:
+            # Only while the lease is still ours: a leader that stalled past the lease's
+            # end must not take it back from the standby that took over.
             while True:
-                await asyncio.sleep(3.0)
-                await self.redis.set(key, token, xx=True, px=10_000)
+                await asyncio.sleep(self.lease_renew_seconds)
+                if not await self.redis.eval(_RENEW_LEASE, 1, key, token, 10_000):
+                    log.error("projection_lease_lost", projection=self.name)
+                    return
 
         renewer = asyncio.create_task(renew())
         try:

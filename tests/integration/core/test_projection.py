@@ -599,3 +599,48 @@ async def test_an_infrastructure_outage_dead_letters_nothing_and_the_worker_come
     assert await infra.pool.fetchval("SELECT count(*) FROM apply_log.applied") == 5
     info = await infra.nc.jetstream().stream_info("DLQ")
     assert info.state.messages == 0
+
+
+async def test_a_redis_switch_catches_up_again_when_a_live_batch_lands_after_its_catch_up(
+    infra: Infra,
+) -> None:
+    """Redis has no row lock for the live worker to wait on: a live batch applied to the
+    old build between the switch's catch-up and the switch itself would be missing from
+    the new build. The switch must notice (the old build's checkpoint moved past the new
+    one's) and catch up once more before switching."""
+    from projections.author_stats import AuthorStatsProjection
+
+    sink = sink_for(AuthorStatsProjection(), infra)
+    assert isinstance(sink, RedisSink)
+    old = await sink.ensure()
+    await sink.commit(old, "CONTENT", [], 10, live=True)
+    new = await sink.new_build()
+    rounds: list[int] = []
+
+    async def catch_up() -> None:
+        rounds.append(len(rounds) + 1)
+        head = 10 if len(rounds) == 1 else 12
+        await sink.commit(new, "CONTENT", [], head, live=False)
+        if len(rounds) == 1:  # the live worker gets a batch in right after the catch-up
+            await sink.commit(old, "CONTENT", [], 12, live=True)
+
+    assert await sink.switch(new, catch_up) == old
+    assert rounds == [1, 2]
+    assert (await sink.active_build() or (0, 0))[0] == new
+    assert await sink.checkpoint(new, "CONTENT") == 12
+
+
+async def test_a_redis_leader_does_not_renew_a_lease_another_copy_has_taken(
+    infra: Infra,
+) -> None:
+    from projections.author_stats import AuthorStatsProjection
+
+    sink = sink_for(AuthorStatsProjection(), infra)
+    assert isinstance(sink, RedisSink)
+    sink.lease_renew_seconds = 0.02
+    key = sink.base + "leader"
+    async with await sink.leadership():
+        # This copy stalled past its lease; a standby took over with its own token.
+        await infra.redis.set(key, b"the-standby", px=10_000)
+        await asyncio.sleep(0.2)  # several renewal periods pass
+        assert await infra.redis.get(key) == b"the-standby"
