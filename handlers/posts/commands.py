@@ -12,8 +12,13 @@ from core.commands import Command
 TITLE_MAX = 200
 BODY_MAX = 20_000
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX)]
-Body = Annotated[str, msgspec.Meta(min_length=1, max_length=BODY_MAX)]
+#: Plain text: PostgreSQL cannot store NUL in text (the posts projection dead-lettered such a
+#: post), and no other control character belongs in a title; a body keeps tabs and newlines.
+TITLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+BODY_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX, pattern=TITLE_PATTERN)]
+Body = Annotated[str, msgspec.Meta(min_length=1, max_length=BODY_MAX, pattern=BODY_PATTERN)]
 
 
 class PublishPost(Command, frozen=True):
