@@ -74,7 +74,7 @@ ROUTES = [
         "Readiness: NATS, PostgreSQL and Redis answer",
         "operations",
         response=Health,
-        errors=(503,),
+        answers=((503, Health),),
     ),
     Route("GET", "/metrics", metrics, "Prometheus metrics", "operations"),
 ]

@@ -38,7 +38,16 @@ def test_is_uuid_refuses_subject_injection() -> None:
 
 def test_position_round_trips_and_rejects_garbage() -> None:
     assert parse_position(format_position("CONTENT", 42)) == ("CONTENT", 42)
-    for bad in ("CONTENT", "CONTENT:", "CONTENT:x", ":5", "CONTENT:-1", "A B:1"):
+    for bad in (
+        "CONTENT",
+        "CONTENT:",
+        "CONTENT:x",
+        ":5",
+        "CONTENT:-1",
+        "A B:1",
+        "CONTENT:²",
+        "ÄÖ:1",
+    ):
         with pytest.raises(ValueError, match="is not a position"):
             parse_position(bad)
 
