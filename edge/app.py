@@ -27,6 +27,7 @@ from edge.positions import PositionWatcher
 from edge.problems import MethodNotAllowed, ReadModelUnavailable, from_error, problem_response
 from edge.routes.live import SOCKETS, close_sockets
 from edge.routing import Route
+from edge.security import apply_cors, security_headers
 
 log = get_logger("quark.edge")
 VERSION = "0.1.0"
@@ -144,6 +145,8 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
 
     app.router.add_get(OPENAPI_PATH, openapi)
     add_reference_routes(app, title=f"{spec['info']['title']} {VERSION}")
+    app.on_response_prepare.append(security_headers(settings))
+    apply_cors(app, settings.cors_origin_list())
 
     async def positions_ctx(app: web.Application):
         await app[POSITIONS].start()
