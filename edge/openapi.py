@@ -12,7 +12,9 @@ classes that carry their status and code.
   position (422, 503); a limited route may refuse (429); a route that sends a command may
   meet a conflict that outlasted the handler's retries (409); query parameters are
   validated (422). These are derived from the route's declaration, the same declaration the
-  router is built from (`edge.app.create_app` wraps `permission` and `idempotent_create`).
+  router is built from (`edge.app.create_app` wraps `permission` and `idempotent_create`);
+  `tests/unit/edge/test_openapi.py` follows each handler's calls to check that what a route
+  declares (body, token, `Quark-After`, limit) is what its handler does.
 - What the route's domain does (`Route.raises`): the domain error classes its handler or
   its command raises (`PostNotFound`, `HandleTaken` …). Declaring classes rather than
   statuses keeps one source: the class the handler raises is the class the document names.

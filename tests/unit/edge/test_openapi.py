@@ -3,12 +3,15 @@ what the edge does to a route of its kind, and the error classes the route decla
 
 from __future__ import annotations
 
+import inspect
+import types
 from typing import Any
 
 import pytest
 
 from edge.app import VERSION, all_routes
 from edge.openapi import build_openapi
+from edge.routing import Route
 
 SPEC = build_openapi(all_routes(), version=VERSION)
 OPERATIONS = [
@@ -85,3 +88,43 @@ def test_the_problem_schema_is_the_shape_of_real_problems() -> None:
     assert problem["properties"]["detail"] == {"type": "string"}  # absent, never null
     field = SPEC["components"]["schemas"]["FieldError"]
     assert set(field["required"]) == {"field", "message"}
+
+
+#: Reached, but not followed: an optional token is checked by `principal` only when sent.
+LEAVES = {"edge.auth.optional_principal"}
+
+
+def reached(function: Any) -> set[str]:
+    """The edge functions `function` calls, directly or through other edge functions (by
+    the names its code and its nested functions' code look up in their module)."""
+    found: set[str] = set()
+    pending = [function]
+    while pending:
+        fn = pending.pop()
+        codes = [fn.__code__]
+        while codes:
+            code = codes.pop()
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+            for name in code.co_names:
+                target = fn.__globals__.get(name)
+                if not inspect.isfunction(target) or not target.__module__.startswith("edge."):
+                    continue
+                qualified = f"{target.__module__}.{target.__qualname__}"
+                if qualified not in found:
+                    found.add(qualified)
+                    if qualified not in LEAVES:
+                        pending.append(target)
+    return found
+
+
+@pytest.mark.parametrize("route", all_routes(), ids=lambda r: f"{r.method} {r.path}")
+def test_what_a_route_declares_is_what_its_handler_does(route: Route) -> None:
+    """The declarations the document is derived from cannot drift from the handlers."""
+    calls = reached(route.handler)
+    assert route.after == ("edge.context.wait_for_position" in calls)
+    assert route.limited == ("edge.context.limit" in calls)
+    assert (route.request is not None) == ("edge.bodies.read_json" in calls)
+    # A permission is checked by `edge.auth.guarded` around the handler, with the token.
+    token = {"edge.auth.principal", "edge.auth.acting_user"} & calls or route.permission
+    optional = "edge.auth.optional_principal" in calls
+    assert route.auth == ("bearer" if token else "optional" if optional else "none")
