@@ -1,10 +1,13 @@
-"""Numbers in query strings, parsed once for every route.
+"""Numbers and text in query strings, parsed once for every route.
 
 `str.isdigit()` is not a number check: it accepts superscripts (`²`) and other Unicode
 digits that `int()` then refuses (500), and nothing bounds the length, so a 5,000-digit value
 reached `int()` (refused past 4,300 digits: 500) or PostgreSQL (int64 overflow: 500). Here a
 number is 1 to 19 ASCII digits within the route's bounds; anything else is 422 naming the
 parameter, and the bounds are the ones `/openapi.json` publishes (`IntQuery`).
+
+Text in a query string is refused with 422 when it holds control characters (`core.text`):
+a NUL reached PostgreSQL in a search and came back as a 500.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, overload
 from aiohttp import web
 
 from core.errors import FieldError, ValidationError
+from core.text import has_control_characters
 from edge.routing import Param
 
 #: Up to 19 digits: every value fits PostgreSQL's bigint once the bounds are checked.
@@ -58,6 +62,25 @@ def query_int(
     if raw is None:
         return default
     return parse_int(raw, name, minimum=minimum, maximum=maximum)
+
+
+def query_text(request: web.Request, name: str, *, max_length: int) -> str | None:
+    """The query parameter `name`, trimmed, or None when absent.
+
+    Raises:
+        ValidationError: 422 naming `name`, for control characters or more than `max_length`
+            characters.
+    """
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    value = raw.strip()
+    if len(value) > max_length or has_control_characters(value):
+        raise ValidationError(
+            f"{name} must be at most {max_length} characters of plain text",
+            errors=[FieldError(name, f"at most {max_length} characters, no control characters")],
+        )
+    return value
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from aiohttp import web
 
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
+from core.text import MULTILINE
 from edge.auth import principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
 from edge.cursors import BadCursor
-from edge.params import IntQuery
+from edge.params import IntQuery, query_text
 from edge.routes.profiles import ACTIVITY_CURSOR, ACTIVITY_LIMIT, ActivityPage, activity_of
 from edge.routing import Param, Route
 from handlers.accounts.commands import (
@@ -29,7 +30,7 @@ from handlers.accounts.errors import AccountNotFound, UnknownRole
 from projections import profiles as model
 
 _encoder = msgspec.json.Encoder()
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=MULTILINE)]
 RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 
 
@@ -110,8 +111,8 @@ async def grant_role(request: web.Request) -> web.Response:
 async def revoke_role(request: web.Request) -> web.Response:
     who = await principal(request)
     user_id = _user_id(request)
-    reason = request.query.get("reason", "").strip()
-    if not reason or len(reason) > 500:
+    reason = query_text(request, "reason", max_length=500)
+    if not reason:
         raise ValidationError("say why", errors=[FieldError("reason", "1-500 characters")])
     role = request.match_info["role"][:32]
     reply = await send_as(request, RevokeRole(user_id=user_id, role=role, reason=reason), who)
@@ -173,14 +174,12 @@ async def list_users(request: web.Request) -> web.Response:
     before = request.query.get("before")
     if before is not None and not is_uuid(before):
         raise ValidationError("before is a user id", errors=[FieldError("before", "a user id")])
-    query = request.query.get("query")
-    if query is not None and len(query) > 64:
-        raise ValidationError("query is too long", errors=[FieldError("query", "≤ 64")])
+    query = query_text(request, "query", max_length=64)
     await wait_for_position(request, "profiles")
     rows = await model.admin_list(
         infra(request).pool,
         query=query,
-        role=request.query.get("role"),
+        role=query_text(request, "role", max_length=32),
         suspended=_flag(request, "suspended"),
         before=before,
         limit=limit,
@@ -211,7 +210,8 @@ ROUTES: list[Route] = [
           "Revoke a role (admins)", "admin", response=RolesChanged, auth="bearer",
           raises=(AccountNotFound, UnknownRole),
           params=(_ID, Param("role", "path", "user, moderator or admin"),
-                  Param("reason", "query", "Why (kept in the security log)", required=True)),
+                  Param("reason", "query", "Why (kept in the security log)",
+                        {"type": "string", "minLength": 1, "maxLength": 500}, required=True)),
           permission="roles.grant"),
     Route("POST", "/v1/admin/users/{user_id}/suspend", suspend,
           "Suspend an account: no sign-in, every session ends at once (admins)", "admin",
@@ -233,7 +233,8 @@ ROUTES: list[Route] = [
           "admin", response=AdminUserPage, auth="bearer", after=True,
           params=(Param("query", "query", "Handle or name prefix", {"type": "string",
                                                                      "maxLength": 64}),
-                  Param("role", "query", "Only accounts with this role"),
+                  Param("role", "query", "Only accounts with this role",
+                        {"type": "string", "maxLength": 32}),
                   Param("suspended", "query", "true or false", {"type": "boolean"}),
                   Param("before", "query", "Page on from next_before",
                         {"type": "string", "format": "uuid"}),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import msgspec
@@ -148,7 +148,10 @@ async def _hidden_authors(request: web.Request) -> set[str]:
 def _time(value: str, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # In UTC (as PostgreSQL compares it): 9999-12-31T23:59:59-23:59 is past year 9999,
+        # which datetime cannot hold (an OverflowError, once a 500).
+        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise ValidationError(

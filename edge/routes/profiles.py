@@ -17,7 +17,7 @@ from edge.auth import principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
-from edge.params import IntQuery
+from edge.params import IntQuery, query_text
 from edge.routing import Param, Route
 from handlers.profiles.commands import (
     HANDLE_MAX,
@@ -174,7 +174,7 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 async def search_users(request: web.Request) -> web.Response:
-    query = request.query.get("query", "").strip()
+    query = query_text(request, "query", max_length=64) or ""
     if not 1 <= len(query) <= 64:
         raise ValidationError(
             "query must be 1-64 characters", errors=[FieldError("query", "1-64 characters")]
