@@ -4,18 +4,21 @@ A client generated from `/openapi.json` must meet no undefined behaviour: for ev
 operation, inputs drawn from its schema (valid ones and invalid ones) get no 5xx, only
 documented statuses, documented content types and headers, and bodies that match their
 schemas (problem documents included: their `type` must be one the operation declares).
+Nothing the run did may end in the dead-letter queue either: an event a projection cannot
+store is a bug the HTTP answer does not show.
 
 The requests carry a signed-in admin's token, so authenticated and admin operations reach
 their handlers; some examples aim at what the person owns (their post, their handle, their
-password) so success paths are checked too, not only refusals. Operations that end a
-session run in a second pass with a fresh person for every example, so the first pass keeps
-a valid token throughout.
+password) and at positions already applied, so success paths are checked too, not only
+refusals. After the random examples, values that once broke the edge (`HOSTILE`) go into
+every field of a valid request. Operations that end a session run in a second pass with a
+fresh person for every example, so the first pass keeps a valid token throughout.
 
 503 is documented on every operation, but a healthy platform has no reason to answer it: a
 503 here fails the run like any 5xx, except `position-not-reached` for a read that was
 asked to wait for a position (`Quark-After`) its read model has not reached: that is the
-documented answer, not an outage (`no_server_error`). The run is bounded (`EXAMPLES` per operation and mode)
-and derandomized, so CI sees the same inputs every time.
+documented answer, not an outage (`no_server_error`). The run is bounded (`EXAMPLES` per
+operation and mode) and derandomized, so CI sees the same inputs every time.
 """
 
 from __future__ import annotations
