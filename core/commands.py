@@ -79,8 +79,11 @@ def parse_position(value: str) -> tuple[str, int]:
         ValueError: when the value is not a position this platform produced.
     """
     stream, sep, seq = value.strip().partition(":")
+    # isascii first: isalnum/isdigit accept any script's letters and digits (`²`, `٣`),
+    # which int() refuses or reads as another number.
     if (
         not sep
+        or not (stream.isascii() and seq.isascii())
         or (not stream.isalnum() and "_" not in stream)
         or not seq.isdigit()
         or len(seq) > 19

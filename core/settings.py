@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,8 @@ from core.errors import ConfigError
 from core.ratelimit import Rule
 
 PREFIX = "QUARK_"
+#: `scheme://host[:port]`, lower case, as browsers send `Origin` (no path, no slash).
+_ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?")
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -70,6 +73,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Proxies (comma-separated addresses or CIDR networks) whose `X-Forwarded-For` the edge
     #: believes: the client address for rate limits and sessions is the last one before them.
     trusted_proxies: str = ""
+    #: Origins (comma-separated, such as `https://app.example.org`) whose browser scripts may
+    #: call the API (CORS); empty: none, the API is same-origin only.
+    cors_origins: str = ""
     #: How long an SMS code stays valid (seconds).
     verification_code_ttl_seconds: int = 300
     #: How long before a new code may be sent for the same verification (seconds).
@@ -105,6 +111,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             self.proxy_networks()
         except ValueError as exc:
             raise ValueError(f"`trusted_proxies`: {exc}") from None
+        try:
+            self.cors_origin_list()
+        except ValueError as exc:
+            raise ValueError(f"`cors_origins`: {exc}") from None
         for name in ("limit_sms_per_phone", "limit_sms_per_ip", "limit_auth_per_ip"):
             try:
                 Rule.parse(name, getattr(self, name))
@@ -120,6 +130,19 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             for part in self.trusted_proxies.split(",")
             if part.strip()
         ]
+
+    def cors_origin_list(self) -> list[str]:
+        """The CORS origins, each exactly as a browser sends it in `Origin`.
+
+        Raises:
+            ValueError: for anything but `scheme://host[:port]` (a path, a trailing slash or
+                a wildcard would never match a browser's `Origin`, silently).
+        """
+        origins = [part.strip() for part in self.cors_origins.split(",") if part.strip()]
+        for origin in origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.org")
+        return origins
 
     @property
     def json_logs(self) -> bool:

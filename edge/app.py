@@ -12,12 +12,13 @@ import structlog
 from aiohttp import web
 
 from core.bootstrap import Infra
-from core.errors import QuarkError
+from core.errors import NotFoundError, QuarkError, UnavailableError
 from core.failures import DEPENDENCY_FAILURES
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
 from edge.admission import Admission
 from edge.auth import ACCESS, guarded, tokens_ctx
+from edge.bodies import BodyTooLarge
 from edge.context import (
     COMMAND_POSITION,
     CORRELATION_ID,
@@ -31,9 +32,10 @@ from edge.docs import OPENAPI_PATH, add_reference_routes
 from edge.idempotency import idempotent
 from edge.openapi import build_openapi
 from edge.positions import PositionWatcher
-from edge.problems import from_error, problem_response
+from edge.problems import MethodNotAllowed, ReadModelUnavailable, from_error, problem_response
 from edge.routes.live import SOCKETS, close_sockets
 from edge.routing import Route
+from edge.security import apply_cors, security_headers
 from edge.writes import WriteLog
 
 log = get_logger("quark.edge")
@@ -88,25 +90,20 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
         return from_error(exc)
     except asyncpg.UndefinedTableError:
         # A read model that does not exist yet (first start, before its worker built it).
-        return problem_response(
-            503, "read-model-unavailable", "The read model is not ready yet", retry_after=1
-        )
+        return from_error(ReadModelUnavailable())
     except DEPENDENCY_FAILURES as exc:
         log.warning("dependency_unavailable", error=repr(exc), path=request.path)
-        return problem_response(
-            503, "unavailable", "A dependency is unavailable; retry later", retry_after=1
-        )
+        return from_error(UnavailableError())
     except web.HTTPRequestEntityTooLarge:
-        return problem_response(413, "body-too-large", "The request body is too large")
+        return from_error(BodyTooLarge())
     except web.HTTPNotFound:
-        return problem_response(404, "not-found", "Not found", f"no route for {request.path}")
+        return from_error(NotFoundError(f"no route for {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
-        return problem_response(
-            405,
-            "method-not-allowed",
-            "Method not allowed",
-            f"{request.method} is not allowed here",
-            headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+        return from_error(
+            MethodNotAllowed(
+                f"{request.method} is not allowed here",
+                headers={"Allow": ",".join(sorted(exc.allowed_methods))},
+            )
         )
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -165,6 +162,8 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
 
     app.router.add_get(OPENAPI_PATH, openapi)
     add_reference_routes(app, title=f"{spec['info']['title']} {VERSION}")
+    app.on_response_prepare.append(security_headers(settings))
+    apply_cors(app, settings.cors_origin_list())
 
     async def positions_ctx(app: web.Application):
         await app[POSITIONS].start()

@@ -7,18 +7,36 @@ import math
 import msgspec
 from aiohttp import web
 
-from core.errors import FieldError, QuarkError
+from core.errors import FieldError, QuarkError, UnavailableError
 
 PROBLEM_TYPE = "application/problem+json"
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document, exactly as the edge sends it (fields it leaves out are
+    absent, never null)."""
+
+    #: `quark:<code>`: stable, what a client switches on.
     type: str
     title: str
     status: int
-    detail: str | None = None
-    instance: str | None = None
+    detail: str | msgspec.UnsetType = msgspec.UNSET
+    instance: str | msgspec.UnsetType = msgspec.UNSET
+    #: For validation problems: each invalid field (`$` for the body as a whole).
     errors: list[FieldError] = []
+
+
+class ReadModelUnavailable(UnavailableError):
+    """A read model that does not exist yet (first start, before its worker built it)."""
+
+    code = "read-model-unavailable"
+    title = "The read model is not ready yet"
+
+
+class MethodNotAllowed(QuarkError):
+    code = "method-not-allowed"
+    status = 405
+    title = "Method not allowed"
 
 
 _encoder = msgspec.json.Encoder()
@@ -35,7 +53,11 @@ def problem_response(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     body = Problem(
-        type=f"quark:{code}", title=title, status=status, detail=detail, errors=errors or []
+        type=f"quark:{code}",
+        title=title,
+        status=status,
+        detail=msgspec.UNSET if detail is None else detail,
+        errors=errors or [],
     )
     hdrs = dict(headers or {})
     if retry_after is not None:

@@ -1,5 +1,10 @@
 """Route declarations: one literal table per route module, the source of both the aiohttp
-router and the OpenAPI document (so the document cannot drift from the code)."""
+router and the OpenAPI document (so the document cannot drift from the code).
+
+A route declares what its handler does (reads a body, needs a token, honours `Quark-After`,
+is rate-limited) and the domain error *classes* it raises; the statuses and problem types a
+client can meet are derived from that in `edge.openapi`, never listed as numbers.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
+
+from core.errors import QuarkError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -32,9 +39,21 @@ class Route:
     response: type | None = None
     status: int = 200
     params: tuple[Param, ...] = ()
-    errors: tuple[int, ...] = ()
-    #: "bearer": the route needs an access token (`Authorization: Bearer …`).
-    auth: Literal["none", "bearer"] = "none"
+    #: The domain errors the handler (or the command it sends) raises, beyond those every
+    #: route of its kind meets (`edge.openapi.error_classes`): each carries its status and
+    #: its stable problem type, so the document lists exactly what a client can switch on.
+    raises: tuple[type[QuarkError], ...] = ()
+    #: "bearer": the route needs an access token (`Authorization: Bearer …`); "optional": a
+    #: token is not needed, but one that is sent must be valid (401 otherwise).
+    auth: Literal["none", "bearer", "optional"] = "none"
+    #: The handler honours `Quark-After` (or `?after=`): it waits for a position (422 for a
+    #: malformed one, 503 when the read model does not get there in time).
+    after: bool = False
+    #: The handler applies a rate limit (429 with Retry-After; RateLimit-* on its answers).
+    limited: bool = False
+    #: Statuses the handler answers with a body of its own instead of a problem document
+    #: (readiness answers 503 with its checks).
+    answers: tuple[tuple[int, type], ...] = ()
     idempotent_create: bool = False
     #: The permission (`core.permissions`) the caller's current roles must grant; checked
     #: before the body is read, so a refused caller learns nothing from validation.

@@ -19,11 +19,12 @@ from aiohttp import web
 from core.commands import CommandReply
 from core.errors import QuarkError
 from core.ids import is_uuid
-from core.ratelimit import Rule
+from core.ratelimit import LockedOut, Rule
 from core.signing import sign, unsign
 from edge.auth import TOKENS, Principal, issue, principal, send_as
 from edge.bodies import read_json
 from edge.context import client_ip, infra, limit, wait_for_position
+from edge.params import INT64_MAX, IntQuery
 from edge.routing import Param, Route
 from handlers.accounts.commands import (
     ChangePassword,
@@ -51,10 +52,26 @@ from handlers.accounts.commands import (
 from handlers.accounts.credentials import totp_uri
 from handlers.accounts.devices import device_name
 from handlers.accounts.errors import (
+    AccountNotFound,
+    AccountSuspendedError,
+    InvalidCredentials,
     InvalidMfaToken,
+    InvalidPhone,
+    InvalidRefreshToken,
     InvalidRegistration,
+    InvalidSecondFactor,
+    PhoneTaken,
+    RefreshTokenReusedError,
+    ResendTooSoon,
     SessionNotFound,
+    TwoFactorState,
+    VerificationExhausted,
+    VerificationExpired,
     VerificationNotFound,
+    VerificationUsed,
+    WeakPassword,
+    WrongCode,
+    WrongPassword,
 )
 from handlers.accounts.procedures import normalise_phone
 from projections import posts as posts_model
@@ -587,10 +604,8 @@ async def export_me(request: web.Request) -> web.Response:
 async def security_log(request: web.Request) -> web.Response:
     who = await principal(request)
     await wait_for_position(request, "security_log")
-    raw_before = request.query.get("before")
-    before = int(raw_before) if raw_before and raw_before.isdigit() else None
-    raw_limit = request.query.get("limit", "50")
-    size = min(max(int(raw_limit), 1), 200) if raw_limit.isdigit() else 50
+    before = _LOG_BEFORE.read_optional(request)
+    size = _LOG_LIMIT.read(request)
     rows = await security_log_model.entries(
         infra(request).pool, who.user_id, before=before, limit=size
     )
@@ -612,7 +627,12 @@ def _route(method: str, path: str, handler: Any, summary: str, **kw: Any) -> Rou
     return Route(method, path, handler, summary, tag="accounts", **kw)
 
 
-_AUTH_ERRORS = (401, 403, 404, 409, 410, 422, 429)
+#: A verification's states a code or a resend can meet.
+_VERIFICATION = (VerificationNotFound, VerificationUsed, VerificationExhausted)
+_CODE = (*_VERIFICATION, VerificationExpired, WrongCode)
+_SESSION_ID = Param("session_id", "path", "Session id", {"type": "string", "format": "uuid"})
+_LOG_BEFORE = IntQuery("before", "Page before this position", minimum=1, maximum=INT64_MAX)
+_LOG_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=200, default=50)
 
 ROUTES: list[Route] = [
     _route(
@@ -623,7 +643,8 @@ ROUTES: list[Route] = [
         request=PhoneBody,
         response=VerificationStarted,
         status=202,
-        errors=(422, 429),
+        limited=True,
+        raises=(InvalidPhone,),
     ),
     _route(
         "POST",
@@ -633,7 +654,8 @@ ROUTES: list[Route] = [
         request=VerificationIdBody,
         response=VerificationStarted,
         status=202,
-        errors=(404, 409, 410, 429),
+        limited=True,
+        raises=(*_VERIFICATION, ResendTooSoon),
     ),
     _route(
         "POST",
@@ -642,7 +664,8 @@ ROUTES: list[Route] = [
         "Check the SMS code",
         request=VerifyBody,
         response=RegistrationToken,
-        errors=(404, 409, 410, 429),
+        limited=True,
+        raises=_CODE,
     ),
     _route(
         "POST",
@@ -652,7 +675,8 @@ ROUTES: list[Route] = [
         request=RegisterBody,
         response=Tokens,
         status=201,
-        errors=(400, 401, 409, 422, 429),
+        limited=True,
+        raises=(InvalidRegistration, WeakPassword, PhoneTaken, VerificationUsed),
     ),
     _route(
         "POST",
@@ -661,7 +685,8 @@ ROUTES: list[Route] = [
         "Sign in with phone and password",
         request=LoginBody,
         response=LoginAnswer,
-        errors=(401, 429),
+        limited=True,
+        raises=(InvalidCredentials, AccountSuspendedError, LockedOut),
     ),
     _route(
         "POST",
@@ -670,7 +695,14 @@ ROUTES: list[Route] = [
         "Finish a sign-in with a TOTP or recovery code",
         request=SecondFactorBody,
         response=Tokens,
-        errors=(401, 409, 429),
+        limited=True,
+        raises=(
+            InvalidMfaToken,
+            InvalidCredentials,
+            InvalidSecondFactor,
+            AccountSuspendedError,
+            LockedOut,
+        ),
     ),
     _route(
         "POST",
@@ -679,15 +711,25 @@ ROUTES: list[Route] = [
         "Exchange a refresh token (rotated on every use)",
         request=RefreshBody,
         response=Tokens,
-        errors=(401, 429),
+        limited=True,
+        raises=(InvalidRefreshToken, RefreshTokenReusedError, AccountSuspendedError),
     ),
-    _route("POST", "/v1/auth/logout", logout, "End this session", auth="bearer", status=204),
+    _route(
+        "POST",
+        "/v1/auth/logout",
+        logout,
+        "End this session",
+        auth="bearer",
+        status=204,
+        raises=(SessionNotFound,),
+    ),
     _route(
         "GET",
         "/v1/auth/sessions",
         list_sessions,
         "My open sessions",
         auth="bearer",
+        after=True,
         response=SessionList,
     ),
     _route(
@@ -696,6 +738,7 @@ ROUTES: list[Route] = [
         list_devices,
         "My devices (my open sessions, named)",
         auth="bearer",
+        after=True,
         response=DeviceList,
     ),
     _route(
@@ -706,7 +749,7 @@ ROUTES: list[Route] = [
         auth="bearer",
         request=DeviceNameBody,
         status=204,
-        errors=(404, 422),
+        raises=(SessionNotFound,),
         params=(
             Param("device_id", "path", "Device (session) id", {"type": "string", "format": "uuid"}),
         ),
@@ -718,8 +761,8 @@ ROUTES: list[Route] = [
         "End one of my sessions",
         auth="bearer",
         status=204,
-        errors=(404,),
-        params=(Param("session_id", "path", "Session id", {"type": "string", "format": "uuid"}),),
+        raises=(SessionNotFound,),
+        params=(_SESSION_ID,),
     ),
     _route(
         "POST",
@@ -729,7 +772,7 @@ ROUTES: list[Route] = [
         auth="bearer",
         request=PasswordChangeBody,
         status=204,
-        errors=(403, 422, 429),
+        raises=(WrongPassword, WeakPassword, LockedOut, AccountNotFound),
     ),
     _route(
         "POST",
@@ -739,7 +782,8 @@ ROUTES: list[Route] = [
         request=PhoneBody,
         response=VerificationStarted,
         status=202,
-        errors=(422, 429),
+        limited=True,
+        raises=(InvalidPhone,),
     ),
     _route(
         "POST",
@@ -748,7 +792,8 @@ ROUTES: list[Route] = [
         "Set a new password with the SMS code",
         request=ResetBody,
         status=204,
-        errors=_AUTH_ERRORS,
+        limited=True,
+        raises=(*_CODE, WeakPassword, InvalidCredentials),
     ),
     _route(
         "POST",
@@ -757,7 +802,7 @@ ROUTES: list[Route] = [
         "Start TOTP setup: secret, otpauth URI, QR code",
         auth="bearer",
         response=TwoFactorSetup,
-        errors=(409,),
+        raises=(TwoFactorState,),
     ),
     _route(
         "POST",
@@ -767,7 +812,7 @@ ROUTES: list[Route] = [
         auth="bearer",
         request=CodeBody,
         response=RecoveryCodes,
-        errors=(401, 409, 429),
+        raises=(TwoFactorState, InvalidSecondFactor, LockedOut),
     ),
     _route(
         "POST",
@@ -777,7 +822,7 @@ ROUTES: list[Route] = [
         auth="bearer",
         request=CodeBody,
         status=204,
-        errors=(401, 409, 429),
+        raises=(TwoFactorState, InvalidSecondFactor, LockedOut),
     ),
     _route(
         "GET",
@@ -785,11 +830,9 @@ ROUTES: list[Route] = [
         security_log,
         "My security log, newest first",
         auth="bearer",
+        after=True,
         response=SecurityLog,
-        params=(
-            Param("before", "query", "Page before this position", {"type": "integer"}),
-            Param("limit", "query", "1-200", {"type": "integer"}),
-        ),
+        params=(_LOG_BEFORE.param, _LOG_LIMIT.param),
     ),
     _route("GET", "/.well-known/jwks.json", jwks, "Public keys that sign access tokens"),
     _route(
@@ -800,7 +843,8 @@ ROUTES: list[Route] = [
         auth="bearer",
         request=EraseBody,
         status=204,
-        errors=(401, 403, 429),
+        limited=True,
+        raises=(WrongPassword, InvalidSecondFactor, LockedOut, AccountNotFound),
     ),
     _route(
         "GET",
@@ -808,7 +852,10 @@ ROUTES: list[Route] = [
         export_me,
         "Everything held about me, as a JSON download",
         auth="bearer",
+        after=True,
+        limited=True,
         response=Export,
+        raises=(AccountNotFound,),
     ),
 ]
 

@@ -11,10 +11,13 @@ from aiohttp import web
 
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
+from core.text import MULTILINE
 from edge.auth import principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
-from edge.routes.profiles import ActivityPage, activity_of
+from edge.cursors import BadCursor
+from edge.params import IntQuery, query_text
+from edge.routes.profiles import ACTIVITY_CURSOR, ACTIVITY_LIMIT, ActivityPage, activity_of
 from edge.routing import Param, Route
 from handlers.accounts.commands import (
     GrantRole,
@@ -23,11 +26,11 @@ from handlers.accounts.commands import (
     SuspendAccount,
     UnsuspendAccount,
 )
-from handlers.accounts.errors import AccountNotFound
+from handlers.accounts.errors import AccountNotFound, UnknownRole
 from projections import profiles as model
 
 _encoder = msgspec.json.Encoder()
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=MULTILINE)]
 RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 
 
@@ -108,8 +111,8 @@ async def grant_role(request: web.Request) -> web.Response:
 async def revoke_role(request: web.Request) -> web.Response:
     who = await principal(request)
     user_id = _user_id(request)
-    reason = request.query.get("reason", "").strip()
-    if not reason or len(reason) > 500:
+    reason = query_text(request, "reason", max_length=500)
+    if not reason:
         raise ValidationError("say why", errors=[FieldError("reason", "1-500 characters")])
     role = request.match_info["role"][:32]
     reply = await send_as(request, RevokeRole(user_id=user_id, role=role, reason=reason), who)
@@ -167,23 +170,19 @@ def _flag(request: web.Request, name: str) -> bool | None:
 
 
 async def list_users(request: web.Request) -> web.Response:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        raise ValidationError("limit must be 1-200", errors=[FieldError("limit", "1 to 200")])
+    limit = _USERS_LIMIT.read(request)
     before = request.query.get("before")
     if before is not None and not is_uuid(before):
         raise ValidationError("before is a user id", errors=[FieldError("before", "a user id")])
-    query = request.query.get("query")
-    if query is not None and len(query) > 64:
-        raise ValidationError("query is too long", errors=[FieldError("query", "≤ 64")])
+    query = query_text(request, "query", max_length=64)
     await wait_for_position(request, "profiles")
     rows = await model.admin_list(
         infra(request).pool,
         query=query,
-        role=request.query.get("role"),
+        role=query_text(request, "role", max_length=32),
         suspended=_flag(request, "suspended"),
         before=before,
-        limit=int(raw),
+        limit=limit,
     )
     items = [
         AdminUser(
@@ -196,45 +195,49 @@ async def list_users(request: web.Request) -> web.Response:
         )
         for r in rows
     ]
-    next_before = items[-1].id if len(items) == int(raw) else None
+    next_before = items[-1].id if len(items) == limit else None
     return _json(200, AdminUserPage(items, next_before))
 
 
 _ID = Param("user_id", "path", "User id", {"type": "string", "format": "uuid"})
+_USERS_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=200, default=50)
 
 ROUTES: list[Route] = [
     Route("POST", "/v1/admin/users/{user_id}/roles", grant_role, "Grant a role (admins)",
           "admin", request=RoleBody, response=RolesChanged, auth="bearer",
-          errors=(403, 404, 422), params=(_ID,), permission="roles.grant"),
+          raises=(AccountNotFound, UnknownRole), params=(_ID,), permission="roles.grant"),
     Route("DELETE", "/v1/admin/users/{user_id}/roles/{role}", revoke_role,
           "Revoke a role (admins)", "admin", response=RolesChanged, auth="bearer",
-          errors=(403, 404, 422),
+          raises=(AccountNotFound, UnknownRole),
           params=(_ID, Param("role", "path", "user, moderator or admin"),
-                  Param("reason", "query", "Why (kept in the security log)", required=True)),
+                  Param("reason", "query", "Why (kept in the security log)",
+                        {"type": "string", "minLength": 1, "maxLength": 500}, required=True)),
           permission="roles.grant"),
     Route("POST", "/v1/admin/users/{user_id}/suspend", suspend,
           "Suspend an account: no sign-in, every session ends at once (admins)", "admin",
-          request=ReasonBody, response=StatusChanged, auth="bearer", errors=(403, 404, 422),
+          request=ReasonBody, response=StatusChanged, auth="bearer", raises=(AccountNotFound,),
           params=(_ID,), permission="users.manage"),
     Route("POST", "/v1/admin/users/{user_id}/unsuspend", unsuspend,
           "Lift a suspension (admins)", "admin", request=ReasonBody, response=StatusChanged,
-          auth="bearer", errors=(403, 404, 422), params=(_ID,), permission="users.manage"),
+          auth="bearer", raises=(AccountNotFound,), params=(_ID,), permission="users.manage"),
     Route("POST", "/v1/admin/users/{user_id}/vip", grant_vip,
           "Grant or extend VIP until a time (admins)", "admin", request=VipBody,
-          response=VipChanged, auth="bearer", errors=(403, 404, 422), params=(_ID,),
+          response=VipChanged, auth="bearer", raises=(AccountNotFound,), params=(_ID,),
           permission="users.manage"),
     Route("GET", "/v1/admin/users/{user_id}/activity", user_activity,
           "Anyone's activity history (admins)", "admin", response=ActivityPage,
-          auth="bearer", errors=(403, 422),
-          params=(_ID, Param("cursor", "query", "From next_cursor"),
-                  Param("limit", "query", "1-200", {"type": "integer"})),
+          auth="bearer", after=True, raises=(AccountNotFound, BadCursor),
+          params=(_ID, ACTIVITY_CURSOR, ACTIVITY_LIMIT.param),
           permission="users.manage"),
     Route("GET", "/v1/admin/users", list_users, "Accounts with filters (moderators, admins)",
-          "admin", response=AdminUserPage, auth="bearer", errors=(403, 422),
-          params=(Param("query", "query", "Handle or name prefix"),
-                  Param("role", "query", "Only accounts with this role"),
+          "admin", response=AdminUserPage, auth="bearer", after=True,
+          params=(Param("query", "query", "Handle or name prefix", {"type": "string",
+                                                                     "maxLength": 64}),
+                  Param("role", "query", "Only accounts with this role",
+                        {"type": "string", "maxLength": 32}),
                   Param("suspended", "query", "true or false", {"type": "boolean"}),
-                  Param("before", "query", "Page on from next_before"),
-                  Param("limit", "query", "1-200", {"type": "integer"})),
+                  Param("before", "query", "Page on from next_before",
+                        {"type": "string", "format": "uuid"}),
+                  _USERS_LIMIT.param),
           permission="users.view"),
 ]  # fmt: skip

@@ -78,7 +78,7 @@ ROUTES = [
         "Readiness: NATS, PostgreSQL and Redis answer; ended sessions are in sync",
         "operations",
         response=Health,
-        errors=(503,),
+        answers=((503, Health),),
     ),
     Route("GET", "/metrics", metrics, "Prometheus metrics", "operations"),
 ]

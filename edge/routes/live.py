@@ -18,11 +18,12 @@ from aiohttp import WSMsgType, web
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from core import inbox
-from core.errors import FieldError, ValidationError
+from core.errors import FieldError, QuarkError, ValidationError
 from core.logging import get_logger
 from edge.auth import ACCESS, principal
 from edge.context import infra
-from edge.routing import Param, Route
+from edge.params import INT64_MAX, IntQuery
+from edge.routing import Route
 
 log = get_logger("quark.edge.live")
 SOCKETS = web.AppKey("websockets", weakref.WeakSet)
@@ -41,19 +42,24 @@ class Item(msgspec.Struct):
     item: msgspec.Raw
 
 
-def _cursor(request: web.Request) -> int | None:
-    raw = request.query.get("cursor")
-    if raw is None:
-        return None
-    if not raw.isdigit() or len(raw) > 19:
-        raise ValidationError("cursor must be a number", errors=[FieldError("cursor", "digits")])
-    return int(raw)
+class NotAWebsocket(QuarkError):
+    """A plain GET: without the handshake aiohttp would refuse it with an untyped 400."""
+
+    code = "websocket-required"
+    status = 400
+    title = "This is a websocket endpoint: send a websocket handshake"
+
+
+_CURSOR = IntQuery("cursor", "Resume after this cursor", minimum=0, maximum=INT64_MAX)
 
 
 async def live(request: web.Request) -> web.StreamResponse:
     who = await principal(request, query_token=True)
     user = who.user_id
-    cursor = _cursor(request)
+    cursor = _CURSOR.read_optional(request)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_CLIENT_FRAME)
+    if not ws.can_prepare(request).ok:
+        raise NotAWebsocket()
     i = infra(request)
     js = i.nc.jetstream()
     try:
@@ -65,7 +71,6 @@ async def live(request: web.Request) -> web.StreamResponse:
             "cursor is ahead of the inbox", errors=[FieldError("cursor", "from the future")]
         )
 
-    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_CLIENT_FRAME)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
     # A client without a cursor starts after what the inbox held when it connected: a
@@ -150,8 +155,9 @@ ROUTES = [
         live,
         "Live channel (websocket): per-user items with cursors",
         "live",
-        params=(Param("cursor", "query", "Resume after this cursor", {"type": "integer"}),),
-        errors=(401, 422),
+        params=(_CURSOR.param,),
+        status=101,
+        raises=(NotAWebsocket, ValidationError),
         auth="bearer",
         name="live",
     ),

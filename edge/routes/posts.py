@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import msgspec
@@ -21,9 +21,10 @@ from edge.context import (
     wait_for_position,
 )
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
+from edge.params import IntQuery
 from edge.routing import Param, Route
 from handlers.posts.commands import Body, DeletePost, EditPost, PublishPost, Title
-from handlers.posts.errors import PostNotFound
+from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
 from projections import author_stats
 from projections import follows as follows_model
 from projections.author_stats import AuthorStatsProjection
@@ -144,19 +145,13 @@ async def _hidden_authors(request: web.Request) -> set[str]:
     return await follows_model.blockers_of(infra(request).pool, viewer.user_id)
 
 
-def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
-        raise ValidationError(
-            "limit must be 1-100", errors=[FieldError("limit", "an integer from 1 to 100")]
-        )
-    return int(raw)
-
-
 def _time(value: str, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # In UTC (as PostgreSQL compares it): 9999-12-31T23:59:59-23:59 is past year 9999,
+        # which datetime cannot hold (an OverflowError, once a 500).
+        parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed
+    except (ValueError, OverflowError):
         parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise ValidationError(
@@ -178,7 +173,7 @@ async def list_posts_route(request: web.Request) -> web.Response:
     if author is not None and not is_uuid(author):
         raise ValidationError("author must be a user id", errors=[FieldError("author", "a UUID")])
     before_time = _time(q["before"], "before") if "before" in q else None
-    limit = _limit(request)
+    limit = _LIMIT.read(request)
     scope = f"posts|{author or ''}|{q.get('before', '')}"
     before_seq = None
     if "cursor" in q:
@@ -209,13 +204,8 @@ async def author_stats_route(request: web.Request) -> web.Response:
     return _json(200, AuthorStats(author, count))
 
 
-_AFTER = Param(
-    "Quark-After",
-    "header",
-    "Wait until this position is visible (read-your-writes).",
-    {"type": "string", "pattern": r"^[A-Z][A-Z0-9_]*:[0-9]{1,19}$"},
-)
 _POST_ID = Param("post_id", "path", "Post id", {"type": "string", "format": "uuid"})
+_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
 
 ROUTES = [
     Route(
@@ -227,7 +217,7 @@ ROUTES = [
         request=PublishPostBody,
         response=CommandResult,
         status=201,
-        errors=(401, 413, 415, 422),
+        raises=(EmptyPost, PostAlreadyExists),
         auth="bearer",
         idempotent_create=True,
         name="publish_post",
@@ -241,7 +231,7 @@ ROUTES = [
         request=EditPostBody,
         response=CommandResult,
         params=(_POST_ID,),
-        errors=(401, 403, 404, 409, 413, 415, 422),
+        raises=(PostNotFound, NotPostAuthor, EmptyPost),
         auth="bearer",
         name="edit_post",
     ),
@@ -253,7 +243,7 @@ ROUTES = [
         "posts",
         response=CommandResult,
         params=(_POST_ID,),
-        errors=(401, 403, 404, 409),
+        raises=(PostNotFound, NotPostAuthor),
         auth="bearer",
         name="delete_post",
     ),
@@ -264,8 +254,10 @@ ROUTES = [
         "Read a post",
         "posts",
         response=PostView,
-        params=(_POST_ID, _AFTER),
-        errors=(404, 422),
+        params=(_POST_ID,),
+        raises=(PostNotFound,),
+        auth="optional",
+        after=True,
         name="read_post",
     ),
     Route(
@@ -275,7 +267,9 @@ ROUTES = [
         "List posts, newest first",
         "posts",
         response=PostPage,
-        errors=(400, 422),
+        raises=(BadCursor,),
+        auth="optional",
+        after=True,
         name="list_posts",
         params=(
             Param(
@@ -287,14 +281,13 @@ ROUTES = [
                 "Only posts published before this time (RFC 3339)",
                 {"type": "string", "format": "date-time"},
             ),
-            Param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100}),
+            _LIMIT.param,
             Param(
                 "cursor",
                 "query",
                 "next_cursor of the previous page",
                 {"type": "string", "minLength": 1},
             ),
-            _AFTER,
         ),
     ),
     Route(
@@ -304,11 +297,9 @@ ROUTES = [
         "Post count of an author",
         "posts",
         response=AuthorStats,
-        errors=(422,),
+        raises=(ValidationError,),
+        after=True,
         name="author_stats",
-        params=(
-            Param("author_id", "path", "User id", {"type": "string", "format": "uuid"}),
-            _AFTER,
-        ),
+        params=(Param("author_id", "path", "User id", {"type": "string", "format": "uuid"}),),
     ),
 ]

@@ -12,10 +12,12 @@ from aiohttp import web
 from core.commands import Command
 from core.errors import FieldError, ValidationError
 from core.perks import is_vip, perks
+from core.permissions import PermissionDenied
 from edge.auth import principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
-from edge.cursors import decode_cursor, encode_cursor
+from edge.cursors import BadCursor, decode_cursor, encode_cursor
+from edge.params import IntQuery, query_text
 from edge.routing import Param, Route
 from handlers.profiles.commands import (
     HANDLE_MAX,
@@ -29,7 +31,15 @@ from handlers.profiles.commands import (
     Unfollow,
     UpdateProfile,
 )
-from handlers.profiles.errors import UserNotFound
+from handlers.profiles.errors import (
+    BlockedError,
+    HandleCoolingOff,
+    HandleReserved,
+    HandleTaken,
+    InvalidProfile,
+    SelfRelation,
+    UserNotFound,
+)
 from projections import activity as activity_model
 from projections import follows as follows_model
 from projections import profiles as model
@@ -164,16 +174,14 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 async def search_users(request: web.Request) -> web.Response:
-    query = request.query.get("query", "").strip()
+    query = query_text(request, "query", max_length=64) or ""
     if not 1 <= len(query) <= 64:
         raise ValidationError(
             "query must be 1-64 characters", errors=[FieldError("query", "1-64 characters")]
         )
-    raw = request.query.get("limit", "20")
-    if not raw.isdigit() or not 1 <= int(raw) <= 50:
-        raise ValidationError("limit must be 1-50", errors=[FieldError("limit", "1 to 50")])
+    limit = _SEARCH_LIMIT.read(request)
     await wait_for_position(request, PROJECTION)
-    rows = await model.search(infra(request).pool, query, int(raw))
+    rows = await model.search(infra(request).pool, query, limit)
     return _json(200, ProfileList([_public(r) for r in rows]))
 
 
@@ -219,16 +227,14 @@ def _relation(kind: type[Command]) -> Any:
 def _listing(direction: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         i = infra(request)
+        limit = _PAGE_LIMIT.read(request)  # input first: a bad one is 422 whoever is named
         target = await _target(request)
-        raw = request.query.get("limit", "20")
-        if not raw.isdigit() or not 1 <= int(raw) <= 100:
-            raise ValidationError("limit must be 1-100", errors=[FieldError("limit", "1 to 100")])
         scope = f"{direction}:{target}"
         cursor = request.query.get("cursor")
         before = decode_cursor(i.secret_key, scope, cursor)["p"] if cursor else None
         await wait_for_position(request, "follows")
         rows = await follows_model.page(
-            i.pool, target, direction=direction, before=before, limit=int(raw)
+            i.pool, target, direction=direction, before=before, limit=limit
         )
         people = await model.by_users(i.pool, [r.user_id for r in rows])
         items = [
@@ -242,7 +248,7 @@ def _listing(direction: str) -> Any:
         ]
         next_cursor = (
             encode_cursor(i.secret_key, scope, {"p": rows[-1].position})
-            if len(rows) == int(raw)
+            if len(rows) == limit
             else None
         )
         return _json(200, RelationPage(items, next_cursor))
@@ -265,10 +271,7 @@ async def activity_of(request: web.Request, user_id: str) -> web.Response:
     """A person's activity, newest first. A VIP grant that has run out shows as
     `vip-expired` at its end: derived from the stored end, like the badge, no job needed."""
     i = infra(request)
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        raise ValidationError("limit must be 1-200", errors=[FieldError("limit", "1 to 200")])
-    limit = int(raw)
+    limit = ACTIVITY_LIMIT.read(request)
     scope = f"activity:{user_id}"
     cursor = request.query.get("cursor")
     before = decode_cursor(i.secret_key, scope, cursor)["b"] if cursor else None
@@ -299,47 +302,50 @@ async def my_activity(request: web.Request) -> web.Response:
 
 
 _HANDLE_PARAM = Param("handle", "path", f"3-{HANDLE_MAX} of a-z, 0-9, _")
-_PAGE_PARAMS = (
-    _HANDLE_PARAM,
-    Param("cursor", "query", "From next_cursor"),
-    Param("limit", "query", "1-100", {"type": "integer"}),
-)
+_PAGE_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
+_SEARCH_LIMIT = IntQuery("limit", "How many", minimum=1, maximum=50, default=20)
+#: Shared with the admins' view of anyone's activity.
+ACTIVITY_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=200, default=50)
+ACTIVITY_CURSOR = Param("cursor", "query", "From next_cursor")
+_PAGE_PARAMS = (_HANDLE_PARAM, Param("cursor", "query", "From next_cursor"), _PAGE_LIMIT.param)
+#: What the profiles handler refuses in any command a person sends about themself or others.
+_COMMAND_ERRORS = (InvalidProfile, PermissionDenied)
+_RELATION_ERRORS = (UserNotFound, SelfRelation, *_COMMAND_ERRORS)
 
 ROUTES: list[Route] = [
     Route("GET", "/v1/me", get_me, "My profile", "profiles", response=MyProfile,
-          auth="bearer", errors=(404,)),
+          auth="bearer", after=True, raises=(UserNotFound,)),
     Route("PATCH", "/v1/me", patch_me, "Change my profile (name, bio, handle, locale, avatar)",
           "profiles", request=MeBody, response=ProfileChanged, auth="bearer",
-          errors=(409, 422)),
+          raises=(HandleTaken, HandleCoolingOff, HandleReserved, *_COMMAND_ERRORS)),
     Route("GET", "/v1/users/{handle}", get_user, "A public profile", "profiles",
-          response=PublicProfile, errors=(404,),
-          params=(Param("handle", "path", f"3-{HANDLE_MAX} of a-z, 0-9, _"),)),
+          response=PublicProfile, after=True, raises=(UserNotFound,), params=(_HANDLE_PARAM,)),
     Route("GET", "/v1/users", search_users, "Find people by handle or name (prefix)",
-          "profiles", response=ProfileList, errors=(422,),
-          params=(Param("query", "query", "1-64 characters", required=True),
-                  Param("limit", "query", "1-50", {"type": "integer"}))),
+          "profiles", response=ProfileList, after=True,
+          params=(Param("query", "query", "1-64 characters", {"type": "string", "minLength": 1,
+                                                                "maxLength": 64}, required=True),
+                  _SEARCH_LIMIT.param)),
     Route("GET", "/v1/me/activity", my_activity,
           "What I did and what was done to my account, newest first", "profiles",
-          response=ActivityPage, auth="bearer", errors=(400, 422),
-          params=(Param("cursor", "query", "From next_cursor"),
-                  Param("limit", "query", "1-200", {"type": "integer"}))),
+          response=ActivityPage, auth="bearer", after=True, raises=(BadCursor,),
+          params=(ACTIVITY_CURSOR, ACTIVITY_LIMIT.param)),
     Route("POST", "/v1/users/{handle}/follow", _relation(Follow), "Follow someone", "profiles",
-          response=RelationChanged, auth="bearer", errors=(403, 404, 422),
-          params=(_HANDLE_PARAM,), name="follow"),
+          response=RelationChanged, auth="bearer", after=True,
+          raises=(BlockedError, *_RELATION_ERRORS), params=(_HANDLE_PARAM,), name="follow"),
     Route("DELETE", "/v1/users/{handle}/follow", _relation(Unfollow), "Stop following",
-          "profiles", response=RelationChanged, auth="bearer", errors=(404, 422),
-          params=(_HANDLE_PARAM,), name="unfollow"),
+          "profiles", response=RelationChanged, auth="bearer", after=True,
+          raises=_RELATION_ERRORS, params=(_HANDLE_PARAM,), name="unfollow"),
     Route("POST", "/v1/users/{handle}/block", _relation(Block),
           "Block someone: no follows either way, no access to your posts", "profiles",
-          response=RelationChanged, auth="bearer", errors=(404, 422),
+          response=RelationChanged, auth="bearer", after=True, raises=_RELATION_ERRORS,
           params=(_HANDLE_PARAM,), name="block"),
     Route("DELETE", "/v1/users/{handle}/block", _relation(Unblock), "Unblock", "profiles",
-          response=RelationChanged, auth="bearer", errors=(404, 422),
+          response=RelationChanged, auth="bearer", after=True, raises=_RELATION_ERRORS,
           params=(_HANDLE_PARAM,), name="unblock"),
     Route("GET", "/v1/users/{handle}/followers", _listing("followers"), "Who follows them",
-          "profiles", response=RelationPage, errors=(400, 404, 422), params=_PAGE_PARAMS,
-          name="followers"),
+          "profiles", response=RelationPage, after=True, raises=(UserNotFound, BadCursor),
+          params=_PAGE_PARAMS, name="followers"),
     Route("GET", "/v1/users/{handle}/following", _listing("following"), "Whom they follow",
-          "profiles", response=RelationPage, errors=(400, 404, 422), params=_PAGE_PARAMS,
-          name="following"),
+          "profiles", response=RelationPage, after=True, raises=(UserNotFound, BadCursor),
+          params=_PAGE_PARAMS, name="following"),
 ]  # fmt: skip

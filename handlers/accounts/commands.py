@@ -10,6 +10,7 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 
 from core.commands import Command
+from core.text import MULTILINE
 
 PASSWORD_MIN = 10
 #: argon2 hashes whatever it gets: a cap keeps one request from costing seconds.
@@ -114,7 +115,9 @@ class ExportAccount(_Accounts, frozen=True):
     """Everything the accounts context holds about the acting person (answers, changes nothing)."""
 
 
-Reason = Annotated[str, msgspec.Meta(max_length=500)]
+#: Why an admin acted: kept in events that the activity and security-log projections store
+#: as JSONB, which cannot hold NUL (such a reason was dead-lettered): plain text only.
+Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=MULTILINE)]
 
 
 class SuspendAccount(_Accounts, frozen=True):
@@ -144,10 +147,10 @@ class GrantVip(_Accounts, frozen=True):
 class GrantRole(_Accounts, frozen=True):
     user_id: str
     role: Annotated[str, msgspec.Meta(max_length=32)]
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    reason: Reason = ""
 
 
 class RevokeRole(_Accounts, frozen=True):
     user_id: str
     role: Annotated[str, msgspec.Meta(max_length=32)]
-    reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    reason: Reason = ""

@@ -9,7 +9,7 @@ retried command converges on the same aggregates instead of creating new ones.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 import phonenumbers
@@ -979,6 +979,14 @@ async def grant_vip(infra: Infra, command: GrantVip, meta: CommandMeta) -> Comma
         raise ValidationError("say why", errors=[FieldError("reason", "must not be blank")])
     if command.until.tzinfo is None:
         raise ValidationError("until needs a time zone", errors=[FieldError("until", "e.g. Z")])
+    try:
+        # Stored in UTC: 9999-12-31T23:59:59-23:59 is past what a datetime (and PostgreSQL)
+        # holds, and the projections storing it dead-lettered the grant.
+        until = command.until.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError(
+            "until is out of range", errors=[FieldError("until", "before year 10000 in UTC")]
+        ) from None
     if not is_uuid(command.user_id):
         raise AccountNotFound()
     outcome = await transact(
@@ -988,7 +996,7 @@ async def grant_vip(infra: Infra, command: GrantVip, meta: CommandMeta) -> Comma
         lambda state: decide_vip(
             state,
             user_id=command.user_id,
-            until=command.until,
+            until=until,
             by=meta.actor or "system",
             reason=reason,
             now=meta.received_at,

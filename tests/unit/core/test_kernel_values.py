@@ -38,7 +38,16 @@ def test_is_uuid_refuses_subject_injection() -> None:
 
 def test_position_round_trips_and_rejects_garbage() -> None:
     assert parse_position(format_position("CONTENT", 42)) == ("CONTENT", 42)
-    for bad in ("CONTENT", "CONTENT:", "CONTENT:x", ":5", "CONTENT:-1", "A B:1"):
+    for bad in (
+        "CONTENT",
+        "CONTENT:",
+        "CONTENT:x",
+        ":5",
+        "CONTENT:-1",
+        "A B:1",
+        "CONTENT:²",
+        "ÄÖ:1",
+    ):
         with pytest.raises(ValueError, match="is not a position"):
             parse_position(bad)
 
@@ -129,6 +138,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_SMS_RU_URL": "http://127.0.0.1:1",
         "QUARK_SMS_SENDER": "Quark",
         "QUARK_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
+        "QUARK_CORS_ORIGINS": "https://app.example.org, http://localhost:5173",
         "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
         "QUARK_VERIFICATION_RESEND_AFTER_SECONDS": "30",
         "QUARK_HANDLE_COOLING_OFF_SECONDS": "86400",
@@ -178,11 +188,23 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         load_settings({"QUARK_TRUSTED_PROXIES": "not-an-ip"})
     with pytest.raises(ConfigError, match="QUARK_LIMIT_SMS_PER_IP"):
         load_settings({"QUARK_LIMIT_SMS_PER_IP": "lots"})
+    assert settings.cors_origin_list() == ["https://app.example.org", "http://localhost:5173"]
     assert (settings.stream_replicas, settings.read_wait_timeout, settings.json_logs) == (
         3,
         0.5,
         True,
     )
+
+
+def test_cors_origins_are_exact_origins_or_a_config_error_naming_the_variable() -> None:
+    settings = load_settings({"QUARK_CORS_ORIGINS": " https://app.example.org,http://[::1]:8080 "})
+    assert settings.cors_origin_list() == ["https://app.example.org", "http://[::1]:8080"]
+    assert load_settings({}).cors_origin_list() == []
+    # A browser's `Origin` has no path, no trailing slash and no wildcard: such an entry
+    # would silently match nothing.
+    for wrong in ("https://app.example.org/", "app.example.org", "*", "https://x.org/app"):
+        with pytest.raises(ConfigError, match="QUARK_CORS_ORIGINS"):
+            load_settings({"QUARK_CORS_ORIGINS": wrong})
 
 
 def test_the_shipped_streams_file_is_valid() -> None:

@@ -1,0 +1,130 @@
+"""The OpenAPI document derives every status an operation can answer from the route tables:
+what the edge does to a route of its kind, and the error classes the route declares."""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any
+
+import pytest
+
+from edge.app import VERSION, all_routes
+from edge.openapi import build_openapi
+from edge.routing import Route
+
+SPEC = build_openapi(all_routes(), version=VERSION)
+OPERATIONS = [
+    (f"{method.upper()} {path}", op)
+    for path, operations in SPEC["paths"].items()
+    for method, op in operations.items()
+]
+
+
+def problem_types(op: dict[str, Any], status: int) -> list[str]:
+    schema = op["responses"][str(status)]["content"]["application/problem+json"]["schema"]
+    return schema["allOf"][1]["properties"]["type"]["enum"]
+
+
+@pytest.mark.parametrize(("name", "op"), OPERATIONS, ids=[n for n, _ in OPERATIONS])
+def test_every_operation_documents_503_with_retry_after(name: str, op: dict[str, Any]) -> None:
+    answer = op["responses"]["503"]
+    assert answer["headers"]["Retry-After"]["required"] is True
+
+
+def test_every_operation_with_a_body_documents_what_reading_a_body_can_answer() -> None:
+    with_body = [(n, op) for n, op in OPERATIONS if "requestBody" in op]
+    assert len(with_body) > 20
+    for name, op in with_body:
+        assert {"400", "413", "415", "422"} <= set(op["responses"]), name
+        assert "quark:unsupported-media-type" in problem_types(op, 415), name
+
+
+def test_sign_up_and_sign_in_document_415_and_422_and_their_rate_limit() -> None:
+    for name, op in OPERATIONS:
+        if name.startswith("POST /v1/auth/") and "requestBody" in op and "security" not in op:
+            assert {"415", "422", "429"} <= set(op["responses"]), name
+            assert "RateLimit-Remaining" in op["responses"]["429"]["headers"], name
+
+
+def test_a_token_is_optional_on_public_post_reads_but_a_bad_one_is_401() -> None:
+    listing = SPEC["paths"]["/v1/posts"]["get"]
+    assert listing["security"] == [{}, {"bearer": []}]
+    assert set(problem_types(listing, 401)) == {"quark:invalid-token", "quark:unauthenticated"}
+
+
+def test_problem_types_are_the_codes_of_the_declared_error_classes() -> None:
+    read = SPEC["paths"]["/v1/posts/{post_id}"]["get"]
+    assert problem_types(read, 404) == ["quark:post-not-found"]
+    assert "quark:position-not-reached" in problem_types(read, 503)
+    handle = SPEC["paths"]["/v1/me"]["patch"]
+    assert set(problem_types(handle, 409)) == {
+        "quark:conflict",
+        "quark:handle-cooling-off",
+        "quark:handle-taken",
+    }
+
+
+def test_commands_document_their_position_and_creations_their_location() -> None:
+    publish = SPEC["paths"]["/v1/posts"]["post"]["responses"]["201"]["headers"]
+    assert publish["Location"]["required"] is True
+    assert "Quark-Position" in publish
+    assert "Quark-Position" not in SPEC["paths"]["/v1/posts"]["get"]["responses"]["200"]["headers"]
+
+
+def test_reads_that_wait_for_a_position_document_quark_after() -> None:
+    params = {p["name"] for p in SPEC["paths"]["/v1/me"]["get"]["parameters"]}
+    assert {"Quark-After", "after"} <= params
+
+
+def test_readiness_documents_its_own_503_body_not_a_problem() -> None:
+    answer = SPEC["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert list(answer["content"]) == ["application/json"]
+
+
+def test_the_problem_schema_is_the_shape_of_real_problems() -> None:
+    problem = SPEC["components"]["schemas"]["Problem"]
+    assert problem["required"] == ["type", "title", "status"]
+    assert problem["properties"]["detail"] == {"type": "string"}  # absent, never null
+    field = SPEC["components"]["schemas"]["FieldError"]
+    assert set(field["required"]) == {"field", "message"}
+
+
+#: Reached, but not followed: an optional token is checked by `principal` only when sent.
+LEAVES = {"edge.auth.optional_principal"}
+
+
+def reached(function: Any) -> set[str]:
+    """The edge functions `function` calls, directly or through other edge functions (by
+    the names its code and its nested functions' code look up in their module)."""
+    found: set[str] = set()
+    pending = [function]
+    while pending:
+        fn = pending.pop()
+        codes = [fn.__code__]
+        while codes:
+            code = codes.pop()
+            codes += [c for c in code.co_consts if isinstance(c, types.CodeType)]
+            for name in code.co_names:
+                target = fn.__globals__.get(name)
+                if not inspect.isfunction(target) or not target.__module__.startswith("edge."):
+                    continue
+                qualified = f"{target.__module__}.{target.__qualname__}"
+                if qualified not in found:
+                    found.add(qualified)
+                    if qualified not in LEAVES:
+                        pending.append(target)
+    return found
+
+
+@pytest.mark.parametrize("route", all_routes(), ids=lambda r: f"{r.method} {r.path}")
+def test_what_a_route_declares_is_what_its_handler_does(route: Route) -> None:
+    """The declarations the document is derived from cannot drift from the handlers."""
+    calls = reached(route.handler)
+    assert route.after == ("edge.context.wait_for_position" in calls)
+    assert route.limited == ("edge.context.limit" in calls)
+    assert (route.request is not None) == ("edge.bodies.read_json" in calls)
+    # A permission is checked by `edge.auth.guarded` around the handler, with the token.
+    token = {"edge.auth.principal", "edge.auth.acting_user"} & calls or route.permission
+    optional = "edge.auth.optional_principal" in calls
+    assert route.auth == ("bearer" if token else "optional" if optional else "none")
