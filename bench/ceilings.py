@@ -218,7 +218,8 @@ async def pg_copy(database_url: str, rows: int, title: str, body: str) -> dict[s
     # UUIDv7 like real post ids: time-ordered keys append to the primary-key B-tree, random
     # ones (v4) would split pages all over it and understate the ceiling.
     records = [
-        (uuid7(), authors[i % len(authors)], title, body, now, None, i + 1) for i in range(rows)
+        (uuid7(), authors[i % len(authors)], title, body, now, None, i + 1, i + 1)
+        for i in range(rows)
     ]
     conn = await asyncpg.connect(database_url)
     try:
@@ -231,7 +232,16 @@ async def pg_copy(database_url: str, rows: int, title: str, body: str) -> dict[s
         await conn.copy_records_to_table(
             "posts",
             records=records,
-            columns=["id", "author_id", "title", "body", "published_at", "edited_at", "position"],
+            columns=[
+                "id",
+                "author_id",
+                "title",
+                "body",
+                "published_at",
+                "edited_at",
+                "position",
+                "published_seq",
+            ],
         )
         seconds = time.perf_counter() - started
         await conn.execute("DROP SCHEMA bench_copy CASCADE")
