@@ -56,6 +56,16 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Connections each process keeps to Redis; a request waits up to a second for a free
     #: one, then gets 503 (redis-py's default pool refuses at once and the edge said 500).
     redis_pool_size: int = 64
+    #: S3 service for media bytes (`host:port`; MinIO in compose.yaml). Empty: a directory
+    #: in the data dir (`media/`), the embedded default.
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    #: A secret: from the environment (or the secrets manager), never from a file in git.
+    s3_secret_key: str = ""
+    s3_bucket: str = "quark-media"
+    s3_region: str = ""
+    #: HTTPS to the S3 service.
+    s3_secure: bool = True
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;

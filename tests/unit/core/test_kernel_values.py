@@ -110,7 +110,7 @@ def test_settings_reject_an_unknown_quark_variable_by_name() -> None:
 
 def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"^\| `(QUARK_[A-Z_]+)`", readme, flags=re.MULTILINE))
+    documented = set(re.findall(r"^\| `(QUARK_[A-Z0-9_]+)`", readme, flags=re.MULTILINE))
     values = {
         "QUARK_ENV": "production",
         "QUARK_DATA_DIR": str(tmp_path),
@@ -139,6 +139,12 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_SMS_SENDER": "Quark",
         "QUARK_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1",
         "QUARK_CORS_ORIGINS": "https://app.example.org, http://localhost:5173",
+        "QUARK_S3_ENDPOINT": "minio:9000",
+        "QUARK_S3_ACCESS_KEY": "quark",
+        "QUARK_S3_SECRET_KEY": "s3-secret",
+        "QUARK_S3_BUCKET": "media",
+        "QUARK_S3_REGION": "eu-central-1",
+        "QUARK_S3_SECURE": "false",
         "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
         "QUARK_VERIFICATION_RESEND_AFTER_SECONDS": "30",
         "QUARK_HANDLE_COOLING_OFF_SECONDS": "86400",
@@ -163,6 +169,14 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     )
     assert settings.secret_key_file == Path("/run/secrets/key")
     assert settings.read_your_writes is False
+    assert (
+        settings.s3_endpoint,
+        settings.s3_access_key,
+        settings.s3_secret_key,
+        settings.s3_bucket,
+        settings.s3_region,
+        settings.s3_secure,
+    ) == ("minio:9000", "quark", "s3-secret", "media", "eu-central-1", False)
     assert (
         settings.max_commands_in_flight,
         settings.max_reads_in_flight,
