@@ -61,7 +61,7 @@ from core.ids import uuid7
 from core.natsutil import ReplyMux, status_of
 from core.streamreader import read_stream
 from handlers.accounts.credentials import Passwords
-from projections.posts import PostsProjection
+from projections.posts import ROW_COLUMNS, PostsProjection
 
 CEILING_STREAM = "BENCH_CEILING"
 
@@ -232,16 +232,7 @@ async def pg_copy(database_url: str, rows: int, title: str, body: str) -> dict[s
         await conn.copy_records_to_table(
             "posts",
             records=records,
-            columns=[
-                "id",
-                "author_id",
-                "title",
-                "body",
-                "published_at",
-                "edited_at",
-                "position",
-                "published_seq",
-            ],
+            columns=ROW_COLUMNS,
         )
         seconds = time.perf_counter() - started
         await conn.execute("DROP SCHEMA bench_copy CASCADE")

@@ -159,13 +159,12 @@ class Barrier:
                 await asyncio.wait_for(sub._pending_queue.join(), timeout)
         except UnavailableError as exc:
             done.set_exception(exc)
-        except (*NATS_UNAVAILABLE, Exception) as exc:
+            done.exception()  # marks it retrieved: every waiter may have been cancelled
+        except Exception as exc:  # the NATS client's timeouts and connection errors
             done.set_exception(UnavailableError(f"NATS did not answer ({type(exc).__name__})"))
+            done.exception()
         else:
             done.set_result(None)
-        # Nobody may be waiting any more (all cancelled): do not warn about it.
-        if done.done() and not done.cancelled() and done.exception() is not None:
-            done.exception()
 
 
 class AccessList:
