@@ -123,7 +123,8 @@ def _strong_match(header: str, etag: str) -> bool:
     return header.strip() == "*" or etag in _tags(header)
 
 
-_RANGE_SPEC = re.compile(r"^(?:(\d+)-(\d*)|-(\d+))$")
+#: One range-spec (RFC 9110 §14.1.1), ASCII digits only.
+_RANGE_SPEC = re.compile(r"^(?:([0-9]+)-([0-9]*)|-([0-9]+))$")
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -136,7 +137,7 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if len(header) > MAX_RANGE_HEADER:
         return None
     unit, sep, range_set = header.partition("=")
-    if not sep or unit.strip().lower() != "bytes":
+    if not sep or unit.lower() != "bytes":
         return None
     ranges: list[tuple[int, int]] = []  # satisfiable ones, clamped, end exclusive
     specs = [spec.strip() for spec in range_set.split(",") if spec.strip()]

@@ -210,7 +210,8 @@ async def test_an_if_match_that_fails_is_a_failed_precondition(edge: Edge) -> No
         (f"bytes={CHUNK - 3}-{CHUNK + 3}", CHUNK - 3, CHUNK + 4),  # across a chunk boundary
         (f"bytes=100-{SIZE + 1000}", 100, SIZE),  # last-pos past the end: to the end
         (f"bytes=-{SIZE * 2}", 0, SIZE),  # a suffix longer than the object: all of it
-        ("BYTES = 0-0", 0, 1),  # the unit is case-insensitive
+        ("Bytes=0-0", 0, 1),  # the unit is case-insensitive
+        ("bytes=5-5, ", 5, 6),  # an empty list element is no second range
     ],
 )
 async def test_a_range_gets_exactly_those_bytes(
@@ -245,6 +246,8 @@ async def test_a_range_past_the_end_is_not_satisfiable(edge: Edge, range_header:
         "bytes=abc",
         "bytes=",
         "bytes 0-9",
+        "bytes = 0-9",  # no whitespace around "=" in the grammar
+        "bytes=\u0663-",  # a digit, but not an ASCII one
         "items=0-9",  # a unit we do not know
         "bytes=0-1,5-6",  # several ranges: answered whole (allowed, and documented)
         f"bytes=0-1,{SIZE}-",
