@@ -7,14 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from core import embedded
 from core.blobstore import (
     CHUNK,
     BlobNotFound,
@@ -25,30 +23,6 @@ from core.blobstore import (
     open_blobstore,
 )
 from core.settings import Settings
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = embedded.free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop()
-
-
-@pytest.fixture(params=["local", "s3"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, s3_server: str
-) -> AsyncIterator[BlobStore]:
-    if request.param == "local":
-        yield LocalBlobStore(tmp_path / "media")
-        return
-    bucket = f"quark-test-{secrets.token_hex(4)}"
-    yield await S3BlobStore.open(
-        s3_server, "test-access", "test-secret", bucket, secure=False, region="us-east-1"
-    )
 
 
 def a_file(tmp_path: Path, size: int) -> tuple[Path, bytes]:
