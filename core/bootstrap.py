@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from nats.aio.client import Client as NATS
 
 from core import streams as streams_mod
+from core.blobstore import BlobStore, open_blobstore
 from core.bus import CommandBus
 from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
@@ -50,6 +51,14 @@ class Infra:
     lockouts: Lockouts
     #: Services a context builds once per process from the above (e.g. its password hasher).
     extras: dict[str, Any] = field(default_factory=dict)
+    _blobs: BlobStore | None = field(default=None, init=False, repr=False)
+
+    async def blobstore(self) -> BlobStore:
+        """The media bytes' store, opened on first use: only the processes that touch media
+        (the edge, the media worker) connect to S3."""
+        if self._blobs is None:
+            self._blobs = await open_blobstore(self.settings)
+        return self._blobs
 
 
 def secret_key(settings: Settings) -> bytes:

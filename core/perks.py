@@ -9,8 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-STANDARD: Final = {"upload_limit_mb": 20, "message_max_chars": 4_000, "badge": False}
-VIP: Final = {"upload_limit_mb": 200, "message_max_chars": 20_000, "badge": True}
+STANDARD: Final = {
+    "upload_limit_mb": 20,
+    "uploads_per_hour": 60,
+    "storage_mb": 2_048,
+    "message_max_chars": 4_000,
+    "badge": False,
+}
+VIP: Final = {
+    "upload_limit_mb": 200,
+    "uploads_per_hour": 600,
+    "storage_mb": 20_480,
+    "message_max_chars": 20_000,
+    "badge": True,
+}
 
 
 def is_vip(vip_until: datetime | None, now: datetime) -> bool:

@@ -51,6 +51,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     max_commands_in_flight: int = 256
     #: The same bound for reads (GET, HEAD); open websockets do not count.
     max_reads_in_flight: int = 1024
+    #: Media uploads and downloads one edge process moves at once (they last as long as
+    #: the bytes take, so they have their own bound and never starve reads or commands).
+    max_transfers_in_flight: int = 512
     #: Commands one handler process works on at once; beyond it it answers 503 at once.
     handler_concurrency: int = 512
     #: Connections each process keeps to Redis; a request waits up to a second for a free
@@ -66,6 +69,26 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     s3_region: str = ""
     #: HTTPS to the S3 service.
     s3_secure: bool = True
+    #: How media is delivered when it lives in S3: `stream` through the edge, or `redirect`
+    #: to a short-lived presigned URL of the object store (the store serves the bytes).
+    media_delivery: Literal["stream", "redirect"] = "stream"
+    #: How long a signed link to private media stays valid (seconds).
+    media_link_seconds: int = 3_600
+    #: How long a direct (presigned) upload may take to arrive (seconds).
+    media_upload_link_seconds: int = 900
+    #: Uploads attached to nothing are deleted after this long (seconds; 24 h).
+    media_unattached_ttl_seconds: int = 86_400
+    #: Deleted media keeps its bytes this long before they are purged (seconds): an identical
+    #: upload arriving meanwhile shares them instead of racing their deletion.
+    media_purge_grace_seconds: int = 600
+    #: How often the media sweeper looks for unattached uploads and bytes to purge (seconds).
+    media_sweep_seconds: float = 300.0
+    #: Image-processing processes of one media worker (CPU work never runs on its event loop).
+    media_processes: int = 1
+    #: A processing job silent for this long is handed to another worker (seconds).
+    media_ack_wait_seconds: float = 30.0
+    #: Where the edge spools an upload while hashing it (empty: the system's temp dir).
+    media_spool_dir: Path | None = None
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -112,6 +135,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
         for name in (
             "max_commands_in_flight",
             "max_reads_in_flight",
+            "max_transfers_in_flight",
             "handler_concurrency",
             "redis_pool_size",
         ):

@@ -50,11 +50,21 @@ def _clean_id(value: str | None) -> str | None:
     return None
 
 
+#: The request's id, for responses streamed before the middleware sees them (downloads).
+REQUEST_ID = web.RequestKey("request_id", str)
+
+
+async def _request_id_header(request: web.Request, response: web.StreamResponse) -> None:
+    if REQUEST_ID in request:
+        response.headers.setdefault("X-Request-Id", request[REQUEST_ID])
+
+
 @web.middleware
 async def request_context(request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
     request_id = _clean_id(request.headers.get("X-Request-Id")) or str(uuid.uuid4())
     correlation = _clean_id(request.headers.get("X-Correlation-Id")) or request_id
     request[CORRELATION_ID] = correlation
+    request[REQUEST_ID] = request_id
     structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation)
     started = time.perf_counter()
     route = (
@@ -115,7 +125,7 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 
 
 def all_routes() -> list[Route]:
-    from edge.routes import accounts, admin, health, live, posts, profiles
+    from edge.routes import accounts, admin, health, live, media, posts, profiles
 
     return [
         *health.ROUTES,
@@ -123,6 +133,7 @@ def all_routes() -> list[Route]:
         *profiles.ROUTES,
         *admin.ROUTES,
         *posts.ROUTES,
+        *media.ROUTES,
         *live.ROUTES,
     ]
 
@@ -130,7 +141,11 @@ def all_routes() -> list[Route]:
 def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:
     settings = infra.settings
     # client_max_size guards every route; routes with larger bodies (media) raise it locally.
-    admission = Admission(settings.max_commands_in_flight, settings.max_reads_in_flight)
+    admission = Admission(
+        settings.max_commands_in_flight,
+        settings.max_reads_in_flight,
+        settings.max_transfers_in_flight,
+    )
     app = web.Application(
         middlewares=[request_context, problems, admission.middleware],
         client_max_size=settings.max_body_bytes,
@@ -152,7 +167,7 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
     for r in routes:
         handler = guarded(r.handler, r.permission) if r.permission else r.handler
         if r.idempotent_create:
-            handler = idempotent(handler, f"{r.method} {r.path}")
+            handler = idempotent(handler, f"{r.method} {r.path}", streamed=r.upload is not None)
         app.router.add_route(r.method, r.path, handler, name=r.name)
     spec = build_openapi(routes, version=VERSION)
     spec_body = _encoder.encode(spec)
@@ -163,6 +178,7 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
     app.router.add_get(OPENAPI_PATH, openapi)
     add_reference_routes(app, title=f"{spec['info']['title']} {VERSION}")
     app.on_response_prepare.append(security_headers(settings))
+    app.on_response_prepare.append(_request_id_header)
     apply_cors(app, settings.cors_origin_list())
 
     async def positions_ctx(app: web.Application):

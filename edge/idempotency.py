@@ -92,7 +92,11 @@ return 1
 """
 
 
-def idempotent(handler: Handler, route_id: str) -> Handler:
+def idempotent(handler: Handler, route_id: str, *, streamed: bool = False) -> Handler:
+    """With `streamed` (uploads), the body is not read here: the fingerprint is its type
+    and length, and a retry with other bytes of the same length is refused by the handler
+    (the upload's hash is part of the command)."""
+
     async def wrapped(request: web.Request) -> web.StreamResponse:
         key = request.headers.get("Idempotency-Key")
         if key is None:
@@ -101,7 +105,10 @@ def idempotent(handler: Handler, route_id: str) -> Handler:
             raise ValidationError(
                 f"Idempotency-Key must be 1-{MAX_KEY_LENGTH} printable ASCII characters"
             )
-        body = await request.read()
+        if streamed:
+            body = f"{request.content_type}|{request.content_length}".encode()
+        else:
+            body = await request.read()
         infra = request.app[INFRA]
         # Keys are per person: one person's key never answers (or blocks) another's request.
         who = (await principal(request)).user_id if "Authorization" in request.headers else ""

@@ -241,6 +241,8 @@ def _operation(route: Route) -> dict[str, Any]:
                 }
             },
         }
+    if route.upload is not None:
+        op["requestBody"] = {"required": True, "content": route.upload}
     op["responses"][str(route.status)] = _success_response(route)
     by_status: dict[int, list[type[QuarkError]]] = defaultdict(list)
     for error in error_classes(route):

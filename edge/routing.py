@@ -55,6 +55,9 @@ class Route:
     #: (readiness answers 503 with its checks).
     answers: tuple[tuple[int, type], ...] = ()
     idempotent_create: bool = False
+    #: A body the handler streams itself (media uploads): the request body's OpenAPI
+    #: `content` map; the body is never read whole (not even for an `Idempotency-Key`).
+    upload: dict[str, Any] | None = None
     #: The permission (`core.permissions`) the caller's current roles must grant; checked
     #: before the body is read, so a refused caller learns nothing from validation.
     permission: str | None = None

@@ -9,6 +9,7 @@ def projections() -> dict[str, Projection]:
     from projections.activity import ActivityProjection
     from projections.author_stats import AuthorStatsProjection
     from projections.follows import FollowsProjection
+    from projections.media import MediaProjection
     from projections.posts import PostsProjection
     from projections.profiles import ProfilesProjection
     from projections.security_log import SecurityLogProjection
@@ -22,5 +23,6 @@ def projections() -> dict[str, Projection]:
         ProfilesProjection(),
         FollowsProjection(),
         ActivityProjection(),
+        MediaProjection(),
     ]
     return {p.name: p for p in items}

@@ -284,3 +284,10 @@ async def by_users(pool: asyncpg.Pool, user_ids: list[str]) -> dict[str, Profile
     )
     rows = [ProfileRow(*r.values()) for r in records]
     return {r.user_id: r for r in rows}
+
+
+async def vip_until_of(pool: asyncpg.Pool, user_id: str) -> datetime | None:
+    """Only the VIP end (limits checks): no personal value is opened."""
+    return await pool.fetchval(
+        "SELECT vip_until FROM profiles.profiles WHERE user_id = $1::uuid", user_id
+    )

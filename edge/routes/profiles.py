@@ -11,6 +11,7 @@ from aiohttp import web
 
 from core.commands import Command
 from core.errors import FieldError, ValidationError
+from core.ids import is_uuid
 from core.perks import is_vip, perks
 from core.permissions import PermissionDenied
 from edge.auth import principal, send_as
@@ -19,6 +20,8 @@ from edge.context import command_headers, infra, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery, query_text
 from edge.routing import Param, Route
+from handlers.media.commands import AttachMedia
+from handlers.media.errors import MediaNotFound, MediaNotReady, NotAnImage
 from handlers.profiles.commands import (
     HANDLE_MAX,
     Bio,
@@ -149,6 +152,19 @@ async def patch_me(request: web.Request) -> web.Response:
     if not given:
         raise ValidationError("nothing to change", errors=[FieldError("$", "send a field")])
     avatar = given.pop("avatar_media_id", msgspec.UNSET)
+    if isinstance(avatar, str):
+        # The avatar must be the person's own ready image: the media context decides, and
+        # records the attachment (public: anyone sees an avatar) before the profile names it.
+        if not is_uuid(avatar):
+            raise ValidationError(
+                "not a media id", errors=[FieldError("avatar_media_id", "a media id")]
+            )
+        await send_as(
+            request,
+            AttachMedia(media_id=avatar, ref=f"avatar:{who.user_id}", public=True, image_only=True),
+            who,
+            step="avatar",
+        )
     command = UpdateProfile(
         **given,
         avatar_media_id=avatar if isinstance(avatar, str) else None,
@@ -317,7 +333,8 @@ ROUTES: list[Route] = [
           auth="bearer", after=True, raises=(UserNotFound,)),
     Route("PATCH", "/v1/me", patch_me, "Change my profile (name, bio, handle, locale, avatar)",
           "profiles", request=MeBody, response=ProfileChanged, auth="bearer",
-          raises=(HandleTaken, HandleCoolingOff, HandleReserved, *_COMMAND_ERRORS)),
+          raises=(HandleTaken, HandleCoolingOff, HandleReserved, MediaNotFound, MediaNotReady,
+                  NotAnImage, *_COMMAND_ERRORS)),
     Route("GET", "/v1/users/{handle}", get_user, "A public profile", "profiles",
           response=PublicProfile, after=True, raises=(UserNotFound,), params=(_HANDLE_PARAM,)),
     Route("GET", "/v1/users", search_users, "Find people by handle or name (prefix)",

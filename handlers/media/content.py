@@ -26,6 +26,11 @@ class RefusedContent(ValueError):
     """The upload is not something we store; the message says why, for the person."""
 
 
+class TooManyPixels(RefusedContent):
+    """An image over the pixel limit, known from its header alone (a decompression bomb is
+    refused without being decoded)."""
+
+
 @dataclass(frozen=True)
 class Kind:
     """A recognised upload: its media type, our extension for keys, and whether it is an
@@ -45,6 +50,8 @@ HEIC = Kind("image/heic", "heic", True)
 PDF = Kind("application/pdf", "pdf", False)
 MP4 = Kind("video/mp4", "mp4", False)
 WEBM = Kind("video/webm", "webm", False)
+#: Everything we take.
+KINDS = (JPEG, PNG, WEBP, GIF, AVIF, HEIC, PDF, MP4, WEBM)
 
 #: ISO base media file `ftyp` major brands, by what they hold.
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})

@@ -72,7 +72,7 @@ from pathlib import Path
 from PIL import Image
 
 from handlers.media import content
-from handlers.media.content import Kind, RefusedContent
+from handlers.media.content import Kind, RefusedContent, TooManyPixels
 
 #: Mastodon's limit (7680x4320): above it an upload is refused from its header alone.
 MAX_PIXELS = 33_177_600
@@ -232,7 +232,7 @@ def check_pixels(width: int, height: int) -> None:
         raise RefusedContent(f"the image claims a size of {width}x{height} pixels")
     pixels = width * height
     if pixels > MAX_PIXELS:
-        raise RefusedContent(
+        raise TooManyPixels(
             f"the image is {width}x{height} = {pixels:,} pixels, more than the "
             f"{MAX_PIXELS:,} we take; scale it down and re-upload"
         )

@@ -10,10 +10,12 @@ import msgspec
 import pytest
 
 from core.settings import Settings
+from handlers.media.events import MediaPurged
 from handlers.profiles.events import HandleReleased
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import PASSWORD, IdentityClient, new_phone
 from tests.support.log import head_position, next_event, stored_messages, stream_head
+from tests.support.media import photo, ready, upload
 from tests.support.platform import Platform
 
 NAME = "Zebediah Quarkowski"
@@ -79,6 +81,11 @@ async def test_an_erased_person_is_found_nowhere_even_after_a_replay(
     status, post, _ = await client.post("/v1/posts", {"title": "hello", "body": "world"}, token)
     assert status == 201
     await platform.wait("posts", post["position"])
+    status, media, _ = await upload(client.http, token, photo(300, 200, gps=True))
+    assert status == 202, media
+    await ready(client.http, platform.infra, token, media["id"])
+    blobs = await platform.infra.blobstore()
+    assert [key async for key in blobs.keys("")]  # the premise: their bytes are stored
 
     # Export first: everything, the phone included.
     await platform.wait("profiles", await head_position(platform.infra, "ACCOUNTS"))
@@ -105,6 +112,9 @@ async def test_an_erased_person_is_found_nowhere_even_after_a_replay(
     assert status == 401
     status, _ = await client.get(f"/v1/users/{HANDLE}")
     assert status == 404
+    # Their media goes with them, bytes and all (a reaction of the media context).
+    await next_event(platform.infra, "MEDIA", f"ev.media.upload.{media['id']}", MediaPurged)
+    assert [key async for key in blobs.keys("")] == []
 
     # Every read model rebuilt from the log: still nothing.
     use_settings(monkeypatch, settings)

@@ -11,6 +11,7 @@ from core.settings import Settings
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient
 from tests.support.log import head_position, stream_head
+from tests.support.media import picture, ready, upload
 from tests.support.platform import Platform
 
 
@@ -59,7 +60,10 @@ async def test_a_profile_starts_with_the_sign_up_and_changes_with_patch(
     status, _ = await client.get("/v1/users/nobody_here")
     assert status == 404
 
-    avatar = "0192f0a0-0000-7000-8000-00000000abcd"
+    # The avatar is my own processed image (the media context checks it).
+    status, uploaded, _ = await upload(client.http, token, picture("PNG", 96, 96))
+    assert status == 202, uploaded
+    avatar = (await ready(client.http, platform.infra, token, uploaded["id"]))["id"]
     status, changed = await _patch(client, token, {"avatar_media_id": avatar})
     assert (await _me(client, token, changed["position"]))["avatar_media_id"] == avatar
     status, changed = await _patch(client, token, {"avatar_media_id": None})
