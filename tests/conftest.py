@@ -172,3 +172,16 @@ async def http(platform: Platform) -> AsyncIterator[aiohttp.ClientSession]:
 
 def pytest_report_header() -> str:
     return f"quark tests: PostgreSQL/Redis from QUARK_TEST_* or {os.environ.get('QUARK_DATABASE_URL', 'machine/embedded')}"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-protocol HTTP server (moto's server mode, in a thread of this process):
+    the object store of the S3 media suites. `host:port`; any credentials work."""
+    from moto.server import ThreadedMotoServer
+
+    port = embedded.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop()

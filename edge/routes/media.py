@@ -134,6 +134,8 @@ async def _allowance(request: web.Request, user_id: str, declared: int | None) -
     p = perks(vip_until, datetime.now(UTC))
     per_file = int(p["upload_limit_mb"]) * MIB
     await limit(request, Rule("media_uploads", int(p["uploads_per_hour"]), 3600), user_id)
+    # The storage in use as of the person's own latest writes (a deletion just made counts).
+    await wait_for_position(request, PROJECTION)
     left = int(p["storage_mb"]) * MIB - await model.storage_used(i.pool, user_id)
     if left <= 0:
         raise StorageFull()
@@ -427,7 +429,7 @@ async def put_direct_upload(request: web.Request) -> web.Response:
     i = infra(request)
     media_id = path_id(request, "media_id", MediaNotFound)
     try:
-        grant = unsign(i.secret_key, DIRECT_SCOPE, request.query.get("token", ""))
+        grant = unsign(i.secret_key, DIRECT_SCOPE, request.query.get("token", ""), now=time.time())
     except ValueError:
         raise MediaNotFound() from None
     if grant.get("m") != media_id:
@@ -568,6 +570,7 @@ ROUTES = [
         auth="bearer",
         limited=True,
         idempotent_create=True,
+        after=True,
         name="upload_media",
     ),
     Route(
@@ -621,6 +624,7 @@ ROUTES = [
         auth="bearer",
         limited=True,
         idempotent_create=True,
+        after=True,
         name="reserve_upload",
     ),
     Route(

@@ -176,6 +176,7 @@ class MediaProcessor:
             # Concluded (or deleted) already: only an earlier delivery's leftover may remain.
             await self.blobs.delete(event.upload_key)
             return
+        log.info("media_processing", media_id=event.media_id)
         with tempfile.TemporaryDirectory(prefix="quark-media-") as tmp:
             source = Path(tmp) / "upload"
             try:

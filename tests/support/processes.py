@@ -26,6 +26,8 @@ class WorkerProcess:
     argv: list[str]
     settings: Settings
     port: int = 0
+    #: More `QUARK_*` settings for this process only.
+    env: dict[str, str] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
     output: list[str] = field(default_factory=list)
     _reader: asyncio.Task[None] | None = None
@@ -41,6 +43,7 @@ class WorkerProcess:
             "QUARK_HTTP_PORT": str(self.port),
             "QUARK_COMMAND_TIMEOUT": str(self.settings.command_timeout),
             "PYTHONPATH": str(ROOT),
+            **self.env,
         }
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -75,6 +78,16 @@ class WorkerProcess:
                 if asyncio.get_running_loop().time() > deadline:
                     raise AssertionError(f"{self.argv} not ready:\n{''.join(self.output)}")
                 await asyncio.sleep(0.05)
+
+    async def wait_output(self, text: str, timeout: float = 30.0) -> None:
+        """Until the process has printed `text` (bounded)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not any(text in line for line in self.output):
+            if self.proc is not None and self.proc.returncode is not None:
+                raise AssertionError(f"{self.argv} exited:\n{''.join(self.output)}")
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{self.argv} never printed {text!r}:\n{''.join(self.output)}")
+            await asyncio.sleep(0.01)
 
     def kill(self) -> None:
         """SIGKILL: no drain, no goodbye."""

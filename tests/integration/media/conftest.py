@@ -5,24 +5,12 @@ mode in a thread of this process), never a mock object."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from core import embedded
 from core.blobstore import BlobStore, LocalBlobStore, S3BlobStore
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    port = embedded.free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture(params=["local", "s3"])
