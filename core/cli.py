@@ -187,11 +187,16 @@ async def cmd_up(settings: Settings) -> int:
             if settings.sms_provider == "outbox"
             else f"sent through {settings.sms_provider}"
         )
+        media = (
+            f"S3 {settings.s3_endpoint}, bucket {settings.s3_bucket}"
+            if settings.s3_endpoint
+            else settings.data_dir / "media"
+        )
         print(
             f"\nquark is up:\n  API        {base}/v1/posts\n  API docs   {base}/docs\n"
             f"  OpenAPI    {base}/openapi.json\n  health     {base}/readyz\n"
             f"  metrics    {base}/metrics\n  sign-up    POST {base}/v1/auth/phone/start\n"
-            f"  SMS codes  {sms}\n  NATS       {settings.nats_url}\n"
+            f"  SMS codes  {sms}\n  media      {media}\n  NATS       {settings.nats_url}\n"
             f"  PostgreSQL {settings.database_url}\n  Redis      {settings.redis_url}\n"
             "Press Ctrl-C to stop.",
             file=sys.stderr,

@@ -26,6 +26,8 @@ class WorkerProcess:
     argv: list[str]
     settings: Settings
     port: int = 0
+    #: The `quark` command: `run` (one worker) or `up` (the whole platform).
+    command: str = "run"
     #: More `QUARK_*` settings for this process only.
     env: dict[str, str] = field(default_factory=dict)
     proc: asyncio.subprocess.Process | None = None
@@ -49,7 +51,7 @@ class WorkerProcess:
             sys.executable,
             "-m",
             "core.cli",
-            "run",
+            self.command,
             *self.argv,
             env=env,
             cwd=ROOT,
