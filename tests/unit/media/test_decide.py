@@ -116,22 +116,16 @@ def test_the_worker_concludes_once() -> None:
     after = fold(d.decide_rejected(state, rejected), state)
     assert after.status == d.FAILED
     assert d.decide_rejected(after, rejected) == []
-    assert (
-        d.decide_processed(
-            after,
-            ready_state().variants
-            and MediaProcessed(  # type: ignore[arg-type]
-                media_id=MEDIA,
-                media_type="image/png",
-                width=1,
-                height=1,
-                blurhash=None,
-                variants={},
-                processed_at=NOW,
-            ),
-        )
-        == []
+    late = MediaProcessed(
+        media_id=MEDIA,
+        media_type="image/png",
+        width=1,
+        height=1,
+        blurhash=None,
+        variants={},
+        processed_at=NOW,
     )
+    assert d.decide_processed(after, late) == []  # a rejected upload stays rejected
 
 
 def test_only_the_owner_attaches_ready_images_once() -> None:
