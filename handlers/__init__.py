@@ -11,7 +11,9 @@ def contexts() -> dict[str, ModuleType]:
     import handlers.posts
     import handlers.profiles
 
-    return {m.CONTEXT: m for m in (handlers.accounts, handlers.media, handlers.posts, handlers.profiles)}
+    return {
+        m.CONTEXT: m for m in (handlers.accounts, handlers.media, handlers.posts, handlers.profiles)
+    }
 
 
 def all_events() -> list[type]:

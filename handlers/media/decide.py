@@ -170,7 +170,11 @@ def decide_receive(state: MediaState, command: ReceiveUpload, meta: CommandMeta)
         if command.size > state.reserved_size:
             raise UploadNotReserved("the object is larger than the reserved size")
     elif state.status:
-        if (state.owner_id, state.sha256, state.upload_key) == (owner, command.sha256, command.upload_key):
+        if (state.owner_id, state.sha256, state.upload_key) == (
+            owner,
+            command.sha256,
+            command.upload_key,
+        ):
             return []  # the same upload again (an Idempotency-Key retry)
         raise MediaExists()
     if not command.upload_key.startswith(upload_prefix(command.media_id)):
