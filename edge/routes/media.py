@@ -660,6 +660,7 @@ ROUTES = [
             serve_media,
             "A stored media object (Range, ETag; private media needs a signed link)",
             "media",
+            auth="optional",
             in_openapi=False,
             name=f"serve_media_{method.lower()}",
         )

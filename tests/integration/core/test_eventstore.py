@@ -64,9 +64,28 @@ async def test_two_concurrent_decisions_one_wins_the_other_is_refused(infra: Inf
     assert len(history) == 2  # published + exactly one edit
 
 
-async def test_the_losing_decision_is_taken_again_on_the_new_state(infra: Infra) -> None:
+async def test_the_losing_decision_is_taken_again_on_the_new_state(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
     post_id = await publish(infra)
     seen_titles: list[str] = []
+    # Both commands load before either appends (on a busy machine one could otherwise run
+    # to its end before the other starts, and there would be no conflict to retry).
+    original_load = infra.store.load
+    both_loaded = asyncio.Event()
+    loads = 0
+
+    async def load(kind, aggregate_id):  # type: ignore[no-untyped-def]
+        nonlocal loads
+        loaded = await original_load(kind, aggregate_id)
+        loads += 1
+        if loads == 2:
+            both_loaded.set()
+        if loads <= 2:
+            await asyncio.wait_for(both_loaded.wait(), 10)
+        return loaded
+
+    monkeypatch.setattr(infra.store, "load", load)
 
     def counting_decide(state, command, m):
         seen_titles.append(state.title)

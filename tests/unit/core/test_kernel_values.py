@@ -145,6 +145,16 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_S3_BUCKET": "media",
         "QUARK_S3_REGION": "eu-central-1",
         "QUARK_S3_SECURE": "false",
+        "QUARK_MEDIA_DELIVERY": "redirect",
+        "QUARK_MEDIA_LINK_SECONDS": "600",
+        "QUARK_MEDIA_UPLOAD_LINK_SECONDS": "300",
+        "QUARK_MEDIA_UNATTACHED_TTL_SECONDS": "3600",
+        "QUARK_MEDIA_PURGE_GRACE_SECONDS": "60",
+        "QUARK_MEDIA_SWEEP_SECONDS": "30",
+        "QUARK_MEDIA_PROCESSES": "4",
+        "QUARK_MEDIA_ACK_WAIT_SECONDS": "15",
+        "QUARK_MEDIA_SPOOL_DIR": "/var/spool/quark",
+        "QUARK_MAX_TRANSFERS_IN_FLIGHT": "64",
         "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
         "QUARK_VERIFICATION_RESEND_AFTER_SECONDS": "30",
         "QUARK_HANDLE_COOLING_OFF_SECONDS": "86400",
@@ -169,6 +179,13 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     )
     assert settings.secret_key_file == Path("/run/secrets/key")
     assert settings.read_your_writes is False
+    assert (
+        settings.media_delivery,
+        settings.media_link_seconds,
+        settings.media_processes,
+        settings.media_spool_dir,
+        settings.max_transfers_in_flight,
+    ) == ("redirect", 600, 4, Path("/var/spool/quark"), 64)
     assert (
         settings.s3_endpoint,
         settings.s3_access_key,
