@@ -14,6 +14,7 @@ from bench.report import run_suite
 SUITES: dict[str, str] = {
     "kernel": "commands/s, latency, read-model lag, replay rate, aggregate load",
     "identity": "token verifications/s, authenticated requests/s, logins/s against argon2",
+    "media": "uploads/s and processed/s, image pipeline ms/MP and peak RSS, media GETs/s",
 }
 
 

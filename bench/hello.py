@@ -2,7 +2,10 @@
 
 It answers `POST /v1/posts` the way the edge does on the wire — reads the JSON body, replies
 201 with a small JSON document and a `Quark-Position` header — but does nothing else; and
-`GET /v1/me/security-log` with an empty page, never looking at the token. It runs
+`GET /v1/me/security-log` with an empty page, never looking at the token; and `POST
+/v1/media` the way the edge takes an upload on the wire — the raw body read in the same
+256 KiB chunks and thrown away, 202 with a small JSON document — with nothing spooled,
+hashed, checked, stored or sent (the ceiling of the media suite's uploads/s). It runs
 in its own process on uvloop without an access log, like `quark run edge`, so the difference
 between its rate and the edge's is what our middlewares, validation and the command round
 trip cost, not a different server setup.
@@ -18,6 +21,11 @@ from aiohttp import web
 
 _REPLY = b'{"id":"00000000-0000-7000-8000-000000000000","position":"CONTENT:1"}'
 _EMPTY_PAGE = b'{"items":[],"next_before":null}'
+_ACCEPTED = (
+    b'{"id":"00000000-0000-7000-8000-000000000000","status":"processing","position":"MEDIA:1"}'
+)
+#: The edge's chunk size for streamed uploads (`edge.uploads.body_chunks`).
+_CHUNK = 256 * 1024
 
 
 async def _publish(request: web.Request) -> web.Response:
@@ -30,6 +38,13 @@ async def _publish(request: web.Request) -> web.Response:
     )
 
 
+async def _discard_upload(request: web.Request) -> web.Response:
+    # Streamed like the edge reads it: `request.read()` would buffer it and stop at 1 MiB.
+    while await request.content.read(_CHUNK):
+        pass
+    return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+
+
 async def _security_log(request: web.Request) -> web.Response:
     return web.Response(
         body=_EMPTY_PAGE, content_type="application/json", headers={"Cache-Control": "no-store"}
@@ -40,6 +55,7 @@ async def serve(port: int) -> None:
     app = web.Application()
     app.router.add_post("/v1/posts", _publish)
     app.router.add_get("/v1/me/security-log", _security_log)
+    app.router.add_post("/v1/media", _discard_upload)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()

@@ -151,6 +151,9 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         client_max_size=settings.max_body_bytes,
     )
     app[INFRA] = infra
+    from edge.routes.media import PUBLIC_CONTENT, PublicContent
+
+    app[PUBLIC_CONTENT] = PublicContent()
     # Open websockets, closed with 1001 on shutdown so clients reconnect with their cursor.
     app[SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(close_sockets)
