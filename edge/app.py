@@ -151,9 +151,11 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         client_max_size=settings.max_body_bytes,
     )
     app[INFRA] = infra
-    from edge.routes.media import PUBLIC_CONTENT, PublicContent
+    from edge.delivery import SmallObjects
+    from edge.routes.media import PUBLIC_CONTENT, SMALL_OBJECTS, PublicContent
 
     app[PUBLIC_CONTENT] = PublicContent()
+    app[SMALL_OBJECTS] = SmallObjects()
     # Open websockets, closed with 1001 on shutdown so clients reconnect with their cursor.
     app[SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(close_sockets)

@@ -556,6 +556,8 @@ class PublicContent:
 
 
 PUBLIC_CONTENT = web.AppKey("public_content", PublicContent)
+#: Small objects served lately, in memory (`edge.delivery.SmallObjects`).
+SMALL_OBJECTS = web.AppKey("small_objects", delivery.SmallObjects)
 
 
 async def serve_media(request: web.Request) -> web.StreamResponse:
@@ -585,13 +587,10 @@ async def serve_media(request: web.Request) -> web.StreamResponse:
                 if viewer is None or viewer.user_id not in access.owners:
                     raise delivery.MediaNotFound()
     blobs = await i.blobstore()
-    return await delivery.serve_blob(
-        request,
-        blobs,
-        key,
-        public=public,
-        redirect_to_store=i.settings.media_delivery == "redirect",
-    )
+    redirect = i.settings.media_delivery == "redirect"
+    if not redirect:
+        blobs = delivery.CachedStore(blobs, request.app[SMALL_OBJECTS])
+    return await delivery.serve_blob(request, blobs, key, public=public, redirect_to_store=redirect)
 
 
 # -- routes ------------------------------------------------------------------------------
