@@ -48,6 +48,7 @@ class MediaRow(msgspec.Struct, frozen=True):
     description: str | None
     variants: dict[str, Variant]
     reason: str | None
+    reason_code: str | None
     attachments: list[str]
     public: bool
     created_at: datetime
@@ -58,7 +59,7 @@ class MediaRow(msgspec.Struct, frozen=True):
 
 class MediaProjection(PgProjection):
     name: ClassVar[str] = "media"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     #: Every media event: the read model follows an upload through its whole life.
     consumes: ClassVar[frozenset[str]] = frozenset(e.name for e in EVENTS)
     ddl: ClassVar[str] = """
@@ -75,6 +76,7 @@ class MediaProjection(PgProjection):
             description text,
             variants jsonb NOT NULL DEFAULT '{}',
             reason text,
+            reason_code text,
             -- ref -> public: what the media is attached to.
             attachments jsonb NOT NULL DEFAULT '{}',
             created_at timestamptz NOT NULL,
@@ -145,7 +147,12 @@ class MediaProjection(PgProjection):
                 )
             case MediaRejected():
                 await self._update(
-                    conn, e.media_id, seq, "status = 'failed', reason = $3", e.reason
+                    conn,
+                    e.media_id,
+                    seq,
+                    "status = 'failed', reason = $3, reason_code = $4",
+                    e.reason,
+                    e.code,
                 )
             case MediaDescribed():
                 await self._update(conn, e.media_id, seq, "description = $3", e.description)
@@ -193,7 +200,7 @@ class MediaProjection(PgProjection):
 # -- queries -----------------------------------------------------------------------------
 
 _COLUMNS = """id::text, owner_id, status, media_type, sha256, size, width, height, blurhash,
-    description, variants::text, reason, attachments::text, created_at, expires_at,
+    description, variants::text, reason, reason_code, attachments::text, created_at, expires_at,
     deleted_at, position"""
 
 
@@ -212,6 +219,7 @@ def _row(r: asyncpg.Record) -> MediaRow:
         description=r["description"],
         variants=_variants_decoder.decode(r["variants"]),
         reason=r["reason"],
+        reason_code=r["reason_code"],
         attachments=sorted(attachments),
         public=any(attachments.values()),
         created_at=r["created_at"],

@@ -88,8 +88,11 @@ class MediaView(msgspec.Struct, omit_defaults=True):
     blurhash: str | None
     description: str | None
     variants: dict[str, VariantView]
-    #: Why a failed upload was refused.
+    #: Why a failed upload was refused, for the person.
     reason: str | None = None
+    #: The refusal as a problem type (`quark:damaged-media`, `quark:image-too-large`, …),
+    #: the same a synchronous refusal would have answered with.
+    problem: str | None = None
 
 
 class DescribeBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -314,6 +317,7 @@ def _view(request: web.Request, row: model.MediaRow) -> MediaView:
             for name, v in sorted(row.variants.items())
         },
         reason=row.reason,
+        problem=f"quark:{row.reason_code}" if row.reason_code else None,
     )
 
 
@@ -488,7 +492,10 @@ async def complete_upload(request: web.Request) -> web.Response:
         # Refused: its bytes go, and the refusal is recorded (the reservation is over).
         await blobs.delete(key)
         await send_as(
-            request, RefuseUpload(media_id=media_id, reason=refused.detail), who, step="refuse"
+            request,
+            RefuseUpload(media_id=media_id, reason=refused.detail[:500], code=refused.code),
+            who,
+            step="refuse",
         )
         raise
     command = ReceiveUpload(

@@ -61,6 +61,7 @@ class RefuseUpload(_MediaCommand, frozen=True):
     already deleted)."""
 
     reason: Annotated[str, msgspec.Meta(max_length=500)]
+    code: Annotated[str, msgspec.Meta(pattern=r"^[a-z-]{1,50}$")] = "damaged-media"
 
 
 class DescribeMedia(_MediaCommand, frozen=True):

@@ -201,7 +201,10 @@ def decide_refuse(state: MediaState, command: RefuseUpload, meta: CommandMeta) -
         raise UploadNotReserved()
     return [
         MediaRejected(
-            media_id=command.media_id, reason=command.reason, rejected_at=meta.received_at
+            media_id=command.media_id,
+            reason=command.reason,
+            rejected_at=meta.received_at,
+            code=command.code,
         )
     ]
 

@@ -66,6 +66,9 @@ class MediaRejected(Event, frozen=True):
     media_id: str
     reason: str
     rejected_at: datetime
+    #: The problem type of the refusal (`damaged-media`, `image-too-large`, …): clients
+    #: switch on it as on a synchronous refusal's `quark:<code>`.
+    code: str = "damaged-media"
 
 
 class MediaDescribed(Event, frozen=True):

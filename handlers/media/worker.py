@@ -36,7 +36,7 @@ from core.envelope import utc_now
 from core.logging import get_logger
 from core.natsutil import NATS_UNAVAILABLE
 from handlers.media import images
-from handlers.media.content import HEAD_BYTES, RefusedContent, sniff
+from handlers.media.content import HEAD_BYTES, RefusedContent, TooManyPixels, sniff
 from handlers.media.decide import (
     PROCESSING,
     UPLOAD,
@@ -183,9 +183,13 @@ class MediaProcessor:
                 await _download(self.blobs, event.upload_key, source)
                 conclusion = await self._derive(event, source, Path(tmp) / "out")
             except BlobNotFound:
-                conclusion = self._rejected(event, "the uploaded bytes are missing; upload again")
+                conclusion = self._rejected(
+                    event, "the uploaded bytes are missing; upload again", "upload-missing"
+                )
+            except TooManyPixels as refused:
+                conclusion = self._rejected(event, str(refused), "image-too-large")
             except RefusedContent as refused:
-                conclusion = self._rejected(event, str(refused))
+                conclusion = self._rejected(event, str(refused), "damaged-media")
         if isinstance(conclusion, MediaRejected):
             # Refused bytes go before the refusal is recorded: nothing of them stays.
             await self.blobs.delete(event.upload_key)
@@ -202,8 +206,10 @@ class MediaProcessor:
         await self.blobs.delete(event.upload_key)
         log.info("media_processed", media_id=event.media_id, outcome=type(conclusion).__name__)
 
-    def _rejected(self, event: MediaReceived, reason: str) -> MediaRejected:
-        return MediaRejected(media_id=event.media_id, reason=reason, rejected_at=utc_now())
+    def _rejected(self, event: MediaReceived, reason: str, code: str) -> MediaRejected:
+        return MediaRejected(
+            media_id=event.media_id, reason=reason, rejected_at=utc_now(), code=code
+        )
 
     async def _derive(self, event: MediaReceived, source: Path, out: Path) -> MediaProcessed:
         with source.open("rb") as f:

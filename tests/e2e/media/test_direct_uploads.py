@@ -83,6 +83,7 @@ async def test_a_direct_upload_of_the_wrong_type_is_refused_and_deleted(
         client.http, token, grant["id"], resp.headers.get("Quark-Position")
     )
     assert status == 200 and view["status"] == "failed" and "image/png" in view["reason"]
+    assert view["problem"] == "quark:type-mismatch"
 
 
 async def test_direct_upload_links_are_bounded_and_unforgeable(

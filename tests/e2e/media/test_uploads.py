@@ -242,6 +242,7 @@ async def test_a_truncated_jpeg_fails_with_a_reason_and_its_bytes_go(
     assert status == 202, accepted  # its header is fine: only decoding finds the damage
     view = await ready(client.http, platform.infra, token, accepted["id"])
     assert view["status"] == "failed" and view["variants"] == {}
+    assert view["problem"] == "quark:damaged-media"
     assert "truncated" in view["reason"] or "damaged" in view["reason"], view["reason"]
     assert await _stored_keys(platform) == []
 
