@@ -12,6 +12,8 @@ from typing import Final
 STANDARD: Final = {
     "upload_limit_mb": 20,
     "uploads_per_hour": 60,
+    #: Mastodon allows 300 posts per 3 hours.
+    "posts_per_hour": 100,
     "storage_mb": 2_048,
     "message_max_chars": 4_000,
     "badge": False,
@@ -19,6 +21,7 @@ STANDARD: Final = {
 VIP: Final = {
     "upload_limit_mb": 200,
     "uploads_per_hour": 600,
+    "posts_per_hour": 1_000,
     "storage_mb": 20_480,
     "message_max_chars": 20_000,
     "badge": True,

@@ -20,3 +20,8 @@ def has_control_characters(text: str, *, multiline: bool = False) -> bool:
     body (a query string) and is checked by hand."""
     allowed = {"\t", "\n", "\r"} if multiline else set()
     return any((ord(c) < 32 and c not in allowed) or ord(c) == 127 for c in text)
+
+
+#: A person's handle: its length bounds, shared by the profiles context (which owns
+#: handles) and the posts context (which links `@handle` mentions).
+HANDLE_MIN, HANDLE_MAX = 3, 30

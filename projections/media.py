@@ -237,6 +237,15 @@ async def get_media(conn: Conn, media_id: str) -> MediaRow | None:
     return _row(r) if r else None
 
 
+async def get_many(conn: Conn, media_ids: list[str]) -> list[MediaRow]:
+    if not media_ids:
+        return []
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM media.media WHERE id = ANY($1::uuid[])", media_ids
+    )
+    return [_row(r) for r in rows]
+
+
 async def storage_used(conn: Conn, owner_id: str) -> int:
     """Bytes of a person's live uploads (and reservations), as uploaded."""
     value = await conn.fetchval(

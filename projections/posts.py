@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 import asyncpg
 import msgspec
@@ -22,6 +23,7 @@ import msgspec
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
 from handlers.posts.events import PostDeleted, PostEdited, PostPublished
+from handlers.posts.markdown import render
 
 # The projection reads the posts context's events (its published contract), never its state.
 
@@ -32,29 +34,66 @@ ROW_COLUMNS = [
     "author_id",
     "title",
     "body",
+    "body_html",
     "published_at",
     "edited_at",
     "position",
     "published_seq",
+    "visibility",
+    "category",
+    "media_ids",
+    "tags",
 ]
 #: From this many new posts in one batch on, rows are written with COPY.
 COPY_THRESHOLD = 500
 
 
+def mention_url(handle: str) -> str:
+    return f"/@{handle}"
+
+
+def tag_url(tag: str) -> str:
+    return f"/tags/{quote(tag, safe='')}"
+
+
+def body_html(body: str) -> str:
+    """The body as the sanitised HTML every view carries (rendered here, at projection
+    time: a better renderer later is a replay away)."""
+    return render(body, mention_url=mention_url, tag_url=tag_url)
+
+
 class PostRow(msgspec.Struct, frozen=True):
     id: str
     author_id: str
-    title: str
+    title: str | None
     body: str
+    body_html: str
     published_at: datetime
     edited_at: datetime | None
     position: int
     published_seq: int
+    visibility: str
+    category: str | None
+    media_ids: list[str]
+    tags: list[str]
+    deleted_at: datetime | None
+    moderation: str
+
+
+class PostVersion(msgspec.Struct, frozen=True):
+    version: int
+    title: str | None
+    body: str
+    body_html: str
+    at: datetime
+    by: str
 
 
 class PostsProjection(PgProjection):
     name: ClassVar[str] = "posts"
-    version: ClassVar[int] = 2
+    # 3: Markdown bodies rendered, visibility, category, attachments, tags, tombstones,
+    # edit history and a moderation state (issue 10).
+    version: ClassVar[int] = 3
     consumes: ClassVar[frozenset[str]] = frozenset(
         {PostPublished.name, PostEdited.name, PostDeleted.name}
     )
@@ -62,98 +101,164 @@ class PostsProjection(PgProjection):
         CREATE TABLE posts (
             id uuid PRIMARY KEY,
             author_id text NOT NULL,
-            title text NOT NULL,
+            title text,
             body text NOT NULL,
+            body_html text NOT NULL,
             published_at timestamptz NOT NULL,
             edited_at timestamptz,
             position bigint NOT NULL,
-            published_seq bigint NOT NULL
+            published_seq bigint NOT NULL,
+            visibility text NOT NULL DEFAULT 'public',
+            category text,
+            media_ids text[] NOT NULL DEFAULT '{}',
+            tags text[] NOT NULL DEFAULT '{}',
+            deleted_at timestamptz,
+            -- visible | hidden | held (the moderation context changes it).
+            moderation text NOT NULL DEFAULT 'visible'
         );
-        CREATE INDEX posts_published ON posts (published_seq DESC);
-        CREATE INDEX posts_author_published ON posts (author_id, published_seq DESC);
+        CREATE INDEX posts_published ON posts (published_seq DESC) WHERE deleted_at IS NULL;
+        CREATE INDEX posts_author_published ON posts (author_id, published_seq DESC)
+            WHERE deleted_at IS NULL;
+        CREATE INDEX posts_tags ON posts USING gin (tags) WHERE deleted_at IS NULL;
+        CREATE TABLE post_versions (
+            post_id uuid NOT NULL,
+            version int NOT NULL,
+            title text,
+            body text NOT NULL,
+            body_html text NOT NULL,
+            at timestamptz NOT NULL,
+            by_user text NOT NULL,
+            PRIMARY KEY (post_id, version)
+        );
     """
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        # New posts are gathered and written together (COPY for replays); an edit or a
+        # deletion first writes what is pending, so statements apply in log order.
         new: dict[str, list[Any]] = {}
-        edits: dict[str, list[Any]] = {}
-        deletes: set[str] = set()
         for recorded in events:
             match recorded.event:
                 case PostPublished() as e:
-                    deletes.discard(e.post_id)
                     new[e.post_id] = [
                         e.post_id,
                         e.author_id,
                         e.title,
                         e.body,
+                        body_html(e.body),
                         e.published_at,
                         None,
                         recorded.seq,
                         recorded.seq,
+                        e.visibility,
+                        e.category,
+                        list(e.media_ids),
+                        list(e.tags),
                     ]
                 case PostEdited() as e:
-                    row = new.get(e.post_id)
-                    if row is None:
-                        row = edits.setdefault(
-                            e.post_id, [e.post_id, None, None, None, recorded.seq]
-                        )
-                        row[1] = e.title if e.title is not None else row[1]
-                        row[2] = e.body if e.body is not None else row[2]
-                        row[3], row[4] = e.edited_at, recorded.seq
-                    else:
-                        row[2] = e.title if e.title is not None else row[2]
-                        row[3] = e.body if e.body is not None else row[3]
-                        row[5], row[6] = e.edited_at, recorded.seq
+                    await self._write_new(conn, new)
+                    await self._edit(conn, e, recorded.seq)
                 case PostDeleted() as e:
-                    new.pop(e.post_id, None)
-                    edits.pop(e.post_id, None)
-                    deletes.add(e.post_id)
+                    await self._write_new(conn, new)
+                    await conn.execute(
+                        "UPDATE posts SET deleted_at = $2, position = $3"
+                        " WHERE id = $1 AND position < $3",
+                        e.post_id,
+                        e.deleted_at,
+                        recorded.seq,
+                    )
                 case _:
                     pass
-        if deletes:
-            await conn.execute("DELETE FROM posts WHERE id = ANY($1::uuid[])", list(deletes))
-        if len(new) >= COPY_THRESHOLD:
+        await self._write_new(conn, new)
+
+    async def _write_new(self, conn: asyncpg.Connection, new: dict[str, list[Any]]) -> None:
+        if not new:
+            return
+        rows = list(new.values())
+        new.clear()
+        if len(rows) >= COPY_THRESHOLD:
             # Replays and catch-ups: COPY is several times cheaper per row than INSERT, and
             # a post is published once (expected sequence 0), so no row can exist already;
             # a batch that somehow conflicts fails whole and is retried event by event.
-            await conn.copy_records_to_table(
-                "posts",
-                records=list(new.values()),
-                columns=ROW_COLUMNS,
-            )
-        elif new:
-            cols = list(zip(*new.values(), strict=True))
+            await conn.copy_records_to_table("posts", records=rows, columns=ROW_COLUMNS)
+        else:
+            cols = list(zip(*rows, strict=True))
             await conn.execute(
-                """
-                INSERT INTO posts (id, author_id, title, body, published_at, edited_at, position,
-                                   published_seq)
-                SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
-                                     $5::timestamptz[], $6::timestamptz[], $7::bigint[],
-                                     $8::bigint[])
+                f"""
+                INSERT INTO posts ({", ".join(ROW_COLUMNS)})
+                SELECT id, author, title, body, html, at, edited, pos, seq, vis, cat,
+                       string_to_array(media, ','), string_to_array(tags, ',')
+                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                            $6::timestamptz[], $7::timestamptz[], $8::bigint[], $9::bigint[],
+                            $10::text[], $11::text[], $12::text[], $13::text[])
+                    AS u(id, author, title, body, html, at, edited, pos, seq, vis, cat, media,
+                         tags)
                 ON CONFLICT (id) DO NOTHING
                 """,
-                *cols,
+                *cols[:11],
+                # Arrays of arrays cannot be unnested row by row; ids and tags hold no comma.
+                [",".join(m) for m in cols[11]],
+                [",".join(t) for t in cols[12]],
             )
-        if edits:
-            cols = list(zip(*edits.values(), strict=True))
+        await conn.executemany(
+            """INSERT INTO post_versions (post_id, version, title, body, body_html, at, by_user)
+               VALUES ($1, 1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING""",
+            [(r[0], r[2], r[3], r[4], r[5], r[1]) for r in rows],
+        )
+
+    async def _edit(self, conn: asyncpg.Connection, e: PostEdited, seq: int) -> None:
+        changed = await conn.fetchrow(
+            """
+            UPDATE posts SET
+                title = CASE WHEN $2 THEN NULL ELSE coalesce($3, title) END,
+                body = coalesce($4, body),
+                body_html = coalesce($5, body_html),
+                tags = coalesce($6, tags),
+                visibility = coalesce($7, visibility),
+                edited_at = $8,
+                position = $9
+            WHERE id = $1 AND position < $9
+            RETURNING title, body, body_html
+            """,
+            e.post_id,
+            e.title_cleared,
+            e.title,
+            e.body,
+            body_html(e.body) if e.body is not None else None,
+            e.tags,
+            e.visibility,
+            e.edited_at,
+            seq,
+        )
+        if changed is not None and (e.body is not None or e.title is not None or e.title_cleared):
             await conn.execute(
-                """
-                UPDATE posts p SET
-                    title = coalesce(u.title, p.title),
-                    body = coalesce(u.body, p.body),
-                    edited_at = u.edited_at,
-                    position = u.position
-                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::bigint[])
-                    AS u(id, title, body, edited_at, position)
-                WHERE p.id = u.id
-                """,
-                *cols,
+                """INSERT INTO post_versions (post_id, version, title, body, body_html, at, by_user)
+                   SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6
+                   FROM post_versions WHERE post_id = $1""",
+                e.post_id,
+                changed["title"],
+                changed["body"],
+                changed["body_html"],
+                e.edited_at,
+                e.edited_by,
             )
 
 
 # -- queries (the read side: plain SQL returning Structs) --------------------------------
 
-_COLUMNS = "id::text, author_id, title, body, published_at, edited_at, position, published_seq"
+_COLUMNS = """p.id::text, p.author_id, p.title, p.body, p.body_html, p.published_at, p.edited_at,
+    p.position, p.published_seq, p.visibility, p.category, p.media_ids, p.tags, p.deleted_at,
+    p.moderation"""
+
+#: Who may see a post: anyone when it is public, its author always, followers when it is
+#: for followers; hidden or held posts only by their author. `$viewer` is '' when nobody
+#: signed in.
+_VISIBLE = """(
+    (p.moderation = 'visible' OR p.author_id = {viewer})
+    AND (p.visibility = 'public' OR p.author_id = {viewer}
+         OR EXISTS (SELECT 1 FROM follows.follows f
+                    WHERE f.follower = nullif({viewer}, '')::uuid
+                      AND f.followee = p.author_id::uuid))
+)"""
 
 
 def _row(record: asyncpg.Record) -> PostRow:
@@ -161,8 +266,43 @@ def _row(record: asyncpg.Record) -> PostRow:
 
 
 async def get_post(conn: asyncpg.Connection | asyncpg.Pool, post_id: str) -> PostRow | None:
-    record = await conn.fetchrow(f"SELECT {_COLUMNS} FROM posts.posts WHERE id = $1::uuid", post_id)
+    """The post as stored, deleted or not (a tombstone answers 410)."""
+    record = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM posts.posts p WHERE p.id = $1::uuid", post_id
+    )
     return _row(record) if record else None
+
+
+async def can_see(
+    conn: asyncpg.Connection | asyncpg.Pool, row: PostRow, viewer: str | None
+) -> bool:
+    """Whether `viewer` may see `row` (its audience, its moderation state)."""
+    who = viewer or ""
+    if row.author_id == who:
+        return True
+    if row.moderation != "visible":
+        return False
+    if row.visibility == "public":
+        return True
+    if not who:
+        return False
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM follows.follows WHERE follower = $1::uuid"
+            " AND followee = $2::uuid)",
+            who,
+            row.author_id,
+        )
+    )
+
+
+async def history(conn: asyncpg.Connection | asyncpg.Pool, post_id: str) -> list[PostVersion]:
+    rows = await conn.fetch(
+        """SELECT version, title, body, body_html, at, by_user FROM posts.post_versions
+           WHERE post_id = $1::uuid ORDER BY version""",
+        post_id,
+    )
+    return [PostVersion(*r.values()) for r in rows]
 
 
 async def list_posts(
@@ -172,24 +312,30 @@ async def list_posts(
     before_seq: int | None,
     before_time: datetime | None,
     limit: int,
+    viewer: str | None = None,
+    tag: str | None = None,
 ) -> list[PostRow]:
-    """Newest first. Keyset pagination on the publishing commit's position: stable under
-    concurrent inserts (new posts have larger positions, so they never shift a page that
-    is being read)."""
-    clauses, args = [], []
+    """Newest first, only what `viewer` may see. Keyset pagination on the publishing
+    commit's position: stable under concurrent inserts (new posts have larger positions,
+    so they never shift a page that is being read)."""
+    args: list[Any] = [viewer or ""]
+    clauses = ["p.deleted_at IS NULL", _VISIBLE.format(viewer="$1")]
     if author_id is not None:
         args.append(author_id)
-        clauses.append(f"author_id = ${len(args)}")
+        clauses.append(f"p.author_id = ${len(args)}")
+    if tag is not None:
+        args.append([tag])
+        clauses.append(f"p.tags @> ${len(args)}::text[]")
     if before_seq is not None:
         args.append(before_seq)
-        clauses.append(f"published_seq < ${len(args)}")
+        clauses.append(f"p.published_seq < ${len(args)}")
     if before_time is not None:
         args.append(before_time)
-        clauses.append(f"published_at < ${len(args)}")
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        clauses.append(f"p.published_at < ${len(args)}")
     args.append(limit)
     records = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM posts.posts {where} ORDER BY published_seq DESC LIMIT ${len(args)}",
+        f"SELECT {_COLUMNS} FROM posts.posts p WHERE {' AND '.join(clauses)}"
+        f" ORDER BY p.published_seq DESC LIMIT ${len(args)}",
         *args,
     )
     return [_row(r) for r in records]

@@ -321,6 +321,14 @@ def _view(request: web.Request, row: model.MediaRow) -> MediaView:
     )
 
 
+async def media_views(request: web.Request, media_ids: list[str]) -> dict[str, MediaView]:
+    """The views of ready media by id, in one query (what a page of posts shows). The
+    caller has decided the reader may see what they are attached to; private media gets
+    signed links."""
+    rows = await model.get_many(infra(request).pool, media_ids)
+    return {row.id: _view(request, row) for row in rows if row.status == "ready"}
+
+
 async def _visible(request: web.Request, media_id: str) -> model.MediaRow:
     """The media row if the caller may see it: its owner always, others once it is attached
     to something public. Anything else does not exist for them (404, no enumeration)."""

@@ -8,44 +8,65 @@ from typing import ClassVar
 import msgspec
 from aiohttp import web
 
-from core.errors import FieldError, ValidationError
+from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import is_uuid
+from core.perks import perks
 from core.projection import RedisSink
+from core.ratelimit import Rule
 from edge.auth import optional_principal, principal, send_as
 from edge.bodies import read_json
 from edge.context import (
     command_headers,
     created_id,
     infra,
+    limit,
     path_id,
     wait_for_position,
 )
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
+from edge.routes.media import MediaView, media_views
 from edge.routing import Param, Route
-from handlers.posts.commands import Body, DeletePost, EditPost, PublishPost, Title
+from handlers.media.commands import AttachMedia
+from handlers.media.errors import MediaNotFound, MediaNotReady
+from handlers.posts.commands import (
+    Body,
+    CategorySlug,
+    DeletePost,
+    EditPost,
+    MediaIds,
+    PublishPost,
+    Title,
+    Visibility,
+)
 from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
 from projections import author_stats
 from projections import follows as follows_model
+from projections import profiles as profiles_model
 from projections.author_stats import AuthorStatsProjection
-from projections.posts import PostRow, get_post, list_posts
+from projections.posts import PostRow, can_see, get_post, history, list_posts
 
 PROJECTION = "posts"
 _encoder = msgspec.json.Encoder()
 
 
 class PublishPostBody(msgspec.Struct, forbid_unknown_fields=True):
-    title: Title
     body: Body
+    title: Title | None = None
+    visibility: Visibility = "public"
+    category: CategorySlug | None = None
+    #: Up to 10 of my own ready media, in the order shown.
+    media_ids: MediaIds = []
 
 
 class EditPostBody(msgspec.Struct, forbid_unknown_fields=True):
-    """Fields left out stay as they are; null is not a value (a post cannot lose its title)."""
+    """Fields left out stay as they are; `title: null` removes the title."""
 
     #: An edit must change something (checked in the route; the schema says so too).
     __openapi_extra__: ClassVar[dict[str, object]] = {"minProperties": 1}
-    title: Title | msgspec.UnsetType = msgspec.UNSET
+    title: Title | msgspec.UnsetType | None = msgspec.UNSET
     body: Body | msgspec.UnsetType = msgspec.UNSET
+    visibility: Visibility | msgspec.UnsetType = msgspec.UNSET
 
 
 class CommandResult(msgspec.Struct):
@@ -56,10 +77,41 @@ class CommandResult(msgspec.Struct):
 class PostView(msgspec.Struct):
     id: str
     author_id: str
-    title: str
+    title: str | None
+    #: Markdown, as written.
     body: str
+    #: The body rendered and sanitised (no raw HTML, safe links, mentions and tags linked).
+    body_html: str
     published_at: datetime
     edited_at: datetime | None
+    visibility: str
+    category: str | None
+    tags: list[str]
+    #: The attachments in order, with their variants (signed links when the post is not
+    #: public).
+    media: list[MediaView]
+    #: `visible`, or — for the author's own eyes only — `hidden` or `held` by moderation.
+    moderation: str
+
+
+class PostVersionView(msgspec.Struct):
+    version: int
+    title: str | None
+    body: str
+    body_html: str
+    at: datetime
+    by: str
+
+
+class PostHistory(msgspec.Struct):
+    id: str
+    versions: list[PostVersionView]
+
+
+class PostGone(QuarkError):
+    code = "post-deleted"
+    status = 410
+    title = "This post was deleted"
 
 
 class PostPage(msgspec.Struct):
@@ -72,8 +124,26 @@ class AuthorStats(msgspec.Struct):
     posts: int
 
 
-def _view(row: PostRow) -> PostView:
-    return PostView(row.id, row.author_id, row.title, row.body, row.published_at, row.edited_at)
+async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
+    """The views of a page of posts: their attachments come in one query for the page."""
+    media = await media_views(request, [m for row in rows for m in row.media_ids])
+    return [
+        PostView(
+            row.id,
+            row.author_id,
+            row.title,
+            row.body,
+            row.body_html,
+            row.published_at,
+            row.edited_at,
+            row.visibility,
+            row.category,
+            row.tags,
+            [media[m] for m in row.media_ids if m in media],
+            row.moderation,
+        )
+        for row in rows
+    ]
 
 
 def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
@@ -86,10 +156,36 @@ async def publish_post(request: web.Request) -> web.Response:
     who = await principal(request)
     i = infra(request)
     body = await read_json(request, PublishPostBody, max_bytes=i.settings.max_body_bytes)
+    p = perks(await profiles_model.vip_until_of(i.pool, who.user_id), datetime.now(UTC))
+    await limit(request, Rule("posts", int(p["posts_per_hour"]), 3600), who.user_id)
+    if len(set(body.media_ids)) != len(body.media_ids):
+        raise ValidationError(
+            "each media at most once", errors=[FieldError("media_ids", "duplicates")]
+        )
     post_id = created_id(request, "post")
+    # The media context accepts only the author's own ready media; what a public post
+    # shows, anyone may fetch, what a followers-only post shows stays behind signed links.
+    for media_id in body.media_ids:
+        if not is_uuid(media_id):
+            raise ValidationError("not a media id", errors=[FieldError("media_ids", "media ids")])
+        await send_as(
+            request,
+            AttachMedia(
+                media_id=media_id, ref=f"post:{post_id}", public=body.visibility == "public"
+            ),
+            who,
+            step=f"attach-{media_id}",
+        )
     reply = await send_as(
         request,
-        PublishPost(post_id=post_id, title=body.title, body=body.body),
+        PublishPost(
+            post_id=post_id,
+            title=body.title,
+            body=body.body,
+            visibility=body.visibility,
+            category=body.category,
+            media_ids=body.media_ids,
+        ),
         who,
     )
     headers = {**command_headers(reply), "Location": f"/v1/posts/{post_id}"}
@@ -101,19 +197,37 @@ async def edit_post(request: web.Request) -> web.Response:
     i = infra(request)
     post_id = path_id(request, "post_id", PostNotFound)
     body = await read_json(request, EditPostBody, max_bytes=i.settings.max_body_bytes)
-    if body.title is msgspec.UNSET and body.body is msgspec.UNSET:
+    given = {k: v for k, v in msgspec.structs.asdict(body).items() if v is not msgspec.UNSET}
+    if not given:
         raise ValidationError(
-            "nothing to change", errors=[FieldError("$", "send title, body or both")]
+            "nothing to change", errors=[FieldError("$", "send title, body or visibility")]
         )
     reply = await send_as(
         request,
         EditPost(
             post_id=post_id,
-            title=None if body.title is msgspec.UNSET else body.title,
-            body=None if body.body is msgspec.UNSET else body.body,
+            title=given.get("title"),
+            clear_title="title" in given and given["title"] is None,
+            body=given.get("body"),
+            visibility=given.get("visibility"),
         ),
         who,
     )
+    if "visibility" in given:
+        # The attachments follow the post's audience: public with a public post, behind
+        # signed links with a followers-only one.
+        row = await get_post(i.pool, post_id)
+        for media_id in row.media_ids if row is not None and row.author_id == who.user_id else []:
+            await send_as(
+                request,
+                AttachMedia(
+                    media_id=media_id,
+                    ref=f"post:{post_id}",
+                    public=given["visibility"] == "public",
+                ),
+                who,
+                step=f"attach-{media_id}",
+            )
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
 
@@ -128,13 +242,35 @@ async def delete_post(request: web.Request) -> web.Response:
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
 
-async def read_post(request: web.Request) -> web.Response:
+async def _readable(request: web.Request) -> PostRow:
+    """The post, if the reader may see it: 404 when it does not exist for them (missing,
+    not in its audience, hidden, its author blocked them), 410 when it was deleted."""
     post_id = path_id(request, "post_id", PostNotFound)
+    viewer = await optional_principal(request)
     await wait_for_position(request, PROJECTION)
-    row = await get_post(infra(request).pool, post_id)
+    pool = infra(request).pool
+    row = await get_post(pool, post_id)
     if row is None or row.author_id in await _hidden_authors(request):
         raise PostNotFound()
-    return _json(200, _view(row))
+    if row.deleted_at is not None:
+        raise PostGone()
+    if not await can_see(pool, row, viewer.user_id if viewer else None):
+        raise PostNotFound()
+    return row
+
+
+async def read_post(request: web.Request) -> web.Response:
+    row = await _readable(request)
+    return _json(200, (await _views(request, [row]))[0])
+
+
+async def post_history(request: web.Request) -> web.Response:
+    """Every version of a post, oldest first; for whoever may see the post."""
+    row = await _readable(request)
+    versions = await history(infra(request).pool, row.id)
+    return _json(
+        200, PostHistory(row.id, [PostVersionView(*msgspec.structs.astuple(v)) for v in versions])
+    )
 
 
 async def _hidden_authors(request: web.Request) -> set[str]:
@@ -180,14 +316,21 @@ async def list_posts_route(request: web.Request) -> web.Response:
         before_seq = decode_cursor(i.secret_key, scope, q["cursor"]).get("p")
         if not isinstance(before_seq, int) or before_seq < 1:
             raise BadCursor()
+    viewer = await optional_principal(request)
     await wait_for_position(request, PROJECTION)
     rows = await list_posts(
-        i.pool, author_id=author, before_seq=before_seq, before_time=before_time, limit=limit + 1
+        i.pool,
+        author_id=author,
+        before_seq=before_seq,
+        before_time=before_time,
+        limit=limit + 1,
+        viewer=viewer.user_id if viewer else None,
     )
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"p": page[-1].published_seq}) if more else None
     hidden = await _hidden_authors(request)
-    return _json(200, PostPage([_view(r) for r in page if r.author_id not in hidden], cursor))
+    shown = [r for r in page if r.author_id not in hidden]
+    return _json(200, PostPage(await _views(request, shown), cursor))
 
 
 async def author_stats_route(request: web.Request) -> web.Response:
@@ -217,9 +360,10 @@ ROUTES = [
         request=PublishPostBody,
         response=CommandResult,
         status=201,
-        raises=(EmptyPost, PostAlreadyExists),
+        raises=(EmptyPost, PostAlreadyExists, MediaNotFound, MediaNotReady),
         auth="bearer",
         idempotent_create=True,
+        limited=True,
         name="publish_post",
     ),
     Route(
@@ -255,10 +399,23 @@ ROUTES = [
         "posts",
         response=PostView,
         params=(_POST_ID,),
-        raises=(PostNotFound,),
+        raises=(PostNotFound, PostGone),
         auth="optional",
         after=True,
         name="read_post",
+    ),
+    Route(
+        "GET",
+        "/v1/posts/{post_id}/history",
+        post_history,
+        "Every version of a post, oldest first (for the post's audience)",
+        "posts",
+        response=PostHistory,
+        params=(_POST_ID,),
+        raises=(PostNotFound, PostGone),
+        auth="optional",
+        after=True,
+        name="post_history",
     ),
     Route(
         "GET",

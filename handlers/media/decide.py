@@ -68,6 +68,8 @@ class MediaState(msgspec.Struct, frozen=True):
     upload_key: str = ""
     description: str | None = None
     attachments: frozenset[str] = frozenset()
+    #: The attachments that make the media public (an avatar, a public post).
+    public_refs: frozenset[str] = frozenset()
     variants: dict[str, Variant] = {}
     purged: bool = False
 
@@ -103,11 +105,16 @@ def evolve(state: MediaState, event: Event) -> MediaState:
         case MediaDescribed():
             return replace(state, description=event.description)
         case MediaAttached():
-            return replace(state, attachments=state.attachments | {event.ref})
+            public = state.public_refs - {event.ref} | ({event.ref} if event.public else set())
+            return replace(state, attachments=state.attachments | {event.ref}, public_refs=public)
         case MediaDetached():
-            return replace(state, attachments=state.attachments - {event.ref})
+            return replace(
+                state,
+                attachments=state.attachments - {event.ref},
+                public_refs=state.public_refs - {event.ref},
+            )
         case MediaDeleted():
-            return replace(state, status=DELETED, attachments=frozenset())
+            return replace(state, status=DELETED, attachments=frozenset(), public_refs=frozenset())
         case MediaPurged():
             return replace(state, purged=True)
         case _:
@@ -228,8 +235,8 @@ def decide_attach(state: MediaState, command: AttachMedia, meta: CommandMeta) ->
         raise MediaNotReady()
     if command.image_only and not state.media_type.startswith("image/"):
         raise NotAnImage()
-    if command.ref in state.attachments:
-        return []
+    if command.ref in state.attachments and (command.ref in state.public_refs) == command.public:
+        return []  # attached already, as public (or not) as asked
     return [
         MediaAttached(
             media_id=command.media_id,

@@ -151,10 +151,18 @@ async def detach_old_avatar(infra: Any, recorded: Any) -> None:
     event = recorded.event
     if event.avatar_media_id is None and not event.avatar_cleared:
         return
-    ref = f"avatar:{event.user_id}"
+    await _detach_all(infra, f"avatar:{event.user_id}", recorded, keep=event.avatar_media_id)
+
+
+async def detach_from_deleted_post(infra: Any, recorded: Any) -> None:
+    """React to `posts.PostDeleted`: its media is attached to nothing there any more."""
+    await _detach_all(infra, f"post:{recorded.event.post_id}", recorded)
+
+
+async def _detach_all(infra: Any, ref: str, recorded: Any, keep: str | None = None) -> None:
     tag = f"{recorded.stream}-{recorded.seq}-{recorded.index}"
     for media_id in await model.attached_to(infra.pool, ref):
-        if media_id == event.avatar_media_id:
+        if media_id == keep:
             continue
         meta = system_meta(f"detach/{tag}/{media_id}")
         await transact(
@@ -176,6 +184,9 @@ def reactors(infra: Any) -> list[Reactor]:
     async def on_profile(recorded: Any) -> None:
         await detach_old_avatar(infra, recorded)
 
+    async def on_post(recorded: Any) -> None:
+        await detach_from_deleted_post(infra, recorded)
+
     return [
         Reactor(
             js=js,
@@ -194,5 +205,14 @@ def reactors(infra: Any) -> list[Reactor]:
             filter_subject="ev.profiles.>",
             reacts_to=frozenset({"profiles.ProfileUpdated"}),
             react=on_profile,
+        ),
+        Reactor(
+            js=js,
+            registry=infra.registry,
+            name="media_on_posts",
+            stream=streams.stream_for("posts"),
+            filter_subject="ev.posts.>",
+            reacts_to=frozenset({"posts.PostDeleted"}),
+            react=on_post,
         ),
     ]

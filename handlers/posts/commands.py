@@ -3,7 +3,7 @@ document and the handler agree on them."""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 
@@ -12,25 +12,40 @@ from core.text import MULTILINE, ONE_LINE
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
+#: Attachments per post (the author's own ready media).
+MEDIA_MAX = 10
+VISIBILITIES = ("public", "followers")
 
 #: Plain text (`core.text`): a NUL in a title was accepted and dead-lettered by the posts
 #: projection; a body keeps tabs and newlines.
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=TITLE_MAX, pattern=ONE_LINE)]
 Body = Annotated[str, msgspec.Meta(min_length=1, max_length=BODY_MAX, pattern=MULTILINE)]
+Visibility = Literal["public", "followers"]
+MediaIds = Annotated[list[str], msgspec.Meta(max_length=MEDIA_MAX)]
+CategorySlug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 
 
 class PublishPost(Command, frozen=True):
     context: ClassVar[str] = "posts"
     post_id: str
-    title: Title
     body: Body
+    title: Title | None = None
+    visibility: Visibility = "public"
+    category: CategorySlug | None = None
+    #: Checked by the edge with the media context (the author's own ready media) before
+    #: the post names them.
+    media_ids: MediaIds = []
 
 
 class EditPost(Command, frozen=True):
+    """Fields left out (None) stay as they are; `clear_title` removes the title."""
+
     context: ClassVar[str] = "posts"
     post_id: str
     title: Title | None = None
     body: Body | None = None
+    clear_title: bool = False
+    visibility: Visibility | None = None
 
 
 class DeletePost(Command, frozen=True):

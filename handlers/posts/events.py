@@ -9,21 +9,35 @@ from core.registry import Event
 
 
 class PostPublished(Event, frozen=True):
+    """Fields after `published_at` came with the blog (issue 10); an event stored before
+    them reads with their defaults (a public post without category, media or tags)."""
+
     name: ClassVar[str] = "posts.PostPublished"
     post_id: str
     author_id: str
-    title: str
+    title: str | None
     body: str
     published_at: datetime
+    visibility: str = "public"
+    category: str | None = None
+    media_ids: list[str] = []
+    #: Normalised hashtags of the body (`handlers.posts.markdown.extract_tags`), at most 10.
+    tags: list[str] = []
 
 
 class PostEdited(Event, frozen=True):
+    """Only what changed: a None field stayed as it was (`title_cleared` removes the
+    title); `tags` is the body's new tags whenever the body changed."""
+
     name: ClassVar[str] = "posts.PostEdited"
     post_id: str
     title: str | None
     body: str | None
     edited_at: datetime
     edited_by: str
+    title_cleared: bool = False
+    visibility: str | None = None
+    tags: list[str] | None = None
 
 
 class PostDeleted(Event, frozen=True):

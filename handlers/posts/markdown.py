@@ -41,7 +41,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-from handlers.profiles.commands import HANDLE_MAX, HANDLE_MIN
+from core.text import HANDLE_MAX, HANDLE_MIN
 
 __all__ = [
     "ALLOWED_ATTRIBUTES",

@@ -8,8 +8,8 @@ from typing import Annotated, ClassVar
 import msgspec
 
 from core.commands import Command
+from core.text import HANDLE_MAX, HANDLE_MIN
 
-HANDLE_MIN, HANDLE_MAX = 3, 30
 DISPLAY_NAME_MAX = 64
 BIO_MAX = 500
 HANDLE_PATTERN = r"^[A-Za-z0-9_]+$"

@@ -62,9 +62,12 @@ async def test_the_author_edits_and_deletes_a_post(http: aiohttp.ClientSession) 
     async with http.get(
         f"/v1/posts/{created['id']}", headers={"Quark-After": deleted["position"]}
     ) as resp:
-        assert resp.status == 404
+        # A tombstone: gone, not unknown.
+        assert resp.status == 410
         assert resp.content_type == "application/problem+json"
-        assert (await resp.json())["type"] == "quark:post-not-found"
+        assert (await resp.json())["type"] == "quark:post-deleted"
+    async with http.get("/v1/posts", headers={"Quark-After": deleted["position"]}) as resp:
+        assert created["id"] not in [p["id"] for p in (await resp.json())["items"]]
 
 
 async def test_someone_else_cannot_edit_or_delete_a_post(
@@ -192,11 +195,20 @@ async def test_validation_problems_name_the_field(http: aiohttp.ClientSession) -
     assert resp.status == 422 and doc["errors"][0]["field"] == "title"
 
 
-async def test_an_edit_must_change_something_and_null_is_not_a_value(
+async def test_an_edit_must_change_something_and_only_the_title_can_be_removed(
     http: aiohttp.ClientSession,
 ) -> None:
     created = await create(http)
-    for body in ({}, {"title": None}, {"body": None, "title": "x"}):
+    async with http.patch(
+        f"/v1/posts/{created['id']}", json={"title": None}, headers=as_user(ALICE)
+    ) as resp:
+        assert resp.status == 200  # titles are optional: null removes it
+        removed = await resp.json()
+    async with http.get(
+        f"/v1/posts/{created['id']}", headers={"Quark-After": removed["position"]}
+    ) as resp:
+        assert (await resp.json())["title"] is None
+    for body in ({}, {"body": None, "title": "x"}, {"visibility": "friends"}):
         async with http.patch(
             f"/v1/posts/{created['id']}", json=body, headers=as_user(ALICE)
         ) as resp:
@@ -289,7 +301,9 @@ async def test_openapi_describes_every_route_from_the_code(http: aiohttp.ClientS
     assert {"/v1/posts", "/v1/posts/{post_id}", "/healthz", "/readyz"} <= set(spec["paths"])
     publish = spec["paths"]["/v1/posts"]["post"]
     schema = spec["components"]["schemas"]["PublishPostBody"]
-    assert schema["properties"]["title"]["maxLength"] == 200
+    title = schema["properties"]["title"]["anyOf"]  # a string of at most 200, or null
+    assert {"type": "null"} in title and any(t.get("maxLength") == 200 for t in title)
+    assert schema["required"] == ["body"]
     assert schema["additionalProperties"] is False
     assert "201" in publish["responses"] and "422" in publish["responses"]
 
