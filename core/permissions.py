@@ -18,7 +18,7 @@ ROLES: Final = (USER, MODERATOR, ADMIN)
 
 _USER = frozenset({"posts.write", "account.manage_own"})
 _MODERATOR = _USER | {"posts.moderate", "users.view"}
-_ADMIN = _MODERATOR | {"roles.grant", "users.manage"}
+_ADMIN = _MODERATOR | {"roles.grant", "users.manage", "categories.manage"}
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     USER: _USER,

@@ -7,12 +7,20 @@ from types import ModuleType
 def contexts() -> dict[str, ModuleType]:
     """Every context package by name; each has `CONTEXT`, `EVENTS` and `TABLE`."""
     import handlers.accounts
+    import handlers.categories
     import handlers.media
     import handlers.posts
     import handlers.profiles
 
     return {
-        m.CONTEXT: m for m in (handlers.accounts, handlers.media, handlers.posts, handlers.profiles)
+        m.CONTEXT: m
+        for m in (
+            handlers.accounts,
+            handlers.categories,
+            handlers.media,
+            handlers.posts,
+            handlers.profiles,
+        )
     }
 
 

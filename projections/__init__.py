@@ -8,6 +8,7 @@ def projections() -> dict[str, Projection]:
     """Every read model by name (the `quark replay` and worker catalogue)."""
     from projections.activity import ActivityProjection
     from projections.author_stats import AuthorStatsProjection
+    from projections.categories import CategoriesProjection
     from projections.follows import FollowsProjection
     from projections.media import MediaProjection
     from projections.posts import PostsProjection
@@ -24,5 +25,6 @@ def projections() -> dict[str, Projection]:
         FollowsProjection(),
         ActivityProjection(),
         MediaProjection(),
+        CategoriesProjection(),
     ]
     return {p.name: p for p in items}

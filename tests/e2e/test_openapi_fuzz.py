@@ -134,7 +134,7 @@ async def known_of(client: IdentityClient, person: dict[str, Any], handle: str |
 async def admin(
     client: IdentityClient, monkeypatch: pytest.MonkeyPatch, settings: Settings
 ) -> Known:
-    """A signed-in admin with a handle and a post."""
+    """A signed-in admin with a handle, a post and a category."""
     person = await client.sign_up()
     use_settings(monkeypatch, settings)
     assert await run_quark("admin", "grant", person["user_id"], "admin") == 0
@@ -148,6 +148,14 @@ async def admin(
     )
     assert status == 201, post
     known["post_id"] = post["id"]
+    status, category = await client.call(
+        "POST",
+        "/v1/admin/categories",
+        known["token"],
+        {"slug": "fuzzer", "name_ru": "Фаззер", "name_en": "Fuzzer", "position": 1},
+    )
+    assert status == 201, category
+    known["slug"] = category["slug"]
     return known
 
 

@@ -224,6 +224,17 @@ async def test_every_command_route_answers_its_position(
         {"until": "2099-01-01T00:00:00Z", "reason": "r"},
         user_id=target,
     )
+    # Categories (admins).
+    await r.call(
+        "POST",
+        "/v1/admin/categories",
+        admin_token,
+        {"slug": "travel", "name_ru": "Путешествия", "name_en": "Travel", "position": 1},
+    )
+    await r.call(
+        "PATCH", "/v1/admin/categories/{slug}", admin_token, {"position": 2}, slug="travel"
+    )
+    await r.call("DELETE", "/v1/admin/categories/{slug}", admin_token, slug="travel")
 
     # Erasure, last.
     await r.call("POST", "/v1/auth/logout", admin_token)

@@ -1,0 +1,13 @@
+"""Category tests sign up several people (admins, a moderator, a user) from one address."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import Settings
+from tests.support.identity import lifted_limits
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return lifted_limits(settings)
