@@ -41,6 +41,7 @@ from handlers.posts.commands import (
 )
 from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
 from projections import author_stats
+from projections import categories as categories_model
 from projections import follows as follows_model
 from projections import profiles as profiles_model
 from projections.author_stats import AuthorStatsProjection
@@ -161,6 +162,10 @@ async def publish_post(request: web.Request) -> web.Response:
     if len(set(body.media_ids)) != len(body.media_ids):
         raise ValidationError(
             "each media at most once", errors=[FieldError("media_ids", "duplicates")]
+        )
+    if body.category is not None and not await categories_model.exists(i.pool, body.category):
+        raise ValidationError(
+            "no such category", errors=[FieldError("category", "a slug of GET /v1/categories")]
         )
     post_id = created_id(request, "post")
     # The media context accepts only the author's own ready media; what a public post

@@ -185,3 +185,21 @@ async def test_posts_per_hour_are_limited(
     status, problem, headers = await client.post("/v1/posts", {"body": "one too many"}, token)
     assert status == 429 and problem["type"] == "quark:rate-limited"
     assert int(headers["Retry-After"]) > 0
+
+
+async def test_a_post_may_name_an_existing_category(client: IdentityClient, with_role: Any) -> None:
+    admin = (await with_role("admin"))["access_token"]
+    status, _ = await client.call(
+        "POST",
+        "/v1/admin/categories",
+        admin,
+        {"slug": "travel", "name_ru": "Путешествия", "name_en": "Travel", "position": 1},
+    )
+    assert status == 201
+    token = (await client.sign_up())["access_token"]
+    status, problem = await _post(client, token, {"body": "x", "category": "nowhere"})
+    assert status == 422 and problem["errors"][0]["field"] == "category"
+    status, created = await _post(client, token, {"body": "x", "category": "travel"})
+    assert status == 201, created
+    status, post = await _read(client, created["id"], None, created["position"])
+    assert post["category"] == "travel"
