@@ -125,7 +125,7 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 
 
 def all_routes() -> list[Route]:
-    from edge.routes import accounts, admin, health, live, media, posts, profiles
+    from edge.routes import accounts, admin, health, live, media, posts, profiles, reactions
 
     return [
         *health.ROUTES,
@@ -133,6 +133,7 @@ def all_routes() -> list[Route]:
         *profiles.ROUTES,
         *admin.ROUTES,
         *posts.ROUTES,
+        *reactions.ROUTES,
         *media.ROUTES,
         *live.ROUTES,
     ]

@@ -10,9 +10,17 @@ def contexts() -> dict[str, ModuleType]:
     import handlers.media
     import handlers.posts
     import handlers.profiles
+    import handlers.reactions
 
     return {
-        m.CONTEXT: m for m in (handlers.accounts, handlers.media, handlers.posts, handlers.profiles)
+        m.CONTEXT: m
+        for m in (
+            handlers.accounts,
+            handlers.media,
+            handlers.posts,
+            handlers.profiles,
+            handlers.reactions,
+        )
     }
 
 

@@ -12,6 +12,7 @@ def projections() -> dict[str, Projection]:
     from projections.media import MediaProjection
     from projections.posts import PostsProjection
     from projections.profiles import ProfilesProjection
+    from projections.reactions import ReactionsProjection
     from projections.security_log import SecurityLogProjection
     from projections.sessions import SessionsProjection
 
@@ -24,5 +25,6 @@ def projections() -> dict[str, Projection]:
         FollowsProjection(),
         ActivityProjection(),
         MediaProjection(),
+        ReactionsProjection(),
     ]
     return {p.name: p for p in items}

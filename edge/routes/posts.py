@@ -25,10 +25,13 @@ from edge.params import IntQuery
 from edge.routing import Param, Route
 from handlers.posts.commands import Body, DeletePost, EditPost, PublishPost, Title
 from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
+from handlers.reactions.commands import Kind
 from projections import author_stats
 from projections import follows as follows_model
+from projections import reactions as reactions_model
 from projections.author_stats import AuthorStatsProjection
 from projections.posts import PostRow, get_post, list_posts
+from projections.reactions import Counts, ReactionsProjection
 
 PROJECTION = "posts"
 _encoder = msgspec.json.Encoder()
@@ -60,6 +63,10 @@ class PostView(msgspec.Struct):
     body: str
     published_at: datetime
     edited_at: datetime | None
+    #: How many people reacted with each kind; a kind nobody used is absent.
+    reactions: Counts
+    #: The reader's own reactions (empty for an anonymous reader).
+    my_reactions: list[Kind]
 
 
 class PostPage(msgspec.Struct):
@@ -72,8 +79,34 @@ class AuthorStats(msgspec.Struct):
     posts: int
 
 
-def _view(row: PostRow) -> PostView:
-    return PostView(row.id, row.author_id, row.title, row.body, row.published_at, row.edited_at)
+async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
+    """Post views with their reactions: one query for the counts of the whole page and one
+    for the reader's own, whatever the page's size."""
+    if not rows:
+        return []
+    pool = infra(request).pool
+    await wait_for_position(request, ReactionsProjection.name)
+    ids = [r.id for r in rows]
+    counts = await reactions_model.counts_for(pool, "post", ids)
+    viewer = await optional_principal(request)
+    mine = (
+        await reactions_model.mine_for(pool, "post", ids, viewer.user_id)
+        if viewer is not None
+        else {}
+    )
+    return [
+        PostView(
+            r.id,
+            r.author_id,
+            r.title,
+            r.body,
+            r.published_at,
+            r.edited_at,
+            counts[r.id],  # type: ignore[arg-type]
+            reactions_model.ordered(mine.get(r.id, ())),  # type: ignore[arg-type]
+        )
+        for r in rows
+    ]
 
 
 def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
@@ -128,13 +161,23 @@ async def delete_post(request: web.Request) -> web.Response:
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
 
-async def read_post(request: web.Request) -> web.Response:
+async def visible_post(request: web.Request) -> PostRow:
+    """The post of the path's `post_id` as the reader may see it: it exists in the posts
+    read model (at the position the read must see) and its author has not blocked the
+    reader. Anything else is `PostNotFound`, so a blocked person learns nothing more than
+    of a post that never was."""
     post_id = path_id(request, "post_id", PostNotFound)
     await wait_for_position(request, PROJECTION)
     row = await get_post(infra(request).pool, post_id)
     if row is None or row.author_id in await _hidden_authors(request):
         raise PostNotFound()
-    return _json(200, _view(row))
+    return row
+
+
+async def read_post(request: web.Request) -> web.Response:
+    row = await visible_post(request)
+    [view] = await _views(request, [row])
+    return _json(200, view)
 
 
 async def _hidden_authors(request: web.Request) -> set[str]:
@@ -187,7 +230,8 @@ async def list_posts_route(request: web.Request) -> web.Response:
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"p": page[-1].published_seq}) if more else None
     hidden = await _hidden_authors(request)
-    return _json(200, PostPage([_view(r) for r in page if r.author_id not in hidden], cursor))
+    views = await _views(request, [r for r in page if r.author_id not in hidden])
+    return _json(200, PostPage(views, cursor))
 
 
 async def author_stats_route(request: web.Request) -> web.Response:
