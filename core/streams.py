@@ -211,6 +211,18 @@ def load(path: Path | str) -> Declarations:
     return Declarations(decoded, path)
 
 
+def _covers(pattern: str, subject: str) -> bool:
+    """Whether every subject that `subject` (itself a pattern) matches also matches
+    `pattern`: `ev.>` covers `ev.posts.>`, `ev.posts.*` does not."""
+    p, s = pattern.split("."), subject.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return i < len(s)
+        if i >= len(s) or s[i] == ">" or (token != "*" and token != s[i]):
+            return False
+    return len(p) == len(s)
+
+
 def _validate(decoded: StreamsFile, root: yaml.Node | None, path: Path) -> None:
     def fail(field: str, problem: str) -> None:
         raise ConfigError(f"{path}:{_line_of(root, '$.' + field)}: {field}: {problem}")
@@ -253,6 +265,19 @@ def _validate(decoded: StreamsFile, root: yaml.Node | None, path: Path) -> None:
                 )
             if not source.filter_subjects:
                 fail(f"consumers.{name}.sources[{i}].filter_subjects", "at least one subject")
+            # A read model's checkpoint must follow every position of the stream: a client
+            # hands any of them back (Quark-After, a writer's own reads), and a read model
+            # that never sees part of the stream would keep that read waiting until 503.
+            missing = [
+                s
+                for s in decoded.streams[source.stream].subjects
+                if not any(_covers(f, s) for f in source.filter_subjects)
+            ]
+            if missing:
+                fail(
+                    f"consumers.{name}.sources[{i}].filter_subjects",
+                    f"must cover every subject of {source.stream} (missing {', '.join(missing)})",
+                )
         try:
             parse_duration(consumer.ack_wait)
         except ValueError as exc:

@@ -125,7 +125,17 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 
 
 def all_routes() -> list[Route]:
-    from edge.routes import accounts, admin, categories, health, live, media, posts, profiles
+    from edge.routes import (
+        accounts,
+        admin,
+        categories,
+        health,
+        live,
+        media,
+        posts,
+        profiles,
+        reactions,
+    )
 
     return [
         *health.ROUTES,
@@ -134,6 +144,7 @@ def all_routes() -> list[Route]:
         *admin.ROUTES,
         *posts.ROUTES,
         *categories.ROUTES,
+        *reactions.ROUTES,
         *media.ROUTES,
         *live.ROUTES,
     ]

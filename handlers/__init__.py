@@ -11,6 +11,7 @@ def contexts() -> dict[str, ModuleType]:
     import handlers.media
     import handlers.posts
     import handlers.profiles
+    import handlers.reactions
 
     return {
         m.CONTEXT: m
@@ -20,6 +21,7 @@ def contexts() -> dict[str, ModuleType]:
             handlers.media,
             handlers.posts,
             handlers.profiles,
+            handlers.reactions,
         )
     }
 

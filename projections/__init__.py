@@ -13,6 +13,7 @@ def projections() -> dict[str, Projection]:
     from projections.media import MediaProjection
     from projections.posts import PostsProjection
     from projections.profiles import ProfilesProjection
+    from projections.reactions import ReactionsProjection
     from projections.security_log import SecurityLogProjection
     from projections.sessions import SessionsProjection
 
@@ -26,5 +27,6 @@ def projections() -> dict[str, Projection]:
         ActivityProjection(),
         MediaProjection(),
         CategoriesProjection(),
+        ReactionsProjection(),
     ]
     return {p.name: p for p in items}

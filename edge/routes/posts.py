@@ -40,12 +40,15 @@ from handlers.posts.commands import (
     Visibility,
 )
 from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
+from handlers.reactions.commands import Kind
 from projections import author_stats
 from projections import categories as categories_model
 from projections import follows as follows_model
 from projections import profiles as profiles_model
+from projections import reactions as reactions_model
 from projections.author_stats import AuthorStatsProjection
 from projections.posts import PostRow, can_see, get_post, history, list_posts
+from projections.reactions import Counts, ReactionsProjection
 
 PROJECTION = "posts"
 _encoder = msgspec.json.Encoder()
@@ -94,6 +97,11 @@ class PostView(msgspec.Struct):
     #: `visible`, or — for the author's own eyes only — `hidden` or `held` by moderation.
     moderation: str
 
+    #: How many people reacted with each kind; a kind nobody used is absent.
+    reactions: Counts
+    #: The reader's own reactions (empty for an anonymous reader).
+    my_reactions: list[Kind]
+
 
 class PostVersionView(msgspec.Struct):
     version: int
@@ -126,7 +134,20 @@ class AuthorStats(msgspec.Struct):
 
 
 async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
-    """The views of a page of posts: their attachments come in one query for the page."""
+    """The views of a page of posts: attachments, reaction counts and the reader's own
+    reactions each come in one query for the whole page, whatever its size."""
+    if not rows:
+        return []
+    pool = infra(request).pool
+    await wait_for_position(request, ReactionsProjection.name)
+    ids = [r.id for r in rows]
+    counts = await reactions_model.counts_for(pool, "post", ids)
+    viewer = await optional_principal(request)
+    mine = (
+        await reactions_model.mine_for(pool, "post", ids, viewer.user_id)
+        if viewer is not None
+        else {}
+    )
     media = await media_views(request, [m for row in rows for m in row.media_ids])
     return [
         PostView(
@@ -142,6 +163,8 @@ async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
             row.tags,
             [media[m] for m in row.media_ids if m in media],
             row.moderation,
+            counts[row.id],  # type: ignore[arg-type]
+            reactions_model.ordered(mine.get(row.id, ())),  # type: ignore[arg-type]
         )
         for row in rows
     ]
@@ -247,9 +270,11 @@ async def delete_post(request: web.Request) -> web.Response:
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
 
-async def _readable(request: web.Request) -> PostRow:
-    """The post, if the reader may see it: 404 when it does not exist for them (missing,
-    not in its audience, hidden, its author blocked them), 410 when it was deleted."""
+async def visible_post(request: web.Request) -> PostRow:
+    """The post of the path's `post_id` if the reader may see it (read at the position the
+    read must see): 404 when it does not exist for them — missing, not in its audience,
+    hidden by moderation, or its author blocked them, so a blocked person learns nothing
+    more than of a post that never was — and 410 when it was deleted."""
     post_id = path_id(request, "post_id", PostNotFound)
     viewer = await optional_principal(request)
     await wait_for_position(request, PROJECTION)
@@ -265,13 +290,13 @@ async def _readable(request: web.Request) -> PostRow:
 
 
 async def read_post(request: web.Request) -> web.Response:
-    row = await _readable(request)
+    row = await visible_post(request)
     return _json(200, (await _views(request, [row]))[0])
 
 
 async def post_history(request: web.Request) -> web.Response:
     """Every version of a post, oldest first; for whoever may see the post."""
-    row = await _readable(request)
+    row = await visible_post(request)
     versions = await history(infra(request).pool, row.id)
     return _json(
         200, PostHistory(row.id, [PostVersionView(*msgspec.structs.astuple(v)) for v in versions])

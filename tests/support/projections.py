@@ -1,18 +1,26 @@
 """Test-only read models that make failures visible: `apply_log` (PostgreSQL) and
 `redis_apply_log` (Redis) count every application of an event (a double apply shows as a
-count of 2), and in `apply_log` posts whose title contains "poison" fail."""
+count of 2), and in `apply_log` posts whose title contains "poison" fail. And `redeliver`,
+which makes a platform's real read model apply events it already holds a second time."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import asyncpg
 
 from core.envelope import RecordedEvent
 from core.projection import PgProjection, PgSink, RedisProjection, Sink
+from core.runner import projection_worker
 from core.streams import ConsumerSpec, SourceSpec
+from edge.positions import PositionWatcher
 from handlers.posts.events import PostEdited, PostPublished
+from tests.support.log import stream_head
+
+if TYPE_CHECKING:
+    from tests.support.platform import Platform
 
 
 class PoisonError(Exception):
@@ -78,3 +86,57 @@ async def applications(sink: Sink) -> dict[tuple[int, int], int]:
         (int(seq), int(idx)): int(times)
         for (seq, _, idx), times in ((k.decode().partition(":"), v) for k, v in raw.items())
     }
+
+
+async def redeliver(
+    platform: Platform,
+    name: str,
+    stream: str,
+    *,
+    since: int,
+    max_batch: int = 1000,
+    timeout: float = 20.0,
+) -> None:
+    """Make the platform's PostgreSQL read model `name` apply again every event of `stream`
+    after sequence `since`, although its rows already hold them, and wait until it has.
+
+    The kernel never does this by itself (a batch and its checkpoint commit together, and
+    events at or below the checkpoint are skipped), so this stands for whatever could: its
+    worker stops, the checkpoint row in `quark.checkpoints` is moved back to `since` with
+    the rows left as they are, and a new worker starts from there, as one would after a
+    crash that lost the checkpoint but not the rows. `max_batch=1` applies the events one by
+    one, the shape of the retry after a failed batch.
+    """
+    from projections import projections
+
+    workers = platform.workers
+    for worker, task in zip(workers.projections, workers.projection_tasks, strict=True):
+        if worker.name == name and not worker.stopping:
+            worker.stop()
+            await task
+    projection = projections()[name]
+    restarted = projection_worker(projection, platform.infra)
+    assert isinstance(restarted.sink, PgSink), f"{name} is not a PostgreSQL read model"
+    active = await restarted.sink.active_build()
+    assert active is not None
+    moved = await platform.infra.pool.execute(
+        "UPDATE quark.checkpoints SET position = $4 "
+        "WHERE projection = $1 AND build = $2 AND stream = $3 AND position > $4",
+        name,
+        active[0],
+        stream,
+        since,
+    )
+    assert moved == "UPDATE 1", f"{name} had not gone past {stream}:{since}"
+    restarted.max_batch = max_batch
+    # Handed to the platform's workers, which stop it with the rest.
+    workers.projections.append(restarted)
+    workers.projection_tasks.append(asyncio.create_task(restarted.run(), name=f"again-{name}"))
+    # A watcher of its own: the platform's remembers the position from before the rewind
+    # (positions only grow) and would answer at once.
+    watcher = PositionWatcher(platform.infra.nc, platform.infra.pool)
+    await watcher.start()
+    try:
+        await watcher.wait(name, stream, await stream_head(platform.infra, stream), timeout)
+    finally:
+        await watcher.stop()

@@ -40,6 +40,7 @@ QUARK_SERVICES = (
     "handlers-accounts",
     "handlers-posts",
     "handlers-profiles",
+    "handlers-reactions",
     "projection-posts",
     "projection-author-stats",
     "projection-sessions",
@@ -47,6 +48,7 @@ QUARK_SERVICES = (
     "projection-profiles",
     "projection-follows",
     "projection-activity",
+    "projection-reactions",
 )
 MIN_NATS = (2, 12, 3)
 

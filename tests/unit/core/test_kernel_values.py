@@ -263,6 +263,10 @@ def test_the_shipped_streams_file_is_valid() -> None:
             "streams:\n  A:\n    subjects: ['x']\nconsumers:\n  p:\n    sources:\n      - stream: NOPE\n        filter_subjects: ['x']\n",
             r":7: consumers\.p\.sources\[0\]\.stream",
         ),
+        (
+            "streams:\n  A:\n    subjects: ['ev.a.>', 'ev.b.>']\nconsumers:\n  p:\n    sources:\n      - stream: A\n        filter_subjects: ['ev.a.>']\n",
+            r":8: consumers\.p\.sources\[0\]\.filter_subjects: must cover every subject of A \(missing ev\.b\.>\)",
+        ),
     ],
 )
 def test_a_wrong_streams_file_names_the_field_and_line(
