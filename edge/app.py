@@ -129,6 +129,7 @@ def all_routes() -> list[Route]:
         accounts,
         admin,
         categories,
+        comments,
         health,
         live,
         media,
@@ -145,6 +146,7 @@ def all_routes() -> list[Route]:
         *posts.ROUTES,
         *categories.ROUTES,
         *reactions.ROUTES,
+        *comments.ROUTES,
         *media.ROUTES,
         *live.ROUTES,
     ]

@@ -9,6 +9,7 @@ def projections() -> dict[str, Projection]:
     from projections.activity import ActivityProjection
     from projections.author_stats import AuthorStatsProjection
     from projections.categories import CategoriesProjection
+    from projections.comments import CommentsProjection
     from projections.follows import FollowsProjection
     from projections.media import MediaProjection
     from projections.posts import PostsProjection
@@ -28,5 +29,6 @@ def projections() -> dict[str, Projection]:
         MediaProjection(),
         CategoriesProjection(),
         ReactionsProjection(),
+        CommentsProjection(),
     ]
     return {p.name: p for p in items}

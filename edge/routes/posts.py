@@ -43,10 +43,12 @@ from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, P
 from handlers.reactions.commands import Kind
 from projections import author_stats
 from projections import categories as categories_model
+from projections import comments as comments_model
 from projections import follows as follows_model
 from projections import profiles as profiles_model
 from projections import reactions as reactions_model
 from projections.author_stats import AuthorStatsProjection
+from projections.comments import CommentsProjection
 from projections.posts import PostRow, can_see, get_post, history, list_posts
 from projections.reactions import Counts, ReactionsProjection
 
@@ -101,6 +103,8 @@ class PostView(msgspec.Struct):
     reactions: Counts
     #: The reader's own reactions (empty for an anonymous reader).
     my_reactions: list[Kind]
+    #: Live comments under the post.
+    comments: int
 
 
 class PostVersionView(msgspec.Struct):
@@ -149,6 +153,8 @@ async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
         else {}
     )
     media = await media_views(request, [m for row in rows for m in row.media_ids])
+    await wait_for_position(request, CommentsProjection.name)
+    comment_counts = await comments_model.counts_for(pool, ids)
     return [
         PostView(
             row.id,
@@ -165,6 +171,7 @@ async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
             row.moderation,
             counts[row.id],  # type: ignore[arg-type]
             reactions_model.ordered(mine.get(row.id, ())),  # type: ignore[arg-type]
+            comment_counts.get(row.id, 0),
         )
         for row in rows
     ]

@@ -51,3 +51,27 @@ class EditPost(Command, frozen=True):
 class DeletePost(Command, frozen=True):
     context: ClassVar[str] = "posts"
     post_id: str
+
+
+class AddComment(Command, frozen=True):
+    """`post_author_id` is filled in by the edge from the post it checked the commenter may
+    see (commands come only from the edge): the comment's aggregate keeps it, so the post's
+    author may delete comments under their post without the comment reading the post."""
+
+    context: ClassVar[str] = "posts"
+    comment_id: str
+    post_id: str
+    post_author_id: str
+    body: Body
+    reply_to: str | None = None
+
+
+class EditComment(Command, frozen=True):
+    context: ClassVar[str] = "posts"
+    comment_id: str
+    body: Body
+
+
+class DeleteComment(Command, frozen=True):
+    context: ClassVar[str] = "posts"
+    comment_id: str

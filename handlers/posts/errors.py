@@ -21,3 +21,13 @@ class NotPostAuthor(ForbiddenError):
 class EmptyPost(ValidationError):
     code = "empty-post"
     title = "A post needs a title and a body that are not blank"
+
+
+class CommentNotFound(NotFoundError):
+    code = "comment-not-found"
+    title = "No such comment"
+
+
+class NotCommentAuthor(ForbiddenError):
+    code = "not-comment-author"
+    title = "Only its author may edit a comment; its author, the post's author or a moderator may delete it"

@@ -48,3 +48,35 @@ class PostDeleted(Event, frozen=True):
 
 
 EVENTS = (PostPublished, PostEdited, PostDeleted)
+
+
+class CommentAdded(Event, frozen=True):
+    name: ClassVar[str] = "posts.CommentAdded"
+    comment_id: str
+    post_id: str
+    post_author_id: str
+    author_id: str
+    body: str
+    added_at: datetime
+    reply_to: str | None = None
+
+
+class CommentEdited(Event, frozen=True):
+    name: ClassVar[str] = "posts.CommentEdited"
+    comment_id: str
+    post_id: str
+    body: str
+    edited_at: datetime
+
+
+class CommentDeleted(Event, frozen=True):
+    """A tombstone: the comment's place in its thread stays, its text goes."""
+
+    name: ClassVar[str] = "posts.CommentDeleted"
+    comment_id: str
+    post_id: str
+    deleted_at: datetime
+    deleted_by: str
+
+
+EVENTS = (*EVENTS, CommentAdded, CommentEdited, CommentDeleted)

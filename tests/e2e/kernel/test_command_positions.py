@@ -171,6 +171,13 @@ async def test_every_command_route_answers_its_position(
     # Posts.
     post = await r.call("POST", "/v1/posts", token, {"title": "t", "body": "b"})
     await r.call("PATCH", "/v1/posts/{post_id}", token, {"body": "c"}, post_id=post["id"])
+    comment = await r.call(
+        "POST", "/v1/posts/{post_id}/comments", token, {"body": "c"}, post_id=post["id"]
+    )
+    await r.call(
+        "PATCH", "/v1/comments/{comment_id}", token, {"body": "d"}, comment_id=comment["id"]
+    )
+    await r.call("DELETE", "/v1/comments/{comment_id}", token, comment_id=comment["id"])
     for method in ("PUT", "PUT", "DELETE", "DELETE"):  # each twice: the second changes nothing
         await r.call(
             method, "/v1/posts/{post_id}/reactions/{kind}", token, post_id=post["id"], kind="wow"

@@ -1,0 +1,220 @@
+"""Comments: add (a reply names its parent), read a post's thread (oldest first, nested),
+edit and delete. Only whoever may see a post may comment on it or read its comments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+from aiohttp import web
+
+from core.errors import FieldError, ValidationError
+from core.ids import is_uuid
+from edge.auth import optional_principal, principal, send_as
+from edge.bodies import read_json
+from edge.context import command_headers, created_id, infra, path_id, wait_for_position
+from edge.cursors import BadCursor, decode_cursor, encode_cursor
+from edge.params import IntQuery
+from edge.routes.posts import PostGone, visible_post
+from edge.routing import Param, Route
+from handlers.posts.commands import AddComment, Body, DeleteComment, EditComment
+from handlers.posts.errors import CommentNotFound, EmptyPost, NotCommentAuthor, PostNotFound
+from projections import comments as model
+
+PROJECTION = "comments"
+#: Replies deeper than this are shown at this depth, under their deepest shown ancestor.
+MAX_DEPTH = 4
+_encoder = msgspec.json.Encoder()
+
+
+class CommentBody(msgspec.Struct, forbid_unknown_fields=True):
+    body: Body
+    reply_to: str | None = None
+
+
+class EditCommentBody(msgspec.Struct, forbid_unknown_fields=True):
+    body: Body
+
+
+class CommentResult(msgspec.Struct):
+    id: str
+    position: str
+
+
+class CommentView(msgspec.Struct):
+    id: str
+    post_id: str
+    #: Empty for a deleted comment (a tombstone keeps its place in the thread).
+    author_id: str
+    body: str
+    body_html: str
+    reply_to: str | None
+    #: Nesting as shown: 0 for a comment on the post, at most MAX_DEPTH.
+    depth: int
+    added_at: datetime
+    edited_at: datetime | None
+    deleted: bool
+
+
+class CommentPage(msgspec.Struct):
+    items: list[CommentView]
+    next_cursor: str | None
+
+
+def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=_encoder.encode(value), content_type="application/json", headers=headers
+    )
+
+
+def _view(row: model.CommentRow) -> CommentView:
+    deleted = row.deleted_at is not None
+    return CommentView(
+        row.id,
+        row.post_id,
+        "" if deleted else row.author_id,
+        row.body,
+        row.body_html,
+        row.reply_to,
+        min(row.depth, MAX_DEPTH),
+        row.added_at,
+        row.edited_at,
+        deleted,
+    )
+
+
+async def add_comment(request: web.Request) -> web.Response:
+    who = await principal(request)
+    i = infra(request)
+    body = await read_json(request, CommentBody, max_bytes=i.settings.max_body_bytes)
+    post = await visible_post(request)
+    if body.reply_to is not None:
+        await wait_for_position(request, PROJECTION)
+        parent = await model.get_comment(i.pool, body.reply_to) if is_uuid(body.reply_to) else None
+        if parent is None or parent.post_id != post.id:
+            raise ValidationError(
+                "no such comment under this post",
+                errors=[FieldError("reply_to", "a comment of this post")],
+            )
+    comment_id = created_id(request, "comment")
+    reply = await send_as(
+        request,
+        AddComment(
+            comment_id=comment_id,
+            post_id=post.id,
+            post_author_id=post.author_id,
+            body=body.body,
+            reply_to=body.reply_to,
+        ),
+        who,
+    )
+    headers = {**command_headers(reply), "Location": f"/v1/comments/{comment_id}"}
+    return _json(201, CommentResult(comment_id, reply.position or ""), headers)
+
+
+async def list_comments(request: web.Request) -> web.Response:
+    i = infra(request)
+    post = await visible_post(request)
+    viewer = await optional_principal(request)
+    limit = _LIMIT.read(request)
+    after = None
+    scope = f"comments|{post.id}"
+    if "cursor" in request.query:
+        after = decode_cursor(i.secret_key, scope, request.query["cursor"]).get("c")
+        if not isinstance(after, list) or not all(isinstance(n, int) for n in after):
+            raise BadCursor()
+    await wait_for_position(request, PROJECTION)
+    rows = await model.thread(
+        i.pool, post.id, after=after, limit=limit + 1, viewer=viewer.user_id if viewer else None
+    )
+    page, more = rows[:limit], len(rows) > limit
+    cursor = encode_cursor(i.secret_key, scope, {"c": page[-1].path}) if more else None
+    return _json(200, CommentPage([_view(r) for r in page], cursor))
+
+
+async def edit_comment(request: web.Request) -> web.Response:
+    who = await principal(request)
+    comment_id = path_id(request, "comment_id", CommentNotFound)
+    body = await read_json(
+        request, EditCommentBody, max_bytes=infra(request).settings.max_body_bytes
+    )
+    reply = await send_as(request, EditComment(comment_id=comment_id, body=body.body), who)
+    return _json(200, CommentResult(comment_id, reply.position or ""), command_headers(reply))
+
+
+async def delete_comment(request: web.Request) -> web.Response:
+    who = await principal(request)
+    comment_id = path_id(request, "comment_id", CommentNotFound)
+    reply = await send_as(request, DeleteComment(comment_id=comment_id), who)
+    return _json(200, CommentResult(comment_id, reply.position or ""), command_headers(reply))
+
+
+_POST_ID = Param("post_id", "path", "Post id", {"type": "string", "format": "uuid"})
+_COMMENT_ID = Param("comment_id", "path", "Comment id", {"type": "string", "format": "uuid"})
+_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=50)
+
+ROUTES = [
+    Route(
+        "POST",
+        "/v1/posts/{post_id}/comments",
+        add_comment,
+        "Comment on a post (or reply to one of its comments)",
+        "comments",
+        request=CommentBody,
+        response=CommentResult,
+        status=201,
+        params=(_POST_ID,),
+        raises=(PostNotFound, PostGone, EmptyPost),
+        auth="bearer",
+        after=True,
+        idempotent_create=True,
+        name="add_comment",
+    ),
+    Route(
+        "GET",
+        "/v1/posts/{post_id}/comments",
+        list_comments,
+        "A post's comments, oldest first, replies nested under their parent",
+        "comments",
+        response=CommentPage,
+        params=(
+            _POST_ID,
+            _LIMIT.param,
+            Param(
+                "cursor",
+                "query",
+                "next_cursor of the previous page",
+                {"type": "string", "minLength": 1},
+            ),
+        ),
+        raises=(PostNotFound, PostGone, BadCursor),
+        auth="optional",
+        after=True,
+        name="list_comments",
+    ),
+    Route(
+        "PATCH",
+        "/v1/comments/{comment_id}",
+        edit_comment,
+        "Edit my comment",
+        "comments",
+        request=EditCommentBody,
+        response=CommentResult,
+        params=(_COMMENT_ID,),
+        raises=(CommentNotFound, NotCommentAuthor, EmptyPost),
+        auth="bearer",
+        name="edit_comment",
+    ),
+    Route(
+        "DELETE",
+        "/v1/comments/{comment_id}",
+        delete_comment,
+        "Delete a comment (its author, the post's author or a moderator)",
+        "comments",
+        response=CommentResult,
+        params=(_COMMENT_ID,),
+        raises=(CommentNotFound, NotCommentAuthor),
+        auth="bearer",
+        name="delete_comment",
+    ),
+]
