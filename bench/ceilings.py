@@ -61,7 +61,7 @@ from core.ids import uuid7
 from core.natsutil import ReplyMux, status_of
 from core.streamreader import read_stream
 from handlers.accounts.credentials import Passwords
-from projections.posts import ROW_COLUMNS, PostsProjection
+from projections.posts import ROW_COLUMNS, PostsProjection, body_html
 
 CEILING_STREAM = "BENCH_CEILING"
 
@@ -217,8 +217,10 @@ async def pg_copy(database_url: str, rows: int, title: str, body: str) -> dict[s
     now = datetime.now(UTC)
     # UUIDv7 like real post ids: time-ordered keys append to the primary-key B-tree, random
     # ones (v4) would split pages all over it and understate the ceiling.
+    html = body_html(body)  # rendered once: the ceiling is the table's write, not Markdown
     records = [
-        (uuid7(), authors[i % len(authors)], title, body, now, None, i + 1, i + 1)
+        (uuid7(), authors[i % len(authors)], title, body, html, now, None, i + 1, i + 1)
+        + ("public", None, [], [])
         for i in range(rows)
     ]
     conn = await asyncpg.connect(database_url)

@@ -267,6 +267,9 @@ WORKERS: tuple[tuple[str, ...], ...] = (
     ("handler", "posts"),
     ("projection", "posts"),
     ("projection", "author_stats"),
+    # What a post's view and its publishing read besides the posts read model (the author's
+    # perks, blocks, attachments, reactions, comment counts), in one process.
+    ("projection", "profiles,follows,media,reactions,comments"),
     ("edge",),
 )
 

@@ -276,18 +276,21 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
     if kind in ("handler", "projection") and not name:
         raise ConfigError(f"quark run {kind} needs a name")
     known = contexts() if kind == "handler" else projections()
-    if name and kind in ("handler", "projection") and name not in known:
-        raise ConfigError(f"no {kind} named {name!r}; known: {', '.join(sorted(known))}")
+    # Several names, comma-separated, run in one process (small read models together).
+    names = name.split(",") if name else []
+    for one in names if kind in ("handler", "projection") else []:
+        if one not in known:
+            raise ConfigError(f"no {kind} named {one!r}; known: {', '.join(sorted(known))}")
     stop = asyncio.Event()
     started = install_signal_handlers(stop)
     async with AsyncExitStack() as stack:
         infra = await _open(settings, stack, f"quark-{kind}-{name or 'all'}")
         workers = Workers(infra)
         if kind in ("handler", "all"):
-            await workers.start_handlers([name] if name and kind == "handler" else contexts())
+            await workers.start_handlers(names if names and kind == "handler" else contexts())
         if kind in ("projection", "all"):
             await workers.start_projections(
-                [name] if name and kind == "projection" else projections()
+                names if names and kind == "projection" else projections()
             )
         if kind in ("edge", "all"):
             await workers.start_edge(settings.http_host, settings.http_port)

@@ -51,6 +51,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     max_commands_in_flight: int = 256
     #: The same bound for reads (GET, HEAD); open websockets do not count.
     max_reads_in_flight: int = 1024
+    #: Multiplies the hourly quotas of the perks table (posts, uploads per hour): load
+    #: benchmarks lift them and say so; 1 in production.
+    perks_quota_scale: float = 1.0
     #: Media uploads and downloads one edge process moves at once (they last as long as
     #: the bytes take, so they have their own bound and never starve reads or commands).
     max_transfers_in_flight: int = 512

@@ -114,9 +114,9 @@ async def add_comment(request: web.Request) -> web.Response:
 
 async def list_comments(request: web.Request) -> web.Response:
     i = infra(request)
+    limit = _LIMIT.read(request)  # a malformed query is 422 before anything is looked up
     post = await visible_post(request)
     viewer = await optional_principal(request)
-    limit = _LIMIT.read(request)
     after = None
     scope = f"comments|{post.id}"
     if "cursor" in request.query:

@@ -136,7 +136,8 @@ async def _allowance(request: web.Request, user_id: str, declared: int | None) -
     vip_until = await profiles_model.vip_until_of(i.pool, user_id)
     p = perks(vip_until, datetime.now(UTC))
     per_file = int(p["upload_limit_mb"]) * MIB
-    await limit(request, Rule("media_uploads", int(p["uploads_per_hour"]), 3600), user_id)
+    quota = max(1, int(int(p["uploads_per_hour"]) * i.settings.perks_quota_scale))
+    await limit(request, Rule("media_uploads", quota, 3600), user_id)
     # The storage in use as of the person's own latest writes (a deletion just made counts).
     await wait_for_position(request, PROJECTION)
     left = int(p["storage_mb"]) * MIB - await model.storage_used(i.pool, user_id)

@@ -188,7 +188,8 @@ async def publish_post(request: web.Request) -> web.Response:
     i = infra(request)
     body = await read_json(request, PublishPostBody, max_bytes=i.settings.max_body_bytes)
     p = perks(await profiles_model.vip_until_of(i.pool, who.user_id), datetime.now(UTC))
-    await limit(request, Rule("posts", int(p["posts_per_hour"]), 3600), who.user_id)
+    quota = max(1, int(int(p["posts_per_hour"]) * i.settings.perks_quota_scale))
+    await limit(request, Rule("posts", quota, 3600), who.user_id)
     if len(set(body.media_ids)) != len(body.media_ids):
         raise ValidationError(
             "each media at most once", errors=[FieldError("media_ids", "duplicates")]

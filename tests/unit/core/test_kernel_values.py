@@ -155,6 +155,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_MEDIA_ACK_WAIT_SECONDS": "15",
         "QUARK_MEDIA_SPOOL_DIR": "/var/spool/quark",
         "QUARK_MAX_TRANSFERS_IN_FLIGHT": "64",
+        "QUARK_PERKS_QUOTA_SCALE": "1000",
         "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
         "QUARK_VERIFICATION_RESEND_AFTER_SECONDS": "30",
         "QUARK_HANDLE_COOLING_OFF_SECONDS": "86400",
