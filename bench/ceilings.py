@@ -211,6 +211,10 @@ async def pg_commit(database_url: str, count: int) -> LoopResult:
         await conn.close()
 
 
+#: The rest of a post row (visibility, category, media, tags), as `ROW_COLUMNS` orders them.
+_REST = ("public", None, [], [])
+
+
 async def pg_copy(database_url: str, rows: int, title: str, body: str) -> dict[str, float]:
     """Rows/s of one `COPY` of `rows` post-shaped rows (row building not timed)."""
     authors = [str(uuid.uuid4()) for _ in range(1000)]
@@ -219,8 +223,7 @@ async def pg_copy(database_url: str, rows: int, title: str, body: str) -> dict[s
     # ones (v4) would split pages all over it and understate the ceiling.
     html = body_html(body)  # rendered once: the ceiling is the table's write, not Markdown
     records = [
-        (uuid7(), authors[i % len(authors)], title, body, html, now, None, i + 1, i + 1)
-        + ("public", None, [], [])
+        (uuid7(), authors[i % len(authors)], title, body, html, now, None, i + 1, i + 1, *_REST)
         for i in range(rows)
     ]
     conn = await asyncpg.connect(database_url)

@@ -487,7 +487,9 @@ def test_plain_text_refuses_a_limit_below_one() -> None:
 
 
 _PROSE = st.text(
-    alphabet=st.sampled_from(list("abcXYZ\u0430\u0431\u0432\u0416\u0401019 ,.;:?!'\"()-_*#@<>&[]`~|\\/=+\n")),
+    alphabet=st.sampled_from(
+        list("abcXYZ\u0430\u0431\u0432\u0416\u0401019 ,.;:?!'\"()-_*#@<>&[]`~|\\/=+\n")
+    ),
     min_size=1,
     max_size=60,
 )
