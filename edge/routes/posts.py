@@ -40,6 +40,7 @@ from handlers.posts.commands import (
     Visibility,
 )
 from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
+from handlers.posts.markdown import TAG_MAX, normalise_tag
 from handlers.reactions.commands import Kind
 from projections import author_stats
 from projections import categories as categories_model
@@ -335,7 +336,6 @@ def _time(value: str, field: str) -> datetime:
 
 
 async def list_posts_route(request: web.Request) -> web.Response:
-    i = infra(request)
     q = request.query
     unknown = set(q) - {"author", "before", "limit", "cursor", "after"}
     if unknown:
@@ -347,8 +347,37 @@ async def list_posts_route(request: web.Request) -> web.Response:
     if author is not None and not is_uuid(author):
         raise ValidationError("author must be a user id", errors=[FieldError("author", "a UUID")])
     before_time = _time(q["before"], "before") if "before" in q else None
-    limit = _LIMIT.read(request)
     scope = f"posts|{author or ''}|{q.get('before', '')}"
+    return await _page(request, scope, author=author, before_time=before_time)
+
+
+async def tag_posts_route(request: web.Request) -> web.Response:
+    """Posts with a hashtag, newest first: `#Привет`, `#привет` and `#ПРИВЕТ` are one tag."""
+    tag = normalise_tag(request.match_info["tag"])
+    if not tag or len(tag) > TAG_MAX:
+        raise ValidationError("not a tag", errors=[FieldError("tag", f"1-{TAG_MAX} characters")])
+    unknown = set(request.query) - {"limit", "cursor", "after"}
+    if unknown:
+        raise ValidationError(
+            f"unknown query parameter {sorted(unknown)[0]!r}",
+            errors=[FieldError(name, "unknown parameter") for name in sorted(unknown)],
+        )
+    return await _page(request, f"tag|{tag}", tag=tag)
+
+
+async def _page(
+    request: web.Request,
+    scope: str,
+    *,
+    author: str | None = None,
+    tag: str | None = None,
+    before_time: datetime | None = None,
+) -> web.Response:
+    """A page of posts, newest first, as the reader may see them; `scope` binds the
+    cursor to the listing it came from."""
+    i = infra(request)
+    q = request.query
+    limit = _LIMIT.read(request)
     before_seq = None
     if "cursor" in q:
         before_seq = decode_cursor(i.secret_key, scope, q["cursor"]).get("p")
@@ -363,6 +392,7 @@ async def list_posts_route(request: web.Request) -> web.Response:
         before_time=before_time,
         limit=limit + 1,
         viewer=viewer.user_id if viewer else None,
+        tag=tag,
     )
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"p": page[-1].published_seq}) if more else None
@@ -476,6 +506,28 @@ ROUTES = [
                 "Only posts published before this time (RFC 3339)",
                 {"type": "string", "format": "date-time"},
             ),
+            _LIMIT.param,
+            Param(
+                "cursor",
+                "query",
+                "next_cursor of the previous page",
+                {"type": "string", "minLength": 1},
+            ),
+        ),
+    ),
+    Route(
+        "GET",
+        "/v1/tags/{tag}/posts",
+        tag_posts_route,
+        "Posts with a hashtag, newest first",
+        "posts",
+        response=PostPage,
+        raises=(BadCursor,),
+        auth="optional",
+        after=True,
+        name="tag_posts",
+        params=(
+            Param("tag", "path", "A hashtag, without #", {"type": "string", "minLength": 1}),
             _LIMIT.param,
             Param(
                 "cursor",

@@ -203,3 +203,21 @@ async def test_a_post_may_name_an_existing_category(client: IdentityClient, with
     assert status == 201, created
     status, post = await _read(client, created["id"], None, created["position"])
     assert post["category"] == "travel"
+
+
+async def test_a_tag_page_lists_what_the_reader_may_see(client: IdentityClient) -> None:
+    author = (await client.sign_up())["access_token"]
+    status, public = await _post(client, author, {"body": "Hello #Привет"})
+    status, private = await _post(
+        client, author, {"body": "Secret #ПРИВЕТ", "visibility": "followers"}
+    )
+    status, other = await _post(client, author, {"body": "nothing tagged"})
+    after = other["position"]
+    for spelling in ("привет", "Привет", "%D0%9F%D0%A0%D0%98%D0%92%D0%95%D0%A2"):
+        status, page = await client.get(
+            f"/v1/tags/{spelling}/posts", None, **{"Quark-After": after}
+        )
+        assert status == 200, page
+        assert [p["id"] for p in page["items"]] == [public["id"]]  # not the followers-only one
+    status, page = await client.get("/v1/tags/привет/posts", author, **{"Quark-After": after})
+    assert [p["id"] for p in page["items"]] == [private["id"], public["id"]]  # the author's own
