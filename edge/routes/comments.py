@@ -15,7 +15,7 @@ from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
-from edge.routes.posts import PostGone, visible_post
+from edge.routes.posts import CURSOR, PostGone, visible_post
 from edge.routing import Param, Route
 from handlers.posts.commands import AddComment, Body, DeleteComment, EditComment
 from handlers.posts.errors import CommentNotFound, EmptyPost, NotCommentAuthor, PostNotFound
@@ -180,12 +180,7 @@ ROUTES = [
         params=(
             _POST_ID,
             _LIMIT.param,
-            Param(
-                "cursor",
-                "query",
-                "next_cursor of the previous page",
-                {"type": "string", "minLength": 1},
-            ),
+            CURSOR,
         ),
         raises=(PostNotFound, PostGone, BadCursor),
         auth="optional",

@@ -417,6 +417,10 @@ async def author_stats_route(request: web.Request) -> web.Response:
 
 _POST_ID = Param("post_id", "path", "Post id", {"type": "string", "format": "uuid"})
 _LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
+#: The cursor of every paginated listing.
+CURSOR = Param(
+    "cursor", "query", "next_cursor of the previous page", {"type": "string", "minLength": 1}
+)
 
 ROUTES = [
     Route(
@@ -507,12 +511,7 @@ ROUTES = [
                 {"type": "string", "format": "date-time"},
             ),
             _LIMIT.param,
-            Param(
-                "cursor",
-                "query",
-                "next_cursor of the previous page",
-                {"type": "string", "minLength": 1},
-            ),
+            CURSOR,
         ),
     ),
     Route(
@@ -529,12 +528,7 @@ ROUTES = [
         params=(
             Param("tag", "path", "A hashtag, without #", {"type": "string", "minLength": 1}),
             _LIMIT.param,
-            Param(
-                "cursor",
-                "query",
-                "next_cursor of the previous page",
-                {"type": "string", "minLength": 1},
-            ),
+            CURSOR,
         ),
     ),
     Route(
