@@ -70,6 +70,7 @@ from bench.loadgen import (
     rounded,
 )
 from bench.report import (
+    cpu_ms_per_request,
     fmt,
     fmt_ratio,
     footer,
@@ -471,9 +472,9 @@ def assemble(
                 for clients, (result, _) in logins.items()
             },
             "cores_used_during_authenticated_requests_64": read_cores,
-            "cpu_ms_per_authenticated_request_64": _per_request(read_cores, read.per_s),
+            "cpu_ms_per_authenticated_request_64": cpu_ms_per_request(read_cores, read.per_s),
             f"cores_used_during_logins_{busiest}": login_cores,
-            f"cpu_ms_per_login_{busiest}": _per_request(login_cores, login_result.per_s),
+            f"cpu_ms_per_login_{busiest}": cpu_ms_per_request(login_cores, login_result.per_s),
             "accounts": accounts,
             "sign_up_seconds": round(sign_up_seconds, 2),
         },
@@ -488,11 +489,6 @@ def assemble(
         "load_generator": "python (aiohttp client)",
         **machine(),
     }
-
-
-def _per_request(cores: dict[str, float], per_s: float) -> dict[str, float]:
-    """CPU ms each process spends per request: what must shrink for a higher rate."""
-    return {name: round(used / per_s * 1000, 3) for name, used in cores.items()} if per_s else {}
 
 
 # --- the report ---------------------------------------------------------------------------

@@ -68,7 +68,7 @@ from bench.cpu import metered_loop
 from bench.environment import BenchSetupError, Platform, Setup, access_tokens, set_up
 from bench.loadgen import LoopResult, Send, http_closed_loop, http_sender, rounded
 from bench.media_pipeline import make_jpeg, megapixels, ms_per_megapixel, peak_rss_mb
-from bench.report import fmt, fmt_ratio, footer, machine, ratio, render_table
+from bench.report import cpu_ms_per_request, fmt, fmt_ratio, footer, machine, ratio, render_table
 from core.perks import STANDARD
 from core.tokens import TokenService
 from edge.docs import load_assets
@@ -620,8 +620,8 @@ def assemble(
         "aiohttp_hello_get_64": hello.summary(),
         "cores_used_during_media_get_64": media_cores,
         "cores_used_during_static_get_64": static_cores,
-        "cpu_ms_per_media_get_64": _per_request(media_cores, media.per_s),
-        "cpu_ms_per_static_get_64": _per_request(static_cores, static.per_s),
+        "cpu_ms_per_media_get_64": cpu_ms_per_request(media_cores, media.per_s),
+        "cpu_ms_per_static_get_64": cpu_ms_per_request(static_cores, static.per_s),
         "delivery": delivery,
         "bench_users": users,
         "uploads_per_user_at_most": UPLOADS_PER_USER,
@@ -642,11 +642,6 @@ def assemble(
         "load_generator": "python (aiohttp client)",
         **machine(),
     }
-
-
-def _per_request(cores: dict[str, float], per_s: float) -> dict[str, float]:
-    """CPU ms each process spends per request: what must shrink for a higher rate."""
-    return {name: round(used / per_s * 1000, 3) for name, used in cores.items()} if per_s else {}
 
 
 # --- the report ---------------------------------------------------------------------------

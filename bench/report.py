@@ -64,6 +64,11 @@ def machine() -> dict[str, Any]:
     }
 
 
+def cpu_ms_per_request(cores: dict[str, float], per_s: float) -> dict[str, float]:
+    """CPU ms each process spends per request: what must shrink for a higher rate."""
+    return {name: round(used / per_s * 1000, 3) for name, used in cores.items()} if per_s else {}
+
+
 def fmt(value: float | None, unit: str) -> str:
     """A figure for the table: `/s` rates without decimals, anything else as milliseconds."""
     if value is None:

@@ -187,32 +187,27 @@ def reactors(infra: Any) -> list[Reactor]:
     async def on_post(recorded: Any) -> None:
         await detach_from_deleted_post(infra, recorded)
 
+    def reactor(name: str, context: str, subjects: str, event: str, react: Any) -> Reactor:
+        return Reactor(
+            js=js,
+            registry=infra.registry,
+            name=name,
+            stream=streams.stream_for(context),
+            filter_subject=subjects,
+            reacts_to=frozenset({event}),
+            react=react,
+        )
+
     return [
-        Reactor(
-            js=js,
-            registry=infra.registry,
-            name="media_on_erasure",
-            stream=streams.stream_for("accounts"),
-            filter_subject="ev.accounts.account.>",
-            reacts_to=frozenset({"accounts.AccountErased"}),
-            react=on_erasure,
+        reactor(
+            "media_on_erasure",
+            "accounts",
+            "ev.accounts.account.>",
+            "accounts.AccountErased",
+            on_erasure,
         ),
-        Reactor(
-            js=js,
-            registry=infra.registry,
-            name="media_on_profile",
-            stream=streams.stream_for("profiles"),
-            filter_subject="ev.profiles.>",
-            reacts_to=frozenset({"profiles.ProfileUpdated"}),
-            react=on_profile,
+        reactor(
+            "media_on_profile", "profiles", "ev.profiles.>", "profiles.ProfileUpdated", on_profile
         ),
-        Reactor(
-            js=js,
-            registry=infra.registry,
-            name="media_on_posts",
-            stream=streams.stream_for("posts"),
-            filter_subject="ev.posts.>",
-            reacts_to=frozenset({"posts.PostDeleted"}),
-            react=on_post,
-        ),
+        reactor("media_on_posts", "posts", "ev.posts.>", "posts.PostDeleted", on_post),
     ]
