@@ -10,7 +10,7 @@ from aiohttp import web
 
 from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import is_uuid
-from core.perks import perks
+from core.perks import is_vip, perks
 from core.projection import RedisSink
 from core.ratelimit import Rule
 from edge.auth import optional_principal, principal, send_as
@@ -81,9 +81,22 @@ class CommandResult(msgspec.Struct):
     position: str
 
 
+class PostAuthor(msgspec.Struct):
+    """Who wrote a post, as a page of posts shows them."""
+
+    id: str
+    handle: str | None
+    display_name: str
+    #: The avatar with its variants (avatars are public), or null.
+    avatar: MediaView | None
+    #: The VIP badge, as of the moment of reading.
+    vip: bool
+
+
 class PostView(msgspec.Struct):
     id: str
     author_id: str
+    author: PostAuthor | None
     title: str | None
     #: Markdown, as written.
     body: str
@@ -138,9 +151,10 @@ class AuthorStats(msgspec.Struct):
     posts: int
 
 
-async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
-    """The views of a page of posts: attachments, reaction counts and the reader's own
-    reactions each come in one query for the whole page, whatever its size."""
+async def post_views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
+    """The views of a page of posts: authors, attachments and avatars, reaction counts, the
+    reader's own reactions and comment counts each come in one query for the whole page,
+    whatever its size (no query per post)."""
     if not rows:
         return []
     pool = infra(request).pool
@@ -153,13 +167,25 @@ async def _views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
         if viewer is not None
         else {}
     )
-    media = await media_views(request, [m for row in rows for m in row.media_ids])
+    authors = await profiles_model.by_users(pool, list({r.author_id for r in rows}))
+    avatars = [a.avatar_media_id for a in authors.values() if a.avatar_media_id]
+    media = await media_views(request, [m for row in rows for m in row.media_ids] + avatars)
     await wait_for_position(request, CommentsProjection.name)
     comment_counts = await comments_model.counts_for(pool, ids)
+    now = datetime.now(UTC)
+
+    def author(user_id: str) -> PostAuthor | None:
+        a = authors.get(user_id)
+        if a is None:
+            return None
+        avatar = media.get(a.avatar_media_id) if a.avatar_media_id else None
+        return PostAuthor(a.user_id, a.handle, a.display_name, avatar, is_vip(a.vip_until, now))
+
     return [
         PostView(
             row.id,
             row.author_id,
+            author(row.author_id),
             row.title,
             row.body,
             row.body_html,
@@ -289,7 +315,7 @@ async def visible_post(request: web.Request) -> PostRow:
     await wait_for_position(request, PROJECTION)
     pool = infra(request).pool
     row = await get_post(pool, post_id)
-    if row is None or row.author_id in await _hidden_authors(request):
+    if row is None or row.author_id in await hidden_authors(request):
         raise PostNotFound()
     if row.deleted_at is not None:
         raise PostGone()
@@ -300,7 +326,7 @@ async def visible_post(request: web.Request) -> PostRow:
 
 async def read_post(request: web.Request) -> web.Response:
     row = await visible_post(request)
-    return _json(200, (await _views(request, [row]))[0])
+    return _json(200, (await post_views(request, [row]))[0])
 
 
 async def post_history(request: web.Request) -> web.Response:
@@ -312,7 +338,7 @@ async def post_history(request: web.Request) -> web.Response:
     )
 
 
-async def _hidden_authors(request: web.Request) -> set[str]:
+async def hidden_authors(request: web.Request) -> set[str]:
     """Authors who blocked the (signed-in) reader: their posts do not exist for them."""
     viewer = await optional_principal(request)
     if viewer is None:
@@ -377,7 +403,7 @@ async def _page(
     cursor to the listing it came from."""
     i = infra(request)
     q = request.query
-    limit = _LIMIT.read(request)
+    limit = PAGE_LIMIT.read(request)
     before_seq = None
     if "cursor" in q:
         before_seq = decode_cursor(i.secret_key, scope, q["cursor"]).get("p")
@@ -396,9 +422,9 @@ async def _page(
     )
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"p": page[-1].published_seq}) if more else None
-    hidden = await _hidden_authors(request)
+    hidden = await hidden_authors(request)
     shown = [r for r in page if r.author_id not in hidden]
-    return _json(200, PostPage(await _views(request, shown), cursor))
+    return _json(200, PostPage(await post_views(request, shown), cursor))
 
 
 async def author_stats_route(request: web.Request) -> web.Response:
@@ -416,7 +442,7 @@ async def author_stats_route(request: web.Request) -> web.Response:
 
 
 _POST_ID = Param("post_id", "path", "Post id", {"type": "string", "format": "uuid"})
-_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
+PAGE_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
 #: The cursor of every paginated listing.
 CURSOR = Param(
     "cursor", "query", "next_cursor of the previous page", {"type": "string", "minLength": 1}
@@ -510,7 +536,7 @@ ROUTES = [
                 "Only posts published before this time (RFC 3339)",
                 {"type": "string", "format": "date-time"},
             ),
-            _LIMIT.param,
+            PAGE_LIMIT.param,
             CURSOR,
         ),
     ),
@@ -527,7 +553,7 @@ ROUTES = [
         name="tag_posts",
         params=(
             Param("tag", "path", "A hashtag, without #", {"type": "string", "minLength": 1}),
-            _LIMIT.param,
+            PAGE_LIMIT.param,
             CURSOR,
         ),
     ),
