@@ -18,7 +18,7 @@ import msgspec
 
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
-from handlers.posts.events import CommentAdded, CommentDeleted, CommentEdited
+from handlers.posts.events import CommentAdded, CommentDeleted, CommentEdited, CommentModerated
 from projections.posts import body_html as _html
 
 
@@ -39,9 +39,10 @@ class CommentRow(msgspec.Struct, frozen=True):
 
 class CommentsProjection(PgProjection):
     name: ClassVar[str] = "comments"
-    version: ClassVar[int] = 1
+    # 2: moderation states; counts are of live comments anybody may see.
+    version: ClassVar[int] = 2
     consumes: ClassVar[frozenset[str]] = frozenset(
-        {CommentAdded.name, CommentEdited.name, CommentDeleted.name}
+        {CommentAdded.name, CommentEdited.name, CommentDeleted.name, CommentModerated.name}
     )
     ddl: ClassVar[str] = """
         CREATE TABLE comments (
@@ -120,13 +121,36 @@ class CommentsProjection(PgProjection):
                         UPDATE comments SET deleted_at = $2, body = '', body_html = '',
                                             position = $3
                         WHERE id = $1 AND deleted_at IS NULL
-                        RETURNING post_id
+                        RETURNING post_id, moderation
                     )
                     UPDATE comment_counts c SET comments = c.comments - 1
-                    FROM gone WHERE c.post_id = gone.post_id
+                    FROM gone WHERE c.post_id = gone.post_id AND gone.moderation = 'visible'
                     """,
                     e.comment_id,
                     e.deleted_at,
+                    seq,
+                )
+            case CommentModerated():
+                # The count follows what others may see: leaving `visible` takes one off,
+                # coming back adds it again (a repeat of the same state changes nothing).
+                await conn.execute(
+                    """
+                    WITH old AS (
+                        SELECT moderation FROM comments
+                        WHERE id = $1 AND position < $3 FOR UPDATE
+                    ), changed AS (
+                        UPDATE comments c SET moderation = $2, position = $3 FROM old
+                        WHERE c.id = $1 AND c.position < $3
+                        RETURNING c.post_id, c.deleted_at, old.moderation AS was
+                    )
+                    UPDATE comment_counts n SET comments = n.comments
+                        + CASE WHEN $2 = 'visible' THEN 1 ELSE -1 END
+                    FROM changed
+                    WHERE n.post_id = changed.post_id AND changed.deleted_at IS NULL
+                      AND (changed.was = 'visible') <> ($2 = 'visible')
+                    """,
+                    e.comment_id,
+                    e.state,
                     seq,
                 )
             case _:

@@ -22,7 +22,7 @@ import msgspec
 
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
-from handlers.posts.events import PostDeleted, PostEdited, PostPublished
+from handlers.posts.events import PostDeleted, PostEdited, PostModerated, PostPublished
 from handlers.posts.markdown import render
 
 # The projection reads the posts context's events (its published contract), never its state.
@@ -95,7 +95,7 @@ class PostsProjection(PgProjection):
     # edit history and a moderation state (issue 10).
     version: ClassVar[int] = 3
     consumes: ClassVar[frozenset[str]] = frozenset(
-        {PostPublished.name, PostEdited.name, PostDeleted.name}
+        {PostPublished.name, PostEdited.name, PostDeleted.name, PostModerated.name}
     )
     ddl: ClassVar[str] = """
         CREATE TABLE posts (
@@ -164,6 +164,15 @@ class PostsProjection(PgProjection):
                         " WHERE id = $1 AND position < $3",
                         e.post_id,
                         e.deleted_at,
+                        recorded.seq,
+                    )
+                case PostModerated() as e:
+                    await self._write_new(conn, new)
+                    await conn.execute(
+                        "UPDATE posts SET moderation = $2, position = $3"
+                        " WHERE id = $1 AND position < $3",
+                        e.post_id,
+                        e.state,
                         recorded.seq,
                     )
                 case _:

@@ -47,7 +47,24 @@ class PostDeleted(Event, frozen=True):
     deleted_by: str
 
 
-EVENTS = (PostPublished, PostEdited, PostDeleted)
+#: The moderation states of a post or comment: `hidden` and `held` are seen by their author
+#: only (marked so), and by nobody else anywhere: no listing, search, fetch or count.
+MODERATION_STATES = ("visible", "hidden", "held")
+
+
+class PostModerated(Event, frozen=True):
+    """A moderator set the post's moderation state (the moderation context decides; the
+    posts context records it, so every read model of posts sees it in log order)."""
+
+    name: ClassVar[str] = "posts.PostModerated"
+    post_id: str
+    state: str
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+EVENTS = (PostPublished, PostEdited, PostDeleted, PostModerated)
 
 
 class CommentAdded(Event, frozen=True):
@@ -79,4 +96,16 @@ class CommentDeleted(Event, frozen=True):
     deleted_by: str
 
 
-EVENTS = (*EVENTS, CommentAdded, CommentEdited, CommentDeleted)
+class CommentModerated(Event, frozen=True):
+    """A moderator set the comment's moderation state (see `PostModerated`)."""
+
+    name: ClassVar[str] = "posts.CommentModerated"
+    comment_id: str
+    post_id: str
+    state: str
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+EVENTS = (*EVENTS, CommentAdded, CommentEdited, CommentDeleted, CommentModerated)
