@@ -11,15 +11,19 @@ from aiohttp import web
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
 from edge.auth import optional_principal, principal, send_as
+from edge.authors import Author, authors
 from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
-from edge.routes.posts import CURSOR, PostGone, visible_post
+from edge.routes.posts import CURSOR, PostGone, hidden_authors, visible_post
 from edge.routing import Param, Route
 from handlers.posts.commands import AddComment, Body, DeleteComment, EditComment
 from handlers.posts.errors import CommentNotFound, EmptyPost, NotCommentAuthor, PostNotFound
+from handlers.reactions.commands import Kind
 from projections import comments as model
+from projections import reactions as reactions_model
+from projections.reactions import Counts, ReactionsProjection
 
 PROJECTION = "comments"
 #: Replies deeper than this are shown at this depth, under their deepest shown ancestor.
@@ -54,6 +58,14 @@ class CommentView(msgspec.Struct):
     added_at: datetime
     edited_at: datetime | None
     deleted: bool
+    #: Handle, name, avatar and badge of the author (null for a tombstone).
+    author: Author | None
+    #: `visible`, or — for the author's own eyes only — `hidden` or `held` by moderation.
+    moderation: str
+    #: How many people reacted with each kind; a kind nobody used is absent.
+    reactions: Counts
+    #: The reader's own reactions (empty for an anonymous reader).
+    my_reactions: list[Kind]
 
 
 class CommentPage(msgspec.Struct):
@@ -67,20 +79,65 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
     )
 
 
-def _view(row: model.CommentRow) -> CommentView:
-    deleted = row.deleted_at is not None
-    return CommentView(
-        row.id,
-        row.post_id,
-        "" if deleted else row.author_id,
-        row.body,
-        row.body_html,
-        row.reply_to,
-        min(row.depth, MAX_DEPTH),
-        row.added_at,
-        row.edited_at,
-        deleted,
+async def _views(request: web.Request, rows: list[model.CommentRow]) -> list[CommentView]:
+    """A page of comments with their authors and reactions: one query each per page."""
+    pool = infra(request).pool
+    live = [r for r in rows if r.deleted_at is None]
+    writers = await authors(request, (r.author_id for r in live))
+    ids = [r.id for r in live]
+    await wait_for_position(request, ReactionsProjection.name)
+    counts = await reactions_model.counts_for(pool, "comment", ids) if ids else {}
+    viewer = await optional_principal(request)
+    mine = (
+        await reactions_model.mine_for(pool, "comment", ids, viewer.user_id)
+        if viewer is not None and ids
+        else {}
     )
+    views = []
+    for row in rows:
+        deleted = row.deleted_at is not None
+        views.append(
+            CommentView(
+                row.id,
+                row.post_id,
+                "" if deleted else row.author_id,
+                row.body,
+                row.body_html,
+                row.reply_to,
+                min(row.depth, MAX_DEPTH),
+                row.added_at,
+                row.edited_at,
+                deleted,
+                None if deleted else writers.get(row.author_id),
+                row.moderation,
+                {} if deleted else counts.get(row.id, {}),  # type: ignore[arg-type]
+                [] if deleted else reactions_model.ordered(mine.get(row.id, ())),  # type: ignore[arg-type]
+            )
+        )
+    return views
+
+
+async def visible_comment(request: web.Request) -> model.CommentRow:
+    """The comment of the path's `comment_id` if the reader may see it: its post is visible
+    to them, it is live, shown (or theirs), and its author has not blocked them; anything
+    else does not exist for them (404), like a post."""
+    comment_id = path_id(request, "comment_id", CommentNotFound)
+    await wait_for_position(request, PROJECTION)
+    row = await model.get_comment(infra(request).pool, comment_id)
+    viewer = await optional_principal(request)
+    who = viewer.user_id if viewer else ""
+    if (
+        row is None
+        or row.deleted_at is not None
+        or (row.moderation != "visible" and row.author_id != who)
+        or row.author_id in await hidden_authors(request)
+    ):
+        raise CommentNotFound()
+    try:
+        await visible_post(request, row.post_id)
+    except (PostNotFound, PostGone):
+        raise CommentNotFound() from None
+    return row
 
 
 async def add_comment(request: web.Request) -> web.Response:
@@ -129,7 +186,7 @@ async def list_comments(request: web.Request) -> web.Response:
     )
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"c": page[-1].path}) if more else None
-    return _json(200, CommentPage([_view(r) for r in page], cursor))
+    return _json(200, CommentPage(await _views(request, page), cursor))
 
 
 async def edit_comment(request: web.Request) -> web.Response:

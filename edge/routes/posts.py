@@ -10,10 +10,11 @@ from aiohttp import web
 
 from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import is_uuid
-from core.perks import is_vip, perks
+from core.perks import perks
 from core.projection import RedisSink
 from core.ratelimit import Rule
 from edge.auth import optional_principal, principal, send_as
+from edge.authors import Author, authors
 from edge.bodies import read_json
 from edge.context import (
     command_headers,
@@ -81,22 +82,10 @@ class CommandResult(msgspec.Struct):
     position: str
 
 
-class PostAuthor(msgspec.Struct):
-    """Who wrote a post, as a page of posts shows them."""
-
-    id: str
-    handle: str | None
-    display_name: str
-    #: The avatar with its variants (avatars are public), or null.
-    avatar: MediaView | None
-    #: The VIP badge, as of the moment of reading.
-    vip: bool
-
-
 class PostView(msgspec.Struct):
     id: str
     author_id: str
-    author: PostAuthor | None
+    author: Author | None
     title: str | None
     #: Markdown, as written.
     body: str
@@ -167,25 +156,15 @@ async def post_views(request: web.Request, rows: list[PostRow]) -> list[PostView
         if viewer is not None
         else {}
     )
-    authors = await profiles_model.by_users(pool, list({r.author_id for r in rows}))
-    avatars = [a.avatar_media_id for a in authors.values() if a.avatar_media_id]
-    media = await media_views(request, [m for row in rows for m in row.media_ids] + avatars)
+    writers = await authors(request, (r.author_id for r in rows))
+    media = await media_views(request, [m for row in rows for m in row.media_ids])
     await wait_for_position(request, CommentsProjection.name)
     comment_counts = await comments_model.counts_for(pool, ids)
-    now = datetime.now(UTC)
-
-    def author(user_id: str) -> PostAuthor | None:
-        a = authors.get(user_id)
-        if a is None:
-            return None
-        avatar = media.get(a.avatar_media_id) if a.avatar_media_id else None
-        return PostAuthor(a.user_id, a.handle, a.display_name, avatar, is_vip(a.vip_until, now))
-
     return [
         PostView(
             row.id,
             row.author_id,
-            author(row.author_id),
+            writers.get(row.author_id),
             row.title,
             row.body,
             row.body_html,
@@ -305,12 +284,13 @@ async def delete_post(request: web.Request) -> web.Response:
     return _json(200, CommandResult(post_id, reply.position or ""), command_headers(reply))
 
 
-async def visible_post(request: web.Request) -> PostRow:
+async def visible_post(request: web.Request, post_id: str | None = None) -> PostRow:
     """The post of the path's `post_id` if the reader may see it (read at the position the
     read must see): 404 when it does not exist for them — missing, not in its audience,
     hidden by moderation, or its author blocked them, so a blocked person learns nothing
     more than of a post that never was — and 410 when it was deleted."""
-    post_id = path_id(request, "post_id", PostNotFound)
+    if post_id is None:
+        post_id = path_id(request, "post_id", PostNotFound)
     viewer = await optional_principal(request)
     await wait_for_position(request, PROJECTION)
     pool = infra(request).pool

@@ -1,7 +1,8 @@
-"""Reactions on posts: add or remove one of the reader's own, read a post's counts.
+"""Reactions on posts and comments: add or remove one of the reader's own, read counts.
 
-Only a post its reader can see can be reacted to (`edge.routes.posts.visible_post`): one
-that does not exist, or whose author blocked the reader, answers 404 and sends nothing.
+Only a post or comment its reader can see can be reacted to (`visible_post`,
+`visible_comment`): one that does not exist, or whose author blocked the reader, answers
+404 and sends nothing.
 
 An unknown kind is 422 `quark:unknown-reaction-kind`, not 404: the set of kinds is fixed
 and documented (an enum in the path parameter's schema), so a kind outside it is a client's
@@ -17,9 +18,10 @@ from aiohttp import web
 from core.errors import FieldError
 from edge.auth import optional_principal, principal, send_as
 from edge.context import command_headers, infra, wait_for_position
+from edge.routes.comments import visible_comment
 from edge.routes.posts import PostGone, visible_post
 from edge.routing import Param, Route
-from handlers.posts.errors import PostNotFound
+from handlers.posts.errors import CommentNotFound, PostNotFound
 from handlers.reactions.commands import KINDS, Kind, React, Unreact
 from handlers.reactions.errors import UnknownReactionKind
 from projections import reactions as reactions_model
@@ -30,6 +32,12 @@ _encoder = msgspec.json.Encoder()
 
 class ReactionResult(msgspec.Struct):
     post_id: str
+    kind: Kind
+    position: str
+
+
+class CommentReactionResult(msgspec.Struct):
+    comment_id: str
     kind: Kind
     position: str
 
@@ -68,6 +76,19 @@ async def _change(request: web.Request, command_type: type[React] | type[Unreact
     return _json(200, ReactionResult(post.id, kind, position), command_headers(reply))
 
 
+async def _change_comment(
+    request: web.Request, command_type: type[React] | type[Unreact]
+) -> web.Response:
+    who = await principal(request)
+    kind = _kind(request)
+    comment = await visible_comment(request)
+    reply = await send_as(
+        request, command_type(target_type="comment", target_id=comment.id, kind=kind), who
+    )
+    position = reply.position or ""
+    return _json(200, CommentReactionResult(comment.id, kind, position), command_headers(reply))
+
+
 async def react(request: web.Request) -> web.Response:
     return await _change(request, React)
 
@@ -76,22 +97,40 @@ async def unreact(request: web.Request) -> web.Response:
     return await _change(request, Unreact)
 
 
-async def read_reactions(request: web.Request) -> web.Response:
-    post = await visible_post(request)
+async def react_to_comment(request: web.Request) -> web.Response:
+    return await _change_comment(request, React)
+
+
+async def unreact_to_comment(request: web.Request) -> web.Response:
+    return await _change_comment(request, Unreact)
+
+
+async def _reactions(request: web.Request, target_type: str, target_id: str) -> web.Response:
     await wait_for_position(request, ReactionsProjection.name)
     pool = infra(request).pool
-    counts = await reactions_model.counts_for(pool, "post", [post.id])
+    counts = await reactions_model.counts_for(pool, target_type, [target_id])
     viewer = await optional_principal(request)
     mine = (
-        (await reactions_model.mine_for(pool, "post", [post.id], viewer.user_id))[post.id]
+        (await reactions_model.mine_for(pool, target_type, [target_id], viewer.user_id))[target_id]
         if viewer is not None
         else set()
     )
-    return _json(200, Reactions(counts[post.id], reactions_model.ordered(mine)))  # type: ignore[arg-type]
+    return _json(200, Reactions(counts[target_id], reactions_model.ordered(mine)))  # type: ignore[arg-type]
+
+
+async def read_reactions(request: web.Request) -> web.Response:
+    post = await visible_post(request)
+    return await _reactions(request, "post", post.id)
+
+
+async def read_comment_reactions(request: web.Request) -> web.Response:
+    comment = await visible_comment(request)
+    return await _reactions(request, "comment", comment.id)
 
 
 _POST_ID = Param("post_id", "path", "Post id", {"type": "string", "format": "uuid"})
 _KIND = Param("kind", "path", "Reaction kind", {"type": "string", "enum": list(KINDS)})
+_COMMENT_ID = Param("comment_id", "path", "Comment id", {"type": "string", "format": "uuid"})
 
 ROUTES = [
     Route(
@@ -132,5 +171,44 @@ ROUTES = [
         auth="optional",
         after=True,
         name="read_post_reactions",
+    ),
+    Route(
+        "PUT",
+        "/v1/comments/{comment_id}/reactions/{kind}",
+        react_to_comment,
+        "React to a comment (again: nothing changes)",
+        "reactions",
+        response=CommentReactionResult,
+        params=(_COMMENT_ID, _KIND),
+        raises=(CommentNotFound, UnknownReactionKind),
+        auth="bearer",
+        after=True,
+        name="react_to_comment",
+    ),
+    Route(
+        "DELETE",
+        "/v1/comments/{comment_id}/reactions/{kind}",
+        unreact_to_comment,
+        "Take one's reaction to a comment back (none there: nothing changes)",
+        "reactions",
+        response=CommentReactionResult,
+        params=(_COMMENT_ID, _KIND),
+        raises=(CommentNotFound, UnknownReactionKind),
+        auth="bearer",
+        after=True,
+        name="unreact_to_comment",
+    ),
+    Route(
+        "GET",
+        "/v1/comments/{comment_id}/reactions",
+        read_comment_reactions,
+        "Reaction counts of a comment, and the reader's own",
+        "reactions",
+        response=Reactions,
+        params=(_COMMENT_ID,),
+        raises=(CommentNotFound,),
+        auth="optional",
+        after=True,
+        name="read_comment_reactions",
     ),
 ]

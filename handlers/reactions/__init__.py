@@ -1,4 +1,4 @@
-"""The reactions context: a person's reactions (like, love, …) on posts, later comments.
+"""The reactions context: a person's reactions (like, love, …) on posts and comments.
 
 `TABLE` below is the index of this context: every command it answers and what carries it
 out. Whether the target exists and is visible to the person is the edge's check against the

@@ -11,7 +11,7 @@ from core.commands import Command
 #: and clients draw one button per kind.
 Kind = Literal["like", "love", "laugh", "wow", "sad", "angry"]
 KINDS: tuple[str, ...] = get_args(Kind)
-#: What can be reacted to. Only posts have routes today; comments reuse this context.
+#: What can be reacted to.
 TargetType = Literal["post", "comment"]
 
 

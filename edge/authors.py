@@ -1,0 +1,48 @@
+"""Who wrote something, as every list of posts and comments shows them: handle, name,
+avatar and VIP badge. One place, so a post, a comment and a search hit show a person the
+same way, and one query per page (plus one for avatars), never one per item."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import msgspec
+from aiohttp import web
+
+from core.perks import is_vip
+from edge.context import infra
+from edge.routes.media import MediaView, media_views
+from projections import profiles as profiles_model
+
+
+class Author(msgspec.Struct):
+    id: str
+    handle: str | None
+    display_name: str
+    #: The avatar with its variants (avatars are public), or null.
+    avatar: MediaView | None
+    #: The VIP badge, as of the moment of reading.
+    vip: bool
+
+
+async def authors(request: web.Request, user_ids: Iterable[str]) -> dict[str, Author]:
+    """The authors of a page by id; someone without a profile row is absent."""
+    wanted = list({u for u in user_ids if u})
+    if not wanted:
+        return {}
+    rows = await profiles_model.by_users(infra(request).pool, wanted)
+    avatars = await media_views(
+        request, [r.avatar_media_id for r in rows.values() if r.avatar_media_id]
+    )
+    now = datetime.now(UTC)
+    return {
+        r.user_id: Author(
+            r.user_id,
+            r.handle,
+            r.display_name,
+            avatars.get(r.avatar_media_id) if r.avatar_media_id else None,
+            is_vip(r.vip_until, now),
+        )
+        for r in rows.values()
+    }
