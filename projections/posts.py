@@ -120,6 +120,8 @@ class PostsProjection(PgProjection):
         CREATE INDEX posts_author_published ON posts (author_id, published_seq DESC)
             WHERE deleted_at IS NULL;
         CREATE INDEX posts_tags ON posts USING gin (tags) WHERE deleted_at IS NULL;
+        CREATE INDEX posts_category ON posts (category, published_seq DESC)
+            WHERE deleted_at IS NULL AND category IS NOT NULL;
         CREATE TABLE post_versions (
             post_id uuid NOT NULL,
             version int NOT NULL,
@@ -332,6 +334,8 @@ async def list_posts(
     limit: int,
     viewer: str | None = None,
     tag: str | None = None,
+    category: str | None = None,
+    hidden_authors: set[str] | frozenset[str] = frozenset(),
 ) -> list[PostRow]:
     """Newest first, only what `viewer` may see. Keyset pagination on the publishing
     commit's position: stable under concurrent inserts (new posts have larger positions,
@@ -344,6 +348,14 @@ async def list_posts(
     if tag is not None:
         args.append([tag])
         clauses.append(f"p.tags @> ${len(args)}::text[]")
+    if category is not None:
+        args.append(category)
+        clauses.append(f"p.category = ${len(args)}")
+    if hidden_authors:
+        # Authors who blocked the reader are left out here, not after the LIMIT: a page is
+        # then always full when there is more to read.
+        args.append(sorted(hidden_authors))
+        clauses.append(f"NOT (p.author_id = ANY(${len(args)}::text[]))")
     if before_seq is not None:
         args.append(before_seq)
         clauses.append(f"p.published_seq < ${len(args)}")

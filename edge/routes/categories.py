@@ -17,6 +17,8 @@ from core.errors import FieldError, ValidationError
 from edge.auth import principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
+from edge.cursors import BadCursor
+from edge.routes.posts import CURSOR, PAGE_LIMIT, PostPage, post_page
 from edge.routing import Param, Route
 from handlers.categories.commands import (
     SLUG_PATTERN,
@@ -126,6 +128,21 @@ async def read_category(request: web.Request) -> web.Response:
     return _json(200, _view(row))
 
 
+async def category_posts(request: web.Request) -> web.Response:
+    """Posts filed under a category, newest first, as the reader may see them."""
+    slug = _slug(request)
+    unknown = set(request.query) - {"limit", "cursor", "after"}
+    if unknown:
+        raise ValidationError(
+            f"unknown query parameter {sorted(unknown)[0]!r}",
+            errors=[FieldError(name, "unknown parameter") for name in sorted(unknown)],
+        )
+    await wait_for_position(request, PROJECTION)
+    if await model.get_category(infra(request).pool, slug) is None:
+        raise CategoryNotFound()
+    return await post_page(request, f"category|{slug}", category=slug)
+
+
 async def create_category(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, CreateCategoryBody, max_bytes=MAX_BODY)
@@ -187,6 +204,10 @@ ROUTES: list[Route] = [
     Route("GET", "/v1/categories/{slug}", read_category, "Read a category", "categories",
           response=CategoryView, params=(_SLUG_PARAM,), raises=(CategoryNotFound,), after=True,
           name="read_category"),
+    Route("GET", "/v1/categories/{slug}/posts", category_posts,
+          "Posts filed under a category, newest first", "categories", response=PostPage,
+          params=(_SLUG_PARAM, PAGE_LIMIT.param, CURSOR), raises=(CategoryNotFound, BadCursor),
+          auth="optional", after=True, name="category_posts"),
     Route("POST", "/v1/admin/categories", create_category, "Create a category (admins)",
           "admin", request=CreateCategoryBody, response=CategoryRef, status=201,
           raises=(CategoryAlreadyExists, BlankCategoryName), auth="bearer",

@@ -354,7 +354,7 @@ async def list_posts_route(request: web.Request) -> web.Response:
         raise ValidationError("author must be a user id", errors=[FieldError("author", "a UUID")])
     before_time = _time(q["before"], "before") if "before" in q else None
     scope = f"posts|{author or ''}|{q.get('before', '')}"
-    return await _page(request, scope, author=author, before_time=before_time)
+    return await post_page(request, scope, author=author, before_time=before_time)
 
 
 async def tag_posts_route(request: web.Request) -> web.Response:
@@ -368,15 +368,16 @@ async def tag_posts_route(request: web.Request) -> web.Response:
             f"unknown query parameter {sorted(unknown)[0]!r}",
             errors=[FieldError(name, "unknown parameter") for name in sorted(unknown)],
         )
-    return await _page(request, f"tag|{tag}", tag=tag)
+    return await post_page(request, f"tag|{tag}", tag=tag)
 
 
-async def _page(
+async def post_page(
     request: web.Request,
     scope: str,
     *,
     author: str | None = None,
     tag: str | None = None,
+    category: str | None = None,
     before_time: datetime | None = None,
 ) -> web.Response:
     """A page of posts, newest first, as the reader may see them; `scope` binds the
@@ -399,12 +400,12 @@ async def _page(
         limit=limit + 1,
         viewer=viewer.user_id if viewer else None,
         tag=tag,
+        category=category,
+        hidden_authors=await hidden_authors(request),
     )
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"p": page[-1].published_seq}) if more else None
-    hidden = await hidden_authors(request)
-    shown = [r for r in page if r.author_id not in hidden]
-    return _json(200, PostPage(await post_views(request, shown), cursor))
+    return _json(200, PostPage(await post_views(request, page), cursor))
 
 
 async def author_stats_route(request: web.Request) -> web.Response:

@@ -203,6 +203,22 @@ async def test_a_post_may_name_an_existing_category(client: IdentityClient, with
     assert status == 201, created
     status, post = await _read(client, created["id"], None, created["position"])
     assert post["category"] == "travel"
+    status, private = await _post(
+        client, token, {"body": "y", "category": "travel", "visibility": "followers"}
+    )
+    status, elsewhere = await _post(client, token, {"body": "z"})
+    after = {"Quark-After": elsewhere["position"]}
+    # The category's page: its posts only, newest first, each as its reader may see it.
+    status, page = await client.get("/v1/categories/travel/posts", None, **after)
+    assert status == 200 and [p["id"] for p in page["items"]] == [created["id"]]
+    status, page = await client.get("/v1/categories/travel/posts?limit=1", token, **after)
+    assert [p["id"] for p in page["items"]] == [private["id"]] and page["next_cursor"]
+    status, page = await client.get(
+        f"/v1/categories/travel/posts?limit=1&cursor={page['next_cursor']}", token, **after
+    )
+    assert [p["id"] for p in page["items"]] == [created["id"]] and page["next_cursor"] is None
+    status, problem = await client.get("/v1/categories/nowhere/posts", None)
+    assert status == 404 and problem["type"] == "quark:category-not-found"
 
 
 async def test_a_tag_page_lists_what_the_reader_may_see(client: IdentityClient) -> None:
