@@ -113,6 +113,7 @@ async def test_a_followers_only_post_reaches_followers_and_nobody_else(
     status, edited = await client.call(
         "PATCH", f"/v1/posts/{private}", author["token"], {"visibility": "followers"}
     )
+    assert status == 200, edited
     assert await walk(client, PUBLIC, None, after=edited["position"]) == [public]
     await relate(client, fan, "DELETE follow", author)
     assert await walk(client, HOME, fan["token"], after=edited["position"]) == []
@@ -148,6 +149,7 @@ async def test_a_hidden_post_leaves_the_timelines_and_returns_when_visible_again
     assert await walk(client, PUBLIC, None, after=hidden) == [first]
     # Its author still sees it, marked.
     status, body, _ = await page(client, HOME, author["token"], after=hidden)
+    assert status == 200, body
     assert [(p["id"], p["moderation"]) for p in body["items"]] == [
         (second, "hidden"),
         (first, "visible"),
