@@ -74,6 +74,9 @@ class Projection(ABC):
     #: The vault, for read models that show personal values (set by the runtime before the
     #: first batch). Values of erased people open as "[erased]", in replays too.
     vault: Any = None
+    #: The platform's settings (set by the runtime like `vault`), for read models with a
+    #: tunable shape (the timelines' cap).
+    settings: Any = None
 
 
 class PgProjection(Projection):
@@ -426,6 +429,11 @@ class RedisSink(Sink):
 
     def _cp_key(self, build: int, stream: str) -> str:
         return f"{self.base}b{build}:checkpoint:{stream}"
+
+    def checkpoint_key(self, build: int, stream: str) -> str:
+        """Where `build` keeps its checkpoint of `stream` (readers compare it with other
+        read models' positions)."""
+        return self._cp_key(build, stream)
 
     async def ensure(self) -> int:
         active = await self.active_build()

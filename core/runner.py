@@ -36,6 +36,7 @@ def sink_for(projection: Projection, infra: Infra) -> Sink:
         raise KeyError(f"streams.yaml declares no consumer for projection {projection.name!r}")
     streams = [s.stream for s in spec.sources]
     projection.vault = infra.vault
+    projection.settings = infra.settings
     if isinstance(projection, PgProjection):
         return PgSink(projection, infra.pool, streams)
     if isinstance(projection, RedisProjection):

@@ -92,6 +92,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     media_ack_wait_seconds: float = 30.0
     #: Where the edge spools an upload while hashing it (empty: the system's temp dir).
     media_spool_dir: Path | None = None
+    #: Posts kept per home timeline (and per author's recent posts) in Redis; older pages
+    #: come from PostgreSQL. Mastodon keeps 400.
+    timeline_cap: int = 400
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -141,6 +144,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             "max_transfers_in_flight",
             "handler_concurrency",
             "redis_pool_size",
+            "timeline_cap",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")

@@ -136,6 +136,7 @@ def all_routes() -> list[Route]:
         posts,
         profiles,
         reactions,
+        timelines,
     )
 
     return [
@@ -147,6 +148,7 @@ def all_routes() -> list[Route]:
         *categories.ROUTES,
         *reactions.ROUTES,
         *comments.ROUTES,
+        *timelines.ROUTES,
         *media.ROUTES,
         *live.ROUTES,
     ]

@@ -17,6 +17,7 @@ def projections() -> dict[str, Projection]:
     from projections.reactions import ReactionsProjection
     from projections.security_log import SecurityLogProjection
     from projections.sessions import SessionsProjection
+    from projections.timelines import TimelinesProjection
 
     items: list[Projection] = [
         PostsProjection(),
@@ -30,5 +31,6 @@ def projections() -> dict[str, Projection]:
         CategoriesProjection(),
         ReactionsProjection(),
         CommentsProjection(),
+        TimelinesProjection(),
     ]
     return {p.name: p for p in items}

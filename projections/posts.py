@@ -369,3 +369,86 @@ async def list_posts(
         *args,
     )
     return [_row(r) for r in records]
+
+
+# -- timelines (the `timelines` Redis read model picks candidates; the rows come from here)
+
+#: Neither the author blocked the viewer nor the viewer the author (two probes of the
+#: blocks' primary key; an OR inside one subquery would not use it).
+_NOT_BLOCKED = """(
+    NOT EXISTS (SELECT 1 FROM follows.blocks b WHERE b.blocker = p.author_id::uuid
+                AND b.blocked = nullif({viewer}, '')::uuid)
+    AND NOT EXISTS (SELECT 1 FROM follows.blocks b WHERE b.blocker = nullif({viewer}, '')::uuid
+                    AND b.blocked = p.author_id::uuid)
+)"""
+
+#: A home timeline holds the viewer's own posts and those of the people they follow.
+_IN_HOME = """(p.author_id = {viewer} OR EXISTS (
+    SELECT 1 FROM follows.follows h WHERE h.follower = {viewer}::uuid
+      AND h.followee = p.author_id::uuid))"""
+
+#: Larger than any published_seq: "no cursor yet".
+NO_CURSOR = 2**63 - 1
+
+
+async def home_posts_by_ids(
+    conn: asyncpg.Connection | asyncpg.Pool, viewer: str, ids: list[str]
+) -> list[PostRow]:
+    """The rows of candidate posts of `viewer`'s home (from Redis), newest first, keeping
+    only what belongs there now and what they may see: live, in the audience, not hidden by
+    moderation, no block either way, still followed. One query for the whole batch."""
+    records = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM posts.posts p
+            WHERE p.id = ANY($2::uuid[]) AND p.deleted_at IS NULL
+              AND {_IN_HOME.format(viewer="$1")} AND {_VISIBLE.format(viewer="$1")}
+              AND {_NOT_BLOCKED.format(viewer="$1")}
+            ORDER BY p.published_seq DESC""",
+        viewer,
+        ids,
+    )
+    return [_row(r) for r in records]
+
+
+async def home_posts(
+    conn: asyncpg.Connection | asyncpg.Pool, viewer: str, before: int, limit: int
+) -> list[PostRow]:
+    """`viewer`'s home timeline from PostgreSQL (past the Redis cap, or without Redis):
+    newest first, `published_seq < before`. For each followed author (and the viewer) the
+    newest `limit` posts come from the `posts_author_published` index, then merge: the cost
+    grows with the number of people followed times the page size, never with how many
+    posts they ever wrote."""
+    records = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM (
+                SELECT followee::text AS author FROM follows.follows WHERE follower = $1::text::uuid
+                UNION SELECT $1::text
+            ) a
+            CROSS JOIN LATERAL (
+                SELECT * FROM posts.posts p
+                WHERE p.author_id = a.author AND p.deleted_at IS NULL
+                  AND p.published_seq < $2
+                  AND {_VISIBLE.format(viewer="$1")} AND {_NOT_BLOCKED.format(viewer="$1")}
+                ORDER BY p.published_seq DESC LIMIT $3
+            ) p
+            ORDER BY p.published_seq DESC LIMIT $3""",
+        viewer,
+        before,
+        limit,
+    )
+    return [_row(r) for r in records]
+
+
+async def public_posts(
+    conn: asyncpg.Connection | asyncpg.Pool, viewer: str | None, before: int, limit: int
+) -> list[PostRow]:
+    """The public timeline: public posts, newest first, without what moderation hides from
+    the viewer and without authors who blocked the viewer or whom the viewer blocked."""
+    records = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM posts.posts p
+            WHERE p.deleted_at IS NULL AND p.visibility = 'public' AND p.published_seq < $2
+              AND {_VISIBLE.format(viewer="$1")} AND {_NOT_BLOCKED.format(viewer="$1")}
+            ORDER BY p.published_seq DESC LIMIT $3""",
+        viewer or "",
+        before,
+        limit,
+    )
+    return [_row(r) for r in records]

@@ -49,6 +49,7 @@ QUARK_SERVICES = (
     "projection-follows",
     "projection-activity",
     "projection-reactions",
+    "projection-timelines",
 )
 MIN_NATS = (2, 12, 3)
 
