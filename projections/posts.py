@@ -468,6 +468,15 @@ SEARCH_WORDS = 8
 _WORD = re.compile(r"\w+")
 #: A shorter last word is matched whole, not as a prefix: `a:*` would match most posts.
 PREFIX_MIN = 2
+#: How many of the newest matches are ranked (docs/architecture.md, "Search"): the cost of a
+#: query is bounded whatever the word, and so is how deep one can page (50 pages of 20).
+SEARCH_CANDIDATES = 200
+#: How many of the newest posts are walked in order for matches before the older ones are
+#: looked up in the GIN index: a frequent word finds its candidates here in a few ms, a rare
+#: one is then cheap to fetch through the index (docs/architecture.md, "Search").
+RECENT_SCAN = 20_000
+#: No position is larger (PostgreSQL's bigint): "no bound yet".
+INT64_MAX = 2**63 - 1
 #: Snippets are cut from the first this many characters of a post's text: `ts_headline`
 #: parses all it is given, and a 20,000-character body costs too much per result.
 SNIPPET_SOURCE = 3000
@@ -520,6 +529,8 @@ class PostHitRow(msgspec.Struct, frozen=True):
     #: HTML: the text escaped, the matches in `<mark>`.
     snippet: str
     title_snippet: str | None
+    #: The newest candidate's position: later pages rank the same candidates.
+    newest: int
 
 
 #: The tsquery of the stemmed terms ($1 complete words, $2 the prefix being typed), and the
@@ -539,6 +550,16 @@ def _headline(text: str, options: str) -> str:
     first = f"ts_headline('russian', {_SOURCE.format(text=text)}, {_STEMMED}, {options})"
     return f"""CASE WHEN $2 = '' THEN {first}
         ELSE ts_headline('simple', {first}, to_tsquery('simple', $2), $8) END"""
+
+
+#: What a reader may find ($3 is the reader, '' for nobody): live, in their audience, not
+#: hidden from them, and no block between them and the author either way.
+_ALLOWED = f"""p.deleted_at IS NULL
+    AND {_VISIBLE.format(viewer="$3")}
+    AND NOT EXISTS (
+        SELECT 1 FROM follows.blocks b
+        WHERE (b.blocker = p.author_id::uuid AND b.blocked = nullif($3, '')::uuid)
+           OR (b.blocked = p.author_id::uuid AND b.blocker = nullif($3, '')::uuid))"""
 
 
 def marked(headline: str) -> str:
@@ -561,59 +582,111 @@ def marked(headline: str) -> str:
     return "".join(out)
 
 
-async def search_posts(
-    conn: asyncpg.Connection | asyncpg.Pool,
+def search_posts_query(
     terms: SearchTerms,
     *,
     viewer: str | None,
     after: tuple[bool, bool, float, int] | None,
+    newest: int | None = None,
     limit: int,
-) -> list[PostHitRow]:
-    """Posts matching `terms` that `viewer` may see (audience, moderation, blocks either
-    way), best first: title hits, then the words as a phrase, then `ts_rank_cd`, then the
-    newest. `after` is the last hit's (title_hit, phrase_hit, rank, published_seq): keyset
-    pagination over the ranking, so a page costs the same wherever it is."""
+) -> tuple[str, list[Any]]:
+    """The statement of `search_posts` and its arguments (the bench EXPLAINs it)."""
     phrase = " ".join(terms.words) if len(terms.words) > 1 else ""
-    records = await conn.fetch(
+    return (
         f"""
+        WITH bound AS MATERIALIZED (
+            -- Where the newest RECENT_SCAN live posts begin (below $12, the cursor's bound).
+            SELECT coalesce(min(seq), 0) AS seq FROM (
+                SELECT published_seq AS seq FROM posts.posts
+                WHERE deleted_at IS NULL AND published_seq <= $12
+                ORDER BY published_seq DESC LIMIT {RECENT_SCAN}) r
+        ), recent AS MATERIALIZED (
+            -- The newest matches, walking the newest posts down their index: bounded
+            -- work for a frequent word, which the GIN index would hand over by the 100,000.
+            SELECT {_COLUMNS}, p.body_text, p.search
+            FROM posts.posts p
+            WHERE p.published_seq > (SELECT seq FROM bound) AND p.published_seq <= $12
+              AND p.search @@ {_QUERY} AND {_ALLOWED}
+            ORDER BY p.published_seq DESC
+            LIMIT {SEARCH_CANDIDATES}
+        )
         SELECT hit.*,
             CASE WHEN hit.title IS NULL THEN NULL
                  ELSE {_headline("hit.title", "$8")} END AS title_snippet,
             {_headline(f"left(hit.body_text, {SNIPPET_SOURCE})", "$7")} AS snippet
         FROM (
-            SELECT {_COLUMNS}, p.body_text,
-                ts_filter(p.search, '{{a,c}}') @@ {_QUERY} AS title_hit,
-                ($4 <> '' AND p.search @@ phraseto_tsquery('russian', $4)) AS phrase_hit,
-                ts_rank_cd($9::float4[], p.search, {_QUERY}, 1)::float8 AS rank
-            FROM posts.posts p
-            WHERE p.search @@ {_QUERY}
-              AND p.deleted_at IS NULL
-              AND {_VISIBLE.format(viewer="$3")}
-              AND NOT EXISTS (
-                  SELECT 1 FROM follows.blocks b
-                  WHERE (b.blocker = p.author_id::uuid AND b.blocked = nullif($3, '')::uuid)
-                     OR (b.blocked = p.author_id::uuid AND b.blocker = nullif($3, '')::uuid))
+            SELECT c.*,
+                ts_filter(c.search, '{{a,c}}') @@ {_QUERY} AS title_hit,
+                ($4 <> '' AND c.search @@ phraseto_tsquery('russian', $4)) AS phrase_hit,
+                ts_rank_cd($9::float4[], c.search, {_QUERY}, 1)::float8 AS rank,
+                max(c.published_seq) OVER () AS newest
+            FROM (
+                SELECT * FROM recent
+                UNION ALL
+                -- Only when the newest posts hold too few matches: the older matches,
+                -- through the GIN index (`+ 0`: not in the order of an index).
+                (SELECT {_COLUMNS}, p.body_text, p.search
+                 FROM posts.posts p
+                 WHERE (SELECT count(*) FROM recent) < {SEARCH_CANDIDATES}
+                   AND p.search @@ {_QUERY} AND p.published_seq <= (SELECT seq FROM bound)
+                   AND {_ALLOWED}
+                 ORDER BY p.published_seq + 0 DESC
+                 LIMIT {SEARCH_CANDIDATES})
+                LIMIT {SEARCH_CANDIDATES}
+            ) c
         ) hit
         WHERE $5::boolean IS NULL
            OR (hit.title_hit, hit.phrase_hit, hit.rank, hit.published_seq)
               < ($5::boolean, $6::boolean, $10::float8, $11::bigint)
         ORDER BY hit.title_hit DESC, hit.phrase_hit DESC, hit.rank DESC,
                  hit.published_seq DESC
-        LIMIT $12
+        LIMIT $13
         """,
-        terms.complete,
-        terms.typed,
-        viewer or "",
-        phrase,
-        after[0] if after else None,
-        after[1] if after else None,
-        _HEADLINE,
-        _HIGHLIGHT_ALL,
-        _RANK_WEIGHTS,
-        after[2] if after else None,
-        after[3] if after else None,
-        limit,
+        [
+            terms.complete,
+            terms.typed,
+            viewer or "",
+            phrase,
+            after[0] if after else None,
+            after[1] if after else None,
+            _HEADLINE,
+            _HIGHLIGHT_ALL,
+            _RANK_WEIGHTS,
+            after[2] if after else None,
+            after[3] if after else None,
+            newest if newest is not None else INT64_MAX,
+            limit,
+        ],
     )
+
+
+async def search_posts(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    terms: SearchTerms,
+    *,
+    viewer: str | None,
+    after: tuple[bool, bool, float, int] | None,
+    newest: int | None = None,
+    limit: int,
+) -> list[PostHitRow]:
+    """Posts matching `terms` that `viewer` may see (audience, moderation, blocks either
+    way), best first: title hits, then the words as a phrase, then `ts_rank_cd`, then the
+    newest. `after` is the last hit's (title_hit, phrase_hit, rank, published_seq): keyset
+    pagination over the ranking, so a page costs the same wherever it is.
+
+    Only the newest `SEARCH_CANDIDATES` matches are ranked (a word in 5% of a million
+    posts would otherwise rank 50,000 rows per page); `newest` (the first page's `newest`,
+    carried by the cursor) keeps later pages on the same candidates while posts arrive."""
+    sql, args = search_posts_query(terms, viewer=viewer, after=after, newest=newest, limit=limit)
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as one:
+            return await search_posts(
+                one, terms, viewer=viewer, after=after, newest=newest, limit=limit
+            )
+    # A plan for these very terms: the generic plan of a cached statement estimates any
+    # tsquery alike and ran four times slower. The pool's reset on release undoes it.
+    await conn.execute("SET plan_cache_mode = force_custom_plan")
+    records = await conn.fetch(sql, *args)
     n = len(PostRow.__struct_fields__)
     return [
         PostHitRow(
@@ -623,6 +696,7 @@ async def search_posts(
             r["rank"],
             marked(r["snippet"]),
             marked(r["title_snippet"]) if r["title_snippet"] is not None else None,
+            r["newest"],
         )
         for r in records
     ]

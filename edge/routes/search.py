@@ -101,12 +101,15 @@ async def _posts(request: web.Request, q: str, limit: int) -> web.Response:
     terms = search_terms(q)
     # The cursor belongs to these terms (what was typed, as the search reads it).
     scope = f"search|{'|'.join(terms.words)}|{terms.prefix}"
-    after = None
+    after = newest = None
     if "cursor" in request.query:
         c = decode_cursor(i.secret_key, scope, request.query["cursor"])
         after = (c.get("t"), c.get("p"), c.get("r"), c.get("n"))
+        newest = c.get("m")
         if not (
-            isinstance(after[0], bool)
+            isinstance(newest, int)
+            and not isinstance(newest, bool)
+            and isinstance(after[0], bool)
             and isinstance(after[1], bool)
             and isinstance(after[2], float | int)
             and not isinstance(after[2], bool)
@@ -123,6 +126,7 @@ async def _posts(request: web.Request, q: str, limit: int) -> web.Response:
         terms,
         viewer=viewer.user_id if viewer else None,
         after=after,  # type: ignore[arg-type]
+        newest=newest,
         limit=limit + 1,
     )
     page, more = hits[:limit], len(hits) > limit
@@ -137,6 +141,7 @@ async def _posts(request: web.Request, q: str, limit: int) -> web.Response:
                 "p": last.phrase_hit,
                 "r": last.rank,
                 "n": last.post.published_seq,
+                "m": last.newest,
             },
         )
     views = await post_views(request, [h.post for h in page])

@@ -8,9 +8,11 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from projections import posts as posts_model
 from tests.support.identity import IdentityClient
 from tests.support.moderation import moderate_post
 from tests.support.platform import Platform
@@ -102,7 +104,7 @@ async def test_the_last_word_is_a_prefix_while_typing(client: IdentityClient) ->
     run = await _publish(client, token, f"{tag} Running late again")
     after = run["position"]
     assert await _found(client, f"{tag} собак", after=after) == [dog["id"]]
-    assert await _found(client, f"{tag} соба", after=after) == [dog["id"]]
+    assert await _found(client, f"{tag} соба", after=after) == [dog["id"]]  # noqa: RUF001
     # 'running' is stemmed to 'run': 'runn' is found through the words as written.
     assert await _found(client, f"{tag} runn", after=after) == [run["id"]]
     assert await _found(client, f"{tag} runni", after=after) == [run["id"]]
@@ -111,6 +113,7 @@ async def test_the_last_word_is_a_prefix_while_typing(client: IdentityClient) ->
     assert await _found(client, f"{tag} lat running", after=after) == []
     # The prefix of the word being typed is highlighted too.
     status, page = await _search(client, f"{tag} runn", after=after)
+    assert status == 200, page
     assert "<mark>Running</mark>" in page["items"][0]["snippet"], page
 
 
@@ -303,3 +306,28 @@ async def test_no_query_text_is_an_error(client: IdentityClient, q: str) -> None
     assert status in (200, 422), (q, page)
     if status == 422:
         assert not q.strip() or any(ord(c) < 32 or ord(c) == 127 for c in q), q
+
+
+async def test_older_matches_are_found_past_the_newest_posts(
+    client: IdentityClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the newest `RECENT_SCAN` posts, matches come from the GIN index: the same
+    answers, in the same order, paged the same way."""
+    monkeypatch.setattr(posts_model, "RECENT_SCAN", 2)
+    token = (await client.sign_up())["access_token"]
+    tag = _word()
+    titled = await _publish(client, token, "first", title=f"{tag} in a title")
+    ids = [titled["id"]]
+    for i in range(4):
+        created = await _publish(client, token, f"{tag} body {i}")
+        ids.append(created["id"])
+    await _publish(client, token, "unrelated newest post")
+    seen: list[str] = []
+    status, page = await _search(client, tag, after=created["position"], limit="2")
+    while True:
+        assert status == 200, page
+        seen += [item["post"]["id"] for item in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        status, page = await _search(client, tag, limit="2", cursor=page["next_cursor"])
+    assert seen == [titled["id"], *reversed(ids[1:])]
