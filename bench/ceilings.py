@@ -61,7 +61,7 @@ from core.ids import uuid7
 from core.natsutil import ReplyMux, status_of
 from core.streamreader import read_stream
 from handlers.accounts.credentials import Passwords
-from projections.posts import ROW_COLUMNS, PostsProjection, body_html
+from projections.posts import ROW_COLUMNS, PostsProjection, body_html, body_text
 
 CEILING_STREAM = "BENCH_CEILING"
 
@@ -222,8 +222,21 @@ async def pg_copy(database_url: str, rows: int, title: str, body: str) -> dict[s
     # UUIDv7 like real post ids: time-ordered keys append to the primary-key B-tree, random
     # ones (v4) would split pages all over it and understate the ceiling.
     html = body_html(body)  # rendered once: the ceiling is the table's write, not Markdown
+    text = body_text(body)
     records = [
-        (uuid7(), authors[i % len(authors)], title, body, html, now, None, i + 1, i + 1, *_REST)
+        (
+            uuid7(),
+            authors[i % len(authors)],
+            title,
+            body,
+            html,
+            now,
+            None,
+            i + 1,
+            i + 1,
+            *_REST,
+            text,
+        )
         for i in range(rows)
     ]
     conn = await asyncpg.connect(database_url)

@@ -136,6 +136,8 @@ def all_routes() -> list[Route]:
         posts,
         profiles,
         reactions,
+        search,
+        tags,
         timelines,
     )
 
@@ -145,6 +147,8 @@ def all_routes() -> list[Route]:
         *profiles.ROUTES,
         *admin.ROUTES,
         *posts.ROUTES,
+        *tags.ROUTES,
+        *search.ROUTES,
         *categories.ROUTES,
         *reactions.ROUTES,
         *comments.ROUTES,

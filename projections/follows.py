@@ -115,3 +115,13 @@ async def blockers_of(pool: asyncpg.Pool, viewer: str) -> set[str]:
         "SELECT blocker::text FROM follows.blocks WHERE blocked = $1::uuid", viewer
     )
     return {r[0] for r in records}
+
+
+async def block_partners(pool: asyncpg.Pool, viewer: str) -> set[str]:
+    """Everyone `viewer` blocked or was blocked by: neither finds the other in search."""
+    records = await pool.fetch(
+        """SELECT blocker::text FROM follows.blocks WHERE blocked = $1::uuid
+           UNION SELECT blocked::text FROM follows.blocks WHERE blocker = $1::uuid""",
+        viewer,
+    )
+    return {r[0] for r in records}

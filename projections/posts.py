@@ -12,6 +12,8 @@ replaying the log is then bounded by PostgreSQL, not by round trips.
 
 from __future__ import annotations
 
+import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -22,8 +24,9 @@ import msgspec
 
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
+from handlers.posts.commands import BODY_MAX
 from handlers.posts.events import PostDeleted, PostEdited, PostModerated, PostPublished
-from handlers.posts.markdown import render
+from handlers.posts.markdown import plain_text, render
 
 # The projection reads the posts context's events (its published contract), never its state.
 
@@ -43,6 +46,7 @@ ROW_COLUMNS = [
     "category",
     "media_ids",
     "tags",
+    "body_text",
 ]
 #: From this many new posts in one batch on, rows are written with COPY.
 COPY_THRESHOLD = 500
@@ -54,6 +58,11 @@ def mention_url(handle: str) -> str:
 
 def tag_url(tag: str) -> str:
     return f"/tags/{quote(tag, safe='')}"
+
+
+def body_text(body: str) -> str:
+    """The body as a reader sees it, without markup: what search indexes and quotes."""
+    return plain_text(body, limit=BODY_MAX)
 
 
 def body_html(body: str) -> str:
@@ -93,7 +102,9 @@ class PostsProjection(PgProjection):
     name: ClassVar[str] = "posts"
     # 3: Markdown bodies rendered, visibility, category, attachments, tags, tombstones,
     # edit history and a moderation state (issue 10).
-    version: ClassVar[int] = 3
+    # 4: full-text search (`body_text`, the `search` document and its GIN index), the `tags`
+    # counts and the index of recent tagged posts (trending).
+    version: ClassVar[int] = 4
     consumes: ClassVar[frozenset[str]] = frozenset(
         {PostPublished.name, PostEdited.name, PostDeleted.name, PostModerated.name}
     )
@@ -114,7 +125,21 @@ class PostsProjection(PgProjection):
             tags text[] NOT NULL DEFAULT '{}',
             deleted_at timestamptz,
             -- visible | hidden | held (the moderation context changes it).
-            moderation text NOT NULL DEFAULT 'visible'
+            moderation text NOT NULL DEFAULT 'visible',
+            -- The body's text without markup (`body_text()`): indexed and quoted by search.
+            body_text text NOT NULL DEFAULT '',
+            -- The search document (docs/architecture.md, "Search"). The `russian`
+            -- configuration stems Cyrillic words with the Russian Snowball stemmer and ASCII
+            -- words with the English one, so one vector serves both languages; `simple`
+            -- keeps the words as written for the prefix of the word being typed (a stem
+            -- such as 'run' is no prefix of 'runn'). Weights: A stemmed title, B stemmed
+            -- body, C title as written, D body as written.
+            search tsvector GENERATED ALWAYS AS (
+                setweight(to_tsvector('russian'::regconfig, coalesce(title, '')), 'A')
+                || setweight(to_tsvector('russian'::regconfig, body_text), 'B')
+                || setweight(to_tsvector('simple'::regconfig, coalesce(title, '')), 'C')
+                || setweight(to_tsvector('simple'::regconfig, body_text), 'D')
+            ) STORED
         );
         CREATE INDEX posts_published ON posts (published_seq DESC) WHERE deleted_at IS NULL;
         CREATE INDEX posts_author_published ON posts (author_id, published_seq DESC)
@@ -122,6 +147,16 @@ class PostsProjection(PgProjection):
         CREATE INDEX posts_tags ON posts USING gin (tags) WHERE deleted_at IS NULL;
         CREATE INDEX posts_category ON posts (category, published_seq DESC)
             WHERE deleted_at IS NULL AND category IS NOT NULL;
+        CREATE INDEX posts_search ON posts USING gin (search) WHERE deleted_at IS NULL;
+        -- Trending reads the tagged posts of the last day.
+        CREATE INDEX posts_tagged_recent ON posts (published_at)
+            WHERE deleted_at IS NULL AND tags <> '{}';
+        -- How many public, visible, live posts carry each tag (search by tag prefix, most
+        -- used first). C collation: a LIKE prefix uses the primary key.
+        CREATE TABLE tags (
+            tag text COLLATE "C" PRIMARY KEY,
+            posts integer NOT NULL
+        );
         CREATE TABLE post_versions (
             post_id uuid NOT NULL,
             version int NOT NULL,
@@ -136,8 +171,10 @@ class PostsProjection(PgProjection):
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         # New posts are gathered and written together (COPY for replays); an edit or a
-        # deletion first writes what is pending, so statements apply in log order.
+        # deletion first writes what is pending, so statements apply in log order. Tag
+        # counts only add up, so their changes are summed over the batch and written once.
         new: dict[str, list[Any]] = {}
+        tag_counts: Counter[str] = Counter()
         for recorded in events:
             match recorded.event:
                 case PostPublished() as e:
@@ -155,37 +192,44 @@ class PostsProjection(PgProjection):
                         e.category,
                         list(e.media_ids),
                         list(e.tags),
+                        body_text(e.body),
                     ]
                 case PostEdited() as e:
-                    await self._write_new(conn, new)
-                    await self._edit(conn, e, recorded.seq)
+                    await self._write_new(conn, new, tag_counts)
+                    await self._edit(conn, e, recorded.seq, tag_counts)
                 case PostDeleted() as e:
-                    await self._write_new(conn, new)
-                    await conn.execute(
-                        "UPDATE posts SET deleted_at = $2, position = $3"
-                        " WHERE id = $1 AND position < $3",
-                        e.post_id,
-                        e.deleted_at,
-                        recorded.seq,
+                    await self._write_new(conn, new, tag_counts)
+                    await self._change(
+                        conn, "deleted_at = $2", e.post_id, e.deleted_at, recorded.seq, tag_counts
                     )
                 case PostModerated() as e:
-                    await self._write_new(conn, new)
-                    await conn.execute(
-                        "UPDATE posts SET moderation = $2, position = $3"
-                        " WHERE id = $1 AND position < $3",
-                        e.post_id,
-                        e.state,
-                        recorded.seq,
+                    await self._write_new(conn, new, tag_counts)
+                    await self._change(
+                        conn, "moderation = $2", e.post_id, e.state, recorded.seq, tag_counts
                     )
                 case _:
                     pass
-        await self._write_new(conn, new)
+        await self._write_new(conn, new, tag_counts)
+        changed = {tag: n for tag, n in tag_counts.items() if n}
+        if changed:
+            await conn.execute(
+                """INSERT INTO tags (tag, posts)
+                   SELECT * FROM unnest($1::text[], $2::int[])
+                   ON CONFLICT (tag) DO UPDATE SET posts = tags.posts + excluded.posts""",
+                list(changed),
+                list(changed.values()),
+            )
 
-    async def _write_new(self, conn: asyncpg.Connection, new: dict[str, list[Any]]) -> None:
+    async def _write_new(
+        self, conn: asyncpg.Connection, new: dict[str, list[Any]], tag_counts: Counter[str]
+    ) -> None:
         if not new:
             return
         rows = list(new.values())
         new.clear()
+        for row in rows:
+            if row[9] == "public":  # a new post is live and visible
+                tag_counts.update(row[12])
         if len(rows) >= COPY_THRESHOLD:
             # Replays and catch-ups: COPY is several times cheaper per row than INSERT, and
             # a post is published once (expected sequence 0), so no row can exist already;
@@ -193,23 +237,31 @@ class PostsProjection(PgProjection):
             await conn.copy_records_to_table("posts", records=rows, columns=ROW_COLUMNS)
         else:
             cols = list(zip(*rows, strict=True))
-            await conn.execute(
+            inserted = await conn.fetch(
                 f"""
                 INSERT INTO posts ({", ".join(ROW_COLUMNS)})
                 SELECT id, author, title, body, html, at, edited, pos, seq, vis, cat,
-                       string_to_array(media, ','), string_to_array(tags, ',')
+                       string_to_array(media, ','), string_to_array(tags, ','), txt
                 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
                             $6::timestamptz[], $7::timestamptz[], $8::bigint[], $9::bigint[],
-                            $10::text[], $11::text[], $12::text[], $13::text[])
+                            $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
                     AS u(id, author, title, body, html, at, edited, pos, seq, vis, cat, media,
-                         tags)
+                         tags, txt)
                 ON CONFLICT (id) DO NOTHING
+                RETURNING id::text
                 """,
                 *cols[:11],
                 # Arrays of arrays cannot be unnested row by row; ids and tags hold no comma.
                 [",".join(m) for m in cols[11]],
                 [",".join(t) for t in cols[12]],
+                cols[13],
             )
+            if len(inserted) < len(rows):
+                # A redelivered post is counted once: take back the rows that were there.
+                fresh = {uuid.UUID(r[0]) for r in inserted}
+                for row in rows:
+                    if uuid.UUID(row[0]) not in fresh and row[9] == "public":
+                        tag_counts.subtract(row[12])
         # The first version of each, in one statement (one round trip per batch).
         await conn.execute(
             """INSERT INTO post_versions (post_id, version, title, body, body_html, at, by_user)
@@ -225,19 +277,46 @@ class PostsProjection(PgProjection):
             [r[1] for r in rows],
         )
 
-    async def _edit(self, conn: asyncpg.Connection, e: PostEdited, seq: int) -> None:
+    async def _change(
+        self,
+        conn: asyncpg.Connection,
+        assignment: str,
+        post_id: str,
+        value: object,
+        seq: int,
+        tag_counts: Counter[str],
+    ) -> None:
+        """Set one column (`assignment` with `value` as $2) of a post, and follow its tags
+        in and out of the counts."""
         changed = await conn.fetchrow(
-            """
-            UPDATE posts SET
-                title = CASE WHEN $2 THEN NULL ELSE coalesce($3, title) END,
-                body = coalesce($4, body),
-                body_html = coalesce($5, body_html),
-                tags = coalesce($6, tags),
-                visibility = coalesce($7, visibility),
+            f"""UPDATE posts p SET {assignment}, position = $3
+                FROM (SELECT tags, {_COUNTED} AS counted FROM posts WHERE id = $1) old
+                WHERE p.id = $1 AND p.position < $3
+                RETURNING old.tags AS old_tags, old.counted, p.tags, {_COUNTED_P} AS now""",
+            post_id,
+            value,
+            seq,
+        )
+        _recount(tag_counts, changed)
+
+    async def _edit(
+        self, conn: asyncpg.Connection, e: PostEdited, seq: int, tag_counts: Counter[str]
+    ) -> None:
+        changed = await conn.fetchrow(
+            f"""
+            UPDATE posts p SET
+                title = CASE WHEN $2 THEN NULL ELSE coalesce($3, p.title) END,
+                body = coalesce($4, p.body),
+                body_html = coalesce($5, p.body_html),
+                tags = coalesce($6, p.tags),
+                visibility = coalesce($7, p.visibility),
                 edited_at = $8,
-                position = $9
-            WHERE id = $1 AND position < $9
-            RETURNING title, body, body_html
+                position = $9,
+                body_text = coalesce($10, p.body_text)
+            FROM (SELECT tags, {_COUNTED} AS counted FROM posts WHERE id = $1) old
+            WHERE p.id = $1 AND p.position < $9
+            RETURNING p.title, p.body, p.body_html, old.tags AS old_tags, old.counted, p.tags,
+                {_COUNTED_P} AS now
             """,
             e.post_id,
             e.title_cleared,
@@ -248,7 +327,9 @@ class PostsProjection(PgProjection):
             e.visibility,
             e.edited_at,
             seq,
+            body_text(e.body) if e.body is not None else None,
         )
+        _recount(tag_counts, changed)
         if changed is not None and (e.body is not None or e.title is not None or e.title_cleared):
             await conn.execute(
                 """INSERT INTO post_versions (post_id, version, title, body, body_html, at, by_user)
@@ -261,6 +342,22 @@ class PostsProjection(PgProjection):
                 e.edited_at,
                 e.edited_by,
             )
+
+
+#: Whether a post's tags count (in `tags` and trending): public, visible and live, so a
+#: followers-only or hidden post never makes its tag known.
+_COUNTED = "(deleted_at IS NULL AND moderation = 'visible' AND visibility = 'public')"
+_COUNTED_P = "(p.deleted_at IS NULL AND p.moderation = 'visible' AND p.visibility = 'public')"
+
+
+def _recount(tag_counts: Counter[str], changed: asyncpg.Record | None) -> None:
+    """Take a changed post's tags out of the counts as they were, put them in as they are."""
+    if changed is None:
+        return
+    if changed["counted"]:
+        tag_counts.subtract(changed["old_tags"])
+    if changed["now"]:
+        tag_counts.update(changed["tags"])
 
 
 # -- queries (the read side: plain SQL returning Structs) --------------------------------

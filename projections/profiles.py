@@ -9,7 +9,7 @@ replay too, so no read model keeps what the person took back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -211,14 +211,17 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-async def search(pool: asyncpg.Pool, query: str, limit: int) -> list[ProfileRow]:
+async def search(
+    pool: asyncpg.Pool, query: str, limit: int, exclude: Collection[str] = ()
+) -> list[ProfileRow]:
     """Prefix matches on handle and on the name (or a word of it), best first: the exact
-    handle, then handle prefixes, then names; shorter handles before longer ones."""
+    handle, then handle prefixes, then names; shorter handles before longer ones. Nobody
+    in `exclude` (user ids: people blocked either way) is found."""
     q = query.strip().lower()
     prefix = _like_prefix(q)
     records = await pool.fetch(
         f"""SELECT {_COLUMNS} FROM profiles.profiles
-            WHERE NOT erased
+            WHERE NOT erased AND NOT (user_id = ANY($5::uuid[]))
               AND (handle LIKE $2 OR lower(display_name) LIKE $2 OR lower(display_name) LIKE $3)
             ORDER BY CASE WHEN handle = $1 THEN 0
                           WHEN handle LIKE $2 THEN 1
@@ -230,6 +233,7 @@ async def search(pool: asyncpg.Pool, query: str, limit: int) -> list[ProfileRow]
         prefix,
         "% " + prefix,
         limit,
+        list(exclude),
     )
     return [ProfileRow(*r.values()) for r in records]
 

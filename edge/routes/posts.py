@@ -41,7 +41,6 @@ from handlers.posts.commands import (
     Visibility,
 )
 from handlers.posts.errors import EmptyPost, NotPostAuthor, PostAlreadyExists, PostNotFound
-from handlers.posts.markdown import TAG_MAX, normalise_tag
 from handlers.reactions.commands import Kind
 from projections import author_stats
 from projections import categories as categories_model
@@ -357,20 +356,6 @@ async def list_posts_route(request: web.Request) -> web.Response:
     return await post_page(request, scope, author=author, before_time=before_time)
 
 
-async def tag_posts_route(request: web.Request) -> web.Response:
-    """Posts with a hashtag, newest first: `#Привет`, `#привет` and `#ПРИВЕТ` are one tag."""
-    tag = normalise_tag(request.match_info["tag"])
-    if not tag or len(tag) > TAG_MAX:
-        raise ValidationError("not a tag", errors=[FieldError("tag", f"1-{TAG_MAX} characters")])
-    unknown = set(request.query) - {"limit", "cursor", "after"}
-    if unknown:
-        raise ValidationError(
-            f"unknown query parameter {sorted(unknown)[0]!r}",
-            errors=[FieldError(name, "unknown parameter") for name in sorted(unknown)],
-        )
-    return await post_page(request, f"tag|{tag}", tag=tag)
-
-
 async def post_page(
     request: web.Request,
     scope: str,
@@ -517,23 +502,6 @@ ROUTES = [
                 "Only posts published before this time (RFC 3339)",
                 {"type": "string", "format": "date-time"},
             ),
-            PAGE_LIMIT.param,
-            CURSOR,
-        ),
-    ),
-    Route(
-        "GET",
-        "/v1/tags/{tag}/posts",
-        tag_posts_route,
-        "Posts with a hashtag, newest first",
-        "posts",
-        response=PostPage,
-        raises=(BadCursor,),
-        auth="optional",
-        after=True,
-        name="tag_posts",
-        params=(
-            Param("tag", "path", "A hashtag, without #", {"type": "string", "minLength": 1}),
             PAGE_LIMIT.param,
             CURSOR,
         ),

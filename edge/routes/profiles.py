@@ -106,7 +106,8 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
     )
 
 
-def _public(row: model.ProfileRow) -> PublicProfile:
+def public_profile(row: model.ProfileRow) -> PublicProfile:
+    """The public face of a profile (shared with search)."""
     return PublicProfile(
         row.user_id,
         row.handle,
@@ -185,7 +186,7 @@ async def get_user(request: web.Request) -> web.Response:
     if row is None:
         raise UserNotFound()
     followers, following = await follows_model.counts(pool, row.user_id)
-    view = msgspec.structs.replace(_public(row), followers=followers, following=following)
+    view = msgspec.structs.replace(public_profile(row), followers=followers, following=following)
     return _json(200, view)
 
 
@@ -198,7 +199,7 @@ async def search_users(request: web.Request) -> web.Response:
     limit = _SEARCH_LIMIT.read(request)
     await wait_for_position(request, PROJECTION)
     rows = await model.search(infra(request).pool, query, limit)
-    return _json(200, ProfileList([_public(r) for r in rows]))
+    return _json(200, ProfileList([public_profile(r) for r in rows]))
 
 
 class Relation(msgspec.Struct):

@@ -209,13 +209,12 @@ def plain_text(body: str, limit: int = 1000) -> str:
     """
     if limit < 1:
         raise ValueError("limit must be at least 1")
-    parts: list[str] = []
-    for token in _MD.parse(body, {}):
-        if token.type == "inline":
-            parts.append(_text_of(token.children or []))
-        elif token.type in ("fence", "code_block"):
-            parts.append(token.content)
-    text = " ".join(" ".join(parts).split())
+    if is_plain_paragraph(body):
+        # The search read model takes the text of every post on replay: plain prose is its
+        # own text (the same as the parser's, property-tested), as `render` knows too.
+        text = " ".join(body.split())
+    else:
+        text = " ".join(" ".join(_text_parts(body)).split())
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -223,6 +222,14 @@ def plain_text(body: str, limit: int = 1000) -> str:
     if not text[limit - 1].isspace() and " " in cut:
         cut = cut[: cut.rindex(" ")]
     return cut.rstrip() + "…"
+
+
+def _text_parts(body: str) -> Iterator[str]:
+    for token in _MD.parse(body, {}):
+        if token.type == "inline":
+            yield _text_of(token.children or [])
+        elif token.type in ("fence", "code_block"):
+            yield token.content
 
 
 # -- the token stream ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from handlers.posts.markdown import (
     ALLOWED_TAGS,
     LINK_REL,
     TAG_MAX,
+    _text_parts,  # the parser's path, to compare with
     extract_mentions,
     extract_tags,
     is_plain_paragraph,
@@ -502,6 +503,14 @@ def test_the_plain_prose_shortcut_renders_exactly_what_markdown_it_does(body: st
     shortcut on, the HTML is the parser's own, character for character."""
     if is_plain_paragraph(body):
         assert render(body) == render_markdown(body)
+
+
+@settings(max_examples=300, database=None, deadline=None)
+@given(_PROSE)
+def test_the_plain_prose_shortcut_gives_the_parsers_plain_text(body: str) -> None:
+    """`plain_text` takes the same shortcut (search text on replay): same text."""
+    if is_plain_paragraph(body):
+        assert plain_text(body) == " ".join(" ".join(_text_parts(body)).split())
 
 
 def test_the_shortcut_is_taken_for_prose_and_not_for_markup() -> None:

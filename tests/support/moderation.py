@@ -1,0 +1,34 @@
+"""Moderation states set the way the moderation context will set them: a `PostModerated`
+event appended to the post's own subject (at its current sequence), so every read model of
+posts applies it in log order. Until the moderation context has commands, tests use this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from core.bootstrap import Infra
+from core.commands import format_position
+from core.envelope import AggregateRef
+from core.ids import new_id
+from handlers.posts.decide import POST
+from handlers.posts.events import MODERATION_STATES, PostModerated
+
+#: Who moderated, in the tests' events (no person: a moderator's id is opaque here).
+MODERATOR = "00000000-0000-7000-8000-00000000a0de"
+
+
+async def moderate_post(
+    infra: Infra, post_id: str, state: str, *, reason: str | None = None
+) -> str:
+    """Set `post_id`'s moderation state (`visible`, `hidden` or `held`); the commit's
+    position, for `Quark-After` or `Platform.wait`."""
+    if state not in MODERATION_STATES:
+        raise ValueError(f"no moderation state {state!r}")
+    loaded = await infra.store.load(POST, post_id)
+    event = PostModerated(
+        post_id=post_id, state=state, at=datetime.now(UTC), by=MODERATOR, reason=reason
+    )
+    result = await infra.store.append(
+        AggregateRef(POST.type, post_id), loaded.seq, [event], command_id=new_id()
+    )
+    return format_position(result.stream, result.seq)
