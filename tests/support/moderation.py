@@ -1,6 +1,7 @@
 """Moderation states set the way the moderation context will set them: a `PostModerated`
-event appended to the post's own subject (at its current sequence), so every read model of
-posts applies it in log order. Until the moderation context has commands, tests use this."""
+(or `CommentModerated`) event appended to the post's (comment's) own subject at its current
+sequence, so every read model applies it in log order. Until the moderation context has
+commands, tests use this."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from core.bootstrap import Infra
 from core.commands import format_position
 from core.envelope import AggregateRef
 from core.ids import new_id
+from handlers.posts.comments import COMMENT
 from handlers.posts.decide import POST
-from handlers.posts.events import MODERATION_STATES, PostModerated
+from handlers.posts.events import MODERATION_STATES, CommentModerated, PostModerated
 
 #: Who moderated, in the tests' events (no person: a moderator's id is opaque here).
 MODERATOR = "00000000-0000-7000-8000-00000000a0de"
@@ -30,5 +32,26 @@ async def moderate_post(
     )
     result = await infra.store.append(
         AggregateRef(POST.type, post_id), loaded.seq, [event], command_id=new_id()
+    )
+    return format_position(result.stream, result.seq)
+
+
+async def moderate_comment(
+    infra: Infra, comment_id: str, state: str, *, reason: str | None = None
+) -> str:
+    """Set `comment_id`'s moderation state; the commit's position."""
+    if state not in MODERATION_STATES:
+        raise ValueError(f"no moderation state {state!r}")
+    loaded = await infra.store.load(COMMENT, comment_id)
+    event = CommentModerated(
+        comment_id=comment_id,
+        post_id=loaded.state.post_id,
+        state=state,
+        at=datetime.now(UTC),
+        by=MODERATOR,
+        reason=reason,
+    )
+    result = await infra.store.append(
+        AggregateRef(COMMENT.type, comment_id), loaded.seq, [event], command_id=new_id()
     )
     return format_position(result.stream, result.seq)
