@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from core.envelope import AggregateRef
-from core.ids import new_id
-from handlers.posts.decide import POST
-from handlers.posts.events import PostModerated
 from tests.support.identity import IdentityClient
 from tests.support.log import head_position
 from tests.support.platform import Platform
@@ -98,14 +93,3 @@ async def settled(platform: Platform) -> str:
         await platform.wait(name, content)
         await platform.wait(name, people)
     return content
-
-
-async def moderate(platform: Platform, post_id: str, state: str) -> str:
-    """Append a `posts.PostModerated` as the moderation context would; its position."""
-    store = platform.infra.store
-    loaded = await store.load(POST, post_id)
-    event = PostModerated(post_id=post_id, state=state, at=datetime.now(UTC), by=new_id())
-    result = await store.append(
-        AggregateRef(POST.type, post_id), loaded.seq, [event], command_id=new_id()
-    )
-    return f"{result.stream}:{result.seq}"

@@ -4,11 +4,11 @@ blocks, audiences, deletions and moderation change it."""
 from __future__ import annotations
 
 from tests.support.identity import IdentityClient
+from tests.support.moderation import moderate_post
 from tests.support.platform import Platform
 from tests.support.timelines import (
     HOME,
     PUBLIC,
-    moderate,
     page,
     person,
     publish,
@@ -143,7 +143,7 @@ async def test_a_hidden_post_leaves_the_timelines_and_returns_when_visible_again
     first = (await publish(client, author, "first"))["id"]
     second = (await publish(client, author, "second"))["id"]
     await settled(platform)
-    hidden = await moderate(platform, second, "hidden")
+    hidden = await moderate_post(platform.infra, second, "hidden")
     assert await walk(client, HOME, fan["token"], after=hidden) == [first]
     assert await walk(client, PUBLIC, fan["token"], after=hidden) == [first]
     assert await walk(client, PUBLIC, None, after=hidden) == [first]
@@ -154,7 +154,7 @@ async def test_a_hidden_post_leaves_the_timelines_and_returns_when_visible_again
         (second, "hidden"),
         (first, "visible"),
     ]
-    visible = await moderate(platform, second, "visible")
+    visible = await moderate_post(platform.infra, second, "visible")
     assert await walk(client, HOME, fan["token"], after=visible) == [second, first]
     assert await walk(client, PUBLIC, None, after=visible) == [second, first]
 

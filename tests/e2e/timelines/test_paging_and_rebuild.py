@@ -19,11 +19,11 @@ from projections.timelines import TimelinesProjection
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient
 from tests.support.log import stored_messages
+from tests.support.moderation import moderate_post
 from tests.support.platform import Platform
 from tests.support.timelines import (
     HOME,
     PUBLIC,
-    moderate,
     person,
     publish,
     relate,
@@ -160,7 +160,7 @@ async def test_timelines_lost_by_redis_answer_from_postgresql_and_a_replay_resto
     hidden = await publish(client, a, "to be hidden")
     await client.call("DELETE", f"/v1/posts/{gone['id']}", c["token"])
     await settled(platform)
-    await moderate(platform, hidden["id"], "hidden")
+    await moderate_post(platform.infra, hidden["id"], "hidden")
     await relate(client, d, "POST block", b)
     await relate(client, c, "DELETE follow", a)
     last = await settled(platform)
