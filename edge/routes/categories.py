@@ -137,6 +137,7 @@ async def category_posts(request: web.Request) -> web.Response:
             f"unknown query parameter {sorted(unknown)[0]!r}",
             errors=[FieldError(name, "unknown parameter") for name in sorted(unknown)],
         )
+    PAGE_LIMIT.read(request)  # a malformed query is 422 before anything is looked up
     await wait_for_position(request, PROJECTION)
     if await model.get_category(infra(request).pool, slug) is None:
         raise CategoryNotFound()

@@ -177,11 +177,18 @@ async def test_every_command_route_answers_its_position(
     await r.call(
         "PATCH", "/v1/comments/{comment_id}", token, {"body": "d"}, comment_id=comment["id"]
     )
-    await r.call("DELETE", "/v1/comments/{comment_id}", token, comment_id=comment["id"])
     for method in ("PUT", "PUT", "DELETE", "DELETE"):  # each twice: the second changes nothing
         await r.call(
             method, "/v1/posts/{post_id}/reactions/{kind}", token, post_id=post["id"], kind="wow"
         )
+        await r.call(
+            method,
+            "/v1/comments/{comment_id}/reactions/{kind}",
+            token,
+            comment_id=comment["id"],
+            kind="wow",
+        )
+    await r.call("DELETE", "/v1/comments/{comment_id}", token, comment_id=comment["id"])
     await r.call("DELETE", "/v1/posts/{post_id}", token, post_id=post["id"])
 
     # Media: a streamed upload, alt text, deletion; a direct upload and its completion.
