@@ -403,6 +403,18 @@ return 0
 """
 
 
+#: INCR, but never below ARGV[1] (a clock reading): build numbers only grow.
+_NEXT_BUILD = """
+local n = redis.call('INCR', KEYS[1])
+local floor = tonumber(ARGV[1])
+if n < floor then
+    redis.call('SET', KEYS[1], floor)
+    n = floor
+end
+return n
+"""
+
+
 class RedisSink(Sink):
     """Builds as key prefixes `<prefix><name>:b<n>:`; the active build in one key.
 
@@ -487,7 +499,14 @@ class RedisSink(Sink):
                 raise BuildSwitched(self.name) from None
 
     async def new_build(self) -> int:
-        build = int(await self.redis.incr(self.base + "builds"))
+        # Never a number used before, even after Redis lost every key (a restart without
+        # persistence restarts a bare counter at 1): the counter is raised to the clock in
+        # milliseconds first. A worker still writing to its old build then finds it is no
+        # longer the active one (BuildSwitched) instead of writing into a namesake that a
+        # replay has just started from scratch.
+        build = int(
+            await self.redis.eval(_NEXT_BUILD, 1, self.base + "builds", int(time.time() * 1000))
+        )
         for s in self.streams:
             await self.redis.set(self._cp_key(build, s), 0)
         return build

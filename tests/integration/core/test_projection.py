@@ -16,7 +16,7 @@ from core.bootstrap import Infra
 from core.commands import parse_position
 from core.envelope import RecordedEvent
 from core.ids import new_id
-from core.projection import PgSink, ProjectionWorker, RedisSink, Sink, replay
+from core.projection import BuildSwitched, PgSink, ProjectionWorker, RedisSink, Sink, replay
 from core.runner import sink_for
 from handlers.posts.commands import DeletePost, EditPost, PublishPost
 from projections import posts as posts_projection
@@ -644,3 +644,26 @@ async def test_a_redis_leader_does_not_renew_a_lease_another_copy_has_taken(
         await infra.redis.set(key, b"the-standby", px=10_000)
         await asyncio.sleep(0.2)  # several renewal periods pass
         assert await infra.redis.get(key) == b"the-standby"
+
+
+async def test_a_redis_build_number_is_never_used_again_after_redis_lost_its_keys(
+    infra: Infra,
+) -> None:
+    """A worker still writing to build N must not find a new build N made after a loss:
+    it would write into the replay's fresh build and move its checkpoint past what that
+    build holds. Build numbers only grow, counter or no counter."""
+    from projections.author_stats import AuthorStatsProjection
+
+    sink = sink_for(AuthorStatsProjection(), infra)
+    assert isinstance(sink, RedisSink)
+    old = await sink.ensure()
+    await sink.commit(old, "CONTENT", [], 5, live=True)
+    # Redis restarts without persistence: every key of the projection is gone.
+    keys = [k async for k in infra.redis.scan_iter(match=f"{sink.prefix}*author_stats*")]
+    await infra.redis.delete(*keys)
+    new = await sink.ensure()
+    assert new > old
+    with pytest.raises(BuildSwitched):
+        await sink.commit(old, "CONTENT", [], 9, live=True)
+    assert await sink.checkpoint(new, "CONTENT") == 0
+    assert await sink.new_build() > new
