@@ -1,6 +1,6 @@
-"""Who wrote something, as every list of posts and comments shows them: handle, name,
-avatar and VIP badge. One place, so a post, a comment and a search hit show a person the
-same way, and one query per page (plus one for avatars), never one per item."""
+"""People as posts and comments show them: who wrote something (handle, name, avatar, VIP
+badge) and whom a body mentions. One place, so a post, a comment and a search hit show a
+person the same way, and one query per page (plus one for avatars), never one per item."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ from aiohttp import web
 from core.perks import is_vip
 from edge.context import infra
 from edge.routes.media import MediaView, media_views
+from handlers.posts.commands import MAX_MENTIONS
+from handlers.posts.markdown import extract_mentions
 from projections import profiles as profiles_model
+
+
+async def mentioned(request: web.Request, body: str) -> list[str]:
+    """The handles a body mentions that belong to someone (only those become links; the
+    commands carry them, so rendering stays a pure function of the log)."""
+    handles = extract_mentions(body)[:MAX_MENTIONS]
+    return await profiles_model.existing_handles(infra(request).pool, handles)
 
 
 class Author(msgspec.Struct):

@@ -100,7 +100,7 @@ class CommentsProjection(PgProjection):
                     e.author_id,
                     e.reply_to,
                     e.body,
-                    _html(e.body),
+                    _html(e.body, e.mentions),
                     seq,
                     e.added_at,
                 )
@@ -110,7 +110,7 @@ class CommentsProjection(PgProjection):
                        WHERE id = $1 AND position < $5 AND deleted_at IS NULL""",
                     e.comment_id,
                     e.body,
-                    _html(e.body),
+                    _html(e.body, e.mentions),
                     e.edited_at,
                     seq,
                 )

@@ -65,10 +65,17 @@ def body_text(body: str) -> str:
     return plain_text(body, limit=BODY_MAX)
 
 
-def body_html(body: str) -> str:
+def body_html(body: str, mentions: list[str] | None = None) -> str:
     """The body as the sanitised HTML every view carries (rendered here, at projection
-    time: a better renderer later is a replay away)."""
-    return render(body, mention_url=mention_url, tag_url=tag_url)
+    time: a better renderer later is a replay away). Only `mentions` — the handles that
+    belonged to someone when it was written — become links; None (events from before the
+    check) links every one."""
+    if mentions is None:
+        return render(body, mention_url=mention_url, tag_url=tag_url)
+    known = set(mentions)
+    return render(
+        body, mention_url=lambda h: mention_url(h) if h in known else None, tag_url=tag_url
+    )
 
 
 class PostRow(msgspec.Struct, frozen=True):
@@ -183,7 +190,7 @@ class PostsProjection(PgProjection):
                         e.author_id,
                         e.title,
                         e.body,
-                        body_html(e.body),
+                        body_html(e.body, e.mentions),
                         e.published_at,
                         None,
                         recorded.seq,
@@ -322,7 +329,7 @@ class PostsProjection(PgProjection):
             e.title_cleared,
             e.title,
             e.body,
-            body_html(e.body) if e.body is not None else None,
+            body_html(e.body, e.mentions) if e.body is not None else None,
             e.tags,
             e.visibility,
             e.edited_at,

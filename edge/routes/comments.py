@@ -11,7 +11,7 @@ from aiohttp import web
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
 from edge.auth import optional_principal, principal, send_as
-from edge.authors import Author, authors
+from edge.authors import Author, authors, mentioned
 from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
@@ -162,6 +162,7 @@ async def add_comment(request: web.Request) -> web.Response:
             post_author_id=post.author_id,
             body=body.body,
             reply_to=body.reply_to,
+            mentions=await mentioned(request, body.body),
         ),
         who,
     )
@@ -195,7 +196,13 @@ async def edit_comment(request: web.Request) -> web.Response:
     body = await read_json(
         request, EditCommentBody, max_bytes=infra(request).settings.max_body_bytes
     )
-    reply = await send_as(request, EditComment(comment_id=comment_id, body=body.body), who)
+    reply = await send_as(
+        request,
+        EditComment(
+            comment_id=comment_id, body=body.body, mentions=await mentioned(request, body.body)
+        ),
+        who,
+    )
     return _json(200, CommentResult(comment_id, reply.position or ""), command_headers(reply))
 
 

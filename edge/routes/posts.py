@@ -14,7 +14,7 @@ from core.perks import perks
 from core.projection import RedisSink
 from core.ratelimit import Rule
 from edge.auth import optional_principal, principal, send_as
-from edge.authors import Author, authors
+from edge.authors import Author, authors, mentioned
 from edge.bodies import read_json
 from edge.context import (
     command_headers,
@@ -226,6 +226,7 @@ async def publish_post(request: web.Request) -> web.Response:
             visibility=body.visibility,
             category=body.category,
             media_ids=body.media_ids,
+            mentions=await mentioned(request, body.body),
         ),
         who,
     )
@@ -251,6 +252,7 @@ async def edit_post(request: web.Request) -> web.Response:
             clear_title="title" in given and given["title"] is None,
             body=given.get("body"),
             visibility=given.get("visibility"),
+            mentions=await mentioned(request, given["body"]) if "body" in given else None,
         ),
         who,
     )

@@ -25,6 +25,13 @@ MediaIds = Annotated[list[str], msgspec.Meta(max_length=MEDIA_MAX)]
 CategorySlug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 
 
+#: At most this many mentions are linked (more handles than that in one body stay text).
+MAX_MENTIONS = 50
+Mentions = Annotated[
+    list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=MAX_MENTIONS)
+]
+
+
 class PublishPost(Command, frozen=True):
     context: ClassVar[str] = "posts"
     post_id: str
@@ -35,6 +42,9 @@ class PublishPost(Command, frozen=True):
     #: Checked by the edge with the media context (the author's own ready media) before
     #: the post names them.
     media_ids: MediaIds = []
+    #: Filled in by the edge: the mentioned handles that belong to someone (only those
+    #: become links).
+    mentions: Mentions | None = None
 
 
 class EditPost(Command, frozen=True):
@@ -46,6 +56,9 @@ class EditPost(Command, frozen=True):
     body: Body | None = None
     clear_title: bool = False
     visibility: Visibility | None = None
+    #: Filled in by the edge: the mentioned handles that belong to someone (only those
+    #: become links).
+    mentions: Mentions | None = None
 
 
 class DeletePost(Command, frozen=True):
@@ -64,12 +77,18 @@ class AddComment(Command, frozen=True):
     post_author_id: str
     body: Body
     reply_to: str | None = None
+    #: Filled in by the edge: the mentioned handles that belong to someone (only those
+    #: become links).
+    mentions: Mentions | None = None
 
 
 class EditComment(Command, frozen=True):
     context: ClassVar[str] = "posts"
     comment_id: str
     body: Body
+    #: Filled in by the edge: the mentioned handles that belong to someone (only those
+    #: become links).
+    mentions: Mentions | None = None
 
 
 class DeleteComment(Command, frozen=True):

@@ -66,6 +66,7 @@ def decide_add(state: CommentState, command: AddComment, meta: CommandMeta) -> l
             body=command.body,
             added_at=meta.received_at,
             reply_to=command.reply_to,
+            mentions=command.mentions,
         )
     ]
 
@@ -88,6 +89,7 @@ def decide_edit(state: CommentState, command: EditComment, meta: CommandMeta) ->
             post_id=state.post_id,
             body=command.body,
             edited_at=meta.received_at,
+            mentions=command.mentions,
         )
     ]
 

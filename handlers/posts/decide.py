@@ -96,6 +96,7 @@ def decide_publish(state: PostState, command: PublishPost, meta: CommandMeta) ->
             category=command.category,
             media_ids=list(command.media_ids),
             tags=extract_tags(command.body, MAX_TAGS),
+            mentions=command.mentions,
         )
     ]
 
@@ -119,6 +120,7 @@ def decide_edit(state: PostState, command: EditPost, meta: CommandMeta) -> list[
             title_cleared=cleared,
             visibility=visibility,
             tags=extract_tags(body, MAX_TAGS) if body is not None else None,
+            mentions=command.mentions if body is not None else None,
         )
     ]
 

@@ -23,6 +23,9 @@ class PostPublished(Event, frozen=True):
     media_ids: list[str] = []
     #: Normalised hashtags of the body (`handlers.posts.markdown.extract_tags`), at most 10.
     tags: list[str] = []
+    #: The mentioned handles that belonged to someone when it was written (only those are
+    #: links); None in events from before mentions were checked: every mention is a link.
+    mentions: list[str] | None = None
 
 
 class PostEdited(Event, frozen=True):
@@ -38,6 +41,9 @@ class PostEdited(Event, frozen=True):
     title_cleared: bool = False
     visibility: str | None = None
     tags: list[str] | None = None
+    #: The mentioned handles that belonged to someone when it was written (only those are
+    #: links); None in events from before mentions were checked: every mention is a link.
+    mentions: list[str] | None = None
 
 
 class PostDeleted(Event, frozen=True):
@@ -76,6 +82,9 @@ class CommentAdded(Event, frozen=True):
     body: str
     added_at: datetime
     reply_to: str | None = None
+    #: The mentioned handles that belonged to someone when it was written (only those are
+    #: links); None in events from before mentions were checked: every mention is a link.
+    mentions: list[str] | None = None
 
 
 class CommentEdited(Event, frozen=True):
@@ -84,6 +93,9 @@ class CommentEdited(Event, frozen=True):
     post_id: str
     body: str
     edited_at: datetime
+    #: The mentioned handles that belonged to someone when it was written (only those are
+    #: links); None in events from before mentions were checked: every mention is a link.
+    mentions: list[str] | None = None
 
 
 class CommentDeleted(Event, frozen=True):

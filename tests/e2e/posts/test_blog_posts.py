@@ -237,3 +237,38 @@ async def test_a_tag_page_lists_what_the_reader_may_see(client: IdentityClient) 
         assert [p["id"] for p in page["items"]] == [public["id"]]  # not the followers-only one
     status, page = await client.get("/v1/tags/привет/posts", author, **{"Quark-After": after})
     assert [p["id"] for p in page["items"]] == [private["id"], public["id"]]  # the author's own
+
+
+async def test_only_mentions_of_existing_handles_become_links(
+    client: IdentityClient, platform: Platform
+) -> None:
+    someone = await client.sign_up()
+    status, changed = await client.call(
+        "PATCH", "/v1/me", someone["access_token"], {"handle": "mentioned_one"}
+    )
+    assert status == 200
+    await platform.wait("profiles", changed["position"])
+    token = (await client.sign_up())["access_token"]
+    body = "Hi @Mentioned_One and @nobody_at_all"
+    status, created = await _post(client, token, {"body": body})
+    assert status == 201, created
+    status, post = await _read(client, created["id"], token, created["position"])
+    html = post["body_html"]
+    assert '<a href="/@mentioned_one"' in html and 'class="mention"' in html
+    assert "@nobody_at_all" in html and "/@nobody_at_all" not in html
+    # The same in a comment, and in an edit (the handles are checked again).
+    status, comment, _ = await client.post(
+        f"/v1/posts/{created['id']}/comments", {"body": body}, token
+    )
+    assert status == 201, comment
+    status, thread = await client.get(
+        f"/v1/posts/{created['id']}/comments", token, **{"Quark-After": comment["position"]}
+    )
+    html = thread["items"][0]["body_html"]
+    assert "/@mentioned_one" in html and "/@nobody_at_all" not in html
+    status, edited = await client.call(
+        "PATCH", f"/v1/posts/{created['id']}", token, {"body": "Only @nobody_at_all now"}
+    )
+    assert status == 200
+    status, post = await _read(client, created["id"], token, edited["position"])
+    assert "<a" not in post["body_html"]
