@@ -173,6 +173,8 @@ def extract_tags(body: str, limit: int = 10) -> list[str]:
     Returns:
         The tags, normalised with `normalise_tag`.
     """
+    if "#" not in body and "&" not in body:  # no tag can be there (the command path's case)
+        return []
     env: dict[str, Any] = {}
     _MD.parse(body, env)
     return list(env["tags"])[:limit]
@@ -189,6 +191,8 @@ def extract_mentions(body: str) -> list[str]:
     Returns:
         The handles, lower-cased, without their `@`.
     """
+    if "@" not in body and "&" not in body:  # no mention can be there
+        return []
     env: dict[str, Any] = {}
     _MD.parse(body, env)
     return list(env["mentions"])

@@ -517,3 +517,18 @@ def test_the_shortcut_is_taken_for_prose_and_not_for_markup() -> None:
     assert is_plain_paragraph("Event sourcing keeps every change; read models fold.")
     for body in ("1. list", "- item", "a *b*", "#tag", "@bob", "a\nb", "www.x.org", " x", "a_b"):
         assert not is_plain_paragraph(body), body
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+@settings(max_examples=300, deadline=None, database=None)
+def test_the_shortcuts_of_extract_agree_with_what_render_links(body: str) -> None:
+    """`extract_tags` and `extract_mentions` skip the parser when no `#` (`@`) and no
+    entity is in the body: then `render` must link none either."""
+    html = render(body, mention_url=lambda h: f"/@{h}", tag_url=lambda t: f"/tags/{t}")
+    if "&" not in body:
+        if "#" not in body:
+            assert extract_tags(body) == [] and 'class="hashtag"' not in html
+        if "@" not in body:
+            assert extract_mentions(body) == [] and 'class="mention"' not in html
+    assert bool(extract_tags(body)) == ('class="hashtag"' in html)
+    assert bool(extract_mentions(body)) == ('class="mention"' in html)
