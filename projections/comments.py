@@ -178,19 +178,28 @@ async def get_comment(conn: Conn, comment_id: str) -> CommentRow | None:
 
 
 async def thread(
-    conn: Conn, post_id: str, *, after: list[int] | None, limit: int, viewer: str | None
+    conn: Conn,
+    post_id: str,
+    *,
+    after: list[int] | None,
+    limit: int,
+    viewer: str | None,
+    unseen_authors: set[str] | frozenset[str] = frozenset(),
 ) -> list[CommentRow]:
     """A post's comments in thread order (oldest first, replies under their parent), from
-    after the path `after`. Hidden or held comments show only to their authors."""
+    after the path `after`. Hidden or held comments show only to their authors; live
+    comments of `unseen_authors` (blocks either way) not at all."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM comments.comments
             WHERE post_id = $1::uuid AND ($2::bigint[] IS NULL OR path > $2::bigint[])
               AND (moderation = 'visible' OR author_id = $3)
+              AND (deleted_at IS NOT NULL OR NOT author_id = ANY($5::text[]))
             ORDER BY path LIMIT $4""",
         post_id,
         after,
         viewer or "",
         limit,
+        sorted(unseen_authors),
     )
     return [_row(r) for r in rows]
 

@@ -22,6 +22,7 @@ from handlers.posts.commands import AddComment, Body, DeleteComment, EditComment
 from handlers.posts.errors import CommentNotFound, EmptyPost, NotCommentAuthor, PostNotFound
 from handlers.reactions.commands import Kind
 from projections import comments as model
+from projections import follows as follows_model
 from projections import reactions as reactions_model
 from projections.reactions import Counts, ReactionsProjection
 
@@ -182,8 +183,15 @@ async def list_comments(request: web.Request) -> web.Response:
         if not isinstance(after, list) or not all(isinstance(n, int) for n in after):
             raise BadCursor()
     await wait_for_position(request, PROJECTION)
+    # People the reader blocked, or who blocked them, are not heard in the thread.
+    unseen = await follows_model.block_partners(i.pool, viewer.user_id) if viewer else set()
     rows = await model.thread(
-        i.pool, post.id, after=after, limit=limit + 1, viewer=viewer.user_id if viewer else None
+        i.pool,
+        post.id,
+        after=after,
+        limit=limit + 1,
+        viewer=viewer.user_id if viewer else None,
+        unseen_authors=unseen,
     )
     page, more = rows[:limit], len(rows) > limit
     cursor = encode_cursor(i.secret_key, scope, {"c": page[-1].path}) if more else None

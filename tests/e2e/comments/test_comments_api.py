@@ -169,3 +169,32 @@ async def test_fifty_people_comment_on_one_post_at_once(client: IdentityClient) 
     assert sorted(seen) == sorted(answer["id"] for _, answer in results)  # none skipped or repeated
     status, view = await client.get(f"/v1/posts/{post['id']}", None, **{"Quark-After": last})
     assert view["comments"] == 50
+
+
+async def test_comments_of_people_blocked_either_way_are_not_in_the_thread(
+    client: IdentityClient, platform: Platform
+) -> None:
+    author, reader, loud, quiet = [await client.sign_up() for _ in range(4)]
+    post = await _new_post(client, author["access_token"])
+    await platform.wait("posts", post["position"])
+    made = {}
+    for who, name in ((loud, "loud"), (quiet, "quiet"), (author, "author")):
+        status, made[name] = await _comment(client, who["access_token"], post["id"], name)
+        assert status == 201
+    # The reader blocks `loud`; `quiet` blocks the reader.
+    for blocker, blocked, name in ((reader, loud, "loud_one"), (quiet, reader, "reader_one")):
+        status, changed = await client.call(
+            "PATCH", "/v1/me", blocked["access_token"], {"handle": name}
+        )
+        assert status == 200
+        await platform.wait("profiles", changed["position"])
+        status, blocking = await client.call(
+            "POST", f"/v1/users/{name}/block", blocker["access_token"]
+        )
+        assert status == 200, blocking
+        await platform.wait("follows", blocking["position"])
+    last = made["author"]["position"]
+    status, page = await _thread(client, post["id"], reader["access_token"], last)
+    assert [c["id"] for c in page["items"]] == [made["author"]["id"]]
+    status, page = await _thread(client, post["id"], None, last)
+    assert len(page["items"]) == 3  # everyone else hears all three
