@@ -10,6 +10,7 @@ import pytest
 
 from core import perks
 from tests.support.identity import IdentityClient
+from tests.support.log import head_position
 from tests.support.media import picture, ready, upload
 from tests.support.platform import Platform
 
@@ -97,23 +98,51 @@ async def test_a_followers_only_post_is_for_followers(
     )
     assert status == 200, followed
     status, created = await _post(
-        client, author["access_token"], {"body": "only for friends", "visibility": "followers"}
+        client,
+        author["access_token"],
+        {"body": "only for friends: marmalade #secretive", "visibility": "followers"},
     )
     assert status == 201, created
     await platform.wait("follows", followed["position"])
-    after = created["position"]
+    status, comment, _ = await client.post(
+        f"/v1/posts/{created['id']}/comments", {"body": "mine"}, author["access_token"]
+    )
+    assert status == 201
+    after = comment["position"]
+    for stream, names in (("CONTENT", ("timelines",)), ("PEOPLE", ("timelines", "follows"))):
+        for name in names:
+            await platform.wait(name, await head_position(platform.infra, stream))
+    listings = [
+        f"/v1/posts?author={author['user_id']}",
+        "/v1/posts",
+        "/v1/tags/secretive/posts",
+        "/v1/search?q=marmalade&type=posts",
+        "/v1/timelines/public",
+    ]
     for who, expected in ((author, 200), (follower, 200), (stranger, 404), (None, 404)):
         token = who["access_token"] if who else None
         status, _ = await _read(client, created["id"], token, after)
         assert status == expected, (who and who["user_id"], status)
+        for sub in ("history", "comments", "reactions"):
+            status, _ = await client.get(
+                f"/v1/posts/{created['id']}/{sub}", token, **{"Quark-After": after}
+            )
+            assert status == expected, sub
         status, _ = await client.get(
-            f"/v1/posts/{created['id']}/history", token, **{"Quark-After": after}
+            f"/v1/comments/{comment['id']}/reactions", token, **{"Quark-After": after}
         )
         assert status == expected
-        status, page = await client.get(
-            f"/v1/posts?author={author['user_id']}", token, **{"Quark-After": after}
-        )
-        assert (created["id"] in [p["id"] for p in page["items"]]) == (expected == 200)
+        # The public timeline is for public posts: nobody finds this one there.
+        for path in listings:
+            status, page = await client.get(path, token, **{"Quark-After": after})
+            assert status == 200, (path, page)
+            found = [p.get("id") or p["post"]["id"] for p in page["items"]]
+            shown = expected == 200 and "public" not in path
+            assert (created["id"] in found) == shown, (path, who and who["user_id"])
+        if token:
+            status, page = await client.get("/v1/timelines/home", token, **{"Quark-After": after})
+            found = [p["id"] for p in page["items"]]
+            assert (created["id"] in found) == (expected == 200), "home"
 
 
 async def test_edits_keep_a_history_and_a_deleted_post_is_gone(client: IdentityClient) -> None:
