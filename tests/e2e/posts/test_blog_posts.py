@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from core import perks
+from tests.support.categories import create_category
 from tests.support.identity import IdentityClient
 from tests.support.log import head_position
 from tests.support.media import picture, ready, upload
@@ -217,14 +218,7 @@ async def test_posts_per_hour_are_limited(
 
 
 async def test_a_post_may_name_an_existing_category(client: IdentityClient, with_role: Any) -> None:
-    admin = (await with_role("admin"))["access_token"]
-    status, _ = await client.call(
-        "POST",
-        "/v1/admin/categories",
-        admin,
-        {"slug": "travel", "name_ru": "Путешествия", "name_en": "Travel", "position": 1},
-    )
-    assert status == 201
+    await create_category(client, with_role, "travel", "Путешествия", "Travel")
     token = (await client.sign_up())["access_token"]
     status, problem = await _post(client, token, {"body": "x", "category": "nowhere"})
     assert status == 422 and problem["errors"][0]["field"] == "category"

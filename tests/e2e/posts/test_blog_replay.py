@@ -15,6 +15,7 @@ import pytest
 from core.runner import sink_for
 from core.settings import Settings
 from projections import projections
+from tests.support.categories import create_category
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.log import head_position
@@ -95,14 +96,7 @@ async def test_replaying_every_read_model_gives_the_same_blog_while_readers_read
     monkeypatch: pytest.MonkeyPatch,
     with_role: Any,
 ) -> None:
-    admin = (await with_role("admin"))["access_token"]
-    status, _ = await client.call(
-        "POST",
-        "/v1/admin/categories",
-        admin,
-        {"slug": "life", "name_ru": "Жизнь", "name_en": "Life", "position": 1},
-    )
-    assert status == 201
+    await create_category(client, with_role, "life", "Жизнь", "Life")
     people = [await person(client, f"replayer_{n}") for n in range(4)]
     a, b, c, d = people
     for follower, followee in ((a, b), (a, c), (b, a), (c, a), (d, a), (d, b)):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
+from tests.support.categories import create_category
 from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.moderation import moderate_comment, moderate_post
 from tests.support.platform import Platform
@@ -30,14 +31,7 @@ async def ids(client: IdentityClient, path: str, token: str | None, after: str) 
 async def test_a_moderated_post_is_gone_for_others_marked_for_its_author_and_comes_back(
     client: IdentityClient, platform: Platform, with_role: Any, state: str
 ) -> None:
-    admin = (await with_role("admin"))["access_token"]
-    status, _ = await client.call(
-        "POST",
-        "/v1/admin/categories",
-        admin,
-        {"slug": f"mod-{state}", "name_ru": "Модерация", "name_en": "Moderation", "position": 1},
-    )
-    assert status == 201
+    await create_category(client, with_role, f"mod-{state}", "Модерация", "Moderation")
     author = await client.sign_up()
     reader = await client.sign_up()
     me, them = author["access_token"], reader["access_token"]

@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 
 from core.settings import Settings
+from tests.support.categories import create_category
 from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.log import head_position
 from tests.support.media import picture, ready, upload
@@ -77,13 +78,7 @@ async def test_a_page_of_posts_costs_the_same_few_queries_for_5_or_20_posts(
     client: IdentityClient, platform: Platform, with_role: Any
 ) -> None:
     admin = (await with_role("admin"))["access_token"]
-    status, _ = await client.call(
-        "POST",
-        "/v1/admin/categories",
-        admin,
-        {"slug": "cats", "name_ru": "Кошки", "name_en": "Cats", "position": 1},
-    )
-    assert status == 201
+    await create_category(client, with_role, "cats", "Кошки", "Cats")
     authors = [await client.sign_up() for _ in range(4)]
     reader = await client.sign_up()
     tokens = [a["access_token"] for a in authors]
