@@ -95,6 +95,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Posts kept per home timeline (and per author's recent posts) in Redis; older pages
     #: come from PostgreSQL. Mastodon keeps 400.
     timeline_cap: int = 400
+    #: Replies nest this deep in a thread; deeper ones show under their deepest shown
+    #: ancestor (a phone's width holds about four levels).
+    comment_max_depth: int = 4
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -145,6 +148,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             "handler_concurrency",
             "redis_pool_size",
             "timeline_cap",
+            "comment_max_depth",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")

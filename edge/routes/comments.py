@@ -27,8 +27,6 @@ from projections import reactions as reactions_model
 from projections.reactions import Counts, ReactionsProjection
 
 PROJECTION = "comments"
-#: Replies deeper than this are shown at this depth, under their deepest shown ancestor.
-MAX_DEPTH = 4
 _encoder = msgspec.json.Encoder()
 
 
@@ -54,7 +52,7 @@ class CommentView(msgspec.Struct):
     body: str
     body_html: str
     reply_to: str | None
-    #: Nesting as shown: 0 for a comment on the post, at most MAX_DEPTH.
+    #: Nesting as shown: 0 for a comment on the post, at most `QUARK_COMMENT_MAX_DEPTH`.
     depth: int
     added_at: datetime
     edited_at: datetime | None
@@ -94,6 +92,7 @@ async def _views(request: web.Request, rows: list[model.CommentRow]) -> list[Com
         if viewer is not None and ids
         else {}
     )
+    depth = infra(request).settings.comment_max_depth
     views = []
     for row in rows:
         deleted = row.deleted_at is not None
@@ -105,7 +104,7 @@ async def _views(request: web.Request, rows: list[model.CommentRow]) -> list[Com
                 row.body,
                 row.body_html,
                 row.reply_to,
-                min(row.depth, MAX_DEPTH),
+                min(row.depth, depth),
                 row.added_at,
                 row.edited_at,
                 deleted,
