@@ -15,6 +15,8 @@ SUITES: dict[str, str] = {
     "kernel": "commands/s, latency, read-model lag, replay rate, aggregate load",
     "identity": "token verifications/s, authenticated requests/s, logins/s against argon2",
     "media": "uploads/s and processed/s, image pipeline ms/MP and peak RSS, media GETs/s",
+    "blog": "publish -> visible in a home timeline, home pages/s, search over 1M posts, "
+    "comments/s on one post",
 }
 
 

@@ -646,7 +646,9 @@ WORKERS: tuple[tuple[str, ...], ...] = (
 )
 
 
-async def _active_schema(pool: asyncpg.Pool, timeout: float = 30.0) -> str:
+async def active_posts_schema(pool: asyncpg.Pool, timeout: float = 30.0) -> str:
+    """The schema of the posts read model's active build, once it and the blocks table exist
+    (the search query reads both)."""
     deadline = time.monotonic() + timeout
     while True:
         with_build = await pool.fetchval(
@@ -660,6 +662,40 @@ async def _active_schema(pool: asyncpg.Pool, timeout: float = 30.0) -> str:
         await asyncio.sleep(0.2)
 
 
+async def search_figures(
+    base_url: str,
+    database_url: str,
+    pool: asyncpg.Pool,
+    posts: int,
+    clients: int,
+    seconds: float,
+    *,
+    warmup_seconds: float = 2.0,
+    say: Any = print,
+) -> dict[str, Any]:
+    """Seed `posts` posts into the active posts build, then the `SELECT 1` ceiling and the
+    search load at `clients` clients for `seconds` each, then EXPLAIN ANALYZE of a few
+    typical queries (after the loads, so their cache warming does not help the figure)."""
+    schema = await active_posts_schema(pool)
+    say(f"seeding {posts:,} posts (Russian and English) into {schema}")
+    rows_per_s = await seed_posts(database_url, schema, posts)
+    say(f"  seeded at {rows_per_s:,.0f} rows/s (COPY and generation; then VACUUM ANALYZE)")
+    say(f"ceiling: SELECT 1 through asyncpg, {clients} clients")
+    ceiling = await select1_load(database_url, clients, seconds, warmup_seconds=warmup_seconds)
+    queries = sample_queries()
+    say(f"GET /v1/search?q=, {clients} clients, {len(queries)} queries in turn")
+    search = await search_load(base_url, queries, clients, seconds, warmup_seconds=warmup_seconds)
+    return {
+        "posts": posts,
+        "posts_in_read_model": await pool.fetchval(f'SELECT count(*) FROM "{schema}".posts'),
+        "seed_rows_per_s": round(rows_per_s, 1),
+        "select_1": ceiling,
+        "search": search,
+        "queries": queries[:12],
+        "explain": {q: await explain_search(database_url, q) for q in ("собаки", "running")},
+    }
+
+
 async def run(posts: int, clients: int, seconds: float, say: Any = print) -> dict[str, Any]:
     from bench.environment import set_up  # the platform slice, only for a standalone run
 
@@ -670,25 +706,15 @@ async def run(posts: int, clients: int, seconds: float, say: Any = print) -> dic
             stack.callback(setup.platform.stop)
             async with aiohttp.ClientSession() as session:
                 await setup.platform.wait_ready(session, 60)
-            url = setup.backends.database_url
-            schema = await _active_schema(setup.infra.pool)
-            say(f"seeding {posts:,} posts into {schema}")
-            rows_per_s = await seed_posts(url, schema, posts)
-            say(f"  {rows_per_s:,.0f} rows/s")
-            queries = sample_queries()
-            plans = {q: await explain_search(url, q) for q in ("собаки", "running", "собак")}
-            say("SELECT 1 ceiling")
-            ceiling = await select1_load(url, clients, seconds)
-            say("search load")
-            search = await search_load(setup.platform.base_url, queries, clients, seconds)
-            return {
-                "posts": posts,
-                "seed_rows_per_s": round(rows_per_s, 1),
-                "select_1": ceiling,
-                "search": search,
-                "queries": queries[:10],
-                "explain": plans,
-            }
+            return await search_figures(
+                setup.platform.base_url,
+                setup.backends.database_url,
+                setup.infra.pool,
+                posts,
+                clients,
+                seconds,
+                say=say,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,8 +9,8 @@ than as a number from nowhere:
   append, so this bounds commands/s and its latency is the floor of a command's latency.
   Plain publishes (no expected-sequence or dedupe headers): the raw cost of a synced write.
 - `aiohttp_hello`: the same HTTP client against a hello-world aiohttp server in its own
-  process (`bench/hello.py`): the HTTP layer's share of a command (and, with `GET`, of an
-  authenticated read in the identity suite).
+  process (`bench/hello.py`): the HTTP layer's share of a command (and, with `GET` in
+  `aiohttp_hello_get`, of an authenticated read: the identity and blog suites).
 - `pg_commit`: one-row transactions, one after another. A projection applies each batch in
   one transaction that PostgreSQL must fsync before the position is announced, so this is
   the floor of the commit → read-model lag.
@@ -156,6 +156,33 @@ async def aiohttp_hello(
         max_requests=max_requests,
         warmup_seconds=warmup_seconds,
     )
+
+
+async def aiohttp_hello_get(
+    tmp: Path,
+    path: str,
+    tokens: Sequence[str],
+    *,
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    warmup_seconds: float,
+) -> LoopResult:
+    """Authenticated GETs of `path` (an empty page) from a hello-world server started for the
+    measurement, each client with its own bearer token: the HTTP layer's share of a read."""
+    hello = HelloServer(tmp)
+    try:
+        return await http_closed_loop(
+            "GET",
+            f"{hello.base_url}{path}",
+            bearer_headers(tokens[:clients]),
+            clients=clients,
+            seconds=seconds,
+            max_requests=max_requests,
+            warmup_seconds=warmup_seconds,
+        )
+    finally:
+        hello.stop()
 
 
 async def argon2_verify(

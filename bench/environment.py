@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -415,13 +415,15 @@ async def token_service(js: JetStreamContext, secret: bytes) -> TokenService:
     return TokenService(ring)
 
 
-def access_tokens(tokens: TokenService, count: int) -> list[str]:
-    """`count` access tokens, each for a user and a session of its own (role `user`). They
-    live `core.tokens.ACCESS_TTL` (15 minutes), longer than any suite runs."""
+def access_tokens(
+    tokens: TokenService, count: int, users: Sequence[str] | None = None
+) -> list[str]:
+    """`count` access tokens, each for a user and a session of its own (role `user`): new
+    users, or the first `count` of `users` when a suite needs to know who is who. They live
+    `core.tokens.ACCESS_TTL` (15 minutes), longer than any suite runs."""
     now = int(time.time())
-    return [
-        tokens.issue(str(uuid.uuid4()), str(uuid.uuid4()), (USER,), now)[0] for _ in range(count)
-    ]
+    who = list(users[:count]) if users is not None else [str(uuid.uuid4()) for _ in range(count)]
+    return [tokens.issue(user, str(uuid.uuid4()), (USER,), now)[0] for user in who]
 
 
 async def apply_streams(nats_url: str) -> None:

@@ -3,6 +3,9 @@
 MULTI/EXEC with the checkpoint), against a real Redis. Also the memory of one full home.
 
     python -m bench.fanout redis://127.0.0.1:6379/0
+
+`python -m bench blog` runs `fanout` beside its publish → visible figure: the Redis share
+of that path, measured without the log, the runtime or the edge.
 """
 
 from __future__ import annotations
@@ -51,9 +54,19 @@ async def _batch(r: Any, projection: TimelinesProjection, ks: str, events: list)
     return time.perf_counter() - started
 
 
-async def main(url: str, followers: int) -> None:
+async def fanout(
+    url: str, followers: int, *, prefix: str = "bench:fanout:", posts: int = 5
+) -> dict[str, Any]:
+    """`posts` batches of one post each by an author with `followers` followers (their
+    follows applied first, in batches of 5,000), then one follower's home filled to the cap;
+    the keys live under `prefix` plus a random part and are deleted at the end.
+
+    Returns:
+        The milliseconds of each post's batch (`batch_ms`, their `median_ms`) and the bytes
+        and encoding of one full home.
+    """
     r = aioredis.from_url(url)
-    ks = f"bench:fanout:{uuid.uuid4().hex[:8]}:"
+    ks = f"{prefix}{uuid.uuid4().hex[:8]}:"
     projection = TimelinesProjection()
     projection.settings = _Settings()
     author = str(uuid.uuid4())
@@ -70,7 +83,7 @@ async def main(url: str, followers: int) -> None:
         for i in range(0, len(follows), 5000):
             await _batch(r, projection, ks, follows[i : i + 5000])
         times = []
-        for n in range(5):
+        for n in range(posts):
             seq += 1
             post = PostPublished(
                 post_id=str(uuid.uuid4()),
@@ -79,10 +92,7 @@ async def main(url: str, followers: int) -> None:
                 body=f"p{n}",
                 published_at=now,
             )
-            times.append(await _batch(r, projection, ks, [_recorded(post, seq)]))
-        print(
-            f"one post to {followers:,} followers: {[f'{t * 1000:.1f}' for t in times]} ms per batch"
-        )
+            times.append(await _batch(r, projection, ks, [_recorded(post, seq)]) * 1000)
         # A full home: one follower's own `cap` posts.
         home = f"{ks}home:{people[0]}"
         events = [
@@ -96,18 +106,33 @@ async def main(url: str, followers: int) -> None:
                 ),
                 seq + k + 1,
             )
-            for k in range(400)
+            for k in range(_Settings.timeline_cap)
         ]
         await _batch(r, projection, ks, events)
-        print(
-            f"one full home ({await r.zcard(home)} entries): "
-            f"{await r.memory_usage(home):,} bytes; encoding {(await r.object('encoding', home)).decode()}"
-        )
+        return {
+            "followers": followers,
+            "batch_ms": [round(t, 3) for t in times],
+            "median_ms": round(sorted(times)[len(times) // 2], 3),
+            "full_home_entries": await r.zcard(home),
+            "full_home_bytes": await r.memory_usage(home),
+            "full_home_encoding": (await r.object("encoding", home)).decode(),
+        }
     finally:
         keys = [k async for k in r.scan_iter(match=ks + "*", count=5000)]
         for i in range(0, len(keys), 1000):
             await r.unlink(*keys[i : i + 1000])
         await r.aclose()
+
+
+async def main(url: str, followers: int) -> None:
+    out = await fanout(url, followers)
+    print(
+        f"one post to {followers:,} followers: {[f'{t:.1f}' for t in out['batch_ms']]} ms per batch"
+    )
+    print(
+        f"one full home ({out['full_home_entries']} entries): {out['full_home_bytes']:,} bytes; "
+        f"encoding {out['full_home_encoding']}"
+    )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 It answers `POST /v1/posts` the way the edge does on the wire — reads the JSON body, replies
 201 with a small JSON document and a `Quark-Position` header — but does nothing else; and
-`GET /v1/me/security-log` with an empty page, never looking at the token; and `POST
-/v1/media` the way the edge takes an upload on the wire — the raw body read in the same
-256 KiB chunks and thrown away, 202 with a small JSON document — with nothing spooled,
-hashed, checked, stored or sent (the ceiling of the media suite's uploads/s). It runs
+`GET /v1/me/security-log` and `GET /v1/timelines/home` with an empty page, never looking
+at the token; and `POST /v1/media` the way the edge takes an upload on the wire — the raw
+body read in the same 256 KiB chunks and thrown away, 202 with a small JSON document — with
+nothing spooled, hashed, checked, stored or sent (the ceiling of the media suite's
+uploads/s). It runs
 in its own process on uvloop without an access log, like `quark run edge`, so the difference
 between its rate and the edge's is what our middlewares, validation and the command round
 trip cost, not a different server setup.
@@ -45,7 +46,7 @@ async def _discard_upload(request: web.Request) -> web.Response:
     return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
 
 
-async def _security_log(request: web.Request) -> web.Response:
+async def _empty_page(request: web.Request) -> web.Response:
     return web.Response(
         body=_EMPTY_PAGE, content_type="application/json", headers={"Cache-Control": "no-store"}
     )
@@ -54,7 +55,8 @@ async def _security_log(request: web.Request) -> web.Response:
 async def serve(port: int) -> None:
     app = web.Application()
     app.router.add_post("/v1/posts", _publish)
-    app.router.add_get("/v1/me/security-log", _security_log)
+    app.router.add_get("/v1/me/security-log", _empty_page)
+    app.router.add_get("/v1/timelines/home", _empty_page)
     app.router.add_post("/v1/media", _discard_upload)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

@@ -65,7 +65,6 @@ from bench.loadgen import (
     Send,
     bearer_headers,
     closed_loop,
-    http_closed_loop,
     http_sender,
     rounded,
 )
@@ -238,19 +237,15 @@ async def hello_get_ceiling(
     tmp: Path, tokens: list[str], sizes: Sizes, say: Callable[[str], None]
 ) -> LoopResult:
     say(f"ceiling: aiohttp hello-world GET, {READ_CLIENTS} clients")
-    hello = ceilings.HelloServer(tmp)
-    try:
-        return await http_closed_loop(
-            "GET",
-            f"{hello.base_url}{SECURITY_LOG}",
-            bearer_headers(tokens),
-            clients=READ_CLIENTS,
-            seconds=sizes.http_seconds,
-            max_requests=sizes.max_requests,
-            warmup_seconds=sizes.warmup_seconds,
-        )
-    finally:
-        hello.stop()
+    return await ceilings.aiohttp_hello_get(
+        tmp,
+        SECURITY_LOG,
+        tokens,
+        clients=READ_CLIENTS,
+        seconds=sizes.http_seconds,
+        max_requests=sizes.max_requests,
+        warmup_seconds=sizes.warmup_seconds,
+    )
 
 
 # --- figures 2 and 3: through the platform ------------------------------------------------

@@ -337,12 +337,16 @@ async def commands_figure(
     tokens: list[str],
     cpu_pids: dict[str, int],
     say: Callable[[str], None],
+    *,
+    use_wrk: bool = True,
 ) -> tuple[dict[int, LoopResult | WrkResult], dict[str, float]]:
-    """POST /v1/posts in a closed loop; each client (each wrk thread) is a user of its own."""
+    """POST /v1/posts in a closed loop; each client (each wrk thread) is a user of its own.
+    With `use_wrk` false the Python load generator runs even where wrk is installed: for a
+    suite that compares this rate with a figure of its own taken with that generator."""
     results: dict[int, LoopResult | WrkResult] = {}
     cores: dict[str, float] = {}
     url = f"{platform.base_url}/v1/posts"
-    wrk = wrk_binary()
+    wrk = wrk_binary() if use_wrk else None
     for clients in (1, 64):
         say(
             f"figure 1: POST /v1/posts, {clients} client(s), load from {'wrk' if wrk else 'Python'}"

@@ -217,10 +217,11 @@ def http_sender(
     *,
     body: Body = None,
     status: int = 200,
+    seen: Callable[[aiohttp.ClientResponse], None] | None = None,
 ) -> Send:
     """A `Send` that sends `method` to `url` with client `i`'s headers (and `body`) over
     `session`'s keep-alive connections and reads the whole answer; anything but `status`
-    is an error.
+    is an error. `seen`, if given, is shown every answer with `status` (to count a header).
 
     The same sender drives the edge and the hello-world ceilings, so both pay the same
     client-side cost (the client shares the machine's cores with the servers).
@@ -232,6 +233,8 @@ def http_sender(
             await resp.read()
             if resp.status != status:
                 return f"HTTP {resp.status}: {(await resp.text())[:200]}"
+            if seen is not None:
+                seen(resp)
         return None
 
     return send

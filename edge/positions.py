@@ -108,7 +108,10 @@ class PositionWatcher:
         if current is None:
             return
         self._advance(key, current)
-        if current >= seq:
+        # Not `current >= seq`: a notification that arrived while the checkpoint was read
+        # advanced `_known` and found no waiter to wake; waiting for it would last the
+        # whole timeout.
+        if self._known[key] >= seq:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         waiter = (seq, fut)
