@@ -1,0 +1,41 @@
+"""The position watcher behind read-your-writes: a position announced while the watcher is
+still reading the stored checkpoint must count, or the read waits out its whole timeout
+(`python -m bench blog` once saw a 30 s read that way)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from core.bootstrap import Infra
+from core.projection import POSITIONS_SUBJECT
+from edge.positions import PositionWatcher
+
+
+async def test_a_position_announced_during_the_checkpoint_read_ends_the_wait_at_once(
+    infra: Infra,
+) -> None:
+    watcher = PositionWatcher(infra.nc, infra.pool)
+    await watcher.start()
+    announced = asyncio.Event()
+
+    async def slow_lookup(stream: str) -> int:
+        # The projection commits 7 and announces it while this read is in flight; the read
+        # returns what the checkpoint held when it began.
+        await infra.nc.publish(f"{POSITIONS_SUBJECT}.slowpoke", f"{stream} 7".encode())
+        await infra.nc.flush()
+        deadline = time.monotonic() + 5
+        # Until the watcher has taken the announcement in (its own memory of positions).
+        while watcher._known.get(("slowpoke", stream), -1) < 7 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        announced.set()
+        return 3
+
+    watcher.checkpoint_source("slowpoke", slow_lookup)
+    try:
+        started = time.monotonic()
+        await watcher.wait("slowpoke", "CONTENT", 7, timeout=10)
+        assert announced.is_set()
+        assert time.monotonic() - started < 5
+    finally:
+        await watcher.stop()
