@@ -18,11 +18,12 @@ from handlers.posts.markdown import extract_mentions
 from projections import profiles as profiles_model
 
 
-async def mentioned(request: web.Request, body: str) -> list[str]:
-    """The handles a body mentions that belong to someone (only those become links; the
-    commands carry them, so rendering stays a pure function of the log)."""
+async def mentioned(request: web.Request, body: str) -> dict[str, str]:
+    """The handles a body mentions that belong to someone, with whose they are (only those
+    become links, their owners are notified; the commands carry them, so rendering and
+    notifying stay pure functions of the log)."""
     handles = extract_mentions(body)[:MAX_MENTIONS]
-    return await profiles_model.existing_handles(infra(request).pool, handles)
+    return await profiles_model.handle_owners(infra(request).pool, handles)
 
 
 class Author(msgspec.Struct):

@@ -65,7 +65,7 @@ def body_text(body: str) -> str:
     return plain_text(body, limit=BODY_MAX)
 
 
-def body_html(body: str, mentions: list[str] | None = None) -> str:
+def body_html(body: str, mentions: dict[str, str] | None = None) -> str:
     """The body as the sanitised HTML every view carries (rendered here, at projection
     time: a better renderer later is a replay away). Only `mentions` — the handles that
     belonged to someone when it was written — become links; None (events from before the

@@ -290,15 +290,16 @@ async def by_users(pool: asyncpg.Pool, user_ids: list[str]) -> dict[str, Profile
     return {r.user_id: r for r in rows}
 
 
-async def existing_handles(pool: asyncpg.Pool, handles: list[str]) -> list[str]:
-    """Which of `handles` belong to someone now, in the order given."""
+async def handle_owners(pool: asyncpg.Pool, handles: list[str]) -> dict[str, str]:
+    """Those of `handles` that belong to someone now, with whose, in the order given."""
     if not handles:
-        return []
+        return {}
     records = await pool.fetch(
-        "SELECT handle FROM profiles.profiles WHERE handle = ANY($1::text[])", handles
+        "SELECT handle, user_id::text FROM profiles.profiles WHERE handle = ANY($1::text[])",
+        handles,
     )
-    found = {r["handle"] for r in records}
-    return [h for h in handles if h in found]
+    found = {r["handle"]: r["user_id"] for r in records}
+    return {h: found[h] for h in handles if h in found}
 
 
 async def vip_until_of(pool: asyncpg.Pool, user_id: str) -> datetime | None:

@@ -27,8 +27,10 @@ CategorySlug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 #: At most this many mentions are linked (more handles than that in one body stay text).
 MAX_MENTIONS = 50
+#: Handle → user id of each mention that belongs to someone.
 Mentions = Annotated[
-    list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=MAX_MENTIONS)
+    dict[Annotated[str, msgspec.Meta(max_length=64)], Annotated[str, msgspec.Meta(max_length=64)]],
+    msgspec.Meta(max_length=MAX_MENTIONS),
 ]
 
 
@@ -42,8 +44,8 @@ class PublishPost(Command, frozen=True):
     #: Checked by the edge with the media context (the author's own ready media) before
     #: the post names them.
     media_ids: MediaIds = []
-    #: Filled in by the edge: the mentioned handles that belong to someone (only those
-    #: become links).
+    #: Filled in by the edge: the mentioned handles that belong to someone, with whose
+    #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
 
 
@@ -56,8 +58,8 @@ class EditPost(Command, frozen=True):
     body: Body | None = None
     clear_title: bool = False
     visibility: Visibility | None = None
-    #: Filled in by the edge: the mentioned handles that belong to someone (only those
-    #: become links).
+    #: Filled in by the edge: the mentioned handles that belong to someone, with whose
+    #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
 
 
@@ -77,8 +79,8 @@ class AddComment(Command, frozen=True):
     post_author_id: str
     body: Body
     reply_to: str | None = None
-    #: Filled in by the edge: the mentioned handles that belong to someone (only those
-    #: become links).
+    #: Filled in by the edge: the mentioned handles that belong to someone, with whose
+    #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
 
 
@@ -86,8 +88,8 @@ class EditComment(Command, frozen=True):
     context: ClassVar[str] = "posts"
     comment_id: str
     body: Body
-    #: Filled in by the edge: the mentioned handles that belong to someone (only those
-    #: become links).
+    #: Filled in by the edge: the mentioned handles that belong to someone, with whose
+    #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
 
 

@@ -23,9 +23,10 @@ class PostPublished(Event, frozen=True):
     media_ids: list[str] = []
     #: Normalised hashtags of the body (`handlers.posts.markdown.extract_tags`), at most 10.
     tags: list[str] = []
-    #: The mentioned handles that belonged to someone when it was written (only those are
-    #: links); None in events from before mentions were checked: every mention is a link.
-    mentions: list[str] | None = None
+    #: The mentioned handles that belonged to someone when it was written, with their
+    #: owners' ids (only those are links); None in events from before mentions were
+    #: checked: every mention is a link.
+    mentions: dict[str, str] | None = None
 
 
 class PostEdited(Event, frozen=True):
@@ -41,9 +42,10 @@ class PostEdited(Event, frozen=True):
     title_cleared: bool = False
     visibility: str | None = None
     tags: list[str] | None = None
-    #: The mentioned handles that belonged to someone when it was written (only those are
-    #: links); None in events from before mentions were checked: every mention is a link.
-    mentions: list[str] | None = None
+    #: The mentioned handles that belonged to someone when it was written, with their
+    #: owners' ids (only those are links); None in events from before mentions were
+    #: checked: every mention is a link.
+    mentions: dict[str, str] | None = None
 
 
 class PostDeleted(Event, frozen=True):
@@ -82,9 +84,10 @@ class CommentAdded(Event, frozen=True):
     body: str
     added_at: datetime
     reply_to: str | None = None
-    #: The mentioned handles that belonged to someone when it was written (only those are
-    #: links); None in events from before mentions were checked: every mention is a link.
-    mentions: list[str] | None = None
+    #: The mentioned handles that belonged to someone when it was written, with their
+    #: owners' ids (only those are links); None in events from before mentions were
+    #: checked: every mention is a link.
+    mentions: dict[str, str] | None = None
 
 
 class CommentEdited(Event, frozen=True):
@@ -93,9 +96,10 @@ class CommentEdited(Event, frozen=True):
     post_id: str
     body: str
     edited_at: datetime
-    #: The mentioned handles that belonged to someone when it was written (only those are
-    #: links); None in events from before mentions were checked: every mention is a link.
-    mentions: list[str] | None = None
+    #: The mentioned handles that belonged to someone when it was written, with their
+    #: owners' ids (only those are links); None in events from before mentions were
+    #: checked: every mention is a link.
+    mentions: dict[str, str] | None = None
 
 
 class CommentDeleted(Event, frozen=True):
