@@ -133,6 +133,7 @@ def all_routes() -> list[Route]:
         health,
         live,
         media,
+        notifications,
         posts,
         profiles,
         reactions,
@@ -154,6 +155,7 @@ def all_routes() -> list[Route]:
         *comments.ROUTES,
         *timelines.ROUTES,
         *media.ROUTES,
+        *notifications.ROUTES,
         *live.ROUTES,
     ]
 

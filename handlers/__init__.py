@@ -9,6 +9,7 @@ def contexts() -> dict[str, ModuleType]:
     import handlers.accounts
     import handlers.categories
     import handlers.media
+    import handlers.notifications
     import handlers.posts
     import handlers.profiles
     import handlers.reactions
@@ -19,6 +20,7 @@ def contexts() -> dict[str, ModuleType]:
             handlers.accounts,
             handlers.categories,
             handlers.media,
+            handlers.notifications,
             handlers.posts,
             handlers.profiles,
             handlers.reactions,

@@ -12,6 +12,7 @@ def projections() -> dict[str, Projection]:
     from projections.comments import CommentsProjection
     from projections.follows import FollowsProjection
     from projections.media import MediaProjection
+    from projections.notifications import NotificationsProjection
     from projections.posts import PostsProjection
     from projections.profiles import ProfilesProjection
     from projections.reactions import ReactionsProjection
@@ -31,6 +32,7 @@ def projections() -> dict[str, Projection]:
         CategoriesProjection(),
         ReactionsProjection(),
         CommentsProjection(),
+        NotificationsProjection(),
         TimelinesProjection(),
     ]
     return {p.name: p for p in items}

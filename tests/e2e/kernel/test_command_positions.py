@@ -254,6 +254,10 @@ async def test_every_command_route_answers_its_position(
     )
     await r.call("DELETE", "/v1/admin/categories/{slug}", admin_token, slug="travel")
 
+    # Notifications.
+    await r.call("PUT", "/v1/notifications/settings", token, {"disabled": ["reaction"]})
+    await r.call("POST", "/v1/notifications/read", token, {})
+
     # Erasure, last.
     await r.call("POST", "/v1/auth/logout", admin_token)
     status, last = await people.log_in(phone, "a third long secret")

@@ -41,6 +41,7 @@ QUARK_SERVICES = (
     "handlers-posts",
     "handlers-profiles",
     "handlers-reactions",
+    "handlers-notifications",
     "projection-posts",
     "projection-author-stats",
     "projection-sessions",
@@ -50,6 +51,7 @@ QUARK_SERVICES = (
     "projection-activity",
     "projection-reactions",
     "projection-timelines",
+    "projection-notifications",
 )
 MIN_NATS = (2, 12, 3)
 

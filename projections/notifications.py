@@ -1,0 +1,359 @@
+"""The `notifications` read model (PostgreSQL): what concerns each person — mentions,
+replies to their posts and comments, reactions to them (grouped per target: "Ada and 12
+others"), new followers — and what they marked read and chose to get.
+
+Made only from events: who owns a post or a comment is learnt from its publishing event
+(`owners`), whose a mentioned handle is travels in the event (`mentions`), so a replay
+gives the same notifications. A notification's id is stable (`<kind>:<what>:<whom>`), so
+applying an event again changes nothing; reactions are kept as sets per (target, person,
+kind), so a person reacting twice in two kinds counts once and redelivery stays exact.
+
+Ordered by the time of the event that caused it (`at`), then id: a total order that a
+replay reproduces, whatever order the streams are read in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import asyncpg
+import msgspec
+
+from core.envelope import RecordedEvent
+from core.projection import PgProjection
+from handlers.notifications.events import NotificationSettingsChanged, NotificationsRead
+from handlers.posts.events import (
+    CommentAdded,
+    CommentDeleted,
+    CommentEdited,
+    PostDeleted,
+    PostEdited,
+    PostPublished,
+)
+from handlers.profiles.events import Followed
+from handlers.reactions.events import ReactionAdded, ReactionRemoved
+
+
+class NotificationRow(msgspec.Struct, frozen=True):
+    id: str
+    kind: str
+    actors: list[str]
+    target_type: str
+    target_id: str
+    post_id: str | None
+    at: datetime
+    read: bool
+
+
+class SettingsRow(msgspec.Struct, frozen=True):
+    disabled: list[str]
+    only_following: bool
+
+
+class NotificationsProjection(PgProjection):
+    name: ClassVar[str] = "notifications"
+    version: ClassVar[int] = 1
+    consumes: ClassVar[frozenset[str]] = frozenset(
+        e.name
+        for e in (
+            PostPublished,
+            PostEdited,
+            PostDeleted,
+            CommentAdded,
+            CommentEdited,
+            CommentDeleted,
+            ReactionAdded,
+            ReactionRemoved,
+            Followed,
+            NotificationsRead,
+            NotificationSettingsChanged,
+        )
+    )
+    ddl: ClassVar[str] = """
+        CREATE TABLE owners (
+            target_type text NOT NULL,
+            target_id text NOT NULL,
+            owner text NOT NULL,
+            post_id text NOT NULL,
+            PRIMARY KEY (target_type, target_id)
+        );
+        CREATE TABLE notifications (
+            id text PRIMARY KEY,
+            user_id text NOT NULL,
+            kind text NOT NULL,
+            -- Newest first; one for all kinds but reactions.
+            actors text[] NOT NULL,
+            target_type text NOT NULL,
+            target_id text NOT NULL,
+            post_id text,
+            at timestamptz NOT NULL,
+            read boolean NOT NULL DEFAULT false
+        );
+        CREATE INDEX notifications_mine ON notifications (user_id, at DESC, id DESC);
+        CREATE INDEX notifications_target ON notifications (target_id);
+        -- Who reacted to what with which kind (sets: redelivery adds nothing).
+        CREATE TABLE reactions (
+            target_type text NOT NULL,
+            target_id text NOT NULL,
+            user_id text NOT NULL,
+            kind text NOT NULL,
+            PRIMARY KEY (target_type, target_id, user_id, kind)
+        );
+        CREATE TABLE settings (
+            user_id text PRIMARY KEY,
+            disabled text[] NOT NULL,
+            only_following boolean NOT NULL
+        );
+    """
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        for recorded in events:
+            await self._apply(conn, recorded.event)
+
+    async def _apply(self, conn: asyncpg.Connection, e: Any) -> None:
+        match e:
+            case PostPublished():
+                await _own(conn, "post", e.post_id, e.author_id, e.post_id)
+                await _mentions(
+                    conn, e.mentions, e.author_id, "post", e.post_id, e.post_id, e.published_at
+                )
+            case PostEdited():
+                author = await _owner(conn, "post", e.post_id)
+                if author is not None:
+                    await _mentions(
+                        conn, e.mentions, author[0], "post", e.post_id, e.post_id, e.edited_at
+                    )
+            case CommentAdded():
+                await _own(conn, "comment", e.comment_id, e.author_id, e.post_id)
+                parent = await _owner(conn, "comment", e.reply_to) if e.reply_to else None
+                to = parent[0] if parent is not None else e.post_author_id
+                if to != e.author_id:
+                    await _notify(
+                        conn, f"reply:{e.comment_id}:{to}", to, "reply", [e.author_id],
+                        "comment", e.comment_id, e.post_id, e.added_at,
+                    )  # fmt: skip
+                mentions = {h: u for h, u in (e.mentions or {}).items() if u != to}
+                await _mentions(
+                    conn, mentions, e.author_id, "comment", e.comment_id, e.post_id, e.added_at
+                )
+            case CommentEdited():
+                author = await _owner(conn, "comment", e.comment_id)
+                if author is not None:
+                    await _mentions(
+                        conn, e.mentions, author[0], "comment", e.comment_id, e.post_id, e.edited_at
+                    )
+            case PostDeleted():
+                await conn.execute(
+                    "DELETE FROM notifications WHERE post_id = $1 OR target_id = $1", e.post_id
+                )
+            case CommentDeleted():
+                await conn.execute("DELETE FROM notifications WHERE target_id = $1", e.comment_id)
+            case ReactionAdded():
+                await _reacted(conn, e, added=True)
+            case ReactionRemoved():
+                await _reacted(conn, e, added=False)
+            case Followed():
+                await _notify(
+                    conn, f"follow:{e.follower_id}:{e.followee_id}", e.followee_id, "follow",
+                    [e.follower_id], "user", e.follower_id, None, e.followed_at,
+                )  # fmt: skip
+            case NotificationsRead():
+                await conn.execute(
+                    """UPDATE notifications SET read = true
+                       WHERE user_id = $1 AND NOT read
+                         AND (CASE WHEN cardinality($2::text[]) = 0 THEN at <= $3
+                                   ELSE id = ANY($2::text[]) END)""",
+                    e.user_id,
+                    e.ids,
+                    e.at,
+                )
+            case NotificationSettingsChanged():
+                await conn.execute(
+                    """INSERT INTO settings (user_id, disabled, only_following) VALUES ($1, $2, $3)
+                       ON CONFLICT (user_id) DO UPDATE
+                       SET disabled = excluded.disabled, only_following = excluded.only_following""",
+                    e.user_id,
+                    e.disabled,
+                    e.only_following,
+                )
+            case _:
+                pass
+
+
+async def _own(conn: asyncpg.Connection, kind: str, target: str, owner: str, post: str) -> None:
+    await conn.execute(
+        "INSERT INTO owners VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        kind,
+        target,
+        owner,
+        post,
+    )
+
+
+async def _owner(conn: asyncpg.Connection, kind: str, target: str | None) -> tuple[str, str] | None:
+    row = await conn.fetchrow(
+        "SELECT owner, post_id FROM owners WHERE target_type = $1 AND target_id = $2", kind, target
+    )
+    return (row["owner"], row["post_id"]) if row else None
+
+
+async def _notify(
+    conn: asyncpg.Connection,
+    notification_id: str,
+    user_id: str,
+    kind: str,
+    actors: list[str],
+    target_type: str,
+    target_id: str,
+    post_id: str | None,
+    at: datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO notifications (id, user_id, kind, actors, target_type, target_id, post_id, at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING""",
+        notification_id, user_id, kind, actors, target_type, target_id, post_id, at,
+    )  # fmt: skip
+
+
+async def _mentions(
+    conn: asyncpg.Connection,
+    mentions: dict[str, str] | None,
+    author: str,
+    target_type: str,
+    target_id: str,
+    post_id: str,
+    at: datetime,
+) -> None:
+    """A mention notifies its person once per post or comment (an edit mentioning someone
+    new notifies them; one already notified is not notified again)."""
+    for user_id in dict.fromkeys((mentions or {}).values()):
+        if user_id != author:
+            await _notify(
+                conn, f"mention:{target_id}:{user_id}", user_id, "mention", [author],
+                target_type, target_id, post_id, at,
+            )  # fmt: skip
+
+
+async def _reacted(
+    conn: asyncpg.Connection, e: ReactionAdded | ReactionRemoved, *, added: bool
+) -> None:
+    """One notification per reacted-to target, its actors the people with at least one kind
+    on it, newest first: "Ada and 12 others"."""
+    owner = await _owner(conn, e.target_type, e.target_id)
+    if owner is None or owner[0] == e.user_id:
+        return
+    if added:
+        changed = await conn.fetchval(
+            """INSERT INTO reactions VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1""",
+            e.target_type, e.target_id, e.user_id, e.kind,
+        )  # fmt: skip
+    else:
+        changed = await conn.fetchval(
+            """DELETE FROM reactions WHERE target_type = $1 AND target_id = $2 AND user_id = $3
+               AND kind = $4 RETURNING 1""",
+            e.target_type, e.target_id, e.user_id, e.kind,
+        )  # fmt: skip
+    if not changed:
+        return
+    still = await conn.fetchval(
+        """SELECT count(*) FROM reactions WHERE target_type = $1 AND target_id = $2
+           AND user_id = $3""",
+        e.target_type, e.target_id, e.user_id,
+    )  # fmt: skip
+    notification_id = f"reaction:{e.target_id}:{owner[0]}"
+    if added and still == 1:
+        await conn.execute(
+            """INSERT INTO notifications (id, user_id, kind, actors, target_type, target_id,
+                                          post_id, at)
+               VALUES ($1, $2, 'reaction', ARRAY[$3], $4, $5, $6, $7)
+               ON CONFLICT (id) DO UPDATE
+               SET actors = $3 || array_remove(notifications.actors, $3), at = $7, read = false""",
+            notification_id, owner[0], e.user_id, e.target_type, e.target_id, owner[1], e.at,
+        )  # fmt: skip
+    elif not added and still == 0:
+        await conn.execute(
+            """UPDATE notifications SET actors = array_remove(actors, $2) WHERE id = $1""",
+            notification_id,
+            e.user_id,
+        )
+        await conn.execute(
+            "DELETE FROM notifications WHERE id = $1 AND cardinality(actors) = 0", notification_id
+        )
+
+
+# -- queries -------------------------------------------------------------------------------
+
+#: The actors a reader is shown: never someone blocked either way; with `only_following`,
+#: only people the reader follows.
+_SHOWN = """ARRAY(
+    SELECT a FROM unnest(n.actors) WITH ORDINALITY AS x(a, i)
+    WHERE NOT EXISTS (SELECT 1 FROM follows.blocks b
+                      WHERE (b.blocker = $1::uuid AND b.blocked::text = a)
+                         OR (b.blocked = $1::uuid AND b.blocker::text = a))
+      AND (NOT coalesce(s.only_following, false)
+           OR EXISTS (SELECT 1 FROM follows.follows f
+                      WHERE f.follower = $1::uuid AND f.followee::text = a))
+    ORDER BY i)"""
+
+
+async def settings_of(pool: asyncpg.Pool, user_id: str) -> SettingsRow:
+    row = await pool.fetchrow(
+        "SELECT disabled, only_following FROM notifications.settings WHERE user_id = $1", user_id
+    )
+    return (
+        SettingsRow(list(row["disabled"]), row["only_following"]) if row else SettingsRow([], False)
+    )
+
+
+async def list_for(
+    pool: asyncpg.Pool,
+    user_id: str,
+    *,
+    before: tuple[datetime, str] | None,
+    limit: int,
+    unread_only: bool,
+) -> list[NotificationRow]:
+    """Newest first, as the person chose (kinds, only people they follow) and without
+    anyone blocked either way; a grouped notification lists only the actors shown."""
+    records = await pool.fetch(
+        f"""
+        SELECT * FROM (
+            SELECT n.id, n.kind, {_SHOWN} AS actors, n.target_type, n.target_id, n.post_id,
+                   n.at, n.read
+            FROM notifications.notifications n
+            LEFT JOIN notifications.settings s ON s.user_id = n.user_id
+            WHERE n.user_id = $1::text
+              AND NOT (n.kind = ANY(coalesce(s.disabled, '{{}}')))
+              AND ($2::timestamptz IS NULL OR (n.at, n.id) < ($2, $3))
+              AND (NOT $4 OR NOT n.read)
+            ORDER BY n.at DESC, n.id DESC
+        ) shown
+        WHERE cardinality(actors) > 0
+        ORDER BY at DESC, id DESC
+        LIMIT $5
+        """,
+        user_id,
+        before[0] if before else None,
+        before[1] if before else "",
+        unread_only,
+        limit,
+    )
+    return [NotificationRow(**dict(r)) for r in records]
+
+
+async def unread_count(pool: asyncpg.Pool, user_id: str) -> int:
+    """Unread notifications as `list_for` shows them (a hidden one is not counted)."""
+    return int(
+        await pool.fetchval(
+            f"""SELECT count(*) FROM (
+                    SELECT {_SHOWN} AS actors
+                    FROM notifications.notifications n
+                    LEFT JOIN notifications.settings s ON s.user_id = n.user_id
+                    WHERE n.user_id = $1::text AND NOT n.read
+                      AND NOT (n.kind = ANY(coalesce(s.disabled, '{{}}')))
+                ) shown WHERE cardinality(actors) > 0""",
+            user_id,
+        )
+    )
