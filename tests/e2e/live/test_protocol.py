@@ -214,7 +214,9 @@ async def test_a_client_that_stops_reading_is_closed_with_its_cursor_and_resumes
     user = new_id()
     ws = await connect(http, user)
     sock = ws.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # no MiBs of kernel buffer
+    sock.setsockopt(
+        socket.SOL_SOCKET, socket.SO_RCVBUF, 65536
+    )  # no autotuned MiBs of kernel buffer
     pad = "x" * 8192
     sent = [await send(platform, user, f"{i} {pad}") for i in range(400)]
     # Not reading, the client lets the server's queue fill: it is closed as too slow.
