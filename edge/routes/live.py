@@ -47,7 +47,8 @@ HEARTBEAT_SECONDS = 30.0
 #: Client frames per second a connection may send, and the burst it may save up.
 FRAMES_PER_SECOND = 20.0
 FRAME_BURST = 40
-#: Frames refused for the rate (each answered by nothing but the first) before the close.
+#: Frames refused for the rate before the close: the first is answered with an error frame,
+#: the others with nothing; the count restarts once the bucket has refilled to half.
 FLOOD_STRIKES = 20
 #: Frames (and bytes) waiting for a slow client before it is closed with CLOSE_TOO_SLOW.
 MAX_QUEUED_FRAMES = 256
@@ -232,7 +233,10 @@ class Connection:
                 if self.strikes == 1:
                     self.send(Error("rate-limited", f"at most {FRAMES_PER_SECOND:g} frames/s"))
                 continue
-            self.strikes = 0
+            if self.bucket.tokens >= FRAME_BURST / 2:
+                # Calmed down: a later flood is answered with an error frame again. A
+                # client that stays over the rate keeps its strikes, and is closed.
+                self.strikes = 0
             if msg.type == WSMsgType.TEXT:
                 await self.receive(msg.data)
             elif msg.type == WSMsgType.BINARY:
