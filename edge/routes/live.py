@@ -341,7 +341,7 @@ async def _expired_up_to(js: nats.js.JetStreamContext, first_seq: int, cursor: i
 
     Either the stream's front moved past the cursor (max_age), or the item the cursor names
     was deleted from inside the stream (a purge of the person's inbox): either way the
-    client cannot trust what it holds. A cursor of 0 is "from the beginning", never stale.
+    client cannot trust what it holds. A cursor of 0 names no item: only the front counts.
     """
     if cursor + 1 < first_seq:
         return first_seq - 1

@@ -14,10 +14,12 @@ import pytest
 
 from core import inbox
 from core.ids import new_id
+from core.settings import Settings
 from edge.routes import live
 from tests.e2e.live.test_websocket import auth_frame, connect, next_item, send
 from tests.support.auth import Tokens
 from tests.support.platform import Platform
+from tests.support.processes import edge_process
 
 pytestmark = pytest.mark.usefixtures("signed_in")
 
@@ -175,6 +177,19 @@ async def test_a_person_connected_twice_gets_every_item_on_both_sockets(
     for ws in (phone, laptop):
         assert [(await next_item(ws))["cursor"] for _ in sent] == sent
         await ws.close()
+
+
+async def test_a_person_connected_to_two_edge_processes_gets_every_item_on_both(
+    http: aiohttp.ClientSession, platform: Platform, settings: Settings
+) -> None:
+    user = new_id()
+    here = await connect(http, user)
+    async with edge_process(settings) as edge, aiohttp.ClientSession(edge.base_url) as other:
+        there = await connect(other, user)
+        sent = [await send(platform, user, f"everywhere {i}") for i in range(3)]
+        for ws in (here, there):
+            assert [(await next_item(ws))["cursor"] for _ in sent] == sent
+            await ws.close()
 
 
 async def test_a_cursor_whose_items_were_purged_gets_a_reset_then_what_is_kept(
