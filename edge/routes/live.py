@@ -28,6 +28,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from core import inbox
 from core.errors import QuarkError
 from core.logging import get_logger
+from core.metrics import WEBSOCKET_CLOSES_TOTAL, WEBSOCKETS_OPEN
 from edge.auth import ACCESS, Principal, verify_access_token
 from edge.context import infra
 from edge.params import INT64_MAX
@@ -300,12 +301,16 @@ async def live(request: web.Request) -> web.StreamResponse:
     request.app[SOCKETS].add(ws)
     code, reason = 1000, ""
     try:
-        await _session(request, ws)
+        with WEBSOCKETS_OPEN.track_inprogress():
+            await _session(request, ws)
     except Closing as closing:
         code, reason = closing.code, closing.reason
     except Exception:
         log.exception("websocket session failed")
         code, reason = CLOSE_INTERNAL, "internal error"
+    if code != 1000:
+        WEBSOCKET_CLOSES_TOTAL.labels(str(code)).inc()
+        log.info("websocket_closed", code=code, reason=reason)
     with contextlib.suppress(Exception, asyncio.TimeoutError):
         # A close reason holds at most 123 bytes.
         await asyncio.wait_for(ws.close(code=code, message=reason.encode()[:123]), CLOSE_SECONDS)

@@ -166,6 +166,8 @@ async def test_a_flood_of_frames_gets_an_error_then_a_4429_close(
     assert [e["code"] for e in errors] == ["rate-limited"]
     assert len([f for f in frames if f["type"] == "pong"]) >= live.FRAME_BURST
     assert await heads(platform) == before
+    async with http.get("/metrics") as resp:
+        assert 'quark_websocket_closes_total{code="4429"}' in await resp.text()
 
 
 async def test_a_person_connected_twice_gets_every_item_on_both_sockets(
