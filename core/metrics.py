@@ -68,6 +68,18 @@ SHED_TOTAL = Counter(
     registry=REGISTRY,
 )
 
+WEBSOCKETS_OPEN = Gauge(
+    "quark_websockets_open",
+    "Live channel sockets open on this edge (authenticated or not yet)",
+    registry=REGISTRY,
+)
+WEBSOCKET_CLOSES_TOTAL = Counter(
+    "quark_websocket_closes_total",
+    "Live channel sockets closed by the server, by close code (docs/websocket.md)",
+    ["code"],
+    registry=REGISTRY,
+)
+
 
 def render() -> bytes:
     return generate_latest(REGISTRY)

@@ -48,35 +48,37 @@ class Principal:
     expires_at: int = 0
 
 
-def _bearer(request: web.Request, *, query_token: bool) -> str:
+def _bearer(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
-    if query_token and request.query.get("access_token"):
-        # Browsers cannot set headers on a websocket handshake.
-        return request.query["access_token"]
     raise Unauthenticated("send Authorization: Bearer <access token>")
 
 
-async def principal(request: web.Request, *, query_token: bool = False) -> Principal:
+async def principal(request: web.Request) -> Principal:
     """The verified caller, or 401 (`invalid-token` says why a token was refused)."""
     cached = request.get(PRINCIPAL)
     if isinstance(cached, Principal):
         return cached
-    token = _bearer(request, query_token=query_token)
-    claims = await request.app[TOKENS].verify(token, int(time.time()))
+    who = await verify_access_token(request.app, _bearer(request))
+    request[PRINCIPAL] = who
+    return who
+
+
+async def verify_access_token(app: web.Application, token: str) -> Principal:
+    """Who `token` speaks for, or 401: the check behind every request, and behind the live
+    channel's `auth` frame (whose token travels in a frame, never in a URL)."""
+    claims = await app[TOKENS].verify(token, int(time.time()))
     if not is_uuid(claims.sub) or not is_uuid(claims.sid):
         raise Unauthenticated("the token names no user")
-    access = request.app[ACCESS]
+    access = app[ACCESS]
     # Every session ended and every role changed before this request arrived is in the copy
     # once this returns (503 while the copy is not in sync).
     await access.current()
     if access.is_revoked(claims.sid):
         raise Unauthenticated("this session has ended; sign in again")
-    who = Principal(claims.sub, claims.sid, access.roles_of(claims.sub, claims.roles), claims.exp)
-    request[PRINCIPAL] = who
-    return who
+    return Principal(claims.sub, claims.sid, access.roles_of(claims.sub, claims.roles), claims.exp)
 
 
 async def optional_principal(request: web.Request) -> Principal | None:

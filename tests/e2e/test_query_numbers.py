@@ -70,7 +70,7 @@ async def test_every_numeric_query_parameter_refuses_what_is_not_a_number_in_bou
                 assert problem["errors"][0]["field"] == param["name"], where
                 assert str(resp.status) in op["responses"], where
                 checked += 1
-    assert checked >= 8  # limits on every list, the security log's `before`, the ws cursor
+    assert checked >= 7  # limits on every list, the security log's `before`
 
 
 async def test_the_bounds_are_those_the_document_publishes(
@@ -100,12 +100,13 @@ async def test_a_security_log_page_before_a_position_beyond_int64_is_422_not_an_
         assert resp.status == 200  # the largest bigint is a position like any other
 
 
-async def test_a_websocket_cursor_in_superscript_digits_is_422_before_any_handshake(
+async def test_a_websocket_cursor_in_the_url_is_400_before_any_handshake(
     http: aiohttp.ClientSession, platform: Platform, tokens: Tokens
 ) -> None:
+    """The cursor travels in the `auth` frame (docs/websocket.md), as the token does."""
     async with http.get("/v1/ws", params={"cursor": "²"}, headers=tokens.headers(new_id())) as resp:
-        assert resp.status == 422
-        assert (await resp.json())["errors"][0]["field"] == "cursor"
+        assert resp.status == 400
+        assert (await resp.json())["type"] == "quark:websocket-query"
 
 
 @pytest.mark.parametrize("position", ["CONTENT:²", "CONTENT:٣", f"CONTENT:{'9' * 5000}", "ÄÖ:1"])
