@@ -8,6 +8,7 @@ def contexts() -> dict[str, ModuleType]:
     """Every context package by name; each has `CONTEXT`, `EVENTS` and `TABLE`."""
     import handlers.accounts
     import handlers.categories
+    import handlers.chat
     import handlers.media
     import handlers.posts
     import handlers.profiles
@@ -18,6 +19,7 @@ def contexts() -> dict[str, ModuleType]:
         for m in (
             handlers.accounts,
             handlers.categories,
+            handlers.chat,
             handlers.media,
             handlers.posts,
             handlers.profiles,

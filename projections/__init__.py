@@ -9,6 +9,7 @@ def projections() -> dict[str, Projection]:
     from projections.activity import ActivityProjection
     from projections.author_stats import AuthorStatsProjection
     from projections.categories import CategoriesProjection
+    from projections.chat import ChatProjection
     from projections.comments import CommentsProjection
     from projections.follows import FollowsProjection
     from projections.media import MediaProjection
@@ -32,5 +33,6 @@ def projections() -> dict[str, Projection]:
         ReactionsProjection(),
         CommentsProjection(),
         TimelinesProjection(),
+        ChatProjection(),
     ]
     return {p.name: p for p in items}

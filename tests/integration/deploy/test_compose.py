@@ -41,6 +41,7 @@ QUARK_SERVICES = (
     "handlers-posts",
     "handlers-profiles",
     "handlers-reactions",
+    "handlers-chat",
     "projection-posts",
     "projection-author-stats",
     "projection-sessions",
@@ -50,6 +51,7 @@ QUARK_SERVICES = (
     "projection-activity",
     "projection-reactions",
     "projection-timelines",
+    "projection-chat",
 )
 MIN_NATS = (2, 12, 3)
 
