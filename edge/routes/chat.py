@@ -325,9 +325,9 @@ async def list_conversations(request: web.Request) -> web.Response:
     scope = f"conversations|{who.user_id}"
     if "cursor" in request.query:
         c = decode_cursor(i.secret_key, scope, request.query["cursor"])
-        if not isinstance(c.get("s"), int) or not isinstance(c.get("i"), str):
+        if not isinstance(c.get("n"), int) or not isinstance(c.get("i"), str):
             raise BadCursor()
-        before = (c["s"], c["i"])
+        before = (c["n"], c["i"])
     await wait_for_position(request, PROJECTION)
     rows = await model.mine(
         i.pool, who.user_id, await _handle_of(request, who), before=before, limit=size + 1
@@ -335,7 +335,7 @@ async def list_conversations(request: web.Request) -> web.Response:
     page, more = rows[:size], len(rows) > size
     last = page[-1].conversation if page else None
     cursor = (
-        encode_cursor(i.secret_key, scope, {"s": last.last_seq, "i": last.id})
+        encode_cursor(i.secret_key, scope, {"n": last.last_seq, "i": last.id})
         if more and last
         else None
     )
@@ -518,19 +518,19 @@ async def list_messages(request: web.Request) -> web.Response:
                 after = m.seq
     if "cursor" in request.query:
         c = decode_cursor(i.secret_key, scope, request.query["cursor"])
-        if not isinstance(c.get("s"), int) or c.get("d") not in ("older", "newer"):
+        if not isinstance(c.get("n"), int) or c.get("d") not in ("older", "newer"):
             raise BadCursor()
         if c["d"] == "older":
-            before, after = c["s"], None
+            before, after = c["n"], None
         else:
-            after = c["s"]
+            after = c["n"]
             before = c.get("b") if isinstance(c.get("b"), int) else None
     rows = await model.history(i.pool, row.id, before=before, after=after, limit=size + 1)
     page, more = rows[:size], len(rows) > size
     cursor = None
     if more and page:
         direction = "newer" if after is not None else "older"
-        payload: dict[str, object] = {"s": page[-1].seq, "d": direction}
+        payload: dict[str, object] = {"n": page[-1].seq, "d": direction}
         if direction == "newer" and before is not None:
             payload["b"] = before
         cursor = encode_cursor(i.secret_key, scope, payload)
