@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiohttp import web
 
+from core.commands import format_position
 from core.errors import FieldError, ValidationError
 from core.ids import derived_id, is_uuid
 from core.perks import perks
@@ -259,7 +260,13 @@ async def start_conversation(request: web.Request) -> web.Response:
         await wait_for_position(request, PROJECTION)
         existing = await model.get_conversation(i.pool, conversation_id)
         if existing is not None:
-            return _json(200, ConversationResult(conversation_id, f"CHAT:{existing.last_seq}"))
+            # Nothing to write: the position is where the read model has the conversation.
+            position = format_position(i.store.streams.stream_for("chat"), existing.last_seq)
+            return _json(
+                200,
+                ConversationResult(conversation_id, position),
+                {"Quark-Position": position},
+            )
     else:
         conversation_id = created_id(request, "conversation")
         if body.kind == "group" and len(members) + 1 > i.settings.group_max_members:
