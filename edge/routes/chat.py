@@ -58,6 +58,7 @@ from handlers.chat.errors import (
     TooManyMembers,
 )
 from handlers.media.commands import AttachMedia
+from handlers.media.errors import MediaNotFound, MediaNotReady
 from projections import chat as model
 from projections import follows as follows_model
 from projections import profiles as profiles_model
@@ -748,7 +749,15 @@ ROUTES = [
         response=MessageResult,
         status=201,
         params=(_CONVERSATION_ID,),
-        raises=(ConversationNotFound, NotAllowed, PostingClosed, Blocked, MessageIdTaken),
+        raises=(
+            ConversationNotFound,
+            NotAllowed,
+            PostingClosed,
+            Blocked,
+            MessageIdTaken,
+            MediaNotFound,
+            MediaNotReady,
+        ),
         auth="bearer",
         after=True,
         limited=True,

@@ -13,6 +13,8 @@ import pytest
 from core import perks
 from tests.e2e.chat.support import bodies, group, person
 from tests.support.identity import IdentityClient
+from tests.support.media import picture, ready, upload
+from tests.support.platform import Platform
 
 
 async def test_a_client_chosen_id_makes_sending_idempotent(client: IdentityClient) -> None:
@@ -207,4 +209,23 @@ async def test_read_markers_unread_counts_and_the_conversation_list(
     assert [c["id"] for c in mine["items"]] == [quiet, busy]
     assert [c["unread_count"] for c in mine["items"]] == [0, 1]
     status, _problem = await bob.call("POST", f"/v1/conversations/{busy}/read", {"up_to": "x"})
+    assert status == 422
+
+
+async def test_attachments_are_the_sender_s_own_ready_media(
+    client: IdentityClient, platform: Platform
+) -> None:
+    ann, bob = await person(client), await person(client)
+    gid = await group(ann, [bob])
+    _, mine, _ = await upload(client.http, ann.token, picture("PNG", 64, 64))
+    _, theirs, _ = await upload(client.http, bob.token, picture("PNG", 64, 64))
+    await ready(client.http, platform.infra, ann.token, mine["id"])
+    await ready(client.http, platform.infra, bob.token, theirs["id"])
+    status, problem = await ann.send(gid, "look", media_ids=[theirs["id"]])
+    assert status == 404 and problem["type"] == "quark:media-not-found"
+    status, sent = await ann.send(gid, "look", media_ids=[mine["id"]])
+    assert status == 201, sent
+    status, page = await bob.history(gid)
+    assert page["items"][0]["media_ids"] == [mine["id"]]
+    status, problem = await ann.send(gid, "twice", media_ids=[mine["id"], mine["id"]])
     assert status == 422
