@@ -229,3 +229,22 @@ async def test_attachments_are_the_sender_s_own_ready_media(
     assert page["items"][0]["media_ids"] == [mine["id"]]
     status, problem = await ann.send(gid, "twice", media_ids=[mine["id"], mine["id"]])
     assert status == 422
+
+
+async def test_many_people_writing_in_one_channel_at_once_meet_no_conflict(
+    client: IdentityClient,
+) -> None:
+    owner = await person(client)
+    status, created = await owner.start("channel", name="busy", everyone_posts=True)
+    assert status == 201
+    cid = created["id"]
+    crowd = [await person(client) for _ in range(12)]
+    for p in crowd:
+        status, _ = await p.call("POST", f"/v1/conversations/{cid}/join")
+        assert status == 200
+    answers = await asyncio.gather(*(p.send(cid, f"from {n}") for n, p in enumerate(crowd)))
+    assert [status for status, _ in answers] == [201] * len(crowd), answers
+    status, page = await owner.history(cid, "?limit=100")
+    assert sorted(bodies(page)) == sorted(f"from {n}" for n in range(len(crowd)))
+    seqs = [m["seq"] for m in page["items"]]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
