@@ -318,6 +318,16 @@ async def get_message(conn: Conn, message_id: str) -> MessageRow | None:
     return _message(r) if r else None
 
 
+async def messages_by_ids(conn: Conn, message_ids: list[str]) -> dict[str, MessageRow]:
+    """Several messages in one query (the last messages of a page of conversations)."""
+    if not message_ids:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT {_MESSAGE} FROM chat.messages m WHERE m.id = ANY($1::uuid[])", message_ids
+    )
+    return {r["id"]: _message(r) for r in rows}
+
+
 async def edits(conn: Conn, message_id: str) -> list[EditRow]:
     """The bodies a message had before its edits, oldest first."""
     rows = await conn.fetch(
@@ -376,9 +386,11 @@ async def mine(
     *,
     before: tuple[int, str] | None,
     limit: int,
+    only: str | None = None,
 ) -> list[MineRow]:
-    """The person's conversations, latest activity first, each with how many messages of
-    others are unread and how many of those mention `handle`."""
+    """The person's conversations (or just the one `only` names), latest activity first,
+    each with how many messages of others are unread and how many of those mention
+    `handle`."""
     rows = await conn.fetch(
         f"""SELECT {_CONVERSATION}, me.role, me.read_seq,
                    (SELECT count(*) FROM chat.messages u
@@ -391,12 +403,14 @@ async def mine(
             FROM chat.members me JOIN chat.conversations c ON c.id = me.conversation_id
             WHERE me.user_id = $1
               AND ($3::bigint IS NULL OR (c.last_seq, c.id) < ($3, $4::uuid))
+              AND ($6::uuid IS NULL OR me.conversation_id = $6::uuid)
             ORDER BY c.last_seq DESC, c.id DESC LIMIT $5""",
         user_id,
         handle,
         before[0] if before else None,
         before[1] if before else None,
         limit,
+        only,
     )
     out = []
     for r in rows:

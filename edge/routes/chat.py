@@ -291,17 +291,12 @@ async def start_conversation(request: web.Request) -> web.Response:
 async def _views(
     request: web.Request, rows: list[model.MineRow | tuple[model.ConversationRow, str | None]]
 ) -> list[ConversationView]:
-    pool = infra(request).pool
-    last_ids = []
-    for item in rows:
-        c = item.conversation if isinstance(item, model.MineRow) else item[0]
-        if c.last_message_id:
-            last_ids.append(c.last_message_id)
-    lasts = {}
-    for message_id in last_ids:
-        row = await model.get_message(pool, message_id)
-        if row is not None:
-            lasts[message_id] = row
+    last_ids = [
+        c.last_message_id
+        for c in (i.conversation if isinstance(i, model.MineRow) else i[0] for i in rows)
+        if c.last_message_id
+    ]
+    lasts = await model.messages_by_ids(infra(request).pool, last_ids)
     views = {m.id: m for m in await _message_views(request, list(lasts.values()))}
     out = []
     for item in rows:
@@ -359,10 +354,11 @@ async def get_conversation(request: web.Request) -> web.Response:
             infra(request).pool,
             who.user_id,
             await _handle_of(request, who),
-            before=(row.last_seq + 1, row.id),
+            before=None,
             limit=1,
+            only=row.id,
         )
-        if mine and mine[0].conversation.id == row.id:
+        if mine:
             view = msgspec.structs.replace(
                 view, unread_count=mine[0].unread, mention_count=mine[0].mentions
             )

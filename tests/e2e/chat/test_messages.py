@@ -248,3 +248,28 @@ async def test_many_people_writing_in_one_channel_at_once_meet_no_conflict(
     assert sorted(bodies(page)) == sorted(f"from {n}" for n in range(len(crowd)))
     seqs = [m["seq"] for m in page["items"]]
     assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
+
+
+async def test_mentions_of_me_are_counted_among_the_unread(client: IdentityClient) -> None:
+    ann, bob = await person(client), await person(client)
+    handle = f"m_{bob.id[:8]}"
+    status, _ = await bob.call("PATCH", "/v1/me", {"handle": handle})
+    assert status == 200
+    gid = await group(ann, [bob])
+    for text in ("no mention", f"hey @{handle}", f"@{handle} again"):
+        status, sent = await ann.send(gid, text)
+        assert status == 201
+    status, detail = await bob.call("GET", f"/v1/conversations/{gid}")
+    assert status == 200, detail
+    assert (detail["conversation"]["unread_count"], detail["conversation"]["mention_count"]) == (
+        3,
+        2,
+    )
+    status, mine = await bob.call("GET", "/v1/conversations")
+    assert (mine["items"][0]["unread_count"], mine["items"][0]["mention_count"]) == (3, 2)
+    status, _ = await bob.call("POST", f"/v1/conversations/{gid}/read", {"up_to": sent["id"]})
+    status, detail = await bob.call("GET", f"/v1/conversations/{gid}")
+    assert (detail["conversation"]["unread_count"], detail["conversation"]["mention_count"]) == (
+        0,
+        0,
+    )
