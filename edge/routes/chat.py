@@ -25,6 +25,7 @@ from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, limit, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
+from edge.routes.media import MediaView, media_views
 from edge.routes.posts import CURSOR
 from edge.routing import Param, Route
 from handlers.chat.commands import (
@@ -126,6 +127,9 @@ class MessageView(msgspec.Struct):
     body: str
     reply_to: str | None
     media_ids: list[str]
+    #: The attachments that are ready; a channel's are public, any other conversation's
+    #: come with signed links that only its readers are given.
+    media: list[MediaView]
     sent_at: datetime
     edited_at: datetime | None
     deleted: bool
@@ -182,6 +186,7 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
 
 async def _message_views(request: web.Request, rows: list[model.MessageRow]) -> list[MessageView]:
     writers = await authors(request, {r.sender_id for r in rows if r.deleted_at is None})
+    media = await media_views(request, [m for r in rows for m in r.media_ids])
     return [
         MessageView(
             r.id,
@@ -191,6 +196,7 @@ async def _message_views(request: web.Request, rows: list[model.MessageRow]) -> 
             r.body,
             r.reply_to,
             r.media_ids,
+            [media[m] for m in r.media_ids if m in media],
             r.sent_at,
             r.edited_at,
             r.deleted_at is not None,

@@ -227,6 +227,14 @@ async def test_attachments_are_the_sender_s_own_ready_media(
     assert status == 201, sent
     status, page = await bob.history(gid)
     assert page["items"][0]["media_ids"] == [mine["id"]]
+    # A group's media is for its members: behind a signed link they are given.
+    [media] = page["items"][0]["media"]
+    url = media["variants"]["320"]["url"]
+    assert "sig=" in url
+    async with client.http.get(url) as resp:
+        assert resp.status == 200
+    async with client.http.get(url.split("?")[0]) as resp:
+        assert resp.status in (403, 404)
     status, problem = await ann.send(gid, "twice", media_ids=[mine["id"], mine["id"]])
     assert status == 422
 
