@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core import perks
+from handlers.media.events import MediaDetached
 from tests.e2e.chat.support import bodies, group, person
 from tests.support.identity import IdentityClient
+from tests.support.log import next_event
 from tests.support.media import picture, ready, upload
 from tests.support.platform import Platform
 
@@ -237,6 +239,13 @@ async def test_attachments_are_the_sender_s_own_ready_media(
         assert resp.status in (403, 404)
     status, problem = await ann.send(gid, "twice", media_ids=[mine["id"], mine["id"]])
     assert status == 422
+    # Deleting the message detaches its media (the sweeper collects it later).
+    status, _ = await ann.call("DELETE", f"/v1/conversations/{gid}/messages/{sent['id']}")
+    assert status == 200
+    detached = await next_event(
+        platform.infra, "MEDIA", f"ev.media.upload.{mine['id']}", MediaDetached
+    )
+    assert detached.event.ref == f"message:{sent['id']}"
 
 
 async def test_many_people_writing_in_one_channel_at_once_meet_no_conflict(
