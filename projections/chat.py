@@ -390,7 +390,7 @@ async def mine(
 ) -> list[MineRow]:
     """The person's conversations (or just the one `only` names), latest activity first,
     each with how many messages of others are unread and how many of those mention
-    `handle`."""
+    `handle`. A direct conversation shows to the other person from its first message on."""
     rows = await conn.fetch(
         f"""SELECT {_CONVERSATION}, me.role, me.read_seq,
                    (SELECT count(*) FROM chat.messages u
@@ -402,6 +402,7 @@ async def mine(
                       AND $2::text IS NOT NULL AND $2 = ANY(u.mentions)) AS mention_count
             FROM chat.members me JOIN chat.conversations c ON c.id = me.conversation_id
             WHERE me.user_id = $1
+              AND (c.kind <> 'direct' OR c.last_message_id IS NOT NULL OR c.started_by = $1)
               AND ($3::bigint IS NULL OR (c.last_seq, c.id) < ($3, $4::uuid))
               AND ($6::uuid IS NULL OR me.conversation_id = $6::uuid)
             ORDER BY c.last_seq DESC, c.id DESC LIMIT $5""",

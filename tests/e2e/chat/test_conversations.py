@@ -16,8 +16,16 @@ async def test_a_direct_conversation_is_one_per_pair_and_reads_both_ways(
     assert status == 201, first
     status, again = await bob.start("direct", [ann])
     assert status == 200 and again["id"] == first["id"]
+    # Bob learns of it with its first message.
+    status, mine = await bob.call("GET", "/v1/conversations")
+    assert mine["items"] == []
+    status, mine = await ann.call("GET", "/v1/conversations")
+    assert [c["id"] for c in mine["items"]] == [first["id"]]
     status, sent = await ann.send(first["id"], "hello Bob")
     assert status == 201, sent
+    status, mine = await bob.call("GET", "/v1/conversations")
+    assert [c["id"] for c in mine["items"]] == [first["id"]]
+    assert mine["items"][0]["unread_count"] == 1
     status, sent = await bob.send(first["id"], "hi Ann")
     assert status == 201, sent
     for reader in (ann, bob):
