@@ -16,6 +16,8 @@ STANDARD: Final = {
     "posts_per_hour": 100,
     "storage_mb": 2_048,
     "message_max_chars": 4_000,
+    #: Chat messages a person may send per minute.
+    "messages_per_minute": 60,
     "badge": False,
 }
 VIP: Final = {
@@ -24,6 +26,7 @@ VIP: Final = {
     "posts_per_hour": 1_000,
     "storage_mb": 20_480,
     "message_max_chars": 20_000,
+    "messages_per_minute": 300,
     "badge": True,
 }
 

@@ -98,6 +98,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Replies nest this deep in a thread; deeper ones show under their deepest shown
     #: ancestor (a phone's width holds about four levels).
     comment_max_depth: int = 4
+    #: People a group chat may have (its owner included); a group keeps the limit it was
+    #: made with. Channels have none.
+    group_max_members: int = 200
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -149,6 +152,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             "redis_pool_size",
             "timeline_cap",
             "comment_max_depth",
+            "group_max_members",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")

@@ -8,6 +8,7 @@ def contexts() -> dict[str, ModuleType]:
     """Every context package by name; each has `CONTEXT`, `EVENTS` and `TABLE`."""
     import handlers.accounts
     import handlers.categories
+    import handlers.chat
     import handlers.media
     import handlers.notifications
     import handlers.posts
@@ -19,6 +20,7 @@ def contexts() -> dict[str, ModuleType]:
         for m in (
             handlers.accounts,
             handlers.categories,
+            handlers.chat,
             handlers.media,
             handlers.notifications,
             handlers.posts,

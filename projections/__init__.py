@@ -9,6 +9,7 @@ def projections() -> dict[str, Projection]:
     from projections.activity import ActivityProjection
     from projections.author_stats import AuthorStatsProjection
     from projections.categories import CategoriesProjection
+    from projections.chat import ChatProjection
     from projections.comments import CommentsProjection
     from projections.follows import FollowsProjection
     from projections.media import MediaProjection
@@ -34,5 +35,6 @@ def projections() -> dict[str, Projection]:
         CommentsProjection(),
         NotificationsProjection(),
         TimelinesProjection(),
+        ChatProjection(),
     ]
     return {p.name: p for p in items}

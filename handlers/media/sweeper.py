@@ -5,7 +5,8 @@
   grace period has passed and no other live upload shares them (content-addressed objects
   are shared by identical uploads: this read-model sweep is the reference count);
 - a person's erasure deletes all their media and purges its bytes at once;
-- a new avatar (or none) detaches the previous one, which the sweeper then collects.
+- a new avatar (or none) detaches the previous one, which the sweeper then collects;
+- a deleted post or chat message detaches its media.
 
 Every step is idempotent (command ids derived from what is being swept) and safe to run in
 several processes at once; the read model only proposes candidates, each aggregate decides.
@@ -159,6 +160,11 @@ async def detach_from_deleted_post(infra: Any, recorded: Any) -> None:
     await _detach_all(infra, f"post:{recorded.event.post_id}", recorded)
 
 
+async def detach_from_deleted_message(infra: Any, recorded: Any) -> None:
+    """React to `chat.MessageDeleted`: its media is attached to nothing there any more."""
+    await _detach_all(infra, f"message:{recorded.event.message_id}", recorded)
+
+
 async def _detach_all(infra: Any, ref: str, recorded: Any, keep: str | None = None) -> None:
     tag = f"{recorded.stream}-{recorded.seq}-{recorded.index}"
     for media_id in await model.attached_to(infra.pool, ref):
@@ -187,6 +193,9 @@ def reactors(infra: Any) -> list[Reactor]:
     async def on_post(recorded: Any) -> None:
         await detach_from_deleted_post(infra, recorded)
 
+    async def on_message(recorded: Any) -> None:
+        await detach_from_deleted_message(infra, recorded)
+
     def reactor(name: str, context: str, subjects: str, event: str, react: Any) -> Reactor:
         return Reactor(
             js=js,
@@ -210,4 +219,11 @@ def reactors(infra: Any) -> list[Reactor]:
             "media_on_profile", "profiles", "ev.profiles.>", "profiles.ProfileUpdated", on_profile
         ),
         reactor("media_on_posts", "posts", "ev.posts.>", "posts.PostDeleted", on_post),
+        reactor(
+            "media_on_messages",
+            "chat",
+            "ev.chat.message.>",
+            "chat.MessageDeleted",
+            on_message,
+        ),
     ]

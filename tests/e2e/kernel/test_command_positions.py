@@ -191,6 +191,68 @@ async def test_every_command_route_answers_its_position(
     await r.call("DELETE", "/v1/comments/{comment_id}", token, comment_id=comment["id"])
     await r.call("DELETE", "/v1/posts/{post_id}", token, post_id=post["id"])
 
+    # Chat: a direct conversation (asked for twice), a group's membership and roles, a
+    # channel joined, a message sent, edited, read and deleted.
+    them = other["user_id"]
+    for _ in range(2):
+        dm = await r.call("POST", "/v1/conversations", token, {"kind": "direct", "members": [them]})
+    group = await r.call(
+        "POST", "/v1/conversations", token, {"kind": "group", "name": "g", "members": [them]}
+    )
+    in_group = {"conversation_id": group["id"]}
+    await r.call("PATCH", "/v1/conversations/{conversation_id}", token, {"name": "h"}, **in_group)
+    await r.call(
+        "PUT",
+        "/v1/conversations/{conversation_id}/members/{user_id}/role",
+        token,
+        {"role": "admin"},
+        user_id=them,
+        **in_group,
+    )
+    await r.call(
+        "DELETE",
+        "/v1/conversations/{conversation_id}/members/{user_id}",
+        token,
+        user_id=them,
+        **in_group,
+    )
+    await r.call(
+        "POST",
+        "/v1/conversations/{conversation_id}/members",
+        token,
+        {"members": [them]},
+        **in_group,
+    )
+    channel = await r.call("POST", "/v1/conversations", token, {"kind": "channel", "name": "c"})
+    await r.call(
+        "POST",
+        "/v1/conversations/{conversation_id}/join",
+        other["access_token"],
+        conversation_id=channel["id"],
+    )
+    in_dm = {"conversation_id": dm["id"]}
+    message = await r.call(
+        "POST", "/v1/conversations/{conversation_id}/messages", token, {"body": "m"}, **in_dm
+    )
+    in_message = {**in_dm, "message_id": message["id"]}
+    await r.call(
+        "PATCH",
+        "/v1/conversations/{conversation_id}/messages/{message_id}",
+        token,
+        {"body": "n"},
+        **in_message,
+    )
+    await r.call(
+        "POST",
+        "/v1/conversations/{conversation_id}/read",
+        other["access_token"],
+        {"up_to": message["id"]},
+        **in_dm,
+    )
+    await r.call(
+        "DELETE", "/v1/conversations/{conversation_id}/messages/{message_id}", token, **in_message
+    )
+
     # Media: a streamed upload, alt text, deletion; a direct upload and its completion.
     image = picture("PNG", 32, 32)
     media = await r.call("POST", "/v1/media", token, data=image)

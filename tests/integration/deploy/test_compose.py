@@ -42,6 +42,7 @@ QUARK_SERVICES = (
     "handlers-profiles",
     "handlers-reactions",
     "handlers-notifications",
+    "handlers-chat",
     "projection-posts",
     "projection-author-stats",
     "projection-sessions",
@@ -52,6 +53,7 @@ QUARK_SERVICES = (
     "projection-reactions",
     "projection-timelines",
     "projection-notifications",
+    "projection-chat",
 )
 MIN_NATS = (2, 12, 3)
 

@@ -1,0 +1,51 @@
+"""The chat context: conversations (direct, group, channel), their members and roles, and
+their messages.
+
+`TABLE` below is the index of this context: every command it answers and the function that
+decides it.
+"""
+
+from core.bus import Decider, HandlerTable
+from handlers.chat import conversation, marker, message
+from handlers.chat.commands import (
+    AddMembers,
+    ChangeConversation,
+    DeleteMessage,
+    EditMessage,
+    JoinChannel,
+    MarkRead,
+    RemoveMember,
+    SendMessage,
+    SetRole,
+    StartConversation,
+)
+from handlers.chat.events import EVENTS
+
+CONTEXT = "chat"
+
+
+def _conversation(c: StartConversation) -> str:
+    return c.conversation_id
+
+
+def _message(c: SendMessage) -> str:
+    return c.message_id
+
+
+_C = conversation.CONVERSATION
+_M = message.MESSAGE
+
+TABLE: HandlerTable = {
+    StartConversation: Decider(_C, _conversation, conversation.decide_start, creates=True),
+    ChangeConversation: Decider(_C, lambda c: c.conversation_id, conversation.decide_change),
+    AddMembers: Decider(_C, lambda c: c.conversation_id, conversation.decide_add),
+    RemoveMember: Decider(_C, lambda c: c.conversation_id, conversation.decide_remove),
+    JoinChannel: Decider(_C, lambda c: c.conversation_id, conversation.decide_join),
+    SetRole: Decider(_C, lambda c: c.conversation_id, conversation.decide_role),
+    SendMessage: Decider(_M, _message, message.decide_send, creates=True),
+    EditMessage: Decider(_M, lambda c: c.message_id, message.decide_edit),
+    DeleteMessage: Decider(_M, lambda c: c.message_id, message.decide_delete),
+    MarkRead: Decider(marker.MARKER, lambda c: c.marker_id, marker.decide_mark),
+}
+
+__all__ = ["CONTEXT", "EVENTS", "TABLE"]

@@ -1,0 +1,109 @@
+"""The chat context's pure decisions: conversations, messages and read markers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import reduce
+
+import pytest
+
+from core.commands import CommandMeta
+from core.errors import ConflictError
+from handlers.chat import conversation, marker, message
+from handlers.chat.commands import (
+    AddMembers,
+    MarkRead,
+    RemoveMember,
+    SendMessage,
+    SetRole,
+    StartConversation,
+)
+from handlers.chat.errors import (
+    BadMembership,
+    ConversationFull,
+    ConversationNotFound,
+    MessageIdTaken,
+    NotAllowed,
+    TooManyMembers,
+)
+
+CID = "0190e4c2-0000-7000-8000-000000000001"
+MID = "0190e4c2-0000-7000-8000-000000000002"
+
+
+def meta(actor: str) -> CommandMeta:
+    return CommandMeta("c", actor, frozenset(), "c", datetime(2026, 12, 2, tzinfo=UTC))
+
+
+def started(owner: str, members: list[str], max_members: int = 3) -> conversation.ConversationState:
+    command = StartConversation(
+        conversation_id=CID, kind="group", members=members, max_members=max_members
+    )
+    events = conversation.decide_start(conversation.ConversationState(), command, meta(owner))
+    return reduce(conversation.evolve, events, conversation.ConversationState())
+
+
+def test_a_group_keeps_its_size_limit() -> None:
+    with pytest.raises(TooManyMembers):
+        started("o", ["a", "b", "c"])
+    state = started("o", ["a", "b"])
+    with pytest.raises(ConversationFull):
+        conversation.decide_add(state, AddMembers(conversation_id=CID, members=["c"]), meta("o"))
+    assert (
+        conversation.decide_add(state, AddMembers(conversation_id=CID, members=["a"]), meta("o"))
+        == []
+    )
+
+
+def test_strangers_learn_nothing_and_members_manage_nothing() -> None:
+    state = started("o", ["a"])
+    with pytest.raises(ConversationNotFound):
+        conversation.decide_remove(state, RemoveMember(conversation_id=CID, user_id="a"), meta("x"))
+    with pytest.raises(NotAllowed):
+        conversation.decide_add(state, AddMembers(conversation_id=CID, members=["b"]), meta("a"))
+
+
+def test_ownership_moves_and_the_old_owner_becomes_an_admin() -> None:
+    state = started("o", ["a"])
+    with pytest.raises(BadMembership):
+        conversation.decide_remove(state, RemoveMember(conversation_id=CID, user_id="o"), meta("o"))
+    events = conversation.decide_role(
+        state, SetRole(conversation_id=CID, user_id="a", role="owner"), meta("o")
+    )
+    state = reduce(conversation.evolve, events, state)
+    assert state.members == {"o": "admin", "a": "owner"}
+
+
+def test_a_direct_conversation_asked_for_again_writes_nothing() -> None:
+    command = StartConversation(conversation_id=CID, kind="direct", members=["b"])
+    events = conversation.decide_start(conversation.ConversationState(), command, meta("a"))
+    state = reduce(conversation.evolve, events, conversation.ConversationState())
+    again = StartConversation(conversation_id=CID, kind="direct", members=["a"])
+    assert conversation.decide_start(state, again, meta("b")) == []
+    with pytest.raises(ConflictError):
+        conversation.decide_start(state, again, meta("c"))
+
+
+def test_a_message_sent_twice_is_one_and_another_under_its_id_is_refused() -> None:
+    send = SendMessage(message_id=MID, conversation_id=CID, body="hi")
+    events = message.decide_send(message.MessageState(), send, meta("a"))
+    state = reduce(message.evolve, events, message.MessageState())
+    assert message.decide_send(state, send, meta("a")) == []
+    with pytest.raises(MessageIdTaken):
+        message.decide_send(
+            state, SendMessage(message_id=MID, conversation_id=CID, body="ho"), meta("a")
+        )
+    with pytest.raises(MessageIdTaken):
+        message.decide_send(state, send, meta("b"))
+
+
+def test_a_read_marker_only_moves_forward() -> None:
+    mark = MarkRead(marker_id=MID, conversation_id=CID, message_id=MID, seq=10)
+    state = reduce(
+        marker.evolve,
+        marker.decide_mark(marker.MarkerState(), mark, meta("a")),
+        marker.MarkerState(),
+    )
+    assert state.seq == 10
+    back = MarkRead(marker_id=MID, conversation_id=CID, message_id=MID, seq=5)
+    assert marker.decide_mark(state, back, meta("a")) == []
