@@ -30,7 +30,15 @@ def _mac(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).digest()[:16]
 
 
+#: Keys the token itself uses: a payload naming one would overwrite the scope or the expiry.
+RESERVED_KEYS = frozenset({"s", "x"})
+
+
 def sign(key: bytes, scope: str, payload: dict[str, Any], *, expires_at: int | None = None) -> str:
+    reserved = RESERVED_KEYS & payload.keys()
+    if reserved:
+        # Refused loudly: silently, `s` made a token that never verifies (a cursor did).
+        raise ValueError(f"payload keys {sorted(reserved)} are reserved by the token")
     fields: dict[str, Any] = {"s": scope, **payload}
     if expires_at is not None:
         fields["x"] = expires_at
