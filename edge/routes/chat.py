@@ -485,7 +485,7 @@ async def send_message(request: web.Request) -> web.Response:
             body=body.body,
             reply_to=body.reply_to,
             media_ids=body.media_ids,
-            mentions=await mentioned(request, body.body),
+            mentions=list(await mentioned(request, body.body)),
         ),
         who,
     )
@@ -572,7 +572,9 @@ async def edit_message(request: web.Request) -> web.Response:
     reply = await send_as(
         request,
         EditMessage(
-            message_id=message.id, body=body.body, mentions=await mentioned(request, body.body)
+            message_id=message.id,
+            body=body.body,
+            mentions=list(await mentioned(request, body.body)),
         ),
         who,
     )
