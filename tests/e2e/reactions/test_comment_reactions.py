@@ -30,8 +30,9 @@ def seq(position: str) -> int:
 
 
 async def post_and_comment(
-    http: aiohttp.ClientSession, visibility: str = "public"
+    http: aiohttp.ClientSession, platform: Platform, visibility: str = "public"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A post and a comment under it, both readable by everyone once this returns."""
     async with http.post(
         "/v1/posts", json={"body": "a post", "visibility": visibility}, headers=as_user(AUTHOR)
     ) as resp:
@@ -47,6 +48,8 @@ async def post_and_comment(
     ) as resp:
         assert resp.status == 201, await resp.text()
         comment = await resp.json()
+    await platform.wait("posts", comment["position"])
+    await platform.wait("comments", comment["position"])
     return post, comment
 
 
@@ -91,7 +94,7 @@ async def thread(
 async def test_reacting_to_a_comment_is_idempotent_and_shows_in_the_thread(
     http: aiohttp.ClientSession, platform: Platform
 ) -> None:
-    post, comment = await post_and_comment(http)
+    post, comment = await post_and_comment(http, platform)
     added = await react(http, comment["id"], "laugh")
     head = await stream_head(platform.infra, "CONTENT")
     assert await react(http, comment["id"], "laugh") == added
@@ -120,7 +123,7 @@ async def test_reacting_to_a_comment_is_idempotent_and_shows_in_the_thread(
 async def test_fifty_reactors_at_once_and_redelivery_keep_comment_counts_exact(
     http: aiohttp.ClientSession, platform: Platform
 ) -> None:
-    post, comment = await post_and_comment(http)
+    post, comment = await post_and_comment(http, platform)
     people = [new_id() for _ in range(50)]
     positions = await asyncio.gather(*(react(http, comment["id"], "love", p) for p in people))
     assert len(set(positions)) == 50
@@ -140,16 +143,16 @@ async def test_who_cannot_react_to_a_comment_gets_not_found_and_nothing_is_writt
     http: aiohttp.ClientSession, platform: Platform
 ) -> None:
     # A comment under a followers-only post: a stranger may not see it, so may not react.
-    hidden_post, hidden_comment = await post_and_comment(http, "followers")
+    hidden_post, hidden_comment = await post_and_comment(http, platform, "followers")
     # A comment whose author blocked the reader.
-    _, blocked_comment = await post_and_comment(http)
+    _, blocked_comment = await post_and_comment(http, platform)
     blocked = await platform.infra.bus.send(
         Block(target_id=READER), actor=COMMENTER, roles={"user"}
     )
     assert blocked.position
     await platform.wait("follows", blocked.position)
     # A deleted comment.
-    _, gone = await post_and_comment(http)
+    _, gone = await post_and_comment(http, platform)
     async with http.delete(f"/v1/comments/{gone['id']}", headers=as_user(COMMENTER)) as resp:
         assert resp.status == 200
         deleted = await resp.json()
