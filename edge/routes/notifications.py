@@ -13,8 +13,7 @@ from edge.authors import Author, authors
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
-from edge.params import IntQuery
-from edge.routes.posts import CURSOR
+from edge.routes.posts import CURSOR, PAGE_LIMIT
 from edge.routing import Param, Route
 from handlers.notifications.commands import (
     ChangeNotificationSettings,
@@ -64,7 +63,7 @@ class SettingsBody(msgspec.Struct, forbid_unknown_fields=True):
     only_following: bool | None = None
 
 
-class Settings(msgspec.Struct):
+class NotificationSettings(msgspec.Struct):
     disabled: list[str]
     only_following: bool
 
@@ -79,7 +78,6 @@ def _json(status: int, value: object, headers: dict[str, str] | None = None) -> 
     )
 
 
-_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
 _UNREAD = Param(
     "unread", "query", "Only unread ones (`true`)", {"type": "string", "enum": ["true", "false"]}
 )
@@ -88,7 +86,7 @@ _UNREAD = Param(
 async def list_notifications(request: web.Request) -> web.Response:
     who = await principal(request)
     i = infra(request)
-    limit = _LIMIT.read(request)
+    limit = PAGE_LIMIT.read(request)
     unread_only = request.query.get("unread", "false") == "true"
     scope = f"notifications|{who.user_id}|{unread_only}"
     before = None
@@ -142,7 +140,7 @@ async def read_settings(request: web.Request) -> web.Response:
     who = await principal(request)
     await wait_for_position(request, PROJECTION)
     row = await model.settings_of(infra(request).pool, who.user_id)
-    return _json(200, Settings(row.disabled, row.only_following))
+    return _json(200, NotificationSettings(row.disabled, row.only_following))
 
 
 async def change_settings(request: web.Request) -> web.Response:
@@ -164,7 +162,7 @@ ROUTES = [
         "My notifications, newest first",
         "notifications",
         response=NotificationPage,
-        params=(_LIMIT.param, CURSOR, _UNREAD),
+        params=(PAGE_LIMIT.param, CURSOR, _UNREAD),
         raises=(BadCursor,),
         auth="bearer",
         after=True,
@@ -187,7 +185,7 @@ ROUTES = [
         read_settings,
         "Which notifications I get",
         "notifications",
-        response=Settings,
+        response=NotificationSettings,
         auth="bearer",
         after=True,
         name="notification_settings",
