@@ -9,7 +9,7 @@ private conversation meets 404, never 403.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 from aiohttp import web
@@ -17,7 +17,6 @@ from aiohttp import web
 from core.commands import format_position
 from core.errors import FieldError, ValidationError
 from core.ids import derived_id, is_uuid
-from core.perks import perks
 from core.ratelimit import Rule
 from edge.auth import Principal, optional_principal, principal, send_as
 from edge.authors import Author, authors, mentioned
@@ -25,6 +24,7 @@ from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, limit, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
+from edge.perks import perks_of
 from edge.routes.media import MediaView, media_views
 from edge.routes.posts import CURSOR
 from edge.routing import Param, Route
@@ -439,7 +439,7 @@ async def send_message(request: web.Request) -> web.Response:
     who = await principal(request)
     i = infra(request)
     body = await read_json(request, SendBody, max_bytes=i.settings.max_body_bytes)
-    p = perks(await profiles_model.vip_until_of(i.pool, who.user_id), datetime.now(UTC))
+    p = await perks_of(request, who.user_id)
     if len(body.body) > int(p["message_max_chars"]):
         raise ValidationError(
             "the message is too long",

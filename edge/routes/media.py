@@ -20,12 +20,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from core.errors import FieldError, QuarkError, RemoteError, ValidationError
-from core.perks import perks
 from core.ratelimit import RateLimited, Rule
 from edge import delivery
 from edge.auth import optional_principal, principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, limit, path_id, wait_for_position
+from edge.perks import perks_of
 from edge.routing import Param, Route
 from edge.uploads import Spooled, body_chunks, check_content, declared_type, discard, spool
 from handlers.media.commands import (
@@ -51,7 +51,6 @@ from handlers.media.errors import (
     UploadNotReserved,
 )
 from projections import media as model
-from projections import profiles as profiles_model
 
 PROJECTION = "media"
 MIB = 1024 * 1024
@@ -133,8 +132,7 @@ class Allowance(msgspec.Struct, frozen=True):
 async def _allowance(request: web.Request, user_id: str, declared: int | None) -> Allowance:
     """Check the person's upload limits (perks: VIP larger) before reading any body."""
     i = infra(request)
-    vip_until = await profiles_model.vip_until_of(i.pool, user_id)
-    p = perks(vip_until, datetime.now(UTC))
+    p = await perks_of(request, user_id)
     per_file = int(p["upload_limit_mb"]) * MIB
     quota = max(1, int(int(p["uploads_per_hour"]) * i.settings.perks_quota_scale))
     await limit(request, Rule("media_uploads", quota, 3600), user_id)

@@ -10,7 +10,6 @@ from aiohttp import web
 
 from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import is_uuid
-from core.perks import perks
 from core.projection import RedisSink
 from core.ratelimit import Rule
 from edge.auth import optional_principal, principal, send_as
@@ -26,6 +25,7 @@ from edge.context import (
 )
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
+from edge.perks import perks_of
 from edge.routes.media import MediaView, media_views
 from edge.routing import Param, Route
 from handlers.media.commands import AttachMedia
@@ -46,7 +46,6 @@ from projections import author_stats
 from projections import categories as categories_model
 from projections import comments as comments_model
 from projections import follows as follows_model
-from projections import profiles as profiles_model
 from projections import reactions as reactions_model
 from projections.author_stats import AuthorStatsProjection
 from projections.comments import CommentsProjection
@@ -192,7 +191,7 @@ async def publish_post(request: web.Request) -> web.Response:
     who = await principal(request)
     i = infra(request)
     body = await read_json(request, PublishPostBody, max_bytes=i.settings.max_body_bytes)
-    p = perks(await profiles_model.vip_until_of(i.pool, who.user_id), datetime.now(UTC))
+    p = await perks_of(request, who.user_id)
     quota = max(1, int(int(p["posts_per_hour"]) * i.settings.perks_quota_scale))
     await limit(request, Rule("posts", quota, 3600), who.user_id)
     if len(set(body.media_ids)) != len(body.media_ids):
