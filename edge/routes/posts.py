@@ -429,6 +429,8 @@ ROUTES = [
         auth="bearer",
         idempotent_create=True,
         limited=True,
+        # The quota is the person's as of the writes the request names (a VIP grant).
+        after=True,
         name="publish_post",
     ),
     Route(
