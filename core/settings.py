@@ -101,6 +101,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: People a group chat may have (its owner included); a group keeps the limit it was
     #: made with. Channels have none.
     group_max_members: int = 200
+    #: Read receipts (who has read what) are shown and pushed live in direct conversations
+    #: and in groups of at most this many members; larger groups show only the reader's own
+    #: unread state (receipts would cost each member a delivery per reader).
+    read_receipts_max_members: int = 50
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -153,6 +157,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             "timeline_cap",
             "comment_max_depth",
             "group_max_members",
+            "read_receipts_max_members",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")
