@@ -77,6 +77,9 @@ class Projection(ABC):
     #: The platform's settings (set by the runtime like `vault`), for read models with a
     #: tunable shape (the timelines' cap).
     settings: Any = None
+    #: JetStream, for read models that deliver live items as they apply events
+    #: (`core.inbox.Outbox`; set by the runtime like `vault`).
+    js: Any = None
 
 
 class PgProjection(Projection):

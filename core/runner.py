@@ -37,6 +37,7 @@ def sink_for(projection: Projection, infra: Infra) -> Sink:
     streams = [s.stream for s in spec.sources]
     projection.vault = infra.vault
     projection.settings = infra.settings
+    projection.js = infra.nc.jetstream()
     if isinstance(projection, PgProjection):
         return PgSink(projection, infra.pool, streams)
     if isinstance(projection, RedisProjection):

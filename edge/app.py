@@ -33,7 +33,7 @@ from edge.idempotency import idempotent
 from edge.openapi import build_openapi
 from edge.positions import PositionWatcher
 from edge.problems import MethodNotAllowed, ReadModelUnavailable, from_error, problem_response
-from edge.routes.live import SOCKETS, close_sockets
+from edge.routes.live import SOCKETS, close_sockets, hub_ctx
 from edge.routing import Route
 from edge.security import apply_cors, security_headers
 from edge.writes import WriteLog
@@ -228,4 +228,5 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
     app.cleanup_ctx.append(positions_ctx)
     app.cleanup_ctx.append(tokens_ctx)
     app.cleanup_ctx.append(writes_ctx)
+    app.cleanup_ctx.append(hub_ctx)
     return app

@@ -12,6 +12,7 @@ def projections() -> dict[str, Projection]:
     from projections.chat import ChatProjection
     from projections.comments import CommentsProjection
     from projections.follows import FollowsProjection
+    from projections.live import LiveProjection
     from projections.media import MediaProjection
     from projections.notifications import NotificationsProjection
     from projections.posts import PostsProjection
@@ -36,5 +37,6 @@ def projections() -> dict[str, Projection]:
         NotificationsProjection(),
         TimelinesProjection(),
         ChatProjection(),
+        LiveProjection(),
     ]
     return {p.name: p for p in items}

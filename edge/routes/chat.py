@@ -9,19 +9,28 @@ private conversation meets 404, never 403.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 import msgspec
 from aiohttp import web
 
 from core.commands import format_position
-from core.errors import FieldError, ValidationError
+from core.errors import FieldError, TimeoutWaitingError, ValidationError
 from core.ids import derived_id, is_uuid
 from core.ratelimit import Rule
 from edge.auth import Principal, optional_principal, principal, send_as
 from edge.authors import Author, authors, mentioned
 from edge.bodies import read_json
-from edge.context import command_headers, created_id, infra, limit, path_id, wait_for_position
+from edge.context import (
+    POSITIONS,
+    command_headers,
+    created_id,
+    infra,
+    limit,
+    path_id,
+    wait_for_position,
+)
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
 from edge.perks import perks_of
@@ -65,6 +74,10 @@ from projections import follows as follows_model
 from projections import profiles as profiles_model
 
 PROJECTION = "chat"
+#: The log stream of the chat context.
+STREAM = "CHAT"
+#: How long a lookup of an unknown message waits for the read model to reach the log's head.
+MESSAGE_WAIT_SECONDS = 2.0
 MANAGERS = ("owner", "admin")
 _encoder = msgspec.json.Encoder()
 
@@ -458,7 +471,7 @@ async def send_message(request: web.Request) -> web.Response:
         others = [u for u in await model.members(i.pool, row.id) if u != who.user_id]
         await _check_blocks(request, who.user_id, others)
     if body.reply_to is not None:
-        parent = await model.get_message(i.pool, body.reply_to) if is_uuid(body.reply_to) else None
+        parent = await _lookup_message(request, body.reply_to)
         if parent is None or parent.conversation_id != row.id:
             raise ValidationError(
                 "no such message in this conversation",
@@ -516,7 +529,7 @@ async def list_messages(request: web.Request) -> web.Response:
     after: int | None = None
     for anchor, name in ((before_id, "before"), (since_id, "since")):
         if anchor is not None:
-            m = await model.get_message(i.pool, anchor)
+            m = await _lookup_message(request, anchor)
             if m is None or m.conversation_id != row.id:
                 raise ValidationError(
                     "no such message in this conversation",
@@ -547,9 +560,25 @@ async def list_messages(request: web.Request) -> web.Response:
     return _json(200, MessagePage(await _message_views(request, page), cursor))
 
 
+async def _lookup_message(request: web.Request, message_id: str) -> model.MessageRow | None:
+    """The message, also when the client learnt of it a moment ago from the live channel:
+    live items come from another read model, which may be ahead of this one. A miss waits
+    (bounded) for this read model to reach the log's head once before it counts."""
+    if not is_uuid(message_id):
+        return None
+    i = infra(request)
+    message = await model.get_message(i.pool, message_id)
+    if message is None:
+        head = (await i.nc.jetstream().stream_info(STREAM)).state.last_seq
+        with contextlib.suppress(TimeoutWaitingError):
+            await request.app[POSITIONS].wait(PROJECTION, STREAM, head, MESSAGE_WAIT_SECONDS)
+        message = await model.get_message(i.pool, message_id)
+    return message
+
+
 async def _message_in(request: web.Request, row: model.ConversationRow) -> model.MessageRow:
     message_id = path_id(request, "message_id", MessageNotFound)
-    message = await model.get_message(infra(request).pool, message_id)
+    message = await _lookup_message(request, message_id)
     if message is None or message.conversation_id != row.id:
         raise MessageNotFound()
     return message
@@ -601,7 +630,7 @@ async def mark_read(request: web.Request) -> web.Response:
     row, role = await readable(request, who)
     if role is None:
         raise NotAllowed("join the channel to keep a read marker in it")
-    message = await model.get_message(i.pool, body.up_to) if is_uuid(body.up_to) else None
+    message = await _lookup_message(request, body.up_to)
     if message is None or message.conversation_id != row.id:
         raise ValidationError(
             "no such message in this conversation",

@@ -1,13 +1,15 @@
-"""`GET /v1/ws`: the live channel (protocol in docs/websocket.md).
+"""`GET /v1/ws`: the live channel, the messenger's gateway (protocol in docs/websocket.md).
 
 The handshake carries no credentials: the client's first frame is `auth` (a token in a URL
-lands in proxy and access logs). The session then replays the person's inbox after the
-client's cursor with an ordered consumer, which simply continues with live items: one
-source, so there is no moment between "replayed" and "live" where an item could slip through.
+lands in proxy and access logs). The session then registers with the edge's `LiveHub`
+(one reader of the INBOX stream for the whole process), catches up from the client's cursor
+with a consumer of its own while the hub's items for it wait in a buffer, and goes live
+where the two meet: no gap, no repeat, and no consumer per connection once it is live.
 
 Every frame the server sends goes through one bounded queue and one writer task: a client
 that reads too slowly fills the queue and is closed with the cursor of the last item written
-to it, instead of the edge buffering without bound.
+to it, instead of the edge buffering without bound. Request frames (`send`, `read`) go
+through the very HTTP route they name, in-process, so their answers are the HTTP answers.
 """
 
 from __future__ import annotations
@@ -17,28 +19,48 @@ import contextlib
 import socket
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Any
 
 import msgspec
 import nats.js.errors
 from aiohttp import WSMsgType, web
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from multidict import CIMultiDict
 
 from core import inbox
-from core.errors import QuarkError
+from core.errors import QuarkError, TimeoutWaitingError
+from core.ids import is_uuid
 from core.logging import get_logger
 from core.metrics import WEBSOCKET_CLOSES_TOTAL, WEBSOCKETS_OPEN
 from edge.auth import ACCESS, Principal, verify_access_token
-from edge.context import infra
-from edge.params import INT64_MAX
+from edge.context import INFRA, POSITIONS, infra
+from edge.live_frames import (
+    MAX_CLIENT_FRAME,
+    Auth,
+    Error,
+    Ping,
+    Pong,
+    Read,
+    Ready,
+    Reset,
+    Result,
+    Send,
+    ServerFrame,
+    Typing,
+    TypingSignal,
+    decode_envelope,
+    decode_frame,
+    encoder,
+)
+from edge.live_hub import LiveHub, head_of
 from edge.routing import Route
+from projections import live as live_model
 
 log = get_logger("quark.edge.live")
 SOCKETS = web.AppKey("websockets", weakref.WeakSet)
+HUB = web.AppKey("live_hub", LiveHub)
 
-#: Largest frame a client may send; a larger one is closed with 1009 by aiohttp.
-MAX_CLIENT_FRAME = 4096
 #: Seconds a client has, after the handshake, to send its `auth` frame.
 AUTH_DEADLINE_SECONDS = 10.0
 #: How often an open websocket checks that its session still stands (seconds).
@@ -54,10 +76,19 @@ FLOOD_STRIKES = 20
 #: Frames (and bytes) waiting for a slow client before it is closed with CLOSE_TOO_SLOW.
 MAX_QUEUED_FRAMES = 256
 MAX_QUEUED_BYTES = 1 << 20
+#: Live items kept for a session while it catches up; beyond, it catches up once more.
+MAX_BUFFERED_ITEMS = 4096
 #: The kernel's send buffer per connection (bounded too, rather than autotuned to MiBs).
 SEND_BUFFER_BYTES = 128 * 1024
 #: How long a closing handshake may take before the connection is simply dropped.
 CLOSE_SECONDS = 5.0
+#: How long a `send` waits for its message's item to give its cursor; then the result
+#: goes without one (the item still comes).
+SEND_CURSOR_SECONDS = 5.0
+#: A person's `typing` in one conversation is passed on at most this often.
+TYPING_EVERY_SECONDS = 3.0
+#: How long a connecting session waits for the memberships of the live read model.
+MEMBERSHIP_WAIT_SECONDS = 5.0
 
 # Close codes (4000-4999 are the application's own; docs/websocket.md lists them all).
 CLOSE_BAD_FIRST_FRAME = 4400
@@ -69,64 +100,7 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_TRY_AGAIN = 1013
 CLOSE_INTERNAL = 1011
 
-Cursor = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
-
-
-# --- client frames: one tagged union, decoded by one typed decoder ------------------------
-
-
-class Auth(msgspec.Struct, tag="auth", forbid_unknown_fields=True, frozen=True):
-    token: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_CLIENT_FRAME)]
-    cursor: Cursor | None = None
-
-
-class Ping(msgspec.Struct, tag="ping", forbid_unknown_fields=True, frozen=True):
-    pass
-
-
-ClientFrame = Auth | Ping
-_decode_frame = msgspec.json.Decoder(ClientFrame)
-
-
-class _Envelope(msgspec.Struct):
-    """Just enough of a frame to tell an unknown type from a malformed frame."""
-
-    type: str
-
-
-_decode_envelope = msgspec.json.Decoder(_Envelope)
-
-
-# --- server frames ------------------------------------------------------------------------
-
-
-class Ready(msgspec.Struct, tag="ready", frozen=True):
-    user_id: str
-    session_id: str
-    cursor: int
-
-
-class Item(msgspec.Struct, tag="item", frozen=True):
-    cursor: int
-    item: msgspec.Raw
-
-
-class Reset(msgspec.Struct, tag="reset", frozen=True):
-    reason: str
-    cursor: int
-
-
-class Pong(msgspec.Struct, tag="pong", frozen=True):
-    pass
-
-
-class Error(msgspec.Struct, tag="error", frozen=True):
-    code: str
-    detail: str
-
-
-ServerFrame = Ready | Item | Reset | Pong | Error
-_encoder = msgspec.json.Encoder()
+_decode_frame = decode_frame  # the unit tests' name for it
 
 
 class NotAWebsocket(QuarkError):
@@ -172,33 +146,65 @@ class Closing(Exception):
 
 
 class Connection:
-    """One authenticated socket: the pump (inbox → queue), the writer (queue → socket), the
-    guard (session still valid) and the reader (client frames → HANDLERS)."""
+    """One authenticated socket: the hub's subscriber (items → queue), the writer (queue →
+    socket), the guard (session still valid) and the reader (client frames → HANDLERS)."""
 
-    def __init__(self, ws: web.WebSocketResponse, who: Principal, app: web.Application) -> None:
-        self.ws, self.who, self.app = ws, who, app
+    def __init__(
+        self,
+        request: web.Request,
+        ws: web.WebSocketResponse,
+        who: Principal,
+        token: str,
+        start: int,
+    ) -> None:
+        self.request, self.ws, self.who, self.token = request, ws, who, token
+        self.app = request.app
+        self.user_id = who.user_id
+        self.rooms: set[str] = set()
         self.queue: asyncio.Queue[tuple[int | None, bytes]] = asyncio.Queue()
         self.queued_bytes = 0
+        self.room_left = asyncio.Event()
+        self.room_left.set()
         #: The cursor of the last frame written to the socket: what a client closed for
         #: being slow resumes after (every frame before the close frame reached it).
-        self.delivered = 0
+        self.delivered = start
+        #: The last item queued: anything the hub or a catch-up offers at or below it is
+        #: a repeat.
+        self.last_seq = start
+        self.catching_up = True
+        self.buffer: list[tuple[int, str | None, bytes, bytes]] = []
+        self.overflowed = False
+        self.closing: asyncio.Future[Closing] = asyncio.get_running_loop().create_future()
         self.bucket = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.strikes = 0
+        #: Sent messages waiting for their item's cursor: message id → (ref, status, body).
+        self.awaiting: dict[str, tuple[str, int, bytes]] = {}
+        #: The person's own latest messages seen here: message id → cursor.
+        self.own: OrderedDict[str, int] = OrderedDict()
+        self.typing_at: dict[str, float] = {}
+
+    # --- frames out -----------------------------------------------------------------------
 
     def send(self, frame: ServerFrame, cursor: int | None = None) -> None:
-        """Queue `frame` for the writer; a client that lets too much pile up is closed."""
-        data = _encoder.encode(frame)
+        self.send_bytes(encoder.encode(frame), cursor)
+
+    def send_bytes(self, data: bytes, cursor: int | None = None) -> None:
+        """Queue `data` for the writer; a client that lets too much pile up is closed."""
         full = self.queue.qsize() >= MAX_QUEUED_FRAMES
         if full or self.queued_bytes + len(data) > MAX_QUEUED_BYTES:
-            reason = _encoder.encode({"reason": "too-slow", "cursor": self.delivered})
+            reason = encoder.encode({"reason": "too-slow", "cursor": self.delivered})
             raise Closing(CLOSE_TOO_SLOW, reason.decode())
         self.queued_bytes += len(data)
         self.queue.put_nowait((cursor, data))
+        if self.queue.qsize() >= MAX_QUEUED_FRAMES // 2:
+            self.room_left.clear()
 
     async def write(self) -> None:
         while True:
             cursor, data = await self.queue.get()
             self.queued_bytes -= len(data)
+            if self.queue.qsize() < MAX_QUEUED_FRAMES // 2:
+                self.room_left.set()
             if cursor is not None:
                 # Uncompressed frames are written to the transport before send_frame first
                 # yields: once it is called, this frame precedes any close frame.
@@ -208,11 +214,77 @@ class Connection:
             except ConnectionError:
                 return  # the client is gone: nothing left to close
 
-    async def pump(self, sub: nats.js.JetStreamContext.PushSubscription) -> None:
-        async for msg in sub.messages:
-            seq = msg.metadata.sequence.stream
-            self.send(Item(seq, msgspec.Raw(msg.data)), seq)
-        raise Closing(CLOSE_INTERNAL, "inbox subscription ended")
+    def fail(self, closing: Closing) -> None:
+        if not self.closing.done():
+            self.closing.set_result(closing)
+
+    # --- the hub's subscriber -------------------------------------------------------------
+
+    def offer(self, seq: int, room: str | None, data: bytes, frame: bytes) -> None:
+        if seq <= self.last_seq:
+            return
+        if self.catching_up:
+            if len(self.buffer) >= MAX_BUFFERED_ITEMS:
+                self.overflowed = True  # caught up again from the stream instead
+                self.buffer.clear()
+            if not self.overflowed:
+                self.buffer.append((seq, room, data, frame))
+            return
+        self.take(seq, data, frame)
+
+    def signal(self, frame: bytes) -> None:
+        """Ephemeral frames are dropped rather than let a busy client grow its queue."""
+        if self.queue.qsize() < MAX_QUEUED_FRAMES // 2:
+            with contextlib.suppress(Closing):
+                self.send_bytes(frame)
+
+    def take(self, seq: int, data: bytes, frame: bytes) -> None:
+        self.last_seq = seq
+        try:
+            self.send_bytes(frame, seq)
+        except Closing as closing:
+            self.fail(closing)
+            return
+        if b'"message.new"' in data and self.user_id.encode() in data:
+            self._own_message(seq, data)
+
+    async def take_waiting(self, seq: int, room: str | None, data: bytes, frame: bytes) -> None:
+        """An item caught up from the stream: waits for room in the queue (the client reads
+        at its own pace) instead of closing it as too slow."""
+        await self.room_left.wait()
+        if seq > self.last_seq:
+            self.take(seq, data, frame)
+
+    def go_live(self) -> None:
+        """The buffered items after what the catch-up delivered, then live: no await, so no
+        item of the hub can come in between."""
+        for seq, _room, data, frame in self.buffer:
+            if seq > self.last_seq:
+                self.take(seq, data, frame)
+        self.buffer.clear()
+        self.catching_up = False
+
+    def _own_message(self, seq: int, data: bytes) -> None:
+        message = head_of(data).message or {}
+        if message.get("sender_id") != self.user_id:
+            return
+        message_id = str(message.get("id"))
+        # Kept also once answered: a resend with the same id is answered with it too.
+        self.own[message_id] = seq
+        while len(self.own) > 64:
+            self.own.popitem(last=False)
+        answer = self.awaiting.pop(message_id, None)
+        if answer is not None:
+            ref, status, body = answer
+            self.signal_result(Result(ref, status, msgspec.Raw(body), seq))
+
+    def signal_result(self, result: Result) -> None:
+        try:
+            self.send(result)
+        except Closing as closing:
+            self.fail(closing)
+
+    # --- background tasks -----------------------------------------------------------------
 
     async def guard(self) -> None:
         """A websocket outlives the request that opened it: it ends when its session is
@@ -248,7 +320,7 @@ class Connection:
     async def receive(self, data: str) -> None:
         """One client frame: answered with a frame; a bad one changes nothing."""
         try:
-            kind = _decode_envelope.decode(data).type
+            kind = decode_envelope.decode(data).type
         except msgspec.DecodeError as exc:
             self.send(Error("bad-frame", f"not a frame: {exc}"))
             return
@@ -256,27 +328,122 @@ class Connection:
             self.send(Error("unknown-type", f"no frame type {kind[:64]!r}"))
             return
         try:
-            frame = _decode_frame.decode(data)
+            frame = decode_frame.decode(data)
         except msgspec.DecodeError as exc:
             self.send(Error("bad-frame", str(exc)))
             return
         await HANDLERS[type(frame)](self, frame)
 
+    async def call_route(self, method: str, path: str, body: Any) -> tuple[int, bytes]:
+        """The HTTP route at `path`, in-process, as this person: (status, JSON body)."""
+        payload = encoder.encode(body)
+        headers = CIMultiDict(
+            {
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": "application/json",
+                "Content-Length": str(len(payload)),
+            }
+        )
+        for name in ("X-Forwarded-For", "User-Agent"):
+            if name in self.request.headers:
+                headers[name] = self.request.headers[name]
+        request = self.request.clone(method=method, rel_url=path, headers=headers)
+        request._read_bytes = payload  # what request.read() returns
+        response = await self.app._handle(request)
+        data = response.body if isinstance(response, web.Response) else None
+        return response.status, bytes(data) if isinstance(data, bytes | bytearray) else b"null"
 
-FrameHandler = Callable[[Connection, ClientFrame], Awaitable[None]]
+
+FrameHandler = Callable[[Connection, Any], Awaitable[None]]
 
 
-async def _ping(conn: Connection, frame: ClientFrame) -> None:
+async def _ping(conn: Connection, frame: Ping) -> None:
     conn.send(Pong())
 
 
-async def _auth_again(conn: Connection, frame: ClientFrame) -> None:
+async def _auth_again(conn: Connection, frame: Auth) -> None:
     conn.send(Error("already-authenticated", "auth is the first frame only"))
 
 
-#: What each client frame does once authenticated; messaging adds `send`, `typing`, `read`
-#: (a Struct in ClientFrame and a handler here).
-HANDLERS: dict[type, FrameHandler] = {Auth: _auth_again, Ping: _ping}
+def _conversation_path(conn: Connection, conversation_id: str, ref: str) -> str | None:
+    if is_uuid(conversation_id):
+        return f"/v1/conversations/{conversation_id}"
+    problem = {
+        "type": "quark:not-found",
+        "title": "No such conversation",
+        "status": 404,
+        "code": "not-found",
+    }
+    conn.send(Result(ref, 404, msgspec.Raw(encoder.encode(problem))))
+    return None
+
+
+async def _send(conn: Connection, frame: Send) -> None:
+    path = _conversation_path(conn, frame.conversation_id, frame.ref)
+    if path is None:
+        return
+    body: dict[str, Any] = {"body": frame.body, "media_ids": frame.media_ids}
+    if frame.id is not None:
+        body["id"] = frame.id
+    if frame.reply_to is not None:
+        body["reply_to"] = frame.reply_to
+    status, answer = await conn.call_route("POST", f"{path}/messages", body)
+    message_id = None
+    if status == 201:
+        with contextlib.suppress(msgspec.DecodeError, KeyError, TypeError):
+            message_id = str(msgspec.json.decode(answer)["id"])
+    if message_id is None:
+        conn.send(Result(frame.ref, status, msgspec.Raw(answer)))
+        return
+    cursor = conn.own.get(message_id)
+    if cursor is not None:
+        conn.send(Result(frame.ref, status, msgspec.Raw(answer), cursor))
+        return
+    # The message's item has not come round yet: the result follows it.
+    conn.awaiting[message_id] = (frame.ref, status, answer)
+
+    def give_up() -> None:
+        late = conn.awaiting.pop(message_id, None)
+        if late is not None:
+            conn.signal_result(Result(late[0], late[1], msgspec.Raw(late[2])))
+
+    asyncio.get_running_loop().call_later(SEND_CURSOR_SECONDS, give_up)
+
+
+async def _read(conn: Connection, frame: Read) -> None:
+    path = _conversation_path(conn, frame.conversation_id, frame.ref)
+    if path is None:
+        return
+    status, answer = await conn.call_route("POST", f"{path}/read", {"up_to": frame.up_to})
+    conn.send(Result(frame.ref, status, msgspec.Raw(answer)))
+
+
+async def _typing(conn: Connection, frame: Typing) -> None:
+    cid = frame.conversation_id
+    now = time.monotonic()
+    if not is_uuid(cid) or now - conn.typing_at.get(cid, -TYPING_EVERY_SECONDS) < (
+        TYPING_EVERY_SECONDS
+    ):
+        return
+    if len(conn.typing_at) > 256:
+        conn.typing_at.clear()
+    conn.typing_at[cid] = now
+    members = await live_model.audience(infra(conn.request).pool, cid, conn.user_id)
+    if members is None:
+        conn.send(Error("not-found", "no such conversation of yours"))
+        return
+    signal = encoder.encode(TypingSignal(cid, conn.user_id))
+    await conn.app[HUB].signal([m for m in members if m != conn.user_id], signal)
+
+
+#: What each client frame does once authenticated (a Struct in ClientFrame and a handler).
+HANDLERS: dict[type, FrameHandler] = {
+    Auth: _auth_again,
+    Ping: _ping,
+    Send: _send,
+    Read: _read,
+    Typing: _typing,
+}
 FRAME_TYPES = frozenset(cls.__struct_config__.tag for cls in HANDLERS)
 
 
@@ -327,7 +494,7 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> tupl
     if msg.type != WSMsgType.TEXT:
         raise Closing(1000, "")  # the client left, or aiohttp closed already (1009)
     try:
-        frame = _decode_frame.decode(msg.data)
+        frame = decode_frame.decode(msg.data)
     except msgspec.DecodeError:
         frame = None
     if not isinstance(frame, Auth):
@@ -359,53 +526,78 @@ async def _expired_up_to(js: nats.js.JetStreamContext, first_seq: int, cursor: i
     return None
 
 
+async def _channels(request: web.Request, user_id: str) -> list[str]:
+    """The person's channels, as new as every chat event in the log when they connect: a
+    channel joined a moment ago (its `conversation.joined` item already sent) is in."""
+    i = infra(request)
+    chat_head = (await i.nc.jetstream().stream_info("CHAT")).state.last_seq
+    with contextlib.suppress(TimeoutWaitingError):
+        await request.app[POSITIONS].wait(
+            live_model.NAME, "CHAT", chat_head, MEMBERSHIP_WAIT_SECONDS
+        )
+    return await live_model.channels_of(i.pool, user_id)
+
+
 async def _session(request: web.Request, ws: web.WebSocketResponse) -> None:
     who, auth = await _authenticate(request, ws)
+    hub = request.app[HUB]
     js = infra(request).nc.jetstream()
-    try:
-        state = (await js.stream_info(inbox.STREAM)).state
-    except nats.js.errors.NotFoundError:
-        raise Closing(CLOSE_INTERNAL, "live delivery is not set up") from None
+    if not hub.available:
+        raise Closing(CLOSE_INTERNAL, "live delivery is not set up")
+    state = (await js.stream_info(inbox.STREAM)).state
     if auth.cursor is not None and auth.cursor > state.last_seq:
         raise Closing(CLOSE_BAD_CURSOR, "cursor is ahead of the inbox")
-    # A client without a cursor starts after what the inbox held when it connected: a
-    # sequence taken from the stream's state, not "new messages from whenever the consumer
-    # gets created", which would drop an item delivered in between.
-    start = state.last_seq if auth.cursor is None else auth.cursor
-    reset = None if auth.cursor is None else await _expired_up_to(js, state.first_seq, start)
-    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start + 1)
-    sub = await js.subscribe(
-        inbox.subject(who.user_id),
-        stream=inbox.STREAM,
-        ordered_consumer=True,
-        config=config,
-        idle_heartbeat=5.0,
-        flow_control=True,
-    )
-    conn = Connection(ws, who, request.app)
-    conn.delivered = start
-    conn.send(Ready(who.user_id, who.session_id, start), start)
-    if reset is not None:
-        conn.send(Reset("cursor-expired", reset), reset)
-    tasks = [
-        asyncio.create_task(conn.write()),
-        asyncio.create_task(conn.pump(sub)),
-        asyncio.create_task(conn.guard()),
-        asyncio.create_task(conn.read()),
-    ]
+    reset = None if auth.cursor is None else await _expired_up_to(js, state.first_seq, auth.cursor)
+    rooms = await _channels(request, who.user_id)
+    # Without a cursor, delivery starts after what the hub has handed out when the session
+    # joins it: a position, not "whatever comes next", so nothing falls in between.
+    conn = Connection(request, ws, who, auth.token, 0)
+    position = hub.attach(conn, rooms)
+    start = position if auth.cursor is None else (reset if reset is not None else auth.cursor)
+    conn.last_seq = conn.delivered = start
+    tasks: list[asyncio.Task[Any]] = []
     try:
+        conn.send(Ready(who.user_id, who.session_id, start), start)
+        if reset is not None:
+            conn.send(Reset("cursor-expired", reset), reset)
+        tasks = [
+            asyncio.create_task(conn.write()),
+            asyncio.create_task(conn.guard()),
+            asyncio.create_task(_catch_up(hub, conn, position)),
+        ]
+        closing = asyncio.ensure_future(conn.closing)
+        tasks += [asyncio.create_task(conn.read()), closing]
+        # The catch-up never ends of itself (it stays pending once live): whatever ends
+        # first is a close, a departure or an error.
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        hub.detach(conn)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
     for task in done:
-        if not task.cancelled() and task.exception() is not None:
+        if task.cancelled():
+            continue
+        if task is closing:
+            raise task.result()
+        if task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
+
+
+async def _catch_up(hub: LiveHub, conn: Connection, position: int) -> None:
+    """From the client's cursor to the hub's position, then from the stream again for as
+    long as the buffer overflowed, then live."""
+    until = position
+    while True:
+        until = await hub.catch_up(conn, conn.last_seq, until, conn.take_waiting)
+        if not conn.overflowed:
+            break
+        conn.overflowed = False
+        until = hub.position
+    conn.go_live()
+    await asyncio.Event().wait()  # stays pending: ending it is not ending the session
 
 
 async def close_sockets(app: web.Application) -> None:
@@ -416,13 +608,22 @@ async def close_sockets(app: web.Application) -> None:
             await ws.close(code=1001, message=b"server shutdown")
 
 
+async def hub_ctx(app: web.Application) -> Any:
+    """One INBOX reader for the edge process, for as long as the app runs."""
+    hub = app[HUB] = LiveHub(app[INFRA].nc)
+    await hub.start()
+    yield
+    await hub.stop()
+
+
 ROUTES = [
     Route(
         "GET",
         "/v1/ws",
         live,
-        "Live channel (websocket): authenticate with the first frame, then per-user items "
-        "with cursors (docs/websocket.md)",
+        "Live channel (websocket): authenticate with the first frame, then items with "
+        "cursors, ephemeral signals, and messages sent and read markers set over it "
+        "(docs/websocket.md)",
         "live",
         status=101,
         raises=(NotAWebsocket, NoQueryHere),

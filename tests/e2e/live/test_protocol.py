@@ -119,7 +119,9 @@ async def test_a_cursor_ahead_of_the_inbox_is_closed_4422(
         ('{"kind": "ping"}', "bad-frame"),
         ('{"type": "ping", "extra": 1}', "bad-frame"),
         ('{"type": "shout"}', "unknown-type"),
-        ('{"type": "send", "text": "hi"}', "unknown-type"),  # reserved for messaging
+        ('{"type": "send", "text": "hi"}', "bad-frame"),  # a known type, a wrong shape
+        ('{"type": "typing"}', "bad-frame"),
+        ('{"type": "edit", "id": "x"}', "unknown-type"),
         (b"\x00\x01", "bad-frame"),
         ('{"type": "auth", "token": "again"}', "already-authenticated"),
     ],

@@ -54,6 +54,7 @@ QUARK_SERVICES = (
     "projection-timelines",
     "projection-notifications",
     "projection-chat",
+    "projection-live",
 )
 MIN_NATS = (2, 12, 3)
 

@@ -5,18 +5,19 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from edge import live_frames as frames
 from edge.routes import live
 
 
 def test_every_client_frame_type_has_a_handler_and_every_handler_a_frame_type() -> None:
-    union = {cls.__struct_config__.tag for cls in live.ClientFrame.__args__}
-    assert union == live.FRAME_TYPES == {"auth", "ping"}
+    union = {cls.__struct_config__.tag for cls in frames.ClientFrame.__args__}
+    assert union == live.FRAME_TYPES == {"auth", "ping", "send", "read", "typing"}
 
 
 def test_an_auth_frame_decodes_with_or_without_a_cursor() -> None:
     decode = live._decode_frame.decode
-    assert decode(b'{"type": "auth", "token": "t"}') == live.Auth("t")
-    assert decode(b'{"type": "auth", "token": "t", "cursor": 7}') == live.Auth("t", 7)
+    assert decode(b'{"type": "auth", "token": "t"}') == frames.Auth("t")
+    assert decode(b'{"type": "auth", "token": "t", "cursor": 7}') == frames.Auth("t", 7)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,7 @@ def test_a_frame_out_of_bounds_or_with_unknown_fields_is_refused(frame: bytes) -
 
 
 def test_server_frames_carry_their_type_first() -> None:
-    encoded = msgspec.json.encode(live.Item(5, msgspec.Raw(b'{"type":"note"}')))
+    encoded = msgspec.json.encode(frames.Item(5, msgspec.Raw(b'{"type":"note"}')))
     assert encoded == b'{"type":"item","cursor":5,"item":{"type":"note"}}'
 
 
