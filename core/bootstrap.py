@@ -27,6 +27,7 @@ from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
 from core.logging import get_logger
 from core.personal import Vault
+from core.presence import Presence
 from core.ratelimit import Lockouts, RateLimiter
 from core.registry import Event, EventRegistry
 from core.settings import Settings
@@ -49,6 +50,8 @@ class Infra:
     vault: Vault
     limiter: RateLimiter
     lockouts: Lockouts
+    #: Who is online (Redis): the gateway writes it, the presence routes read it.
+    presence: Presence
     #: Services a context builds once per process from the above (e.g. its password hasher).
     extras: dict[str, Any] = field(default_factory=dict)
     _blobs: BlobStore | None = field(default=None, init=False, repr=False)
@@ -158,6 +161,19 @@ async def open_infra(
         raise ConfigError("the person_keys bucket is missing: run `quark streams apply`") from None
     limiter = RateLimiter(redis, settings.redis_prefix)
     lockouts = Lockouts(redis, settings.redis_prefix)
+    presence = Presence(redis, settings.redis_prefix, ttl=settings.presence_ttl_seconds)
     return Infra(
-        settings, nc, pool, redis, decl, registry, store, bus, key, vault, limiter, lockouts
+        settings,
+        nc,
+        pool,
+        redis,
+        decl,
+        registry,
+        store,
+        bus,
+        key,
+        vault,
+        limiter,
+        lockouts,
+        presence,
     )

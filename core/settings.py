@@ -105,6 +105,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: and in groups of at most this many members; larger groups show only the reader's own
     #: unread state (receipts would cost each member a delivery per reader).
     read_receipts_max_members: int = 50
+    #: How long a websocket connection keeps its person online without a refresh (seconds):
+    #: edges refresh theirs every TTL / 2.5, so an edge that died stops counting within it.
+    presence_ttl_seconds: float = 75.0
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -161,6 +164,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")
+        if self.presence_ttl_seconds <= 0:
+            raise ValueError("`presence_ttl_seconds` must be positive")
         try:
             self.proxy_networks()
         except ValueError as exc:

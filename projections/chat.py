@@ -420,3 +420,29 @@ async def mine(
         unread, mentions = values.pop("unread"), values.pop("mention_count")
         out.append(MineRow(ConversationRow(**values), role, read_seq, unread, mentions))
     return out
+
+
+async def watchers(pool: Conn, user_id: str) -> list[str]:
+    """Who is told live when `user_id` comes online or goes offline: the other person of
+    each of their direct conversations that this other person can see (one with a message,
+    or one they started), except people blocked either way; nobody while `user_id` hides
+    their presence (or is erased). Reads the follows and profiles read models too: the
+    rule is one query, so the gateway's lookup is one round trip."""
+    rows = await pool.fetch(
+        """SELECT DISTINCT other.user_id
+           FROM chat.members me
+           JOIN chat.conversations c ON c.id = me.conversation_id AND c.kind = 'direct'
+           JOIN chat.members other
+             ON other.conversation_id = c.id AND other.user_id <> me.user_id
+           WHERE me.user_id = $1
+             AND (c.last_message_id IS NOT NULL OR c.started_by = other.user_id)
+             AND NOT EXISTS (
+               SELECT 1 FROM follows.blocks b
+               WHERE (b.blocker = $1::uuid AND b.blocked::text = other.user_id)
+                  OR (b.blocked = $1::uuid AND b.blocker::text = other.user_id))
+             AND coalesce((SELECT p.show_presence AND NOT p.erased FROM profiles.profiles p
+                           WHERE p.user_id = $1::uuid), true)
+           ORDER BY other.user_id""",
+        user_id,
+    )
+    return [r["user_id"] for r in rows]

@@ -1,5 +1,6 @@
 """The `profiles` read model (PostgreSQL): one row per person — handle, display name, bio,
-locale, avatar — for `GET /v1/me`, public profiles and search.
+locale, avatar — for `GET /v1/me`, public profiles and search — and the person's privacy
+settings (whether others see their presence).
 
 A profile starts with the account (the sign-up's display name, from the accounts context's
 `AccountRegistered`) and follows the person's `ProfileUpdated` events. Personal fields arrive
@@ -28,7 +29,7 @@ from handlers.accounts.events import (
     RoleRevoked,
     VipGranted,
 )
-from handlers.profiles.events import ProfileUpdated
+from handlers.profiles.events import PrivacyChanged, ProfileUpdated
 
 #: The display name of an erased person's profile.
 DELETED_NAME = "deleted account"
@@ -48,13 +49,15 @@ class ProfileRow(msgspec.Struct, frozen=True):
 
 class ProfilesProjection(PgProjection):
     name: ClassVar[str] = "profiles"
-    version: ClassVar[int] = 1
+    #: 2: privacy settings (`show_presence`).
+    version: ClassVar[int] = 2
     consumes: ClassVar[frozenset[str]] = frozenset(
         e.name
         for e in (
             AccountRegistered,
             AccountErased,
             ProfileUpdated,
+            PrivacyChanged,
             RoleGranted,
             RoleRevoked,
             AccountSuspended,
@@ -77,7 +80,8 @@ class ProfilesProjection(PgProjection):
             roles text[] NOT NULL DEFAULT '{user}',
             suspended boolean NOT NULL DEFAULT false,
             erased boolean NOT NULL DEFAULT false,
-            vip_until timestamptz
+            vip_until timestamptz,
+            show_presence boolean NOT NULL DEFAULT true
         );
         -- Claims keep handles unique; the index serves lookups and prefix search.
         CREATE INDEX profiles_handle ON profiles (handle text_pattern_ops);
@@ -136,6 +140,17 @@ class ProfilesProjection(PgProjection):
                         e.avatar_media_id,
                         e.avatar_cleared,
                         e.updated_at,
+                    )
+                case PrivacyChanged() as e:
+                    # A setting, not a profile change: `updated_at` stays (the row may not
+                    # exist yet in a replay: AccountRegistered is on another stream).
+                    await conn.execute(
+                        """INSERT INTO profiles (user_id, show_presence, updated_at)
+                           VALUES ($1, $2, $3)
+                           ON CONFLICT (user_id) DO UPDATE SET show_presence = $2""",
+                        e.user_id,
+                        e.show_presence,
+                        e.changed_at,
                     )
                 case AccountErased() as e:
                     # What is left of a forgotten person: an id, and this.
@@ -307,3 +322,26 @@ async def vip_until_of(pool: asyncpg.Pool, user_id: str) -> datetime | None:
     return await pool.fetchval(
         "SELECT vip_until FROM profiles.profiles WHERE user_id = $1::uuid", user_id
     )
+
+
+class Privacy(msgspec.Struct, frozen=True):
+    show_presence: bool = True
+
+
+async def privacy_of(pool: asyncpg.Pool, user_id: str) -> Privacy | None:
+    """The person's privacy settings; None for nobody known."""
+    r = await pool.fetchrow(
+        "SELECT show_presence FROM profiles.profiles WHERE user_id = $1::uuid", user_id
+    )
+    return Privacy(r["show_presence"]) if r else None
+
+
+async def presence_shown(pool: asyncpg.Pool, user_ids: list[str]) -> dict[str, bool]:
+    """Of `user_ids`, those who exist, each with whether others may see their presence (an
+    erased person's is nobody's business any more)."""
+    records = await pool.fetch(
+        """SELECT user_id::text, show_presence AND NOT erased FROM profiles.profiles
+           WHERE user_id = ANY($1::uuid[])""",
+        user_ids,
+    )
+    return {r[0]: r[1] for r in records}

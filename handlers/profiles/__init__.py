@@ -7,13 +7,21 @@ from typing import Any
 
 from core.bus import HandlerTable, Procedure
 from handlers.profiles import procedures as p
-from handlers.profiles.commands import Block, Follow, Unblock, Unfollow, UpdateProfile
+from handlers.profiles.commands import (
+    Block,
+    ChangePrivacy,
+    Follow,
+    Unblock,
+    Unfollow,
+    UpdateProfile,
+)
 from handlers.profiles.events import EVENTS
 
 CONTEXT = "profiles"
 
 TABLE: HandlerTable = {
     UpdateProfile: Procedure(p.update_profile),
+    ChangePrivacy: Procedure(p.change_privacy),
     Follow: Procedure(p.follow),
     Unfollow: Procedure(p.unfollow),
     Block: Procedure(p.block),

@@ -35,6 +35,14 @@ class UpdateProfile(Command, frozen=True):
     clear_avatar: bool = False
 
 
+class ChangePrivacy(Command, frozen=True):
+    """What the person lets others see of them; each setting is given in full."""
+
+    context: ClassVar[str] = "profiles"
+    #: Online and last seen, for everyone else: hidden, they see neither.
+    show_presence: bool
+
+
 class _Relation(Command, frozen=True):
     context: ClassVar[str] = "profiles"
     #: The other person (the actor is the one following or blocking).

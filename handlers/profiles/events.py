@@ -24,6 +24,16 @@ class ProfileUpdated(Event, frozen=True):
     avatar_cleared: bool = False
 
 
+class PrivacyChanged(Event, frozen=True):
+    """The person's privacy settings, in full, from now on (the first one replaces the
+    defaults: presence shown)."""
+
+    name: ClassVar[str] = "profiles.PrivacyChanged"
+    user_id: str
+    show_presence: bool
+    changed_at: datetime
+
+
 class HandleClaimed(Event, frozen=True):
     name: ClassVar[str] = "profiles.HandleClaimed"
     handle_hash: str
@@ -74,6 +84,7 @@ class Unblocked(Event, frozen=True):
 
 EVENTS = (
     ProfileUpdated,
+    PrivacyChanged,
     HandleClaimed,
     HandleReleased,
     Followed,

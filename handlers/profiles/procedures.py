@@ -13,7 +13,7 @@ from core.commands import CommandMeta, CommandReply
 from core.errors import FieldError
 from core.ids import derived_id, is_uuid
 from core.permissions import require
-from handlers.profiles.commands import UpdateProfile
+from handlers.profiles.commands import ChangePrivacy, UpdateProfile
 from handlers.profiles.errors import InvalidProfile
 from handlers.profiles.events import ProfileUpdated
 from handlers.profiles.state import (
@@ -25,6 +25,7 @@ from handlers.profiles.state import (
     decide_block,
     decide_claim_handle,
     decide_follow,
+    decide_privacy,
     decide_release_handle,
     decide_unblock,
     decide_unfollow,
@@ -108,6 +109,25 @@ async def update_profile(infra: Infra, command: UpdateProfile, meta: CommandMeta
     )
     if changing_handle and current.handle_hash:
         await _release(infra, user_id, current.handle_hash, meta)
+    return CommandReply(
+        ok=True, position=outcome.position, aggregate_id=user_id, duplicate=outcome.duplicate
+    )
+
+
+async def change_privacy(infra: Infra, command: ChangePrivacy, meta: CommandMeta) -> CommandReply:
+    user_id = meta.actor or ""
+    if not is_uuid(user_id):
+        raise InvalidProfile("sign in first")
+    require(meta.roles, "account.manage_own")
+    outcome = await transact(
+        infra.store,
+        PROFILE,
+        user_id,
+        lambda state: decide_privacy(
+            state, user_id=user_id, show_presence=command.show_presence, now=meta.received_at
+        ),
+        meta,
+    )
     return CommandReply(
         ok=True, position=outcome.position, aggregate_id=user_id, duplicate=outcome.duplicate
     )

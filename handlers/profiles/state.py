@@ -21,6 +21,7 @@ from handlers.profiles.events import (
     Followed,
     HandleClaimed,
     HandleReleased,
+    PrivacyChanged,
     ProfileUpdated,
     Unblocked,
     Unfollowed,
@@ -102,12 +103,18 @@ def decide_release_handle(
 
 class ProfileState(msgspec.Struct, frozen=True):
     handle_hash: str = ""
+    #: Snapshots taken before privacy settings existed decode with the default.
+    show_presence: bool = True
 
 
 def evolve_profile(state: ProfileState, event: Event) -> ProfileState:
-    if isinstance(event, ProfileUpdated) and event.handle_hash is not None:
-        return ProfileState(handle_hash=event.handle_hash)
-    return state
+    match event:
+        case ProfileUpdated(handle_hash=str() as hashed):
+            return msgspec.structs.replace(state, handle_hash=hashed)
+        case PrivacyChanged():
+            return msgspec.structs.replace(state, show_presence=event.show_presence)
+        case _:
+            return state
 
 
 PROFILE = AggregateKind(
@@ -134,6 +141,15 @@ def decide_update(
     ):
         return []
     return [update]
+
+
+def decide_privacy(
+    state: ProfileState, *, user_id: str, show_presence: bool, now: datetime
+) -> list[Event]:
+    """Settings as they already are record nothing (a retried PUT is no new fact)."""
+    if state.show_presence == show_presence:
+        return []
+    return [PrivacyChanged(user_id=user_id, show_presence=show_presence, changed_at=now)]
 
 
 # -- relations between two people -----------------------------------------------------------

@@ -167,6 +167,9 @@ async def test_every_command_route_answers_its_position(
         ("DELETE", "/v1/users/{handle}/block"),
     ):
         await r.call(method, route, token, handle=other_handle)
+    # Privacy: a change, then the same again (nothing new to write, still a position).
+    for show in (False, False, True):
+        await r.call("PUT", "/v1/me/privacy", token, {"show_presence": show})
 
     # Posts.
     post = await r.call("POST", "/v1/posts", token, {"title": "t", "body": "b"})

@@ -160,6 +160,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_COMMENT_MAX_DEPTH": "6",
         "QUARK_GROUP_MAX_MEMBERS": "50",
         "QUARK_READ_RECEIPTS_MAX_MEMBERS": "20",
+        "QUARK_PRESENCE_TTL_SECONDS": "20",
         "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
         "QUARK_VERIFICATION_RESEND_AFTER_SECONDS": "30",
         "QUARK_HANDLE_COOLING_OFF_SECONDS": "86400",
@@ -186,6 +187,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     assert settings.read_your_writes is False
     assert (settings.timeline_cap, settings.comment_max_depth) == (800, 6)
     assert (settings.group_max_members, settings.read_receipts_max_members) == (50, 20)
+    assert settings.presence_ttl_seconds == 20.0
     assert (
         settings.media_delivery,
         settings.media_link_seconds,

@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers.profiles.errors import HandleCoolingOff, HandleReserved, HandleTaken
-from handlers.profiles.events import ProfileUpdated
+from handlers.profiles.events import PrivacyChanged, ProfileUpdated
 from handlers.profiles.state import (
     HANDLE,
+    PROFILE,
     ProfileState,
     canonical_handle,
     check_handle,
     decide_claim_handle,
+    decide_privacy,
     decide_release_handle,
     decide_update,
 )
@@ -71,3 +73,19 @@ def test_an_update_without_changes_writes_nothing() -> None:
         ProfileUpdated(user_id=A, updated_at=NOW, locale="en"),
         owns_new_handle=False,
     )
+
+
+def test_presence_is_shown_until_hidden_and_unchanged_settings_record_nothing() -> None:
+    state = PROFILE.initial()
+    assert state.show_presence is True
+    assert decide_privacy(state, user_id=A, show_presence=True, now=NOW) == []
+    hidden = decide_privacy(state, user_id=A, show_presence=False, now=NOW)
+    assert hidden == [PrivacyChanged(user_id=A, show_presence=False, changed_at=NOW)]
+    state = PROFILE.evolve(state, hidden[0])
+    assert state.show_presence is False
+    assert decide_privacy(state, user_id=A, show_presence=False, now=NOW) == []
+    # A profile update leaves the setting as it is, and the setting leaves the handle.
+    state = PROFILE.evolve(state, ProfileUpdated(user_id=A, updated_at=NOW, handle_hash="h"))
+    assert (state.handle_hash, state.show_presence) == ("h", False)
+    shown = decide_privacy(state, user_id=A, show_presence=True, now=NOW)
+    assert PROFILE.evolve(state, shown[0]) == ProfileState(handle_hash="h", show_presence=True)
