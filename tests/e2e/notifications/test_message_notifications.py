@@ -5,10 +5,17 @@ to the members named; moderators' decisions to the content's author."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
+from core.runner import sink_for
+from core.settings import Settings
+from projections import projections
 from tests.e2e.chat.support import Person, group, person
+from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient
 from tests.support.log import head_position
 from tests.support.moderation import moderate_comment, moderate_post
@@ -21,6 +28,11 @@ async def named(client: IdentityClient, handle: str) -> Person:
     status, body = await p.call("PATCH", "/v1/me", {"handle": handle})
     assert status == 200, body
     return p
+
+
+async def known(platform: Platform) -> None:
+    """Every handle claimed so far is known to others (mentions and follows by handle)."""
+    await platform.wait("profiles", await head_position(platform.infra, "PEOPLE"))
 
 
 async def settled(platform: Platform) -> None:
@@ -142,6 +154,7 @@ async def test_only_from_people_i_follow_filters_message_notifications(
     client: IdentityClient, platform: Platform
 ) -> None:
     ann, bob, cy = [await named(client, f"f_{n}") for n in ("ann", "bob", "cy")]
+    await known(platform)
     room = await group(ann, [bob, cy])
     status, _ = await bob.call("POST", "/v1/users/f_ann/follow")
     assert status == 200
@@ -169,6 +182,7 @@ async def test_a_mention_in_a_message_notifies_the_member_named(
     client: IdentityClient, platform: Platform
 ) -> None:
     ann, bob, cy, dan = [await named(client, f"x_{n}") for n in ("ann", "bob", "cy", "dan")]
+    await known(platform)
     status, channel = await ann.start("channel", name="town square")
     assert status == 201, channel
     for p in (bob, cy):
@@ -212,8 +226,10 @@ async def test_a_moderators_decision_notifies_the_author_with_the_reason(
     ann, bob = await named(client, "d_ann"), await named(client, "d_bob")
     status, post = await ann.call("POST", "/v1/posts", {"body": "a post"})
     assert status == 201, post
-    await settled(platform)
-    status, comment = await bob.call("POST", f"/v1/posts/{post['id']}/comments", {"body": "hm"})
+    # Bob comments once the post is readable by others.
+    status, comment = await bob.call(
+        "POST", f"/v1/posts/{post['id']}/comments", {"body": "hm"}, after=post["position"]
+    )
     assert status == 201, comment
     await settled(platform)
     await moderate_post(platform.infra, post["id"], "hidden", reason="spam")
@@ -235,3 +251,39 @@ async def test_a_moderators_decision_notifies_the_author_with_the_reason(
     # With only people I follow, a moderator's decision still arrives.
     status, _ = await ann.call("PUT", "/v1/notifications/settings", {"only_following": True})
     assert len(await notes(platform, ann, "moderation")) == 1
+
+
+async def test_replaying_the_notifications_gives_the_same_ones_from_conversations(
+    client: IdentityClient,
+    platform: Platform,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ann, bob, cy = [await named(client, f"p_{n}") for n in ("ann", "bob", "cy")]
+    await known(platform)
+    status, dm = await ann.start("direct", [bob])
+    assert status == 201, dm
+    room = await group(ann, [bob, cy])
+    status, _ = await cy.call("PUT", f"/v1/conversations/{room}/mute", {})
+    assert status == 200
+    first = await sent(ann, room, "hello @p_cy")
+    await sent(bob, room, "hi")
+    await sent(ann, dm["id"], "psst")
+    status, _ = await cy.call("DELETE", f"/v1/conversations/{room}/mute")
+    assert status == 200
+    await sent(ann, room, "unmuted")
+    status, _ = await bob.call("POST", f"/v1/conversations/{room}/read", {"up_to": first})
+    assert status == 200
+    status, _ = await ann.call("DELETE", f"/v1/conversations/{room}/members/{cy.id}")
+    assert status == 200
+    await sent(bob, room, "after cy left")
+    before = json.dumps([await notes(platform, p) for p in (ann, bob, cy)], sort_keys=True)
+
+    sink = sink_for(projections()["notifications"], platform.infra)
+    old = await sink.active_build()
+    use_settings(monkeypatch, settings)
+    assert await run_quark("replay", "notifications") == 0
+    new = await sink.active_build()
+    assert old is not None and new is not None and new[0] > old[0]
+    after = json.dumps([await notes(platform, p) for p in (ann, bob, cy)], sort_keys=True)
+    assert after == before
