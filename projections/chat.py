@@ -21,8 +21,10 @@ from core.envelope import RecordedEvent
 from core.projection import PgProjection
 from handlers.chat.events import (
     ConversationChanged,
+    ConversationMuted,
     ConversationRead,
     ConversationStarted,
+    ConversationUnmuted,
     MemberRemoved,
     MembersAdded,
     MessageDeleted,
@@ -65,7 +67,8 @@ class EditRow(msgspec.Struct, frozen=True):
 
 class ChatProjection(PgProjection):
     name: ClassVar[str] = "chat"
-    version: ClassVar[int] = 1
+    #: 2: mutes.
+    version: ClassVar[int] = 2
     consumes: ClassVar[frozenset[str]] = frozenset(
         {
             ConversationStarted.name,
@@ -77,6 +80,8 @@ class ChatProjection(PgProjection):
             MessageEdited.name,
             MessageDeleted.name,
             ConversationRead.name,
+            ConversationMuted.name,
+            ConversationUnmuted.name,
         }
     )
     ddl: ClassVar[str] = """
@@ -99,6 +104,15 @@ class ChatProjection(PgProjection):
             PRIMARY KEY (conversation_id, user_id)
         );
         CREATE INDEX members_of ON members (user_id);
+        -- Apart from `members`: a mute is the person's (their marker aggregate's), and
+        -- outlives leaving and coming back as the aggregate does. `muted_until` NULL: until
+        -- unmuted; a past one is kept and simply no longer counts.
+        CREATE TABLE mutes (
+            conversation_id uuid NOT NULL,
+            user_id text NOT NULL,
+            muted_until timestamptz,
+            PRIMARY KEY (conversation_id, user_id)
+        );
         CREATE TABLE messages (
             id uuid PRIMARY KEY,
             conversation_id uuid NOT NULL,
@@ -263,6 +277,21 @@ class ChatProjection(PgProjection):
                     e.user_id,
                     e.seq,
                 )
+            case ConversationMuted():
+                await conn.execute(
+                    """INSERT INTO mutes (conversation_id, user_id, muted_until)
+                       VALUES ($1, $2, $3) ON CONFLICT (conversation_id, user_id)
+                       DO UPDATE SET muted_until = excluded.muted_until""",
+                    e.conversation_id,
+                    e.user_id,
+                    e.until,
+                )
+            case ConversationUnmuted():
+                await conn.execute(
+                    "DELETE FROM mutes WHERE conversation_id = $1 AND user_id = $2",
+                    e.conversation_id,
+                    e.user_id,
+                )
             case _:
                 pass
 
@@ -309,6 +338,15 @@ async def members(conn: Conn, conversation_id: str, *, limit: int = 200) -> dict
         limit,
     )
     return {r["user_id"]: r["role"] for r in rows}
+
+
+async def read_markers(conn: Conn, conversation_id: str) -> dict[str, int]:
+    """Each member's read marker: the place of the last message they have read (0: none)."""
+    rows = await conn.fetch(
+        "SELECT user_id, read_seq FROM chat.members WHERE conversation_id = $1::uuid",
+        conversation_id,
+    )
+    return {r["user_id"]: r["read_seq"] for r in rows}
 
 
 async def get_message(conn: Conn, message_id: str) -> MessageRow | None:
@@ -377,6 +415,10 @@ class MineRow(msgspec.Struct, frozen=True):
     read_seq: int
     unread: int
     mentions: int
+    #: The reader muted the conversation (perhaps until a time already past).
+    muted: bool = False
+    #: With `muted`: when the mute ends (None: when unmuted).
+    muted_until: datetime | None = None
 
 
 async def mine(
@@ -399,8 +441,11 @@ async def mine(
                    (SELECT count(*) FROM chat.messages u
                     WHERE u.conversation_id = c.id AND u.seq > me.read_seq
                       AND u.sender_id <> $1 AND u.deleted_at IS NULL
-                      AND $2::text IS NOT NULL AND $2 = ANY(u.mentions)) AS mention_count
+                      AND $2::text IS NOT NULL AND $2 = ANY(u.mentions)) AS mention_count,
+                   mu.user_id IS NOT NULL AS muted, mu.muted_until
             FROM chat.members me JOIN chat.conversations c ON c.id = me.conversation_id
+            LEFT JOIN chat.mutes mu
+              ON mu.conversation_id = me.conversation_id AND mu.user_id = me.user_id
             WHERE me.user_id = $1
               AND (c.kind <> 'direct' OR c.last_message_id IS NOT NULL OR c.started_by = $1)
               AND ($3::bigint IS NULL OR (c.last_seq, c.id) < ($3, $4::uuid))
@@ -418,7 +463,10 @@ async def mine(
         values = dict(r)
         role, read_seq = values.pop("role"), values.pop("read_seq")
         unread, mentions = values.pop("unread"), values.pop("mention_count")
-        out.append(MineRow(ConversationRow(**values), role, read_seq, unread, mentions))
+        muted, until = values.pop("muted"), values.pop("muted_until")
+        out.append(
+            MineRow(ConversationRow(**values), role, read_seq, unread, mentions, muted, until)
+        )
     return out
 
 

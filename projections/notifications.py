@@ -1,6 +1,8 @@
 """The `notifications` read model (PostgreSQL): what concerns each person — mentions,
 replies to their posts and comments, reactions to them (grouped per target: "Ada and 12
-others"), new followers — and what they marked read and chose to get.
+others"), new followers, messages and mentions in their conversations
+(`projections.notifications_chat`), moderators' decisions about their content — and what
+they marked read and chose to get.
 
 Made only from events: who owns a post or a comment is learnt from its publishing event
 (`owners`), whose a mentioned handle is travels in the event (`mentions`), so a replay
@@ -28,12 +30,15 @@ from handlers.posts.events import (
     CommentAdded,
     CommentDeleted,
     CommentEdited,
+    CommentModerated,
     PostDeleted,
     PostEdited,
+    PostModerated,
     PostPublished,
 )
 from handlers.profiles.events import Followed
 from handlers.reactions.events import ReactionAdded, ReactionRemoved
+from projections import notifications_chat as chat
 
 
 class NotificationRow(msgspec.Struct, frozen=True):
@@ -45,6 +50,12 @@ class NotificationRow(msgspec.Struct, frozen=True):
     post_id: str | None
     at: datetime
     read: bool
+    #: People behind it, or for `message` the unread messages (of the actors shown).
+    count: int
+    conversation_id: str | None
+    #: `moderation`: the content's new state and the moderator's reason.
+    state: str | None
+    reason: str | None
 
 
 class SettingsRow(msgspec.Struct, frozen=True):
@@ -54,10 +65,14 @@ class SettingsRow(msgspec.Struct, frozen=True):
 
 class NotificationsProjection(PgProjection):
     name: ClassVar[str] = "notifications"
-    version: ClassVar[int] = 1
+    #: 2: messages, mentions in messages, moderation (the CHAT stream too).
+    version: ClassVar[int] = 2
     consumes: ClassVar[frozenset[str]] = frozenset(
         e.name
         for e in (
+            *chat.EVENTS,
+            PostModerated,
+            CommentModerated,
             PostPublished,
             PostEdited,
             PostDeleted,
@@ -71,7 +86,8 @@ class NotificationsProjection(PgProjection):
             NotificationSettingsChanged,
         )
     )
-    ddl: ClassVar[str] = """
+    ddl: ClassVar[str] = (
+        """
         CREATE TABLE owners (
             target_type text NOT NULL,
             target_id text NOT NULL,
@@ -89,7 +105,10 @@ class NotificationsProjection(PgProjection):
             target_id text NOT NULL,
             post_id text,
             at timestamptz NOT NULL,
-            read boolean NOT NULL DEFAULT false
+            read boolean NOT NULL DEFAULT false,
+            conversation_id text,
+            state text,
+            reason text
         );
         CREATE INDEX notifications_mine ON notifications (user_id, at DESC, id DESC);
         CREATE INDEX notifications_target ON notifications (target_id);
@@ -107,10 +126,15 @@ class NotificationsProjection(PgProjection):
             only_following boolean NOT NULL
         );
     """
+        + chat.DDL
+    )
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
         for recorded in events:
-            await self._apply(conn, recorded.event)
+            if isinstance(recorded.event, chat.EVENTS):
+                await chat.apply_chat(conn, recorded.event, recorded.seq)
+            else:
+                await self._apply(conn, recorded.event)
 
     async def _apply(self, conn: asyncpg.Connection, e: Any) -> None:
         match e:
@@ -150,6 +174,10 @@ class NotificationsProjection(PgProjection):
                 )
             case CommentDeleted():
                 await conn.execute("DELETE FROM notifications WHERE target_id = $1", e.comment_id)
+            case PostModerated():
+                await _moderated(conn, "post", e.post_id, e.state, e.reason, e.at)
+            case CommentModerated():
+                await _moderated(conn, "comment", e.comment_id, e.state, e.reason, e.at)
             case ReactionAdded():
                 await _reacted(conn, e, added=True)
             case ReactionRemoved():
@@ -236,6 +264,30 @@ async def _mentions(
             )  # fmt: skip
 
 
+async def _moderated(
+    conn: asyncpg.Connection,
+    target_type: str,
+    target_id: str,
+    state: str,
+    reason: str | None,
+    at: datetime,
+) -> None:
+    """One notification per moderated post or comment, for its author, showing the latest
+    decision (unread again at each). The moderator is not named: `actors` is empty."""
+    owner = await _owner(conn, target_type, target_id)
+    if owner is None:
+        return
+    await conn.execute(
+        """INSERT INTO notifications (id, user_id, kind, actors, target_type, target_id, post_id,
+                                      at, state, reason)
+           VALUES ($1, $2, 'moderation', '{}', $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE
+           SET at = $6, state = $7, reason = $8, read = false""",
+        f"moderation:{target_id}:{owner[0]}", owner[0], target_type, target_id, owner[1], at,
+        state, reason,
+    )  # fmt: skip
+
+
 async def _reacted(
     conn: asyncpg.Connection, e: ReactionAdded | ReactionRemoved, *, added: bool
 ) -> None:
@@ -307,6 +359,10 @@ async def settings_of(pool: asyncpg.Pool, user_id: str) -> SettingsRow:
     )
 
 
+#: Shown: what has actors left once filtered, and decisions of moderators (never named).
+_VISIBLE = "(cardinality(actors) > 0 OR kind = 'moderation')"
+
+
 async def list_for(
     pool: asyncpg.Pool,
     user_id: str,
@@ -316,12 +372,18 @@ async def list_for(
     unread_only: bool,
 ) -> list[NotificationRow]:
     """Newest first, as the person chose (kinds, only people they follow) and without
-    anyone blocked either way; a grouped notification lists only the actors shown."""
+    anyone blocked either way; a grouped notification lists only the actors shown, and a
+    `message` one counts only their messages."""
     records = await pool.fetch(
         f"""
-        SELECT * FROM (
+        SELECT shown.*,
+               CASE WHEN kind = 'message' THEN (
+                   SELECT count(*) FROM notifications.unread_messages u
+                   WHERE u.notification_id = shown.id AND u.sender_id = ANY(shown.actors))
+               ELSE cardinality(actors) END AS count
+        FROM (
             SELECT n.id, n.kind, {_SHOWN} AS actors, n.target_type, n.target_id, n.post_id,
-                   n.at, n.read
+                   n.at, n.read, n.conversation_id, n.state, n.reason
             FROM notifications.notifications n
             LEFT JOIN notifications.settings s ON s.user_id = n.user_id
             WHERE n.user_id = $1::text
@@ -330,7 +392,7 @@ async def list_for(
               AND (NOT $4 OR NOT n.read)
             ORDER BY n.at DESC, n.id DESC
         ) shown
-        WHERE cardinality(actors) > 0
+        WHERE {_VISIBLE}
         ORDER BY at DESC, id DESC
         LIMIT $5
         """,
@@ -348,12 +410,12 @@ async def unread_count(pool: asyncpg.Pool, user_id: str) -> int:
     return int(
         await pool.fetchval(
             f"""SELECT count(*) FROM (
-                    SELECT {_SHOWN} AS actors
+                    SELECT n.kind, {_SHOWN} AS actors
                     FROM notifications.notifications n
                     LEFT JOIN notifications.settings s ON s.user_id = n.user_id
                     WHERE n.user_id = $1::text AND NOT n.read
                       AND NOT (n.kind = ANY(coalesce(s.disabled, '{{}}')))
-                ) shown WHERE cardinality(actors) > 0""",
+                ) shown WHERE {_VISIBLE}""",
             user_id,
         )
     )

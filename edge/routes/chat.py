@@ -10,7 +10,7 @@ private conversation meets 404, never 403.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 from aiohttp import web
@@ -67,6 +67,7 @@ from handlers.chat.errors import (
     PostingClosed,
     TooManyMembers,
 )
+from handlers.chat.marker import muted_now
 from handlers.media.commands import AttachMedia
 from handlers.media.errors import MediaNotFound, MediaNotReady
 from projections import chat as model
@@ -173,12 +174,20 @@ class ConversationView(msgspec.Struct):
     unread_count: int
     #: Of those, the ones that mention the reader's handle.
     mention_count: int
+    #: The reader muted it (no message notifications) as of now; an expired mute is not.
+    muted: bool
+    #: With `muted`: when the mute ends; null when it lasts until unmuted (or not muted).
+    muted_until: datetime | None
 
 
 class ConversationDetail(msgspec.Struct):
     conversation: ConversationView
     #: Members and roles (the first 200 of a large channel).
     members: dict[str, Role]
+    #: Each member's read marker (the `seq` of the last message they have read; 0: none) in
+    #: a direct conversation or a group of at most `QUARK_READ_RECEIPTS_MAX_MEMBERS`
+    #: members, to members only; null in larger groups, in channels and to anyone else.
+    read_up_to: dict[str, int] | None = None
 
 
 class ConversationPage(msgspec.Struct):
@@ -318,9 +327,13 @@ async def _views(
     lasts = await model.messages_by_ids(infra(request).pool, last_ids)
     views = {m.id: m for m in await _message_views(request, list(lasts.values()))}
     out = []
+    now = datetime.now(UTC)
     for item in rows:
+        muted, until = False, None
         if isinstance(item, model.MineRow):
             c, role, unread, mentions = item.conversation, item.role, item.unread, item.mentions
+            if muted_now(item.muted, item.muted_until, now):
+                muted, until = True, item.muted_until
         else:
             (c, role), unread, mentions = item, 0, 0
         out.append(
@@ -334,6 +347,8 @@ async def _views(
                 views.get(c.last_message_id or ""),
                 unread,
                 mentions,
+                muted,
+                until,
             )
         )
     return out
@@ -367,22 +382,23 @@ async def list_conversations(request: web.Request) -> web.Response:
 async def get_conversation(request: web.Request) -> web.Response:
     who = await optional_principal(request)
     row, role = await readable(request, who)
-    view = (await _views(request, [(row, role)]))[0]
+    i = infra(request)
+    item: model.MineRow | tuple[model.ConversationRow, str | None] = (row, role)
     if who is not None and role is not None:
         mine = await model.mine(
-            infra(request).pool,
-            who.user_id,
-            await _handle_of(request, who),
-            before=None,
-            limit=1,
-            only=row.id,
+            i.pool, who.user_id, await _handle_of(request, who), before=None, limit=1, only=row.id
         )
         if mine:
-            view = msgspec.structs.replace(
-                view, unread_count=mine[0].unread, mention_count=mine[0].mentions
-            )
-    members = await model.members(infra(request).pool, row.id)
-    return _json(200, ConversationDetail(view, members))  # type: ignore[arg-type]
+            item = mine[0]
+    view = (await _views(request, [item]))[0]
+    members = await model.members(i.pool, row.id)
+    # Receipts only where few read them: a marker per member of a large group would be a
+    # write fanned out to everyone on every read.
+    small = row.kind == "direct" or (
+        row.kind == "group" and row.member_count <= i.settings.read_receipts_max_members
+    )
+    receipts = await model.read_markers(i.pool, row.id) if role is not None and small else None
+    return _json(200, ConversationDetail(view, members, receipts))  # type: ignore[arg-type]
 
 
 async def change_conversation(request: web.Request) -> web.Response:
@@ -490,6 +506,7 @@ async def send_message(request: web.Request) -> web.Response:
             who,
             step=f"attach-{media_id}",
         )
+    owners = await mentioned(request, body.body)
     reply = await send_as(
         request,
         SendMessage(
@@ -498,7 +515,8 @@ async def send_message(request: web.Request) -> web.Response:
             body=body.body,
             reply_to=body.reply_to,
             media_ids=body.media_ids,
-            mentions=list(await mentioned(request, body.body)),
+            mentions=list(owners),
+            mention_owners=owners,
         ),
         who,
     )
@@ -598,12 +616,11 @@ async def edit_message(request: web.Request) -> web.Response:
     body = await read_json(request, EditBody, max_bytes=infra(request).settings.max_body_bytes)
     row, _ = await readable(request, who)
     message = await _message_in(request, row)
+    owners = await mentioned(request, body.body)
     reply = await send_as(
         request,
         EditMessage(
-            message_id=message.id,
-            body=body.body,
-            mentions=list(await mentioned(request, body.body)),
+            message_id=message.id, body=body.body, mentions=list(owners), mention_owners=owners
         ),
         who,
     )

@@ -1,5 +1,6 @@
 """Notifications: mine, newest first (mentions, replies, reactions grouped per target, new
-followers), marking them read (some or all) and choosing which I get."""
+followers, messages grouped per conversation, moderators' decisions), marking them read
+(some or all) and choosing which I get."""
 
 from __future__ import annotations
 
@@ -29,19 +30,28 @@ _encoder = msgspec.json.Encoder()
 
 class NotificationView(msgspec.Struct):
     id: str
-    #: `mention`, `reply`, `reaction`, `follow` (and `message`, `moderation` later).
+    #: `mention`, `reply`, `reaction`, `follow`, `message`, `moderation`.
     kind: str
-    #: Who did it, newest first: one person, or for reactions everyone who reacted.
+    #: Who did it, newest first (up to three): one person, for reactions the people who
+    #: reacted, for `message` the senders of the unread messages; none for `moderation`.
     actors: list[Author]
-    #: How many people are behind it ("Ada and 12 others": `count` 13).
+    #: How many people are behind it ("Ada and 12 others": `count` 13); for `message`, how
+    #: many unread messages.
     count: int
-    #: What it is about: a `post`, a `comment` or (a new follower) a `user`.
+    #: What it is about: a `post`, a `comment`, a `message`, a `conversation` or (a new
+    #: follower) a `user`.
     target_type: str
     target_id: str
-    #: The post it belongs to (a comment's post), for a link; null for a follower.
+    #: The post it belongs to (a comment's post), for a link; null for other targets.
     post_id: str | None
     at: datetime
     read: bool
+    #: The conversation of a `message` notification or a mention in a message, else null.
+    conversation_id: str | None
+    #: `moderation`: the content's new state (`visible`, `hidden`, `held`), else null.
+    state: str | None
+    #: `moderation`: the moderator's reason, if they gave one.
+    reason: str | None
 
 
 class NotificationPage(msgspec.Struct):
@@ -115,12 +125,15 @@ async def list_notifications(request: web.Request) -> web.Response:
             r.id,
             r.kind,
             [people[a] for a in r.actors[:3] if a in people],
-            len(r.actors),
+            r.count,
             r.target_type,
             r.target_id,
             r.post_id,
             r.at,
             r.read,
+            r.conversation_id,
+            r.state,
+            r.reason,
         )
         for r in page
     ]

@@ -14,10 +14,12 @@ from handlers.chat.commands import (
     EditMessage,
     JoinChannel,
     MarkRead,
+    MuteConversation,
     RemoveMember,
     SendMessage,
     SetRole,
     StartConversation,
+    UnmuteConversation,
 )
 from handlers.chat.events import EVENTS
 
@@ -46,6 +48,8 @@ TABLE: HandlerTable = {
     EditMessage: Decider(_M, lambda c: c.message_id, message.decide_edit),
     DeleteMessage: Decider(_M, lambda c: c.message_id, message.decide_delete),
     MarkRead: Decider(marker.MARKER, lambda c: c.marker_id, marker.decide_mark),
+    MuteConversation: Decider(marker.MARKER, lambda c: c.marker_id, marker.decide_mute),
+    UnmuteConversation: Decider(marker.MARKER, lambda c: c.marker_id, marker.decide_unmute),
 }
 
 __all__ = ["CONTEXT", "EVENTS", "TABLE"]

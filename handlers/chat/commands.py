@@ -3,6 +3,7 @@ document and the handler agree on them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
@@ -89,6 +90,7 @@ class SendMessage(Command, frozen=True):
     reply_to: str | None = None
     media_ids: MediaIds = []
     mentions: Mentions | None = None
+    mention_owners: dict[str, str] | None = None
 
 
 class EditMessage(Command, frozen=True):
@@ -96,6 +98,7 @@ class EditMessage(Command, frozen=True):
     message_id: str
     body: Body
     mentions: Mentions | None = None
+    mention_owners: dict[str, str] | None = None
 
 
 class DeleteMessage(Command, frozen=True):
@@ -116,3 +119,20 @@ class MarkRead(Command, frozen=True):
     conversation_id: str
     message_id: str
     seq: int
+
+
+class MuteConversation(Command, frozen=True):
+    """Mute on the reader's marker aggregate (`marker_id` as for `MarkRead`): muting is
+    one person's view of one conversation, like their read marker. `until` None: until
+    unmuted."""
+
+    context: ClassVar[str] = "chat"
+    marker_id: str
+    conversation_id: str
+    until: datetime | None = None
+
+
+class UnmuteConversation(Command, frozen=True):
+    context: ClassVar[str] = "chat"
+    marker_id: str
+    conversation_id: str

@@ -76,6 +76,9 @@ class MessageSent(Event, frozen=True):
     reply_to: str | None = None
     media_ids: list[str] = []
     mentions: list[str] | None = None
+    #: Whose each handle of `mentions` was when sent (the notifications read model notifies
+    #: them from it, so a replay notifies the same people); None in events from before.
+    mention_owners: dict[str, str] | None = None
 
 
 class MessageEdited(Event, frozen=True):
@@ -85,6 +88,8 @@ class MessageEdited(Event, frozen=True):
     body: str
     edited_at: datetime
     mentions: list[str] | None = None
+    #: As in `MessageSent`.
+    mention_owners: dict[str, str] | None = None
 
 
 class MessageDeleted(Event, frozen=True):
@@ -108,6 +113,25 @@ class ConversationRead(Event, frozen=True):
     at: datetime
 
 
+class ConversationMuted(Event, frozen=True):
+    """The person wants no message notifications from the conversation until `until`
+    (None: until they unmute it). A time already past mutes nothing: mutes are judged
+    against each message's time, never rewritten when they end."""
+
+    name: ClassVar[str] = "chat.ConversationMuted"
+    conversation_id: str
+    user_id: str
+    until: datetime | None
+    at: datetime
+
+
+class ConversationUnmuted(Event, frozen=True):
+    name: ClassVar[str] = "chat.ConversationUnmuted"
+    conversation_id: str
+    user_id: str
+    at: datetime
+
+
 EVENTS = (
     ConversationStarted,
     ConversationChanged,
@@ -118,4 +142,6 @@ EVENTS = (
     MessageEdited,
     MessageDeleted,
     ConversationRead,
+    ConversationMuted,
+    ConversationUnmuted,
 )

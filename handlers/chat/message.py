@@ -82,6 +82,7 @@ def decide_send(state: MessageState, command: SendMessage, meta: CommandMeta) ->
             reply_to=command.reply_to,
             media_ids=list(command.media_ids),
             mentions=command.mentions,
+            mention_owners=command.mention_owners,
         )
     ]
 
@@ -104,6 +105,7 @@ def decide_edit(state: MessageState, command: EditMessage, meta: CommandMeta) ->
             body=command.body,
             edited_at=meta.received_at,
             mentions=command.mentions,
+            mention_owners=command.mention_owners,
         )
     ]
 

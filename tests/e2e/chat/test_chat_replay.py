@@ -1,6 +1,6 @@
 """`quark replay chat` rebuilds the chat read model from the log into the same answers:
 conversation lists with their unread and mention counts, histories with tombstones, edit
-histories, members and roles."""
+histories, members and roles, mutes and read receipts."""
 
 from __future__ import annotations
 
@@ -86,6 +86,12 @@ async def test_replaying_the_chat_read_model_gives_the_same_answers(
     assert status == 200
     status, _ = await bob.call(
         "POST", f"/v1/conversations/{dm['id']}/read", {"up_to": sent[0]["id"]}
+    )
+    assert status == 200
+    status, _ = await bob.call("PUT", f"/v1/conversations/{gid}/mute", {})
+    assert status == 200
+    status, _ = await ann.call(
+        "PUT", f"/v1/conversations/{dm['id']}/mute", {"until": "2999-01-01T00:00:00Z"}
     )
     assert status == 200
     head = await head_position(platform.infra, "CHAT")

@@ -195,7 +195,8 @@ async def test_every_command_route_answers_its_position(
     await r.call("DELETE", "/v1/posts/{post_id}", token, post_id=post["id"])
 
     # Chat: a direct conversation (asked for twice), a group's membership and roles, a
-    # channel joined, a message sent, edited, read and deleted.
+    # channel joined, a message sent, edited, read and deleted, a conversation muted and
+    # unmuted.
     them = other["user_id"]
     for _ in range(2):
         dm = await r.call("POST", "/v1/conversations", token, {"kind": "direct", "members": [them]})
@@ -255,6 +256,9 @@ async def test_every_command_route_answers_its_position(
     await r.call(
         "DELETE", "/v1/conversations/{conversation_id}/messages/{message_id}", token, **in_message
     )
+    for method, body in (("PUT", {"until": None}), ("PUT", {}), ("DELETE", None)):
+        # The second mute changes nothing: still answered with its position.
+        await r.call(method, "/v1/conversations/{conversation_id}/mute", token, body, **in_dm)
 
     # Media: a streamed upload, alt text, deletion; a direct upload and its completion.
     image = picture("PNG", 32, 32)

@@ -1,8 +1,8 @@
-"""The chat context's pure decisions: conversations, messages and read markers."""
+"""The chat context's pure decisions: conversations, messages, read markers and mutes."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 import pytest
@@ -13,10 +13,12 @@ from handlers.chat import conversation, marker, message
 from handlers.chat.commands import (
     AddMembers,
     MarkRead,
+    MuteConversation,
     RemoveMember,
     SendMessage,
     SetRole,
     StartConversation,
+    UnmuteConversation,
 )
 from handlers.chat.errors import (
     BadMembership,
@@ -107,3 +109,26 @@ def test_a_read_marker_only_moves_forward() -> None:
     assert state.seq == 10
     back = MarkRead(marker_id=MID, conversation_id=CID, message_id=MID, seq=5)
     assert marker.decide_mark(state, back, meta("a")) == []
+
+
+def test_a_mute_is_recorded_once_per_end_and_unmuting_needs_a_mute() -> None:
+    until = datetime(2026, 12, 3, tzinfo=UTC)
+    mute = MuteConversation(marker_id=MID, conversation_id=CID, until=until)
+    events = marker.decide_mute(marker.MarkerState(seq=4), mute, meta("a"))
+    state = reduce(marker.evolve, events, marker.MarkerState(seq=4))
+    assert (state.seq, state.muted, state.muted_until) == (4, True, until)
+    assert marker.decide_mute(state, mute, meta("a")) == []
+    forever = MuteConversation(marker_id=MID, conversation_id=CID)
+    assert len(marker.decide_mute(state, forever, meta("a"))) == 1
+    unmute = UnmuteConversation(marker_id=MID, conversation_id=CID)
+    state = reduce(marker.evolve, marker.decide_unmute(state, unmute, meta("a")), state)
+    assert (state.muted, state.muted_until) == (False, None)
+    assert marker.decide_unmute(state, unmute, meta("a")) == []
+
+
+def test_a_mute_holds_until_its_end_and_then_simply_stops_counting() -> None:
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    assert marker.muted_now(True, None, now)
+    assert marker.muted_now(True, now + timedelta(seconds=1), now)
+    assert not marker.muted_now(True, now, now)
+    assert not marker.muted_now(False, None, now)
