@@ -73,6 +73,8 @@ def frame_of(seq: int, data: bytes) -> bytes:
 
 class Subscriber(Protocol):
     user_id: str
+    #: Its connection in the presence registry.
+    conn_id: str
     #: The channels it is in (the hub keeps this and its own index in step).
     rooms: set[str]
 
@@ -110,8 +112,7 @@ class LiveHub:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            await asyncio.wait([self._task], timeout=5.0)
         if self._eph is not None:
             with contextlib.suppress(Exception):
                 await self._eph.unsubscribe()

@@ -30,8 +30,10 @@ from core.envelope import RecordedEvent
 from core.projection import PgProjection
 from handlers.chat.events import (
     ConversationChanged,
+    ConversationMuted,
     ConversationRead,
     ConversationStarted,
+    ConversationUnmuted,
     MemberRemoved,
     MembersAdded,
     MessageDeleted,
@@ -57,6 +59,8 @@ class LiveProjection(PgProjection):
             MessageEdited.name,
             MessageDeleted.name,
             ConversationRead.name,
+            ConversationMuted.name,
+            ConversationUnmuted.name,
         }
     )
     ddl: ClassVar[str] = (
@@ -294,6 +298,20 @@ class LiveProjection(PgProjection):
                         "message_id": e.message_id,
                         "seq": e.seq,
                         "at": e.at,
+                    },
+                )
+
+            case ConversationMuted() | ConversationUnmuted():
+                # The person's other devices show the conversation muted at once.
+                muted = isinstance(e, ConversationMuted)
+                to_people(
+                    [e.user_id],
+                    {
+                        "type": "conversation.muted",
+                        "id": item_id,
+                        "conversation_id": e.conversation_id,
+                        "muted": muted,
+                        "until": e.until if muted else None,
                     },
                 )
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 import asyncpg
 import msgspec
 
+from core import inbox
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
 from handlers.notifications.events import NotificationSettingsChanged, NotificationsRead
@@ -39,6 +40,7 @@ from handlers.posts.events import (
 from handlers.profiles.events import Followed
 from handlers.reactions.events import ReactionAdded, ReactionRemoved
 from projections import notifications_chat as chat
+from projections import notifications_live as live
 
 
 class NotificationRow(msgspec.Struct, frozen=True):
@@ -66,7 +68,8 @@ class SettingsRow(msgspec.Struct, frozen=True):
 class NotificationsProjection(PgProjection):
     name: ClassVar[str] = "notifications"
     #: 2: messages, mentions in messages, moderation (the CHAT stream too).
-    version: ClassVar[int] = 2
+    #: 3: delivered live (`notifications_live`).
+    version: ClassVar[int] = 3
     consumes: ClassVar[frozenset[str]] = frozenset(
         e.name
         for e in (
@@ -127,6 +130,8 @@ class NotificationsProjection(PgProjection):
         );
     """
         + chat.DDL
+        + live.DDL
+        + inbox.OUTBOX_DDL
     )
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
@@ -135,6 +140,7 @@ class NotificationsProjection(PgProjection):
                 await chat.apply_chat(conn, recorded.event, recorded.seq)
             else:
                 await self._apply(conn, recorded.event)
+        await live.deliver(conn, self.js, self.name, events)
 
     async def _apply(self, conn: asyncpg.Connection, e: Any) -> None:
         match e:

@@ -18,9 +18,11 @@ import asyncio
 import contextlib
 import socket
 import time
+import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -41,6 +43,7 @@ from edge.live_frames import (
     Error,
     Ping,
     Pong,
+    PresenceSignal,
     Read,
     Ready,
     Reset,
@@ -55,6 +58,7 @@ from edge.live_frames import (
 )
 from edge.live_hub import LiveHub, head_of
 from edge.routing import Route
+from projections import chat as chat_model
 from projections import live as live_model
 
 log = get_logger("quark.edge.live")
@@ -160,6 +164,8 @@ class Connection:
         self.request, self.ws, self.who, self.token = request, ws, who, token
         self.app = request.app
         self.user_id = who.user_id
+        #: This connection in the presence registry (`core.presence`).
+        self.conn_id = uuid.uuid4().hex
         self.rooms: set[str] = set()
         self.queue: asyncio.Queue[tuple[int | None, bytes]] = asyncio.Queue()
         self.queued_bytes = 0
@@ -172,6 +178,8 @@ class Connection:
         #: a repeat.
         self.last_seq = start
         self.catching_up = True
+        #: Set when the session ends (its tasks stop even if a cancellation went missing).
+        self.ended = False
         self.buffer: list[tuple[int, str | None, bytes, bytes]] = []
         self.overflowed = False
         self.closing: asyncio.Future[Closing] = asyncio.get_running_loop().create_future()
@@ -252,6 +260,8 @@ class Connection:
         """An item caught up from the stream: waits for room in the queue (the client reads
         at its own pace) instead of closing it as too slow."""
         await self.room_left.wait()
+        if self.ended:
+            raise asyncio.CancelledError  # the session is over, whatever a lost cancel says
         if seq > self.last_seq:
             self.take(seq, data, frame)
 
@@ -557,26 +567,39 @@ async def _session(request: web.Request, ws: web.WebSocketResponse) -> None:
     conn.last_seq = conn.delivered = start
     tasks: list[asyncio.Task[Any]] = []
     try:
+        await _presence(request, conn, online=True)
         conn.send(Ready(who.user_id, who.session_id, start), start)
         if reset is not None:
             conn.send(Reset("cursor-expired", reset), reset)
+        catch_up = asyncio.create_task(_catch_up(hub, conn, position))
+        closing = asyncio.ensure_future(conn.closing)
         tasks = [
             asyncio.create_task(conn.write()),
             asyncio.create_task(conn.guard()),
-            asyncio.create_task(_catch_up(hub, conn, position)),
+            asyncio.create_task(conn.read()),
+            catch_up,
+            closing,
         ]
-        closing = asyncio.ensure_future(conn.closing)
-        tasks += [asyncio.create_task(conn.read()), closing]
-        # The catch-up never ends of itself (it stays pending once live): whatever ends
-        # first is a close, a departure or an error.
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        # Whatever ends first is a close, a departure or an error — except the catch-up,
+        # whose end is the session going live.
+        pending: set[asyncio.Future[Any]] = set(tasks)
+        while True:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if done != {catch_up} or catch_up.cancelled() or catch_up.exception():
+                break
     finally:
+        conn.ended = True
         hub.detach(conn)
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
+        # Bounded, and not a suppress(BaseException) per task: a task that missed its
+        # cancellation (Python 3.11's wait_for can lose one) must not keep the session —
+        # and the edge's shutdown — waiting; and this coroutine's own cancellation must
+        # not be swallowed.
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_SECONDS)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_presence(request, conn, online=False), CLOSE_SECONDS)
     for task in done:
         if task.cancelled():
             continue
@@ -584,6 +607,40 @@ async def _session(request: web.Request, ws: web.WebSocketResponse) -> None:
             raise task.result()
         if task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
+
+
+async def _presence(request: web.Request, conn: Connection, *, online: bool) -> None:
+    """Register the connection; when the person comes online (their first connection
+    anywhere) or goes offline (their last), tell their contacts (`chat.watchers`)."""
+    i = infra(request)
+    if online:
+        changed = await i.presence.connected(conn.user_id, conn.conn_id)
+    else:
+        changed = await i.presence.disconnected(conn.user_id, conn.conn_id)
+    if not changed:
+        return
+    watchers = await chat_model.watchers(i.pool, conn.user_id)
+    if watchers:
+        seen = None if online else datetime.now(UTC)
+        frame = encoder.encode(PresenceSignal(conn.user_id, online, seen))
+        await request.app[HUB].signal(watchers, frame)
+
+
+async def refresh_presence(app: web.Application) -> None:
+    """Every heartbeat: the connections of this edge still count (an edge that dies stops
+    refreshing, and its connections expire by themselves)."""
+    presence = app[INFRA].presence
+    while True:
+        await asyncio.sleep(presence.heartbeat)
+        held = [(c.user_id, c.conn_id) for sessions in app[HUB].users.values() for c in sessions]
+        if not held:
+            continue
+        try:
+            lost = await presence.refresh(held)
+            for user_id, conn_id in lost:  # expired meanwhile (Redis was away): count again
+                await presence.connected(user_id, conn_id)
+        except Exception as exc:
+            log.warning("presence_refresh_failed", error=repr(exc))
 
 
 async def _catch_up(hub: LiveHub, conn: Connection, position: int) -> None:
@@ -597,7 +654,6 @@ async def _catch_up(hub: LiveHub, conn: Connection, position: int) -> None:
         conn.overflowed = False
         until = hub.position
     conn.go_live()
-    await asyncio.Event().wait()  # stays pending: ending it is not ending the session
 
 
 async def close_sockets(app: web.Application) -> None:
@@ -612,7 +668,10 @@ async def hub_ctx(app: web.Application) -> Any:
     """One INBOX reader for the edge process, for as long as the app runs."""
     hub = app[HUB] = LiveHub(app[INFRA].nc)
     await hub.start()
+    refresher = asyncio.create_task(refresh_presence(app))
     yield
+    refresher.cancel()
+    await asyncio.wait([refresher], timeout=CLOSE_SECONDS)
     await hub.stop()
 
 

@@ -18,6 +18,11 @@ class LiveClient:
         self.cursor: int = ready["cursor"]
         #: Frames read while waiting for something else (a result, an item).
         self.backlog: list[dict[str, Any]] = []
+        #: Notification items, set aside: they come from another read model than the
+        #: conversations' items, so their place among those is not fixed.
+        self.notifications: list[dict[str, Any]] = []
+        #: Items read while looking for a notification, in order.
+        self.items: list[dict[str, Any]] = []
 
     @classmethod
     async def open(
@@ -40,15 +45,39 @@ class LiveClient:
         return frame
 
     async def item(self, timeout: float = 10, *, type: str | None = None) -> dict[str, Any]:
-        """The next item (its `item`), skipping ephemeral frames; of `type` if given, which
-        must then be the next item."""
+        """The next item (its `item`), skipping ephemeral frames and setting notifications
+        aside (unless asking for one); of `type` if given, which must then be the next."""
+        if self.items:
+            got = self.items.pop(0)
+            assert type is None or got["type"] == type, got
+            return got
         while True:
             frame = await self.frame(timeout)
+            if (
+                frame["type"] == "item"
+                and type != "notification"
+                and frame["item"]["type"] == "notification"
+            ):
+                self.notifications.append(frame["item"] | {"cursor": frame["cursor"]})
+                continue
             if frame["type"] == "item":
                 if type is not None:
                     assert frame["item"]["type"] == type, frame
                 return frame["item"] | {"cursor": frame["cursor"]}
             assert frame["type"] in ("typing", "presence", "result"), frame
+
+    async def notification(self, timeout: float = 10) -> dict[str, Any]:
+        """The next notification item; other items read meanwhile stay for `item()`."""
+        if self.notifications:
+            return self.notifications.pop(0)
+        while True:
+            frame = await self.frame(timeout)
+            if frame["type"] != "item":
+                continue
+            got = frame["item"] | {"cursor": frame["cursor"]}
+            if got["type"] == "notification":
+                return got
+            self.items.append(got)
 
     async def request(self, frame: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
         """Send a request frame (a `ref` is added) and wait for its result; frames that come
