@@ -56,6 +56,7 @@ async def test_every_kind_arrives_grouped_and_filtered_as_chosen(
     post = await publish(client, ada, "Hello @n_bob and @n_nobody")
     await settled(platform)
     first = await comment(client, cat, post["id"], "Nice one")
+    await platform.wait("comments", first["position"])  # ada replies to cat's comment
     await comment(client, ada, post["id"], "Thanks", reply_to=first["id"])
     await comment(client, dan, post["id"], "Agreed with @n_cat")
     for who in (bob, cat, dan):

@@ -126,6 +126,7 @@ async def test_replaying_every_read_model_gives_the_same_blog_while_readers_read
             f"/v1/posts/{post_id}/comments", {"body": f"comment {n}"}, people[n % 4]["token"]
         )
         assert status == 201, made
+        await platform.wait("comments", made["position"])  # another person replies to it
         status, reply, _ = await client.post(
             f"/v1/posts/{post_id}/comments",
             {"body": "a reply", "reply_to": made["id"]},
