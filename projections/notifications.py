@@ -68,8 +68,8 @@ class SettingsRow(msgspec.Struct, frozen=True):
 class NotificationsProjection(PgProjection):
     name: ClassVar[str] = "notifications"
     #: 2: messages, mentions in messages, moderation (the CHAT stream too).
-    #: 3: delivered live (`notifications_live`).
-    version: ClassVar[int] = 3
+    #: 3: delivered live (`notifications_live`); 4: removals too.
+    version: ClassVar[int] = 4
     consumes: ClassVar[frozenset[str]] = frozenset(
         e.name
         for e in (

@@ -23,13 +23,19 @@ from core.logging import get_logger
 log = get_logger("quark.projections.notifications")
 
 DDL = """
-    CREATE TABLE touched (id text PRIMARY KEY);
+    CREATE TABLE touched (id text PRIMARY KEY, user_id text NOT NULL, gone boolean NOT NULL);
     CREATE FUNCTION note_touched() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO touched VALUES (NEW.id) ON CONFLICT DO NOTHING;
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO touched VALUES (OLD.id, OLD.user_id, true)
+            ON CONFLICT (id) DO UPDATE SET gone = true;
+        ELSE
+            INSERT INTO touched VALUES (NEW.id, NEW.user_id, false)
+            ON CONFLICT (id) DO UPDATE SET gone = false;
+        END IF;
         RETURN NULL;
     END $$;
-    CREATE TRIGGER notifications_touched AFTER INSERT OR UPDATE ON notifications
+    CREATE TRIGGER notifications_touched AFTER INSERT OR UPDATE OR DELETE ON notifications
         FOR EACH ROW EXECUTE FUNCTION note_touched();
 """
 
@@ -68,19 +74,30 @@ async def deliver(
     conn: asyncpg.Connection, js: Any, projection: str, events: Sequence[RecordedEvent]
 ) -> None:
     """Send what this batch touched (once: replays and redeliveries send nothing again)."""
-    touched = [r[0] for r in await conn.fetch("DELETE FROM touched RETURNING id")]
-    if not touched or js is None:
+    rows = await conn.fetch("DELETE FROM touched RETURNING id, user_id, gone")
+    touched = [r["id"] for r in rows if not r["gone"]]
+    gone = [(r["id"], r["user_id"]) for r in rows if r["gone"]]
+    if not rows or js is None:
         return
     stream, seq = events[-1].stream, max(e.seq for e in events)
     outbox = await inbox.Outbox.open(conn, projection, stream)
     if not outbox.wanted(seq):
         return
+    for notification_id, user_id in gone:
+        # Gone from the list (a conversation read to its end): the other devices drop it.
+        item_id = f"{stream}:{seq}:{notification_id}"
+        outbox.add(
+            seq,
+            inbox.subject(user_id),
+            {"type": "notification.removed", "id": item_id, "notification_id": notification_id},
+            item_id,
+        )
     try:
         async with conn.transaction():
-            rows = await conn.fetch(_SHOWN_NOW, touched)
+            rows = await conn.fetch(_SHOWN_NOW, touched) if touched else []
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
         log.warning("notifications_not_delivered", reason=repr(exc))
-        return
+        rows = []
     for r in rows:
         notification = dict(r)
         user_id = notification.pop("user_id")

@@ -56,7 +56,7 @@ class LiveClient:
             if (
                 frame["type"] == "item"
                 and type != "notification"
-                and frame["item"]["type"] == "notification"
+                and frame["item"]["type"].startswith("notification")
             ):
                 self.notifications.append(frame["item"] | {"cursor": frame["cursor"]})
                 continue
@@ -75,7 +75,7 @@ class LiveClient:
             if frame["type"] != "item":
                 continue
             got = frame["item"] | {"cursor": frame["cursor"]}
-            if got["type"] == "notification":
+            if got["type"].startswith("notification"):
                 return got
             self.items.append(got)
 

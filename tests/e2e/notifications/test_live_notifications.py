@@ -79,3 +79,25 @@ async def test_what_the_person_chose_not_to_get_is_not_pushed(
     assert (await live.item())["type"] == "marker"
     assert live.notifications == []
     await live.close()
+
+
+async def test_a_message_notification_comes_and_goes_when_the_conversation_is_read(
+    client: IdentityClient, http: aiohttp.ClientSession, platform: Platform
+) -> None:
+    ada, bob = [await person(client, f"r_{name}") for name in ("ada", "bob")]
+    status, dm = await client.call(
+        "POST", "/v1/conversations", bob["token"], {"kind": "direct", "members": [ada["user_id"]]}
+    )
+    assert status == 201, dm
+    live = await LiveClient.open(http, ada["token"])
+    status, sent = await client.call(
+        "POST", f"/v1/conversations/{dm['id']}/messages", bob["token"], {"body": "hi"}
+    )
+    assert status == 201, sent
+    made = (await live.notification())["notification"]
+    assert (made["kind"], made["conversation_id"], made["count"]) == ("message", dm["id"], 1)
+    read = await live.request({"type": "read", "conversation_id": dm["id"], "up_to": sent["id"]})
+    assert read["status"] == 200, read
+    gone = await live.notification()
+    assert (gone["type"], gone["notification_id"]) == ("notification.removed", made["id"])
+    await live.close()
