@@ -151,7 +151,8 @@ class Closing(Exception):
 
 class Connection:
     """One authenticated socket: the hub's subscriber (items → queue), the writer (queue →
-    socket), the guard (session still valid) and the reader (client frames → HANDLERS)."""
+    socket), the reader (client frames → HANDLERS) and `check`, which the edge's one sweep
+    calls (session still valid)."""
 
     def __init__(
         self,
@@ -296,16 +297,14 @@ class Connection:
 
     # --- background tasks -----------------------------------------------------------------
 
-    async def guard(self) -> None:
+    def check(self, now: float) -> None:
         """A websocket outlives the request that opened it: it ends when its session is
-        ended (next check) or its access token expires; the client reconnects with a new one."""
-        access = self.app[ACCESS]
-        while True:
-            await asyncio.sleep(SESSION_CHECK_SECONDS)
-            if access.is_revoked(self.who.session_id):
-                raise Closing(CLOSE_UNAUTHORIZED, "session ended")
-            if self.who.expires_at and time.time() >= self.who.expires_at:
-                raise Closing(CLOSE_UNAUTHORIZED, "access token expired")
+        ended or its access token expires; the client reconnects with a new one. (One
+        sweep over every connection of the edge calls this: no timer per connection.)"""
+        if self.app[ACCESS].is_revoked(self.who.session_id):
+            self.fail(Closing(CLOSE_UNAUTHORIZED, "session ended"))
+        elif self.who.expires_at and now >= self.who.expires_at:
+            self.fail(Closing(CLOSE_UNAUTHORIZED, "access token expired"))
 
     async def read(self) -> None:
         async for msg in self.ws:
@@ -575,7 +574,6 @@ async def _session(request: web.Request, ws: web.WebSocketResponse) -> None:
         closing = asyncio.ensure_future(conn.closing)
         tasks = [
             asyncio.create_task(conn.write()),
-            asyncio.create_task(conn.guard()),
             asyncio.create_task(conn.read()),
             catch_up,
             closing,
@@ -626,6 +624,20 @@ async def _presence(request: web.Request, conn: Connection, *, online: bool) -> 
         await request.app[HUB].signal(watchers, frame)
 
 
+async def guard_sessions(app: web.Application) -> None:
+    """Every SESSION_CHECK_SECONDS: close the sockets whose session ended or whose token
+    expired (ticks of a second, so a shorter period set at run time applies at once)."""
+    checked = time.monotonic()
+    while True:
+        await asyncio.sleep(min(SESSION_CHECK_SECONDS, 1.0))
+        if time.monotonic() - checked < SESSION_CHECK_SECONDS:
+            continue
+        checked, now = time.monotonic(), time.time()
+        for sessions in list(app[HUB].users.values()):
+            for conn in list(sessions):
+                conn.check(now)  # type: ignore[attr-defined]
+
+
 async def refresh_presence(app: web.Application) -> None:
     """Every heartbeat: the connections of this edge still count (an edge that dies stops
     refreshing, and its connections expire by themselves)."""
@@ -668,10 +680,14 @@ async def hub_ctx(app: web.Application) -> Any:
     """One INBOX reader for the edge process, for as long as the app runs."""
     hub = app[HUB] = LiveHub(app[INFRA].nc)
     await hub.start()
-    refresher = asyncio.create_task(refresh_presence(app))
+    background = [
+        asyncio.create_task(refresh_presence(app)),
+        asyncio.create_task(guard_sessions(app)),
+    ]
     yield
-    refresher.cancel()
-    await asyncio.wait([refresher], timeout=CLOSE_SECONDS)
+    for task in background:
+        task.cancel()
+    await asyncio.wait(background, timeout=CLOSE_SECONDS)
     await hub.stop()
 
 
