@@ -27,6 +27,7 @@ from edge.routes.chat_common import (
     PROJECTION,
     ConversationResult,
     MessageView,
+    catch_up,
     check_blocks,
     json_response,
     message_views,
@@ -81,6 +82,10 @@ class RoleBody(msgspec.Struct, forbid_unknown_fields=True):
     role: Role
 
 
+#: The streams the `profiles` read model is made from (`streams.yaml`).
+PROFILE_STREAMS = ("ACCOUNTS", "PEOPLE")
+
+
 # The body of `mark_read` (`edge.routes.chat_messages`), declared here: the OpenAPI document
 # names it `edge.routes.chat.ReadBody` (its module qualifies it, as notifications have a
 # `ReadBody` too), and splitting this module must not rename a schema clients generate from.
@@ -126,11 +131,13 @@ class ConversationPage(msgspec.Struct):
 async def _check_people(request: web.Request, user_ids: list[str]) -> list[str]:
     """The ids, each once, if each names a person; 422 otherwise."""
     unique = list(dict.fromkeys(user_ids))
-    known = (
-        await profiles_model.by_users(infra(request).pool, [u for u in unique if is_uuid(u)])
-        if unique
-        else {}
-    )
+    ids = [u for u in unique if is_uuid(u)]
+    pool = infra(request).pool
+    known = await profiles_model.by_users(pool, ids) if ids else {}
+    if len(known) < len(ids):
+        # Someone who signed up a moment ago may not be in the profiles read model yet.
+        await catch_up(request, "profiles", PROFILE_STREAMS)
+        known = await profiles_model.by_users(pool, ids)
     unknown = [u for u in unique if u not in known]
     if unknown:
         raise ValidationError(

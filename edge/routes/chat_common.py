@@ -30,7 +30,8 @@ from projections import follows as follows_model
 PROJECTION = "chat"
 #: The log stream of the chat context.
 STREAM = "CHAT"
-#: How long a lookup of an unknown message waits for the read model to reach the log's head.
+#: How long a lookup of an unknown message (or person) waits for its read model to reach the
+#: log's head.
 MESSAGE_WAIT_SECONDS = 2.0
 MANAGERS = ("owner", "admin")
 _encoder = msgspec.json.Encoder()
@@ -111,6 +112,17 @@ async def check_blocks(request: web.Request, me: str, others: list[str]) -> None
         raise Blocked()
 
 
+async def catch_up(request: web.Request, projection: str, streams: tuple[str, ...]) -> None:
+    """Wait (bounded, `MESSAGE_WAIT_SECONDS`) for a read model to reach the heads of its
+    streams: before a miss counts, when the client may know of something written a moment
+    ago by someone else (read-your-writes covers only one's own writes)."""
+    i = infra(request)
+    for stream in streams:
+        head = (await i.nc.jetstream().stream_info(stream)).state.last_seq
+        with contextlib.suppress(TimeoutWaitingError):
+            await request.app[POSITIONS].wait(projection, stream, head, MESSAGE_WAIT_SECONDS)
+
+
 async def lookup_message(request: web.Request, message_id: str) -> model.MessageRow | None:
     """The message, also when the client learnt of it a moment ago from the live channel:
     live items come from another read model, which may be ahead of this one. A miss waits
@@ -120,9 +132,7 @@ async def lookup_message(request: web.Request, message_id: str) -> model.Message
     i = infra(request)
     message = await model.get_message(i.pool, message_id)
     if message is None:
-        head = (await i.nc.jetstream().stream_info(STREAM)).state.last_seq
-        with contextlib.suppress(TimeoutWaitingError):
-            await request.app[POSITIONS].wait(PROJECTION, STREAM, head, MESSAGE_WAIT_SECONDS)
+        await catch_up(request, PROJECTION, (STREAM,))
         message = await model.get_message(i.pool, message_id)
     return message
 

@@ -30,6 +30,7 @@ from core.registry import Event
 from handlers.chat.commands import AddMembers, JoinChannel, RemoveMember, SetRole
 from handlers.chat.conversation import (
     CONVERSATION,
+    MANAGERS,
     ConversationState,
     check_join,
     check_manager,
@@ -45,8 +46,6 @@ from handlers.chat.membership import (
     decide_leave,
     membership_id,
 )
-
-MANAGERS = frozenset({"owner", "admin"})
 
 
 def _actor(meta: CommandMeta) -> str:
@@ -173,7 +172,7 @@ async def remove_member(infra: Infra, command: RemoveMember, meta: CommandMeta) 
             meta,
         )
         return _reply(command.conversation_id, [removed])
-    check_join(state, actor)
+    # The remover's role, from the conversation as it is now (see the module's docstring).
     if command.user_id != actor and state.members.get(actor) not in MANAGERS:
         raise NotAllowed()
     outcomes: list[Outcome[Any]] = [conversation]

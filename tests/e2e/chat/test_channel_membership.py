@@ -4,15 +4,19 @@ so any number of people join and leave one channel at once without conflicts."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 
 from core.ids import new_id
+from handlers.chat.conversation import CONVERSATION
+from handlers.chat.events import MembersAdded
 from tests.e2e.chat.support import Person, person
 from tests.support.auth import Tokens
 from tests.support.identity import IdentityClient
+from tests.support.platform import Platform
 
 pytestmark = pytest.mark.usefixtures("signed_in")
 
@@ -154,3 +158,41 @@ async def test_admins_remove_channel_members_who_then_stay_out_until_invited(
     assert status == 422 and problem["type"] == "quark:bad-membership"
     status, problem = await owner.call("DELETE", f"/v1/conversations/{cid}/members/{owner.id}")
     assert status == 422 and problem["type"] == "quark:bad-membership"
+
+
+async def test_joins_recorded_on_the_conversation_before_memberships_stay_valid(
+    client: IdentityClient, platform: Platform
+) -> None:
+    owner, old, banned = [await person(client) for _ in range(3)]
+    cid = await _channel(owner)
+    # Two joins as they were recorded before memberships had aggregates of their own.
+    store = platform.infra.store
+    for p in (old, banned):
+        loaded = await store.load(CONVERSATION, cid)
+        result = await store.append(
+            loaded.ref,
+            loaded.seq,
+            [MembersAdded(conversation_id=cid, members=[p.id], by=p.id, at=datetime.now(UTC))],
+            command_id=new_id(),
+            actor=p.id,
+        )
+    after = f"{result.stream}:{result.seq}"
+    status, detail = await owner.call("GET", f"/v1/conversations/{cid}", after=after)
+    assert detail["conversation"]["member_count"] == 3
+    # Joining again writes nothing; leaving clears the older join; coming back is a new one.
+    status, again = await old.call("POST", f"/v1/conversations/{cid}/join", after=after)
+    assert status == 200 and again["position"] == after
+    status, _ = await old.call("DELETE", f"/v1/conversations/{cid}/members/{old.id}")
+    assert status == 200
+    status, detail = await owner.call("GET", f"/v1/conversations/{cid}")
+    assert set(detail["members"]) == {owner.id, banned.id}
+    status, _ = await old.call("POST", f"/v1/conversations/{cid}/join")
+    assert status == 200
+    # Someone removed by the owner stays out, whichever aggregate held their join.
+    status, _ = await owner.call("DELETE", f"/v1/conversations/{cid}/members/{banned.id}")
+    assert status == 200
+    status, problem = await banned.call("POST", f"/v1/conversations/{cid}/join")
+    assert status == 403 and problem["type"] == "quark:removed-from-channel"
+    status, detail = await owner.call("GET", f"/v1/conversations/{cid}")
+    assert detail["members"] == {owner.id: "owner", old.id: "member"}
+    assert detail["conversation"]["member_count"] == 2
