@@ -4,9 +4,10 @@ own membership (`handlers.chat.membership`).
 
 Procedures rather than `Decider` rows because a channel membership's id is keyed from the
 conversation and the person (the actor, or the person named), with the worker's secret key.
-The conversation is only *read* when a join or leave is decided, never appended to, so any
-number of people join and leave one channel at once: each append goes to its own
-membership's subject. Groups and direct conversations keep their members on the
+The conversation is only *read* when a join or leave is decided, so any number of people
+join and leave one channel at once: each append goes to its own membership's subject. (It
+is appended to only for the few who also belong through the conversation itself — a role,
+a place from the channel's start, a join from before memberships had aggregates.) Groups and direct conversations keep their members on the
 conversation aggregate (a group is small and only its admins invite), so for them these
 procedures are the plain single-aggregate decision.
 
@@ -35,6 +36,7 @@ from handlers.chat.conversation import (
     check_join,
     check_manager,
     decide_add,
+    decide_drop,
     decide_remove,
     decide_role,
 )
@@ -204,20 +206,39 @@ async def remove_member(infra: Infra, command: RemoveMember, meta: CommandMeta) 
             step="membership",
         )
     )
+    if not in_conversation:
+        # Given a role meanwhile? Then the conversation has them too (see `set_role`).
+        now = await _conversation(infra, command.conversation_id)
+        if command.user_id in now.state.members:
+            target = membership_id(infra.secret_key, command.conversation_id, command.user_id)
+            # Unless they came back and were given the role since (then they are a member).
+            if not (await infra.store.load(MEMBERSHIP, target)).state.joined:
+                outcomes.append(await _drop(infra, command, command.user_id, actor, meta))
     return _reply(command.conversation_id, outcomes)
+
+
+async def _drop(
+    infra: Infra, command: RemoveMember | SetRole, user_id: str, by: str, meta: CommandMeta
+) -> Outcome[ConversationState]:
+    return await transact(
+        infra.store,
+        CONVERSATION,
+        command.conversation_id,
+        lambda s: decide_drop(s, command.conversation_id, user_id, by, meta.received_at),
+        meta,
+        step="drop",
+    )
 
 
 async def set_role(infra: Infra, command: SetRole, meta: CommandMeta) -> CommandReply:
     """Give a role: decided on the conversation, which keeps the roles. A channel's member
     who joined on their own membership is known to be one from it."""
     conversation = await _conversation(infra, command.conversation_id)
+    target = membership_id(infra.secret_key, command.conversation_id, command.user_id)
     joined = False
     state = conversation.state
     if state.kind == "channel" and command.user_id not in state.members:
-        membership = await infra.store.load(
-            MEMBERSHIP, membership_id(infra.secret_key, command.conversation_id, command.user_id)
-        )
-        joined = membership.state.joined
+        joined = (await infra.store.load(MEMBERSHIP, target)).state.joined
     changed = await transact(
         infra.store,
         CONVERSATION,
@@ -225,4 +246,14 @@ async def set_role(infra: Infra, command: SetRole, meta: CommandMeta) -> Command
         lambda s: decide_role(s, command, meta, joined=joined),
         meta,
     )
-    return _reply(command.conversation_id, [conversation, changed])
+    outcomes: list[Outcome[Any]] = [conversation, changed]
+    if joined and changed.events:
+        # The role is written on the conversation, the membership lives on its own aggregate:
+        # a removal or leave may have landed in between. Each side writes its own aggregate,
+        # then reads the other's (`remove_member` does the same the other way round), so at
+        # least one of them sees both and takes the person out of the conversation too.
+        membership = await infra.store.load(MEMBERSHIP, target)
+        if not membership.state.joined:
+            by = membership.state.removed_by or command.user_id
+            outcomes.append(await _drop(infra, command, command.user_id, by, meta))
+    return _reply(command.conversation_id, outcomes)

@@ -10,6 +10,8 @@ joined before memberships had aggregates of their own (their events stay valid).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
 
 from core.commands import CommandMeta
@@ -229,6 +231,10 @@ def decide_role(
     current = state.members.get(command.user_id) or ("member" if joined else None)
     if current is None:
         raise BadMembership("roles are for members")
+    if command.role == "owner" and command.user_id not in state.members:
+        # Someone who only joined could be leaving at this very moment (their membership is
+        # another aggregate): a channel's ownership goes to one of its admins.
+        raise BadMembership("a channel's ownership goes to one of its admins")
     if current == command.role:
         return []
     if command.user_id == actor:
@@ -246,3 +252,14 @@ def decide_role(
     if command.role == "owner":
         return [change(command.user_id, "owner"), change(actor, "admin")]
     return [change(command.user_id, command.role)]
+
+
+def decide_drop(
+    state: ConversationState, conversation_id: str, user_id: str, by: str, at: datetime
+) -> list[Event]:
+    """Take a channel member who is no longer one out of `members`: their role was given
+    while they were being removed or leaving on their membership aggregate (see
+    `handlers.chat.channels`). The owner is never dropped (ownership goes to admins only)."""
+    if state.members.get(user_id) in (None, "owner"):
+        return []
+    return [MemberRemoved(conversation_id=conversation_id, user_id=user_id, by=by, at=at)]

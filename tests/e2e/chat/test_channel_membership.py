@@ -109,6 +109,11 @@ async def test_admins_remove_channel_members_who_then_stay_out_until_invited(
     status, detail = await fan.call("GET", f"/v1/conversations/{cid}")
     assert detail["members"][admin.id] == "admin"
     assert detail["conversation"]["member_count"] == 4
+    # Ownership goes to an admin, never straight to someone who only joined.
+    status, problem = await owner.call(
+        "PUT", f"/v1/conversations/{cid}/members/{fan.id}/role", {"role": "owner"}
+    )
+    assert status == 422 and problem["type"] == "quark:bad-membership"
     # A member removes nobody; an admin removes members.
     status, problem = await fan.call("DELETE", f"/v1/conversations/{cid}/members/{other.id}")
     assert status == 403 and problem["type"] == "quark:chat-not-allowed"
