@@ -1,56 +1,48 @@
-"""Messaging: conversations (direct, group, channel), their members, messages, history and
-read markers.
+"""Messaging: conversations (direct, group, channel) and their members — starting, listing,
+reading, changing, inviting, removing, roles and joining a channel.
 
-Who may read or write is checked here against the `chat` read model, the way a comment's
-post is checked (read-your-writes makes one's own joins and invitations visible at once);
-the handlers decide membership changes on the conversation's own aggregate. A stranger to a
-private conversation meets 404, never 403.
+Who may read is checked here against the `chat` read model (`edge.routes.chat_common`); the
+handlers decide membership changes on the conversation's aggregate, and a channel's joins
+and leaves on each person's membership aggregate. Messages, history and read markers are in
+`edge.routes.chat_messages`.
 """
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 
 import msgspec
 from aiohttp import web
 
 from core.commands import format_position
-from core.errors import FieldError, TimeoutWaitingError, ValidationError
+from core.errors import FieldError, ValidationError
 from core.ids import derived_id, is_uuid
-from core.ratelimit import Rule
 from edge.auth import Principal, optional_principal, principal, send_as
-from edge.authors import Author, authors, mentioned
 from edge.bodies import read_json
-from edge.context import (
-    POSITIONS,
-    command_headers,
-    created_id,
-    infra,
-    limit,
-    path_id,
-    wait_for_position,
-)
+from edge.context import command_headers, created_id, infra, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
-from edge.params import IntQuery
-from edge.perks import perks_of
-from edge.routes.media import MediaView, media_views
+from edge.routes.chat_common import (
+    CONVERSATION_ID,
+    LIMIT,
+    PROJECTION,
+    ConversationResult,
+    MessageView,
+    catch_up,
+    check_blocks,
+    json_response,
+    message_views,
+    readable,
+)
 from edge.routes.posts import CURSOR
 from edge.routing import Param, Route
 from handlers.chat.commands import (
     AddMembers,
-    Body,
     ChangeConversation,
-    DeleteMessage,
-    EditMessage,
     JoinChannel,
     Kind,
-    MarkRead,
-    MediaIds,
     Name,
     RemoveMember,
     Role,
-    SendMessage,
     SetRole,
     StartConversation,
     UserIds,
@@ -60,27 +52,13 @@ from handlers.chat.errors import (
     Blocked,
     ConversationFull,
     ConversationNotFound,
-    MessageIdTaken,
-    MessageNotFound,
     NotAllowed,
-    NotMessageSender,
-    PostingClosed,
+    RemovedFromChannel,
     TooManyMembers,
 )
 from handlers.chat.marker import muted_now
-from handlers.media.commands import AttachMedia
-from handlers.media.errors import MediaNotFound, MediaNotReady
 from projections import chat as model
-from projections import follows as follows_model
 from projections import profiles as profiles_model
-
-PROJECTION = "chat"
-#: The log stream of the chat context.
-STREAM = "CHAT"
-#: How long a lookup of an unknown message waits for the read model to reach the log's head.
-MESSAGE_WAIT_SECONDS = 2.0
-MANAGERS = ("owner", "admin")
-_encoder = msgspec.json.Encoder()
 
 
 class StartBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -104,61 +82,16 @@ class RoleBody(msgspec.Struct, forbid_unknown_fields=True):
     role: Role
 
 
-class SendBody(msgspec.Struct, forbid_unknown_fields=True):
-    body: Body
-    #: A UUID the client chose: sending again with it is the same message.
-    id: str | None = None
-    reply_to: str | None = None
-    media_ids: MediaIds = []
+#: The streams the `profiles` read model is made from (`streams.yaml`).
+PROFILE_STREAMS = ("ACCOUNTS", "PEOPLE")
 
 
-class EditBody(msgspec.Struct, forbid_unknown_fields=True):
-    body: Body
-
-
+# The body of `mark_read` (`edge.routes.chat_messages`), declared here: the OpenAPI document
+# names it `edge.routes.chat.ReadBody` (its module qualifies it, as notifications have a
+# `ReadBody` too), and splitting this module must not rename a schema clients generate from.
+# (A comment, not a docstring: a docstring would become the schema's description.)
 class ReadBody(msgspec.Struct, forbid_unknown_fields=True):
     up_to: str
-
-
-class ConversationResult(msgspec.Struct):
-    id: str
-    position: str
-
-
-class MessageResult(msgspec.Struct):
-    id: str
-    conversation_id: str
-    position: str
-
-
-class MessageView(msgspec.Struct):
-    id: str
-    conversation_id: str
-    #: The message's place in its conversation (larger is later).
-    seq: int
-    #: Empty for a deleted message (a tombstone keeps its place).
-    sender_id: str
-    body: str
-    reply_to: str | None
-    media_ids: list[str]
-    #: The attachments that are ready; a channel's are public, any other conversation's
-    #: come with signed links that only its readers are given.
-    media: list[MediaView]
-    sent_at: datetime
-    edited_at: datetime | None
-    deleted: bool
-    sender: Author | None
-
-
-class EditView(msgspec.Struct):
-    body: str
-    replaced_at: datetime
-
-
-class MessageDetail(msgspec.Struct):
-    message: MessageView
-    #: The bodies it had before each edit, oldest first.
-    edits: list[EditView]
 
 
 class ConversationView(msgspec.Struct):
@@ -195,68 +128,16 @@ class ConversationPage(msgspec.Struct):
     next_cursor: str | None
 
 
-class MessagePage(msgspec.Struct):
-    items: list[MessageView]
-    next_cursor: str | None
-
-
-def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status, body=_encoder.encode(value), content_type="application/json", headers=headers
-    )
-
-
-async def _message_views(request: web.Request, rows: list[model.MessageRow]) -> list[MessageView]:
-    writers = await authors(request, {r.sender_id for r in rows if r.deleted_at is None})
-    media = await media_views(request, [m for r in rows for m in r.media_ids])
-    return [
-        MessageView(
-            r.id,
-            r.conversation_id,
-            r.seq,
-            "" if r.deleted_at else r.sender_id,
-            r.body,
-            r.reply_to,
-            r.media_ids,
-            [media[m] for m in r.media_ids if m in media],
-            r.sent_at,
-            r.edited_at,
-            r.deleted_at is not None,
-            None if r.deleted_at else writers.get(r.sender_id),
-        )
-        for r in rows
-    ]
-
-
-async def readable(
-    request: web.Request, who: Principal | None
-) -> tuple[model.ConversationRow, str | None]:
-    """The path's conversation and the reader's role in it, if they may read it: its
-    members, and anyone for a channel. Anyone else (a former member too) gets 404."""
-    conversation_id = path_id(request, "conversation_id", ConversationNotFound)
-    await wait_for_position(request, PROJECTION)
-    pool = infra(request).pool
-    row = await model.get_conversation(pool, conversation_id)
-    role = await model.role_of(pool, conversation_id, who.user_id) if row and who else None
-    if row is None or (role is None and row.kind != "channel"):
-        raise ConversationNotFound()
-    return row, role
-
-
-async def _check_blocks(request: web.Request, me: str, others: list[str]) -> None:
-    await wait_for_position(request, "follows")
-    if set(others) & await follows_model.block_partners(infra(request).pool, me):
-        raise Blocked()
-
-
 async def _check_people(request: web.Request, user_ids: list[str]) -> list[str]:
     """The ids, each once, if each names a person; 422 otherwise."""
     unique = list(dict.fromkeys(user_ids))
-    known = (
-        await profiles_model.by_users(infra(request).pool, [u for u in unique if is_uuid(u)])
-        if unique
-        else {}
-    )
+    ids = [u for u in unique if is_uuid(u)]
+    pool = infra(request).pool
+    known = await profiles_model.by_users(pool, ids) if ids else {}
+    if len(known) < len(ids):
+        # Someone who signed up a moment ago may not be in the profiles read model yet.
+        await catch_up(request, "profiles", PROFILE_STREAMS)
+        known = await profiles_model.by_users(pool, ids)
     unknown = [u for u in unique if u not in known]
     if unknown:
         raise ValidationError(
@@ -281,7 +162,7 @@ async def start_conversation(request: web.Request) -> web.Response:
                 "a direct conversation has exactly one other member",
                 errors=[FieldError("members", "one user id, not your own")],
             )
-        await _check_blocks(request, who.user_id, members)
+        await check_blocks(request, who.user_id, members)
         # One conversation per pair: its id is a function of the two people.
         conversation_id = derived_id(
             i.secret_key, "direct-conversation", *sorted((who.user_id, members[0]))
@@ -291,7 +172,7 @@ async def start_conversation(request: web.Request) -> web.Response:
         if existing is not None:
             # Nothing to write: the position is where the read model has the conversation.
             position = format_position(i.store.streams.stream_for("chat"), existing.last_seq)
-            return _json(
+            return json_response(
                 200,
                 ConversationResult(conversation_id, position),
                 {"Quark-Position": position},
@@ -313,7 +194,7 @@ async def start_conversation(request: web.Request) -> web.Response:
         who,
     )
     headers = {**command_headers(reply), "Location": f"/v1/conversations/{conversation_id}"}
-    return _json(201, ConversationResult(conversation_id, reply.position or ""), headers)
+    return json_response(201, ConversationResult(conversation_id, reply.position or ""), headers)
 
 
 async def _views(
@@ -325,7 +206,7 @@ async def _views(
         if c.last_message_id
     ]
     lasts = await model.messages_by_ids(infra(request).pool, last_ids)
-    views = {m.id: m for m in await _message_views(request, list(lasts.values()))}
+    views = {m.id: m for m in await message_views(request, list(lasts.values()))}
     out = []
     now = datetime.now(UTC)
     for item in rows:
@@ -357,7 +238,7 @@ async def _views(
 async def list_conversations(request: web.Request) -> web.Response:
     who = await principal(request)
     i = infra(request)
-    size = _LIMIT.read(request)
+    size = LIMIT.read(request)
     before = None
     scope = f"conversations|{who.user_id}"
     if "cursor" in request.query:
@@ -376,7 +257,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         if more and last
         else None
     )
-    return _json(200, ConversationPage(await _views(request, list(page)), cursor))
+    return json_response(200, ConversationPage(await _views(request, list(page)), cursor))
 
 
 async def get_conversation(request: web.Request) -> web.Response:
@@ -398,7 +279,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         row.kind == "group" and row.member_count <= i.settings.read_receipts_max_members
     )
     receipts = await model.read_markers(i.pool, row.id) if role is not None and small else None
-    return _json(200, ConversationDetail(view, members, receipts))  # type: ignore[arg-type]
+    return json_response(200, ConversationDetail(view, members, receipts))  # type: ignore[arg-type]
 
 
 async def change_conversation(request: web.Request) -> web.Response:
@@ -412,7 +293,7 @@ async def change_conversation(request: web.Request) -> web.Response:
         ),
         who,
     )
-    return _json(
+    return json_response(
         200, ConversationResult(conversation_id, reply.position or ""), command_headers(reply)
     )
 
@@ -425,7 +306,7 @@ async def add_members(request: web.Request) -> web.Response:
     reply = await send_as(
         request, AddMembers(conversation_id=conversation_id, members=members), who
     )
-    return _json(
+    return json_response(
         200, ConversationResult(conversation_id, reply.position or ""), command_headers(reply)
     )
 
@@ -437,7 +318,7 @@ async def remove_member(request: web.Request) -> web.Response:
     reply = await send_as(
         request, RemoveMember(conversation_id=conversation_id, user_id=user_id), who
     )
-    return _json(
+    return json_response(
         200, ConversationResult(conversation_id, reply.position or ""), command_headers(reply)
     )
 
@@ -450,7 +331,7 @@ async def set_role(request: web.Request) -> web.Response:
     reply = await send_as(
         request, SetRole(conversation_id=conversation_id, user_id=user_id, role=body.role), who
     )
-    return _json(
+    return json_response(
         200, ConversationResult(conversation_id, reply.position or ""), command_headers(reply)
     )
 
@@ -459,228 +340,12 @@ async def join_channel(request: web.Request) -> web.Response:
     who = await principal(request)
     conversation_id = path_id(request, "conversation_id", ConversationNotFound)
     reply = await send_as(request, JoinChannel(conversation_id=conversation_id), who)
-    return _json(
+    return json_response(
         200, ConversationResult(conversation_id, reply.position or ""), command_headers(reply)
     )
 
 
-async def send_message(request: web.Request) -> web.Response:
-    who = await principal(request)
-    i = infra(request)
-    body = await read_json(request, SendBody, max_bytes=i.settings.max_body_bytes)
-    p = await perks_of(request, who.user_id)
-    if len(body.body) > int(p["message_max_chars"]):
-        raise ValidationError(
-            "the message is too long",
-            errors=[FieldError("body", f"at most {p['message_max_chars']} characters")],
-        )
-    if body.id is not None and not is_uuid(body.id):
-        raise ValidationError("not a message id", errors=[FieldError("id", "a UUID")])
-    if len(set(body.media_ids)) != len(body.media_ids) or not all(map(is_uuid, body.media_ids)):
-        raise ValidationError("media ids, each once", errors=[FieldError("media_ids", "media ids")])
-    row, role = await readable(request, who)
-    if role is None:
-        raise NotAllowed("join the channel to post in it")
-    if row.kind == "channel" and not row.everyone_posts and role not in MANAGERS:
-        raise PostingClosed()
-    if row.kind == "direct":
-        others = [u for u in await model.members(i.pool, row.id) if u != who.user_id]
-        await _check_blocks(request, who.user_id, others)
-    if body.reply_to is not None:
-        parent = await _lookup_message(request, body.reply_to)
-        if parent is None or parent.conversation_id != row.id:
-            raise ValidationError(
-                "no such message in this conversation",
-                errors=[FieldError("reply_to", "a message of this conversation")],
-            )
-    quota = max(1, int(int(p["messages_per_minute"]) * i.settings.perks_quota_scale))
-    await limit(request, Rule("messages", quota, 60), who.user_id)
-    message_id = body.id or created_id(request, "message")
-    for media_id in body.media_ids:
-        # Media of a channel is public like the channel; any other stays behind signed links.
-        await send_as(
-            request,
-            AttachMedia(
-                media_id=media_id, ref=f"message:{message_id}", public=row.kind == "channel"
-            ),
-            who,
-            step=f"attach-{media_id}",
-        )
-    owners = await mentioned(request, body.body)
-    reply = await send_as(
-        request,
-        SendMessage(
-            message_id=message_id,
-            conversation_id=row.id,
-            body=body.body,
-            reply_to=body.reply_to,
-            media_ids=body.media_ids,
-            mentions=list(owners),
-            mention_owners=owners,
-        ),
-        who,
-    )
-    headers = {
-        **command_headers(reply),
-        "Location": f"/v1/conversations/{row.id}/messages/{message_id}",
-    }
-    return _json(201, MessageResult(message_id, row.id, reply.position or ""), headers)
-
-
-def _anchor(request: web.Request, name: str) -> str | None:
-    value = request.query.get(name)
-    if value is not None and not is_uuid(value):
-        raise ValidationError(
-            f"`{name}` is a message id", errors=[FieldError(name, "a message id")]
-        )
-    return value
-
-
-async def list_messages(request: web.Request) -> web.Response:
-    who = await optional_principal(request)
-    i = infra(request)
-    size = _LIMIT.read(request)
-    before_id, since_id = _anchor(request, "before"), _anchor(request, "since")
-    row, _ = await readable(request, who)
-    scope = f"messages|{row.id}"
-    before: int | None = None
-    after: int | None = None
-    for anchor, name in ((before_id, "before"), (since_id, "since")):
-        if anchor is not None:
-            m = await _lookup_message(request, anchor)
-            if m is None or m.conversation_id != row.id:
-                raise ValidationError(
-                    "no such message in this conversation",
-                    errors=[FieldError(name, "a message of this conversation")],
-                )
-            if name == "before":
-                before = m.seq
-            else:
-                after = m.seq
-    if "cursor" in request.query:
-        c = decode_cursor(i.secret_key, scope, request.query["cursor"])
-        if not isinstance(c.get("n"), int) or c.get("d") not in ("older", "newer"):
-            raise BadCursor()
-        if c["d"] == "older":
-            before, after = c["n"], None
-        else:
-            after = c["n"]
-            before = c.get("b") if isinstance(c.get("b"), int) else None
-    rows = await model.history(i.pool, row.id, before=before, after=after, limit=size + 1)
-    page, more = rows[:size], len(rows) > size
-    cursor = None
-    if more and page:
-        direction = "newer" if after is not None else "older"
-        payload: dict[str, object] = {"n": page[-1].seq, "d": direction}
-        if direction == "newer" and before is not None:
-            payload["b"] = before
-        cursor = encode_cursor(i.secret_key, scope, payload)
-    return _json(200, MessagePage(await _message_views(request, page), cursor))
-
-
-async def _lookup_message(request: web.Request, message_id: str) -> model.MessageRow | None:
-    """The message, also when the client learnt of it a moment ago from the live channel:
-    live items come from another read model, which may be ahead of this one. A miss waits
-    (bounded) for this read model to reach the log's head once before it counts."""
-    if not is_uuid(message_id):
-        return None
-    i = infra(request)
-    message = await model.get_message(i.pool, message_id)
-    if message is None:
-        head = (await i.nc.jetstream().stream_info(STREAM)).state.last_seq
-        with contextlib.suppress(TimeoutWaitingError):
-            await request.app[POSITIONS].wait(PROJECTION, STREAM, head, MESSAGE_WAIT_SECONDS)
-        message = await model.get_message(i.pool, message_id)
-    return message
-
-
-async def _message_in(request: web.Request, row: model.ConversationRow) -> model.MessageRow:
-    message_id = path_id(request, "message_id", MessageNotFound)
-    message = await _lookup_message(request, message_id)
-    if message is None or message.conversation_id != row.id:
-        raise MessageNotFound()
-    return message
-
-
-async def get_message(request: web.Request) -> web.Response:
-    who = await optional_principal(request)
-    row, _ = await readable(request, who)
-    message = await _message_in(request, row)
-    view = (await _message_views(request, [message]))[0]
-    edits = await model.edits(infra(request).pool, message.id)
-    return _json(200, MessageDetail(view, [EditView(e.body, e.replaced_at) for e in edits]))
-
-
-async def edit_message(request: web.Request) -> web.Response:
-    who = await principal(request)
-    body = await read_json(request, EditBody, max_bytes=infra(request).settings.max_body_bytes)
-    row, _ = await readable(request, who)
-    message = await _message_in(request, row)
-    owners = await mentioned(request, body.body)
-    reply = await send_as(
-        request,
-        EditMessage(
-            message_id=message.id, body=body.body, mentions=list(owners), mention_owners=owners
-        ),
-        who,
-    )
-    return _json(
-        200, MessageResult(message.id, row.id, reply.position or ""), command_headers(reply)
-    )
-
-
-async def delete_message(request: web.Request) -> web.Response:
-    who = await principal(request)
-    row, role = await readable(request, who)
-    message = await _message_in(request, row)
-    as_admin = row.kind != "direct" and role in MANAGERS
-    reply = await send_as(request, DeleteMessage(message_id=message.id, as_admin=as_admin), who)
-    return _json(
-        200, MessageResult(message.id, row.id, reply.position or ""), command_headers(reply)
-    )
-
-
-async def mark_read(request: web.Request) -> web.Response:
-    who = await principal(request)
-    i = infra(request)
-    body = await read_json(request, ReadBody, max_bytes=i.settings.max_body_bytes)
-    row, role = await readable(request, who)
-    if role is None:
-        raise NotAllowed("join the channel to keep a read marker in it")
-    message = await _lookup_message(request, body.up_to)
-    if message is None or message.conversation_id != row.id:
-        raise ValidationError(
-            "no such message in this conversation",
-            errors=[FieldError("up_to", "a message of this conversation")],
-        )
-    reply = await send_as(
-        request,
-        MarkRead(
-            marker_id=derived_id(i.secret_key, "read-marker", row.id, who.user_id),
-            conversation_id=row.id,
-            message_id=message.id,
-            seq=message.seq,
-        ),
-        who,
-    )
-    return _json(200, ConversationResult(row.id, reply.position or ""), command_headers(reply))
-
-
-_CONVERSATION_ID = Param(
-    "conversation_id", "path", "Conversation id", {"type": "string", "format": "uuid"}
-)
 _USER_ID = Param("user_id", "path", "A member's user id", {"type": "string", "format": "uuid"})
-_MESSAGE_ID = Param("message_id", "path", "Message id", {"type": "string", "format": "uuid"})
-_BEFORE = Param(
-    "before",
-    "query",
-    "Messages before this one, newest first",
-    {"type": "string", "format": "uuid"},
-)
-_SINCE = Param(
-    "since", "query", "Messages after this one, oldest first", {"type": "string", "format": "uuid"}
-)
-_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
 
 _MEMBERSHIP = (ConversationNotFound, NotAllowed, BadMembership)
 
@@ -707,7 +372,7 @@ ROUTES = [
         "My conversations, latest activity first, with the last message and unread counts",
         "messaging",
         response=ConversationPage,
-        params=(_LIMIT.param, CURSOR),
+        params=(LIMIT.param, CURSOR),
         raises=(BadCursor,),
         auth="bearer",
         after=True,
@@ -720,7 +385,7 @@ ROUTES = [
         "A conversation with its members (members only; anyone for a channel)",
         "messaging",
         response=ConversationDetail,
-        params=(_CONVERSATION_ID,),
+        params=(CONVERSATION_ID,),
         raises=(ConversationNotFound,),
         auth="optional",
         after=True,
@@ -734,7 +399,7 @@ ROUTES = [
         "messaging",
         request=ChangeBody,
         response=ConversationResult,
-        params=(_CONVERSATION_ID,),
+        params=(CONVERSATION_ID,),
         raises=_MEMBERSHIP,
         auth="bearer",
         name="change_conversation",
@@ -743,11 +408,11 @@ ROUTES = [
         "POST",
         "/v1/conversations/{conversation_id}/members",
         add_members,
-        "Invite people (owner and admins)",
+        "Invite people (owner and admins; lets back into a channel someone they removed)",
         "messaging",
         request=MembersBody,
         response=ConversationResult,
-        params=(_CONVERSATION_ID,),
+        params=(CONVERSATION_ID,),
         raises=(*_MEMBERSHIP, ConversationFull),
         auth="bearer",
         name="add_members",
@@ -759,7 +424,7 @@ ROUTES = [
         "Remove a member (owner; admins remove members), or leave (my own id)",
         "messaging",
         response=ConversationResult,
-        params=(_CONVERSATION_ID, _USER_ID),
+        params=(CONVERSATION_ID, _USER_ID),
         raises=_MEMBERSHIP,
         auth="bearer",
         name="remove_member",
@@ -772,7 +437,7 @@ ROUTES = [
         "messaging",
         request=RoleBody,
         response=ConversationResult,
-        params=(_CONVERSATION_ID, _USER_ID),
+        params=(CONVERSATION_ID, _USER_ID),
         raises=_MEMBERSHIP,
         auth="bearer",
         name="set_role",
@@ -781,104 +446,12 @@ ROUTES = [
         "POST",
         "/v1/conversations/{conversation_id}/join",
         join_channel,
-        "Join a channel",
+        "Join a channel (not after its owner or admins removed me; their invitation does)",
         "messaging",
         response=ConversationResult,
-        params=(_CONVERSATION_ID,),
-        raises=_MEMBERSHIP,
+        params=(CONVERSATION_ID,),
+        raises=(*_MEMBERSHIP, RemovedFromChannel),
         auth="bearer",
         name="join_channel",
-    ),
-    Route(
-        "POST",
-        "/v1/conversations/{conversation_id}/messages",
-        send_message,
-        "Send a message (a client-chosen `id` makes it idempotent)",
-        "messaging",
-        request=SendBody,
-        response=MessageResult,
-        status=201,
-        params=(_CONVERSATION_ID,),
-        raises=(
-            ConversationNotFound,
-            NotAllowed,
-            PostingClosed,
-            Blocked,
-            MessageIdTaken,
-            MediaNotFound,
-            MediaNotReady,
-        ),
-        auth="bearer",
-        after=True,
-        limited=True,
-        idempotent_create=True,
-        name="send_message",
-    ),
-    Route(
-        "GET",
-        "/v1/conversations/{conversation_id}/messages",
-        list_messages,
-        "A conversation's messages: newest first, or oldest first `since` a message",
-        "messaging",
-        response=MessagePage,
-        params=(_CONVERSATION_ID, _BEFORE, _SINCE, _LIMIT.param, CURSOR),
-        raises=(ConversationNotFound, BadCursor),
-        auth="optional",
-        after=True,
-        name="list_messages",
-    ),
-    Route(
-        "GET",
-        "/v1/conversations/{conversation_id}/messages/{message_id}",
-        get_message,
-        "A message with the bodies it had before its edits",
-        "messaging",
-        response=MessageDetail,
-        params=(_CONVERSATION_ID, _MESSAGE_ID),
-        raises=(ConversationNotFound, MessageNotFound),
-        auth="optional",
-        after=True,
-        name="get_message",
-    ),
-    Route(
-        "PATCH",
-        "/v1/conversations/{conversation_id}/messages/{message_id}",
-        edit_message,
-        "Edit my message (its earlier text is kept)",
-        "messaging",
-        request=EditBody,
-        response=MessageResult,
-        params=(_CONVERSATION_ID, _MESSAGE_ID),
-        raises=(ConversationNotFound, MessageNotFound, NotMessageSender),
-        auth="bearer",
-        after=True,
-        name="edit_message",
-    ),
-    Route(
-        "DELETE",
-        "/v1/conversations/{conversation_id}/messages/{message_id}",
-        delete_message,
-        "Delete a message (its sender, or an admin of a group or channel): a tombstone stays",
-        "messaging",
-        response=MessageResult,
-        params=(_CONVERSATION_ID, _MESSAGE_ID),
-        raises=(ConversationNotFound, MessageNotFound, NotMessageSender),
-        auth="bearer",
-        after=True,
-        name="delete_message",
-    ),
-    Route(
-        "POST",
-        "/v1/conversations/{conversation_id}/read",
-        mark_read,
-        "Move my read marker up to a message",
-        "messaging",
-        request=ReadBody,
-        response=ConversationResult,
-        params=(_CONVERSATION_ID,),
-        raises=(ConversationNotFound, NotAllowed),
-        auth="bearer",
-        after=True,
-        name="mark_read",
     ),
 ]

@@ -1,7 +1,7 @@
 """Messaging: a member's own state in a conversation beyond the read marker — muting it.
 
-Apart from `edge.routes.chat` (which grew past a screenful of flows) but on the same read
-model and the same rule: members only, anyone else meets 404 as on every other route of a
+Apart from `edge.routes.chat` and `edge.routes.chat_messages` (one module per flow) but on
+the same read model and the same rule: members only, anyone else meets 404 as on every other route of a
 conversation they may not act in.
 """
 
@@ -17,24 +17,16 @@ from core.ids import derived_id
 from edge.auth import principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, infra
-from edge.routes.chat import ConversationResult, readable
-from edge.routing import Param, Route
+from edge.routes.chat_common import CONVERSATION_ID, ConversationResult, json_response, readable
+from edge.routing import Route
 from handlers.chat.commands import MuteConversation, UnmuteConversation
 from handlers.chat.errors import ConversationNotFound
-
-_encoder = msgspec.json.Encoder()
 
 
 class MuteBody(msgspec.Struct, forbid_unknown_fields=True):
     #: When the mute ends (RFC 3339 with its offset); null or absent: until unmuted. A time
     #: already past is accepted and mutes nothing (a client's clock may be behind).
     until: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
-
-
-def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status, body=_encoder.encode(value), content_type="application/json", headers=headers
-    )
 
 
 async def _member_marker(request: web.Request, user_id: str) -> tuple[str, str]:
@@ -55,7 +47,7 @@ async def mute(request: web.Request) -> web.Response:
         MuteConversation(marker_id=marker_id, conversation_id=conversation_id, until=body.until),
         who,
     )
-    return _json(
+    return json_response(
         200, ConversationResult(conversation_id, reply.position or ""), command_headers(reply)
     )
 
@@ -66,14 +58,10 @@ async def unmute(request: web.Request) -> web.Response:
     reply = await send_as(
         request, UnmuteConversation(marker_id=marker_id, conversation_id=conversation_id), who
     )
-    return _json(
+    return json_response(
         200, ConversationResult(conversation_id, reply.position or ""), command_headers(reply)
     )
 
-
-_CONVERSATION_ID = Param(
-    "conversation_id", "path", "Conversation id", {"type": "string", "format": "uuid"}
-)
 
 ROUTES = [
     Route(
@@ -84,7 +72,7 @@ ROUTES = [
         "messaging",
         request=MuteBody,
         response=ConversationResult,
-        params=(_CONVERSATION_ID,),
+        params=(CONVERSATION_ID,),
         raises=(ConversationNotFound,),
         auth="bearer",
         after=True,
@@ -97,7 +85,7 @@ ROUTES = [
         "Unmute a conversation of mine",
         "messaging",
         response=ConversationResult,
-        params=(_CONVERSATION_ID,),
+        params=(CONVERSATION_ID,),
         raises=(ConversationNotFound,),
         auth="bearer",
         after=True,

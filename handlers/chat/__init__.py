@@ -5,8 +5,8 @@ their messages.
 decides it.
 """
 
-from core.bus import Decider, HandlerTable
-from handlers.chat import conversation, marker, message
+from core.bus import Decider, HandlerTable, Procedure
+from handlers.chat import channels, conversation, marker, message
 from handlers.chat.commands import (
     AddMembers,
     ChangeConversation,
@@ -40,10 +40,12 @@ _M = message.MESSAGE
 TABLE: HandlerTable = {
     StartConversation: Decider(_C, _conversation, conversation.decide_start, creates=True),
     ChangeConversation: Decider(_C, lambda c: c.conversation_id, conversation.decide_change),
-    AddMembers: Decider(_C, lambda c: c.conversation_id, conversation.decide_add),
-    RemoveMember: Decider(_C, lambda c: c.conversation_id, conversation.decide_remove),
-    JoinChannel: Decider(_C, lambda c: c.conversation_id, conversation.decide_join),
-    SetRole: Decider(_C, lambda c: c.conversation_id, conversation.decide_role),
+    # A channel's members each have a membership aggregate (`membership.py`): these read the
+    # conversation and write there, so joins and leaves never contend (`channels.py`).
+    AddMembers: Procedure(channels.add_members),
+    RemoveMember: Procedure(channels.remove_member),
+    JoinChannel: Procedure(channels.join_channel),
+    SetRole: Procedure(channels.set_role),
     SendMessage: Decider(_M, _message, message.decide_send, creates=True),
     EditMessage: Decider(_M, lambda c: c.message_id, message.decide_edit),
     DeleteMessage: Decider(_M, lambda c: c.message_id, message.decide_delete),

@@ -3,10 +3,14 @@ settings and members with their roles. Pure `evolve` and `decide`.
 
 Messages are not part of it (see `handlers.chat.message`): the conversation's subject holds
 only the rare membership and settings changes, so it loads fast and sending never contends
-for it.
+for it. Nor are the people who join a channel (see `handlers.chat.membership`): `members` of
+a channel holds its owner and admins, the people named when it started, and those who
+joined before memberships had aggregates of their own (their events stay valid).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import msgspec
 
@@ -17,7 +21,6 @@ from core.registry import Event
 from handlers.chat.commands import (
     AddMembers,
     ChangeConversation,
-    JoinChannel,
     RemoveMember,
     SetRole,
     StartConversation,
@@ -174,18 +177,17 @@ def decide_add(state: ConversationState, command: AddMembers, meta: CommandMeta)
     ]
 
 
-def decide_join(state: ConversationState, command: JoinChannel, meta: CommandMeta) -> list[Event]:
-    actor = _actor(meta)
+def check_join(state: ConversationState, actor: str) -> None:
+    """Anyone may join a channel that exists; nobody joins a group or direct conversation
+    (strangers to them learn nothing of them)."""
     _existing(state, actor)
     if state.kind != "channel":
         raise NotAllowed("only channels are open to anyone")
-    if actor in state.members:
-        return []
-    return [
-        MembersAdded(
-            conversation_id=command.conversation_id, members=[actor], by=actor, at=meta.received_at
-        )
-    ]
+
+
+def check_manager(state: ConversationState, actor: str) -> None:
+    """The actor is an owner or admin of the conversation."""
+    _manager(state, actor)
 
 
 def decide_remove(
@@ -203,7 +205,9 @@ def decide_remove(
         # Owners remove anyone; admins remove members only.
         if mine != "owner" and not (mine == "admin" and role == "member"):
             raise NotAllowed()
-    elif role == "owner" and len(state.members) > 1:
+    elif role == "owner" and (len(state.members) > 1 or state.kind == "channel"):
+        # A channel's members are not all counted here (see `handlers.chat.membership`):
+        # its owner always hands it over, so that a channel never goes without one.
         raise BadMembership("an owner hands ownership to someone else before leaving")
     return [
         MemberRemoved(
@@ -215,14 +219,22 @@ def decide_remove(
     ]
 
 
-def decide_role(state: ConversationState, command: SetRole, meta: CommandMeta) -> list[Event]:
+def decide_role(
+    state: ConversationState, command: SetRole, meta: CommandMeta, *, joined: bool = False
+) -> list[Event]:
+    """`joined`: the person is a member of the channel through their own membership
+    aggregate (checked by the caller); once given a role they are in `members` too."""
     actor = _actor(meta)
     _existing(state, actor)
     if state.kind == "direct" or state.members.get(actor) != "owner":
         raise NotAllowed("only the owner gives and takes roles")
-    current = state.members.get(command.user_id)
+    current = state.members.get(command.user_id) or ("member" if joined else None)
     if current is None:
         raise BadMembership("roles are for members")
+    if command.role == "owner" and command.user_id not in state.members:
+        # Someone who only joined could be leaving at this very moment (their membership is
+        # another aggregate): a channel's ownership goes to one of its admins.
+        raise BadMembership("a channel's ownership goes to one of its admins")
     if current == command.role:
         return []
     if command.user_id == actor:
@@ -240,3 +252,14 @@ def decide_role(state: ConversationState, command: SetRole, meta: CommandMeta) -
     if command.role == "owner":
         return [change(command.user_id, "owner"), change(actor, "admin")]
     return [change(command.user_id, command.role)]
+
+
+def decide_drop(
+    state: ConversationState, conversation_id: str, user_id: str, by: str, at: datetime
+) -> list[Event]:
+    """Take a channel member who is no longer one out of `members`: their role was given
+    while they were being removed or leaving on their membership aggregate (see
+    `handlers.chat.channels`). The owner is never dropped (ownership goes to admins only)."""
+    if state.members.get(user_id) in (None, "owner"):
+        return []
+    return [MemberRemoved(conversation_id=conversation_id, user_id=user_id, by=by, at=at)]

@@ -53,3 +53,11 @@ class MessageIdTaken(ConflictError):
 class BadMembership(ValidationError):
     code = "bad-membership"
     title = "This membership change is not possible"
+
+
+class RemovedFromChannel(ForbiddenError):
+    """Joining a channel after an owner or admin removed one; their invitation lets one
+    back in."""
+
+    code = "removed-from-channel"
+    title = "An owner or admin removed you from this channel; only their invitation lets you back"

@@ -76,6 +76,45 @@ def test_ownership_moves_and_the_old_owner_becomes_an_admin() -> None:
     assert state.members == {"o": "admin", "a": "owner"}
 
 
+def test_a_channel_gives_roles_to_people_who_joined_and_always_keeps_its_owner() -> None:
+    start = StartConversation(conversation_id=CID, kind="channel")
+    state = reduce(
+        conversation.evolve,
+        conversation.decide_start(conversation.ConversationState(), start, meta("o")),
+        conversation.ConversationState(),
+    )
+    promote = SetRole(conversation_id=CID, user_id="j", role="admin")
+    with pytest.raises(BadMembership):
+        conversation.decide_role(state, promote, meta("o"))
+    events = conversation.decide_role(state, promote, meta("o"), joined=True)
+    assert reduce(conversation.evolve, events, state).members == {"o": "owner", "j": "admin"}
+    with pytest.raises(BadMembership):
+        conversation.decide_remove(state, RemoveMember(conversation_id=CID, user_id="o"), meta("o"))
+    # Ownership goes to admins: someone who only joined may be leaving at this moment.
+    with pytest.raises(BadMembership):
+        conversation.decide_role(
+            state, SetRole(conversation_id=CID, user_id="j", role="owner"), meta("o"), joined=True
+        )
+
+
+def test_a_role_given_while_its_channel_member_left_is_dropped_but_never_the_owner() -> None:
+    start = StartConversation(conversation_id=CID, kind="channel")
+    state = reduce(
+        conversation.evolve,
+        conversation.decide_start(conversation.ConversationState(), start, meta("o")),
+        conversation.ConversationState(),
+    )
+    promote = SetRole(conversation_id=CID, user_id="j", role="admin")
+    state = reduce(
+        conversation.evolve, conversation.decide_role(state, promote, meta("o"), joined=True), state
+    )
+    at = meta("o").received_at
+    events = conversation.decide_drop(state, CID, "j", "a", at)
+    assert reduce(conversation.evolve, events, state).members == {"o": "owner"}
+    assert conversation.decide_drop(state, CID, "o", "a", at) == []
+    assert conversation.decide_drop(state, CID, "x", "a", at) == []
+
+
 def test_a_direct_conversation_asked_for_again_writes_nothing() -> None:
     command = StartConversation(conversation_id=CID, kind="direct", members=["b"])
     events = conversation.decide_start(conversation.ConversationState(), command, meta("a"))
