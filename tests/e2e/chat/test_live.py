@@ -205,13 +205,13 @@ async def test_a_channel_post_reaches_each_of_200_connected_members_once(
     # Half join before connecting (their channels are read when they connect), half after
     # (the `conversation.joined` item subscribes their open socket).
     early, late = members[: len(members) // 2], members[len(members) // 2 :]
-    for chunk in range(0, len(early), 4):
-        await asyncio.gather(*(join(u) for u in early[chunk : chunk + 4]))
+    for chunk in range(0, len(early), 25):
+        await asyncio.gather(*(join(u) for u in early[chunk : chunk + 25]))
     # One connection each (a client session pools at most 100 by default).
     sockets = aiohttp.ClientSession(platform.base_url, connector=aiohttp.TCPConnector(limit=0))
     clients = [await LiveClient.open(sockets, tokens.token(u)) for u in members]
-    for chunk in range(0, len(late), 4):
-        await asyncio.gather(*(join(u) for u in late[chunk : chunk + 4]))
+    for chunk in range(0, len(late), 25):
+        await asyncio.gather(*(join(u) for u in late[chunk : chunk + 25]))
     for c in clients[len(early) :]:
         assert (await c.item(type="conversation.joined"))["conversation_id"] == cid
     mine = await LiveClient.open(http, owner.token)

@@ -14,6 +14,8 @@ from tests.e2e.chat.support import group, person
 from tests.support.auth import Tokens
 from tests.support.identity import IdentityClient
 from tests.support.live import LiveClient
+from tests.support.log import head_position
+from tests.support.platform import Platform
 from tests.support.processes import edge_process
 
 pytestmark = [pytest.mark.usefixtures("signed_in"), pytest.mark.timeout(300)]
@@ -29,7 +31,11 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_a_client_resumes_500_missed_messages_on_another_edge_after_its_edge_died(
-    client: IdentityClient, http: aiohttp.ClientSession, tokens: Tokens, settings: Settings
+    client: IdentityClient,
+    http: aiohttp.ClientSession,
+    tokens: Tokens,
+    settings: Settings,
+    platform: Platform,
 ) -> None:
     ann, bob, cy = await person(client), await person(client), await person(client)
     status, dm = await bob.start("direct", [ann])
@@ -47,8 +53,10 @@ async def test_a_client_resumes_500_missed_messages_on_another_edge_after_its_ed
         async with http.post(f"/v1/conversations/{cid}/join", headers=headers) as resp:
             assert resp.status == 200, await resp.text()
 
-    for chunk in range(0, len(others), 4):
-        await asyncio.gather(*(join(u) for u in others[chunk : chunk + 4]))
+    for chunk in range(0, len(others), 25):
+        await asyncio.gather(*(join(u) for u in others[chunk : chunk + 25]))
+    # Others joined: Bob reads the channel once the read model has every join.
+    await platform.wait("chat", await head_position(platform.infra, "CHAT"))
     status, detail = await bob.call("GET", f"/v1/conversations/{cid}")
     assert detail["conversation"]["member_count"] == CHANNEL_MEMBERS
 
