@@ -24,6 +24,9 @@ held by this process, so the edge's memory is measured in a process of its own.
    clients until every acknowledged message has reached every member. Ceiling: the raw
    server broadcasting a frame of the same size to as many sockets of the same client
    code, driven by 4 clients the same way (`POST /v1/broadcast`). Target >= 0.5 x raw.
+   Both sides are read by this one Python process: on a small machine the raw server's
+   figure is what this client reads, not what the server can write, and it varies from run
+   to run (the details print the posts/s and broadcasts/s behind each).
 5. **Resume**: a reader with 10 direct conversations leaves; 500 messages arrive; it
    reconnects with its cursor: time from sending `auth` to reading the 500th item. Floor:
    reading the same 500 items of its inbox subject straight from JetStream with one
