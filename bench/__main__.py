@@ -17,6 +17,7 @@ SUITES: dict[str, str] = {
     "media": "uploads/s and processed/s, image pipeline ms/MP and peak RSS, media GETs/s",
     "blog": "publish -> visible in a home timeline, home pages/s, search over 1M posts, "
     "comments/s on one post",
+    "chat": "idle websockets per edge, messages/s, send -> delivered, channel fan-out, resume",
 }
 
 
