@@ -71,6 +71,17 @@ def frame_of(seq: int, data: bytes) -> bytes:
     return b'{"type":"item","cursor":%d,"item":%s}' % (seq, data)
 
 
+def text_frame(payload: bytes) -> bytes:
+    """`payload` as one whole websocket text frame from a server (FIN, unmasked, no
+    compression; RFC 6455 §5.2), built once for every socket an item goes to."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
 class Subscriber(Protocol):
     user_id: str
     #: Its connection in the presence registry.
@@ -78,8 +89,11 @@ class Subscriber(Protocol):
     #: The channels it is in (the hub keeps this and its own index in step).
     rooms: set[str]
 
-    def offer(self, seq: int, room: str | None, data: bytes, frame: bytes) -> None:
-        """An item of the live stream (`room`: its channel, None for the person's inbox)."""
+    def offer(
+        self, seq: int, room: str | None, data: bytes, frame: bytes, wire: bytes | None = None
+    ) -> None:
+        """An item of the live stream (`room`: its channel, None for the person's inbox);
+        `wire` is `frame` as a whole websocket frame."""
 
     def signal(self, frame: bytes) -> None:
         """An ephemeral frame (typing, presence): may be dropped, never blocks."""
@@ -196,8 +210,9 @@ class LiveHub:
             sessions = self.rooms.get(key)
             if sessions:
                 frame = frame_of(seq, data)
+                wire = text_frame(frame)
                 for s in list(sessions):
-                    s.offer(seq, key, data, frame)
+                    s.offer(seq, key, data, frame, wire)
             return
         sessions = self.users.get(key)
         if not sessions:
@@ -212,8 +227,9 @@ class LiveHub:
                 elif head.type == "conversation.left":
                     self.leave(s, head.conversation_id)
         frame = frame_of(seq, data)
+        wire = text_frame(frame)
         for s in list(sessions):
-            s.offer(seq, None, data, frame)
+            s.offer(seq, None, data, frame, wire)
 
     # --- ephemeral signals ----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +56,7 @@ from edge.live_frames import (
     decode_frame,
     encoder,
 )
-from edge.live_hub import LiveHub, head_of
+from edge.live_hub import LiveHub, head_of, text_frame
 from edge.routing import Route
 from projections import chat as chat_model
 from projections import live as live_model
@@ -89,6 +89,8 @@ CLOSE_SECONDS = 5.0
 #: How long a `send` waits for its message's item to give its cursor; then the result
 #: goes without one (the item still comes).
 SEND_CURSOR_SECONDS = 5.0
+#: How long after a `send` a connection keeps the cursors of its own messages it sees.
+OWN_MESSAGES_SECONDS = 60.0
 #: A person's `typing` in one conversation is passed on at most this often.
 TYPING_EVERY_SECONDS = 3.0
 #: How long a connecting session waits for the memberships of the live read model.
@@ -168,7 +170,11 @@ class Connection:
         #: This connection in the presence registry (`core.presence`).
         self.conn_id = uuid.uuid4().hex
         self.rooms: set[str] = set()
-        self.queue: asyncio.Queue[tuple[int | None, bytes]] = asyncio.Queue()
+        #: Frames waiting for the socket (its buffers were full), and the task writing them
+        #: (only while there are some: an idle connection holds no writer task).
+        self.queue: deque[tuple[int | None, bytes]] = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.transport = request.transport
         self.queued_bytes = 0
         self.room_left = asyncio.Event()
         self.room_left.set()
@@ -191,37 +197,62 @@ class Connection:
         #: The person's own latest messages seen here: message id → cursor.
         self.own: OrderedDict[str, int] = OrderedDict()
         self.typing_at: dict[str, float] = {}
+        #: When this connection last sent a message (0: never).
+        self.sent_lately = 0.0
+        self.user_id_bytes = who.user_id.encode()
 
     # --- frames out -----------------------------------------------------------------------
 
     def send(self, frame: ServerFrame, cursor: int | None = None) -> None:
         self.send_bytes(encoder.encode(frame), cursor)
 
-    def send_bytes(self, data: bytes, cursor: int | None = None) -> None:
-        """Queue `data` for the writer; a client that lets too much pile up is closed."""
-        full = self.queue.qsize() >= MAX_QUEUED_FRAMES
+    def send_bytes(self, data: bytes, cursor: int | None = None, wire: bytes | None = None) -> None:
+        """Write `data` as a text frame now if the socket takes it (nothing waiting, its
+        buffers empty), else queue it for the writer; a client that lets too much pile up
+        is closed. `wire` is the whole websocket frame when the caller built it already
+        (an item going to many sockets is framed once)."""
+        t = self.transport
+        if (
+            not self.queue
+            and self.writer is None
+            and t is not None
+            and not t.is_closing()
+            and not t.get_write_buffer_size()
+        ):
+            # Server frames are unmasked and written whole (no compression): a frame written
+            # here never lands inside one aiohttp is writing, and precedes any close frame.
+            t.write(wire if wire is not None else text_frame(data))
+            if cursor is not None:
+                self.delivered = cursor
+            return
+        full = len(self.queue) >= MAX_QUEUED_FRAMES
         if full or self.queued_bytes + len(data) > MAX_QUEUED_BYTES:
             reason = encoder.encode({"reason": "too-slow", "cursor": self.delivered})
             raise Closing(CLOSE_TOO_SLOW, reason.decode())
         self.queued_bytes += len(data)
-        self.queue.put_nowait((cursor, data))
-        if self.queue.qsize() >= MAX_QUEUED_FRAMES // 2:
+        self.queue.append((cursor, data))
+        if len(self.queue) >= MAX_QUEUED_FRAMES // 2:
             self.room_left.clear()
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self.write())
 
     async def write(self) -> None:
-        while True:
-            cursor, data = await self.queue.get()
-            self.queued_bytes -= len(data)
-            if self.queue.qsize() < MAX_QUEUED_FRAMES // 2:
-                self.room_left.set()
-            if cursor is not None:
-                # Uncompressed frames are written to the transport before send_frame first
-                # yields: once it is called, this frame precedes any close frame.
-                self.delivered = cursor
-            try:
+        """Until the queue is empty: frames in order, each awaiting the socket's room."""
+        try:
+            while self.queue:
+                cursor, data = self.queue.popleft()
+                self.queued_bytes -= len(data)
+                if len(self.queue) < MAX_QUEUED_FRAMES // 2:
+                    self.room_left.set()
+                if cursor is not None:
+                    # Uncompressed frames are written to the transport before send_frame
+                    # first yields: once it is called, this frame precedes any close frame.
+                    self.delivered = cursor
                 await self.ws.send_frame(data, WSMsgType.TEXT)
-            except ConnectionError:
-                return  # the client is gone: nothing left to close
+        except ConnectionError:
+            self.fail(Closing(1000, ""))  # the client is gone: nothing left to close
+        finally:
+            self.writer = None
 
     def fail(self, closing: Closing) -> None:
         if not self.closing.done():
@@ -229,7 +260,9 @@ class Connection:
 
     # --- the hub's subscriber -------------------------------------------------------------
 
-    def offer(self, seq: int, room: str | None, data: bytes, frame: bytes) -> None:
+    def offer(
+        self, seq: int, room: str | None, data: bytes, frame: bytes, wire: bytes | None = None
+    ) -> None:
         if seq <= self.last_seq:
             return
         if self.catching_up:
@@ -239,22 +272,25 @@ class Connection:
             if not self.overflowed:
                 self.buffer.append((seq, room, data, frame))
             return
-        self.take(seq, data, frame)
+        self.take(seq, data, frame, wire)
 
     def signal(self, frame: bytes) -> None:
         """Ephemeral frames are dropped rather than let a busy client grow its queue."""
-        if self.queue.qsize() < MAX_QUEUED_FRAMES // 2:
+        if len(self.queue) < MAX_QUEUED_FRAMES // 2:
             with contextlib.suppress(Closing):
                 self.send_bytes(frame)
 
-    def take(self, seq: int, data: bytes, frame: bytes) -> None:
+    def take(self, seq: int, data: bytes, frame: bytes, wire: bytes | None = None) -> None:
         self.last_seq = seq
         try:
-            self.send_bytes(frame, seq)
+            self.send_bytes(frame, seq, wire)
         except Closing as closing:
             self.fail(closing)
             return
-        if b'"message.new"' in data and self.user_id.encode() in data:
+        # Only a connection that sent a message lately looks for its own ones (the cursor
+        # of a `send`'s result): readers of a busy channel scan nothing.
+        recent = self.sent_lately and time.monotonic() - self.sent_lately < OWN_MESSAGES_SECONDS
+        if recent and b'"message.new"' in data and self.user_id_bytes in data:
             self._own_message(seq, data)
 
     async def take_waiting(self, seq: int, room: str | None, data: bytes, frame: bytes) -> None:
@@ -391,6 +427,7 @@ async def _send(conn: Connection, frame: Send) -> None:
     path = _conversation_path(conn, frame.conversation_id, frame.ref)
     if path is None:
         return
+    conn.sent_lately = time.monotonic()
     body: dict[str, Any] = {"body": frame.body, "media_ids": frame.media_ids}
     if frame.id is not None:
         body["id"] = frame.id
@@ -573,7 +610,6 @@ async def _session(request: web.Request, ws: web.WebSocketResponse) -> None:
         catch_up = asyncio.create_task(_catch_up(hub, conn, position))
         closing = asyncio.ensure_future(conn.closing)
         tasks = [
-            asyncio.create_task(conn.write()),
             asyncio.create_task(conn.read()),
             catch_up,
             closing,
@@ -588,6 +624,8 @@ async def _session(request: web.Request, ws: web.WebSocketResponse) -> None:
     finally:
         conn.ended = True
         hub.detach(conn)
+        if conn.writer is not None:
+            tasks.append(conn.writer)
         for task in tasks:
             task.cancel()
         # Bounded, and not a suppress(BaseException) per task: a task that missed its
