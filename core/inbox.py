@@ -95,14 +95,10 @@ class Outbox:
     async def open(cls, conn: asyncpg.Connection, projection: str, stream: str) -> Outbox:
         """The outbox of one batch; locks the watermark row until the batch commits (a replay
         and the live worker never publish the same event twice)."""
-        await conn.execute(
-            "INSERT INTO quark_live.published (projection, stream) VALUES ($1, $2) "
-            "ON CONFLICT DO NOTHING",
-            projection,
-            stream,
-        )
+        # One round trip: the row is created if missing, and locked either way.
         watermark = await conn.fetchval(
-            "SELECT seq FROM quark_live.published WHERE projection = $1 AND stream = $2 FOR UPDATE",
+            "INSERT INTO quark_live.published AS p (projection, stream) VALUES ($1, $2) "
+            "ON CONFLICT (projection, stream) DO UPDATE SET seq = p.seq RETURNING p.seq",
             projection,
             stream,
         )

@@ -94,19 +94,15 @@ class LiveProjection(PgProjection):
         """(kind, members) as of the event being applied; a batch keeps what it changes in
         `cache` so a burst of messages costs one query per conversation."""
         if cid not in cache:
-            kind = await conn.fetchval("SELECT kind FROM conversations WHERE id = $1", cid)
-            members = (
-                []
-                if kind is None or kind == "channel"
-                else [
-                    str(r[0])
-                    for r in await conn.fetch(
-                        "SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY user_id",
-                        cid,
-                    )
-                ]
+            # One round trip (a message's delivery waits for it); a channel's members are
+            # not read at all.
+            row = await conn.fetchrow(
+                "SELECT kind, CASE WHEN kind = 'channel' THEN '{}'::text[] ELSE ARRAY("
+                "SELECT user_id FROM members WHERE conversation_id = $1 ORDER BY user_id) END "
+                "AS members FROM conversations WHERE id = $1",
+                cid,
             )
-            cache[cid] = (kind or "", members)
+            cache[cid] = ("", []) if row is None else (row["kind"], list(row["members"]))
         return cache[cid]
 
     async def _apply(
