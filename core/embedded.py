@@ -49,6 +49,7 @@ import importlib.util
 import json
 import os
 import pwd
+import random
 import re
 import shlex
 import shutil
@@ -120,12 +121,28 @@ class ManagedServer:
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now.
 
-    The kernel picks it, so parallel test runs do not collide the way fixed ports would;
-    another process may still take it before our server binds it (rare on a dev box).
+    Drawn at random below the kernel's ephemeral range: a port the kernel picks for
+    `bind(0)` is also where it places outgoing connections, and one of the many client
+    sockets of a running platform (or of a parallel test worker) could take it between this
+    check and our server's bind. Another process may still take it first (rare).
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    low, high = 20000, _ephemeral_start()
+    for _ in range(100):
+        port = random.randrange(low, high) if high > low else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError("no free port on 127.0.0.1")
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 # --- NATS -------------------------------------------------------------------------------
