@@ -6,6 +6,7 @@ import msgspec
 import pytest
 
 from edge import live_frames as frames
+from edge.live_hub import text_frame
 from edge.routes import live
 
 
@@ -49,3 +50,18 @@ def test_a_token_bucket_allows_its_burst_then_its_rate(monkeypatch: pytest.Monke
     assert [bucket.take(), bucket.take()] == [True, False]
     now[0] += 60  # never more than the burst
     assert sum(bucket.take() for _ in range(10)) == 3
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 70000])
+def test_an_item_framed_once_is_a_whole_unmasked_text_frame(size: int) -> None:
+    payload = b"x" * size
+    wire = text_frame(payload)
+    assert wire[0] == 0x81  # FIN, text
+    assert wire[1] & 0x80 == 0  # a server's frames are never masked
+    length = wire[1] & 0x7F
+    if length == 126:
+        assert int.from_bytes(wire[2:4], "big") == size and wire[4:] == payload
+    elif length == 127:
+        assert int.from_bytes(wire[2:10], "big") == size and wire[10:] == payload
+    else:
+        assert length == size < 126 and wire[2:] == payload
