@@ -18,12 +18,12 @@ sockets: what the edge does beyond this is what the gateway and the pipeline beh
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 import sys
 
 from aiohttp import WSMsgType, web
+
+from bench.hello import run_on_uvloop, serve_app
 
 _DONE = b'{"sent":true}'
 SOCKETS = web.AppKey("sockets", dict)
@@ -81,27 +81,11 @@ async def serve(port: int) -> None:
     app.router.add_post("/v1/broadcast", _broadcast)
     app.router.add_post("/v1/relay/{token}", _relay)
     app.on_shutdown.append(_close_all)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    print("ready", flush=True)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_app(app, port)
 
 
 def main() -> int:
-    port = int(sys.argv[1])
-    try:
-        import uvloop
-
-        uvloop.run(serve(port))
-    except ImportError:  # pragma: no cover - non-Linux
-        asyncio.run(serve(port))
-    return 0
+    return run_on_uvloop(serve)
 
 
 if __name__ == "__main__":

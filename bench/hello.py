@@ -17,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -58,6 +60,12 @@ async def serve(port: int) -> None:
     app.router.add_get("/v1/me/security-log", _empty_page)
     app.router.add_get("/v1/timelines/home", _empty_page)
     app.router.add_post("/v1/media", _discard_upload)
+    await serve_app(app, port)
+
+
+async def serve_app(app: web.Application, port: int) -> None:
+    """Serve `app` the way `quark run edge` serves the edge (no access log), until SIGINT or
+    SIGTERM; "ready" on stdout once it listens (the benches wait for it)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
@@ -70,15 +78,20 @@ async def serve(port: int) -> None:
     await runner.cleanup()
 
 
-def main() -> int:
+def run_on_uvloop(server: Callable[[int], Coroutine[Any, Any, None]]) -> int:
+    """`server(port)` with the port from argv, on uvloop like the edge."""
     port = int(sys.argv[1])
     try:
         import uvloop
 
-        uvloop.run(serve(port))
+        uvloop.run(server(port))
     except ImportError:  # pragma: no cover - non-Linux
-        asyncio.run(serve(port))
+        asyncio.run(server(port))
     return 0
+
+
+def main() -> int:
+    return run_on_uvloop(serve)
 
 
 if __name__ == "__main__":
