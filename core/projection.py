@@ -366,9 +366,15 @@ class PgSink(Sink):
 
     @contextlib.asynccontextmanager
     async def _lease(self):
+        """Leadership: a session-level advisory lock on a connection of its own. Pooled
+        connections are not reset on release (core.bootstrap), so the connection goes back
+        to the pool only once the lock is surely released; on any other way out (the unlock
+        failed, a cancellation while locking or unlocking) it is closed, which releases the
+        lock with the session, or the next leader would wait for it forever."""
         conn: asyncpg.Connection = await self.pool.acquire()
+        key = f"quark.projection.{self.name}"
+        clean = False
         try:
-            key = f"quark.projection.{self.name}"
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
                 await asyncio.sleep(1.0)
             try:
@@ -376,7 +382,10 @@ class PgSink(Sink):
             finally:
                 with contextlib.suppress(Exception):
                     await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+                    clean = True
         finally:
+            if not clean:
+                conn.terminate()
             await self.pool.release(conn)
 
     async def leadership(self) -> contextlib.AbstractAsyncContextManager[None]:

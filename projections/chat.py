@@ -299,8 +299,10 @@ class ChatProjection(PgProjection):
 # -- queries -----------------------------------------------------------------------------
 
 Conn = asyncpg.Connection | asyncpg.Pool
-_CONVERSATION = """c.id::text, c.kind, c.title, c.everyone_posts, c.started_by, c.started_at,
-    c.member_count, c.last_seq, c.last_message_id::text"""
+#: A conversation row's columns, `c` being chat.conversations.
+CONVERSATION_COLUMNS = """c.id::text, c.kind, c.title, c.everyone_posts, c.started_by,
+    c.started_at, c.member_count, c.last_seq, c.last_message_id::text"""
+_CONVERSATION = CONVERSATION_COLUMNS
 _MESSAGE = """m.id::text, m.conversation_id::text, m.seq, m.sender_id, m.body,
     m.reply_to::text, m.media_ids, m.mentions, m.sent_at, m.edited_at, m.deleted_at"""
 

@@ -239,9 +239,11 @@ async def search_posts(
                 one, terms, viewer=viewer, after=after, newest=newest, limit=limit
             )
     # A plan for these very terms: the generic plan of a cached statement estimates any
-    # tsquery alike and ran four times slower. The pool's reset on release undoes it.
-    await conn.execute("SET plan_cache_mode = force_custom_plan")
-    records = await conn.fetch(sql, *args)
+    # tsquery alike and ran four times slower. `SET LOCAL` ends with the transaction: pooled
+    # connections are not reset on release (core.bootstrap).
+    async with conn.transaction():
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        records = await conn.fetch(sql, *args)
     n = len(PostRow.__struct_fields__)
     return [
         PostHitRow(

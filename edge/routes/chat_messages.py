@@ -7,20 +7,20 @@ from the `chat` read model through `edge.routes.chat_common`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 from aiohttp import web
 
 from core.errors import FieldError, ValidationError
 from core.ids import derived_id, is_uuid
+from core.perks import perks
 from core.ratelimit import Rule
 from edge.auth import optional_principal, principal, send_as
 from edge.authors import mentioned
 from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, limit, path_id
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
-from edge.perks import perks_of
 from edge.routes.chat import ReadBody
 from edge.routes.chat_common import (
     CONVERSATION_ID,
@@ -28,11 +28,11 @@ from edge.routes.chat_common import (
     MANAGERS,
     ConversationResult,
     MessageView,
-    check_blocks,
     json_response,
     lookup_message,
     message_views,
     readable,
+    standing,
 )
 from edge.routes.posts import CURSOR
 from edge.routing import Param, Route
@@ -89,7 +89,8 @@ async def send_message(request: web.Request) -> web.Response:
     who = await principal(request)
     i = infra(request)
     body = await read_json(request, SendBody, max_bytes=i.settings.max_body_bytes)
-    p = await perks_of(request, who.user_id)
+    st = await standing(request, who)
+    p = perks(st.vip_until, datetime.now(UTC))
     if len(body.body) > int(p["message_max_chars"]):
         raise ValidationError(
             "the message is too long",
@@ -99,14 +100,15 @@ async def send_message(request: web.Request) -> web.Response:
         raise ValidationError("not a message id", errors=[FieldError("id", "a UUID")])
     if len(set(body.media_ids)) != len(body.media_ids) or not all(map(is_uuid, body.media_ids)):
         raise ValidationError("media ids, each once", errors=[FieldError("media_ids", "media ids")])
-    row, role = await readable(request, who)
+    row, role = st.conversation, st.role
+    if row is None or (role is None and row.kind != "channel"):
+        raise ConversationNotFound()
     if role is None:
         raise NotAllowed("join the channel to post in it")
     if row.kind == "channel" and not row.everyone_posts and role not in MANAGERS:
         raise PostingClosed()
-    if row.kind == "direct":
-        others = [u for u in await model.members(i.pool, row.id) if u != who.user_id]
-        await check_blocks(request, who.user_id, others)
+    if st.blocked:
+        raise Blocked()
     if body.reply_to is not None:
         parent = await lookup_message(request, body.reply_to)
         if parent is None or parent.conversation_id != row.id:
