@@ -17,7 +17,7 @@ ADMIN: Final = "admin"
 ROLES: Final = (USER, MODERATOR, ADMIN)
 
 _USER = frozenset({"posts.write", "account.manage_own"})
-_MODERATOR = _USER | {"posts.moderate", "users.view"}
+_MODERATOR = _USER | {"posts.moderate", "users.view", "moderation.act"}
 _ADMIN = _MODERATOR | {"roles.grant", "users.manage", "categories.manage"}
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {

@@ -10,6 +10,7 @@ def contexts() -> dict[str, ModuleType]:
     import handlers.categories
     import handlers.chat
     import handlers.media
+    import handlers.moderation
     import handlers.notifications
     import handlers.posts
     import handlers.profiles
@@ -22,6 +23,7 @@ def contexts() -> dict[str, ModuleType]:
             handlers.categories,
             handlers.chat,
             handlers.media,
+            handlers.moderation,
             handlers.notifications,
             handlers.posts,
             handlers.profiles,

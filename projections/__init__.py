@@ -14,6 +14,7 @@ def projections() -> dict[str, Projection]:
     from projections.follows import FollowsProjection
     from projections.live import LiveProjection
     from projections.media import MediaProjection
+    from projections.moderation import ModerationProjection
     from projections.notifications import NotificationsProjection
     from projections.posts import PostsProjection
     from projections.profiles import ProfilesProjection
@@ -38,5 +39,6 @@ def projections() -> dict[str, Projection]:
         TimelinesProjection(),
         ChatProjection(),
         LiveProjection(),
+        ModerationProjection(),
     ]
     return {p.name: p for p in items}

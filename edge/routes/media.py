@@ -328,7 +328,7 @@ async def media_views(request: web.Request, media_ids: list[str]) -> dict[str, M
     return {row.id: _view(request, row) for row in rows if row.status == "ready"}
 
 
-async def _visible(request: web.Request, media_id: str) -> model.MediaRow:
+async def visible_media(request: web.Request, media_id: str) -> model.MediaRow:
     """The media row if the caller may see it: its owner always, others once it is attached
     to something public. Anything else does not exist for them (404, no enumeration)."""
     viewer = await optional_principal(request)
@@ -343,7 +343,7 @@ async def _visible(request: web.Request, media_id: str) -> model.MediaRow:
 
 async def read_media(request: web.Request) -> web.Response:
     media_id = path_id(request, "media_id", MediaNotFound)
-    return _json(200, _view(request, await _visible(request, media_id)))
+    return _json(200, _view(request, await visible_media(request, media_id)))
 
 
 async def describe_media(request: web.Request) -> web.Response:

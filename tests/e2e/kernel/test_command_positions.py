@@ -323,6 +323,21 @@ async def test_every_command_route_answers_its_position(
     )
     await r.call("DELETE", "/v1/admin/categories/{slug}", admin_token, slug="travel")
 
+    # Moderation: a report of a person, and a moderator (here an admin) taking the case.
+    filed = await r.call(
+        "POST",
+        "/v1/reports",
+        admin_token,
+        {"target_type": "user", "target_id": other["user_id"], "category": "spam"},
+    )
+    await r.call(
+        "POST",
+        "/v1/moderation/cases/{case_id}/assign",
+        admin_token,
+        {"assignee": None},
+        case_id=filed["case_id"],
+    )
+
     # Notifications.
     await r.call("PUT", "/v1/notifications/settings", token, {"disabled": ["reaction"]})
     await r.call("POST", "/v1/notifications/read", token, {})

@@ -1,0 +1,411 @@
+"""Moderation: reports by anyone signed in, and the moderators' queue and cases.
+
+A report keeps the content as it was when it was reported, and the moderator also sees
+everything the author did after it: the target's own events are read from the log (the
+log is the one record an author cannot rewrite), folded to the version at the report and
+the versions after it. Editing or deleting reported content hides nothing from moderators.
+A profile's text is sealed in the log (crypto-shredding), so a reported profile's snapshot
+is what the profiles read model showed the reporter, and its current version is read there.
+
+Who may report: anyone signed in who can see the target — the same checks as reading it,
+so a report never confirms that something invisible exists (404 either way).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from core.envelope import AggregateRef
+from core.errors import FieldError, ValidationError
+from core.eventstore import subject_of
+from core.ids import is_uuid
+from core.ratelimit import Rule
+from edge.auth import Principal, principal, send_as
+from edge.bodies import read_json
+from edge.context import command_headers, infra, limit, path_id, wait_for_position
+from edge.cursors import BadCursor, decode_cursor, encode_cursor
+from edge.params import IntQuery
+from edge.routes.media import visible_media
+from edge.routes.posts import CURSOR, PostGone, visible_post
+from edge.routing import Param, Route
+from handlers.media.errors import MediaNotFound
+from handlers.moderation.commands import (
+    CATEGORIES,
+    TARGET_TYPES,
+    AssignCase,
+    Category,
+    FileReport,
+    ReportComment,
+    Snapshot,
+    TargetType,
+    Uuid,
+)
+from handlers.moderation.decide import MODERATE, case_id
+from handlers.moderation.errors import CaseNotFound, OwnContent, TargetNotFound
+from handlers.posts.errors import PostNotFound
+from projections import chat as chat_model
+from projections import comments as comments_model
+from projections import media as media_model
+from projections import moderation as model
+from projections import profiles as profiles_model
+
+PROJECTION = "moderation"
+#: Reports a person may file per hour: enough for a bad day, too few to flood the queue.
+REPORTS_PER_HOUR = 30
+MAX_BODY = 8 * 1024
+#: The aggregate type of each reportable target whose text is in the log in the clear.
+LOGGED: dict[str, str] = {
+    "post": "posts.post",
+    "comment": "posts.comment",
+    "message": "chat.message",
+}
+_encoder = msgspec.json.Encoder()
+
+
+class ReportBody(msgspec.Struct, forbid_unknown_fields=True):
+    target_type: TargetType
+    target_id: Uuid
+    category: Category
+    comment: ReportComment | None = None
+
+
+class ReportResult(msgspec.Struct):
+    case_id: str
+    position: str
+
+
+class AssignBody(msgspec.Struct, forbid_unknown_fields=True):
+    #: A moderator's user id; null hands the case back to the queue.
+    assignee: Uuid | None = None
+
+
+class CaseSummary(msgspec.Struct):
+    id: str
+    target_type: str
+    target_id: str
+    author_id: str
+    state: str
+    assignee: str | None
+    opened_at: datetime
+    updated_at: datetime
+    #: People with an open report (each counts once).
+    reporters: int
+    categories: list[str]
+
+
+class QueuePage(msgspec.Struct):
+    items: list[CaseSummary]
+    next_cursor: str | None
+
+
+class Version(msgspec.Struct):
+    """The target's text at one commit of the log (`seq`); `deleted` for its tombstone."""
+
+    title: str | None
+    body: str
+    seq: int
+    at: datetime | None
+    deleted: bool = False
+
+
+class ReportView(msgspec.Struct):
+    reporter_id: str
+    category: str
+    comment: str | None
+    reported_at: datetime
+    updated_at: datetime
+    #: The content as it was when this person reported it.
+    reported: Version
+
+
+class CaseView(msgspec.Struct):
+    case: CaseSummary
+    reports: list[ReportView]
+    #: The target now (None when nothing of it can be read any more).
+    current: Version | None
+    #: Every version the log has after the earliest open report, oldest first: the edits
+    #: and the deletion the author made after being reported.
+    after_report: list[Version]
+
+
+def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        status=status, body=_encoder.encode(value), content_type="application/json", headers=headers
+    )
+
+
+# --- the target, from the log -------------------------------------------------------------
+
+
+def _fold(events: list[Any]) -> list[Version]:
+    """Every version of a logged target, oldest first: each event that sets its text (or
+    deletes it) makes one. Events of every reportable kind carry their text as `body` (and
+    a post its `title`); a deletion is any event named `…Deleted`."""
+    out: list[Version] = []
+    title: str | None = None
+    for recorded in events:
+        e = recorded.event
+        at = recorded.envelope.occurred_at
+        if recorded.type.endswith("Deleted"):
+            body = out[-1].body if out else ""
+            out.append(Version(title, body, recorded.seq, at, deleted=True))
+        elif isinstance(getattr(e, "body", None), str):
+            title = getattr(e, "title", title)
+            out.append(Version(title, e.body, recorded.seq, at))
+    return out
+
+
+async def _log_versions(request: web.Request, target_type: str, target_id: str) -> list[Version]:
+    kind = LOGGED[target_type]
+    store = infra(request).store
+    stream = store.streams.stream_for(kind.split(".", 1)[0])
+    events = await store.read_subject(stream, subject_of(AggregateRef(kind, target_id)))
+    return _fold(events)
+
+
+async def _visible_target(request: web.Request, who: Principal, body: ReportBody) -> str:
+    """The target's author, if `who` can see the target; 404 otherwise."""
+    pool = infra(request).pool
+    match body.target_type:
+        case "post":
+            try:
+                return (await visible_post(request, body.target_id)).author_id
+            except (PostNotFound, PostGone):
+                raise TargetNotFound() from None
+        case "comment":
+            await wait_for_position(request, "comments")
+            comment = await comments_model.get_comment(pool, body.target_id)
+            if comment is None or comment.deleted_at is not None:
+                raise TargetNotFound()
+            if comment.author_id != who.user_id and comment.moderation != "visible":
+                raise TargetNotFound()
+            try:
+                await visible_post(request, comment.post_id)
+            except (PostNotFound, PostGone):
+                raise TargetNotFound() from None
+            return comment.author_id
+        case "message":
+            await wait_for_position(request, "chat")
+            message = await chat_model.get_message(pool, body.target_id)
+            if message is None or message.deleted_at is not None:
+                raise TargetNotFound()
+            conversation = await chat_model.get_conversation(pool, message.conversation_id)
+            role = await chat_model.role_of(pool, message.conversation_id, who.user_id)
+            if conversation is None or (role is None and conversation.kind != "channel"):
+                raise TargetNotFound()
+            return message.sender_id
+        case "user":
+            await wait_for_position(request, "profiles")
+            if await profiles_model.by_user(pool, body.target_id) is None:
+                raise TargetNotFound()
+            return body.target_id
+        case _:
+            try:
+                return (await visible_media(request, body.target_id)).owner_id
+            except MediaNotFound:
+                raise TargetNotFound() from None
+
+
+async def _snapshot(request: web.Request, body: ReportBody) -> Snapshot:
+    if body.target_type in LOGGED:
+        versions = await _log_versions(request, body.target_type, body.target_id)
+        if not versions or versions[-1].deleted:
+            raise TargetNotFound()
+        last = versions[-1]
+        stream = infra(request).store.streams.stream_for(LOGGED[body.target_type].split(".")[0])
+        return Snapshot(title=last.title, body=last.body, stream=stream, seq=last.seq)
+    current = await _unlogged(request, body.target_type, body.target_id)
+    if current is None:
+        raise TargetNotFound()
+    return Snapshot(title=current.title, body=current.body)
+
+
+async def _unlogged(request: web.Request, target_type: str, target_id: str) -> Version | None:
+    """A profile (its name and bio) or a media item (its type and description), now, from
+    their read models: their text is not in the log in the clear."""
+    pool = infra(request).pool
+    if target_type == "user":
+        profile = await profiles_model.by_user(pool, target_id)
+        if profile is None:
+            return None
+        name = profile.display_name
+        if profile.handle:
+            name = f"{name} (@{profile.handle})"
+        return Version(name, profile.bio, 0, profile.updated_at)
+    media = await media_model.get_media(pool, target_id)
+    if media is None:
+        return None
+    deleted = media.status == "deleted"
+    return Version(media.media_type, media.description or "", 0, media.created_at, deleted)
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+async def file_report(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, ReportBody, max_bytes=MAX_BODY)
+    await limit(request, Rule("reports", REPORTS_PER_HOUR, 3600), who.user_id)
+    author = await _visible_target(request, who, body)
+    if who.user_id == author:
+        raise OwnContent()
+    snapshot = await _snapshot(request, body)
+    reply = await send_as(
+        request,
+        FileReport(
+            target_type=body.target_type,
+            target_id=body.target_id,
+            category=body.category,
+            comment=body.comment,
+            author_id=author,
+            snapshot=snapshot,
+        ),
+        who,
+    )
+    cid = case_id(body.target_type, body.target_id)
+    return _json(201, ReportResult(cid, reply.position or ""), command_headers(reply))
+
+
+def _summary(row: model.CaseRow) -> CaseSummary:
+    return CaseSummary(
+        row.id,
+        row.target_type,
+        row.target_id,
+        row.author_id,
+        row.state,
+        row.assignee,
+        row.opened_at,
+        row.updated_at,
+        row.reporters,
+        row.categories,
+    )
+
+
+def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in allowed:
+        raise ValidationError(
+            f"`{name}` is one of {', '.join(allowed)}",
+            errors=[FieldError(name, f"one of {', '.join(allowed)}")],
+        )
+    return value
+
+
+async def read_queue(request: web.Request) -> web.Response:
+    await principal(request)
+    size = QUEUE_LIMIT.read(request)
+    state = _choice(request, "state", ("open", "resolved")) or "open"
+    category = _choice(request, "category", CATEGORIES)
+    target_type = _choice(request, "target_type", TARGET_TYPES)
+    assignee = request.query.get("assignee")
+    if assignee is not None and not is_uuid(assignee):
+        raise ValidationError("`assignee` is a user id", errors=[FieldError("assignee", "a UUID")])
+    filters = [state, category, target_type, assignee]
+    after: tuple[datetime, str] | None = None
+    key = infra(request).secret_key
+    if "cursor" in request.query:
+        c = decode_cursor(key, "moderation-queue", request.query["cursor"])
+        if c.get("f") != filters or not isinstance(c.get("t"), str):
+            raise BadCursor()
+        after = (datetime.fromisoformat(c["t"]), str(c["i"]))
+    await wait_for_position(request, PROJECTION)
+    rows = await model.queue(
+        infra(request).pool,
+        state=state,
+        category=category,
+        target_type=target_type,
+        assignee=assignee,
+        after=after,
+        limit=size + 1,
+    )
+    page, more = rows[:size], len(rows) > size
+    cursor = None
+    if more and page:
+        last = page[-1]
+        cursor = encode_cursor(
+            key, "moderation-queue", {"f": filters, "t": last.opened_at.isoformat(), "i": last.id}
+        )
+    return _json(200, QueuePage([_summary(r) for r in page], cursor))
+
+
+async def _case(request: web.Request) -> model.CaseRow:
+    cid = path_id(request, "case_id", CaseNotFound)
+    await wait_for_position(request, PROJECTION)
+    row = await model.get_case(infra(request).pool, cid)
+    if row is None:
+        raise CaseNotFound()
+    return row
+
+
+async def read_case(request: web.Request) -> web.Response:
+    await principal(request)
+    row = await _case(request)
+    reports = await model.reports(infra(request).pool, row.id)
+    views = [
+        ReportView(
+            r.reporter_id,
+            r.category,
+            r.comment,
+            r.at,
+            r.updated_at,
+            Version(r.title, r.body, r.seq, r.at),
+        )
+        for r in reports
+    ]
+    current: Version | None
+    after: list[Version] = []
+    if row.target_type in LOGGED:
+        versions = await _log_versions(request, row.target_type, row.target_id)
+        current = versions[-1] if versions else None
+        since = min((r.seq for r in reports), default=0)
+        after = [v for v in versions if v.seq > since]
+    else:
+        current = await _unlogged(request, row.target_type, row.target_id)
+    return _json(200, CaseView(_summary(row), views, current, after))
+
+
+async def assign_case(request: web.Request) -> web.Response:
+    who = await principal(request)
+    body = await read_json(request, AssignBody, max_bytes=1024)
+    cid = path_id(request, "case_id", CaseNotFound)
+    reply = await send_as(request, AssignCase(case_id=cid, assignee=body.assignee), who)
+    return _json(200, ReportResult(cid, reply.position or ""), command_headers(reply))
+
+
+QUEUE_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=20)
+CASE_ID = Param("case_id", "path", "Case id", {"type": "string", "format": "uuid"})
+_STATE = Param("state", "query", "open (default) or resolved", {"enum": ["open", "resolved"]})
+_CATEGORY = Param("category", "query", "Cases with an open report of this category",
+                  {"enum": list(CATEGORIES)})  # fmt: skip
+_TARGET_TYPE = Param("target_type", "query", "Cases about this kind of target",
+                     {"enum": list(TARGET_TYPES)})  # fmt: skip
+_ASSIGNEE = Param("assignee", "query", "Cases assigned to this moderator",
+                  {"type": "string", "format": "uuid"})  # fmt: skip
+
+ROUTES: list[Route] = [
+    Route("POST", "/v1/reports", file_report,
+          "Report a post, comment, message or person (one open report per person and target; "
+          "reporting again updates it)", "moderation", request=ReportBody, response=ReportResult,
+          status=201, raises=(TargetNotFound, OwnContent), auth="bearer", after=True,
+          limited=True, name="file_report"),
+    Route("GET", "/v1/moderation/queue", read_queue,
+          "The moderation queue: one case per target, oldest first (moderators)", "moderation",
+          response=QueuePage,
+          params=(_STATE, _CATEGORY, _TARGET_TYPE, _ASSIGNEE, QUEUE_LIMIT.param, CURSOR),
+          raises=(BadCursor,), auth="bearer", after=True, permission=MODERATE,
+          name="moderation_queue"),
+    Route("GET", "/v1/moderation/cases/{case_id}", read_case,
+          "A case: its reports with the content each reporter saw, the content now and every "
+          "version after the report (moderators)", "moderation", response=CaseView,
+          params=(CASE_ID,), raises=(CaseNotFound,), auth="bearer", after=True,
+          permission=MODERATE, name="moderation_case"),
+    Route("POST", "/v1/moderation/cases/{case_id}/assign", assign_case,
+          "Take a case, hand it to another moderator, or back to the queue (null)",
+          "moderation", request=AssignBody, response=ReportResult, params=(CASE_ID,),
+          raises=(CaseNotFound,), auth="bearer", permission=MODERATE,
+          name="assign_case"),
+]  # fmt: skip

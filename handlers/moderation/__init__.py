@@ -1,0 +1,25 @@
+"""The moderation context: reports, the cases that gather them, and what moderators do
+with them.
+
+`TABLE` is the index of this context: every command it answers and the function that
+decides it. One aggregate per reported target (`decide.case_id`).
+"""
+
+from core.bus import Decider, HandlerTable
+from handlers.moderation.commands import AssignCase, FileReport
+from handlers.moderation.decide import (
+    CASE,
+    case_id,
+    decide_assign,
+    decide_report,
+)
+from handlers.moderation.events import EVENTS
+
+CONTEXT = "moderation"
+
+TABLE: HandlerTable = {
+    FileReport: Decider(CASE, lambda c: case_id(c.target_type, c.target_id), decide_report),
+    AssignCase: Decider(CASE, lambda c: c.case_id, decide_assign),
+}
+
+__all__ = ["CONTEXT", "EVENTS", "TABLE"]

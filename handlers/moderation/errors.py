@@ -1,0 +1,18 @@
+"""Typed errors of the moderation context; codes are stable (`quark:<code>` problem types)."""
+
+from core.errors import NotFoundError, ValidationError
+
+
+class CaseNotFound(NotFoundError):
+    code = "case-not-found"
+    title = "No such moderation case"
+
+
+class TargetNotFound(NotFoundError):
+    code = "report-target-not-found"
+    title = "Nothing to report there (or you cannot see it)"
+
+
+class OwnContent(ValidationError):
+    code = "own-content"
+    title = "You cannot report yourself or your own content"

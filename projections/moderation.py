@@ -1,0 +1,222 @@
+"""The `moderation` read model (PostgreSQL): the moderators' queue — one case per reported
+target with its reports — and what each report captured.
+
+A case's `categories` and `reporters` count only open reports (one per person: a repeat
+updates it); the queue is read oldest first by when the case was opened, with keyset
+cursors. Snapshots are kept as the report event carried them (`handlers.moderation`); what
+the author did after a report is read from the log itself by the case view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import asyncpg
+import msgspec
+
+from core.envelope import RecordedEvent
+from core.projection import PgProjection
+from handlers.moderation.events import CaseAssigned, ReportFiled, ReportUpdated
+
+Conn = asyncpg.Connection | asyncpg.Pool
+
+
+class CaseRow(msgspec.Struct, frozen=True):
+    id: str
+    target_type: str
+    target_id: str
+    author_id: str
+    state: str
+    assignee: str | None
+    opened_at: datetime
+    updated_at: datetime
+    reporters: int
+    categories: list[str]
+    opened_seq: int
+
+
+class ReportRow(msgspec.Struct, frozen=True):
+    reporter_id: str
+    category: str
+    comment: str | None
+    title: str | None
+    body: str
+    stream: str
+    seq: int
+    at: datetime
+    updated_at: datetime
+
+
+class ModerationProjection(PgProjection):
+    name: ClassVar[str] = "moderation"
+    version: ClassVar[int] = 1
+    consumes: ClassVar[frozenset[str]] = frozenset(
+        {ReportFiled.name, ReportUpdated.name, CaseAssigned.name}
+    )
+    ddl: ClassVar[str] = """
+        CREATE TABLE cases (
+            id uuid PRIMARY KEY,
+            target_type text NOT NULL,
+            target_id uuid NOT NULL,
+            author_id text NOT NULL,
+            state text NOT NULL,
+            assignee text,
+            opened_at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            reporters int NOT NULL,
+            categories text[] NOT NULL,
+            opened_seq bigint NOT NULL
+        );
+        CREATE INDEX cases_queue ON cases (state, opened_at, id);
+        CREATE INDEX cases_author ON cases (author_id);
+        CREATE TABLE reports (
+            case_id uuid NOT NULL,
+            reporter_id text NOT NULL,
+            category text NOT NULL,
+            comment text,
+            title text,
+            body text NOT NULL,
+            stream text NOT NULL,
+            seq bigint NOT NULL,
+            at timestamptz NOT NULL,
+            updated_at timestamptz NOT NULL,
+            open boolean NOT NULL,
+            PRIMARY KEY (case_id, reporter_id)
+        );
+    """
+
+    async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
+        # Reports are rare beside posts and messages: a statement or two per event.
+        for recorded in events:
+            await self._apply(conn, recorded.event, recorded.seq)
+
+    async def _apply(self, conn: asyncpg.Connection, e: Any, seq: int) -> None:
+        match e:
+            case ReportFiled():
+                s = e.snapshot
+                await conn.execute(
+                    """INSERT INTO reports (case_id, reporter_id, category, comment, title, body,
+                                            stream, seq, at, updated_at, open)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, true)
+                       ON CONFLICT (case_id, reporter_id) DO UPDATE SET
+                           category = excluded.category, comment = excluded.comment,
+                           title = excluded.title, body = excluded.body,
+                           stream = excluded.stream, seq = excluded.seq, at = excluded.at,
+                           updated_at = excluded.at, open = true""",
+                    e.case_id,
+                    e.reporter_id,
+                    e.category,
+                    e.comment,
+                    s.title,
+                    s.body,
+                    s.stream,
+                    s.seq,
+                    e.at,
+                )
+                await conn.execute(
+                    """INSERT INTO cases (id, target_type, target_id, author_id, state,
+                                          opened_at, updated_at, reporters, categories,
+                                          opened_seq)
+                       VALUES ($1, $2, $3, $4, 'open', $5, $5, 0, '{}', $6)
+                       ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at""",
+                    e.case_id,
+                    e.target_type,
+                    e.target_id,
+                    e.author_id,
+                    e.at,
+                    seq,
+                )
+                await _recount(conn, e.case_id)
+            case ReportUpdated():
+                await conn.execute(
+                    """UPDATE reports SET category = $3, comment = $4, updated_at = $5
+                       WHERE case_id = $1 AND reporter_id = $2""",
+                    e.case_id,
+                    e.reporter_id,
+                    e.category,
+                    e.comment,
+                    e.at,
+                )
+                await conn.execute(
+                    "UPDATE cases SET updated_at = $2 WHERE id = $1", e.case_id, e.at
+                )
+                await _recount(conn, e.case_id)
+            case CaseAssigned():
+                await conn.execute(
+                    "UPDATE cases SET assignee = $2, updated_at = $3 WHERE id = $1",
+                    e.case_id,
+                    e.assignee,
+                    e.at,
+                )
+
+
+async def _recount(conn: asyncpg.Connection, case_id: str) -> None:
+    """Reporters and categories of the case's open reports (idempotent under replay)."""
+    await conn.execute(
+        """UPDATE cases c SET reporters = r.n, categories = r.categories
+             FROM (SELECT count(*)::int AS n,
+                          coalesce(array_agg(DISTINCT category ORDER BY category), '{}') AS categories
+                     FROM reports WHERE case_id = $1 AND open) r
+            WHERE c.id = $1""",
+        case_id,
+    )
+
+
+_CASE = """c.id::text, c.target_type, c.target_id::text, c.author_id, c.state, c.assignee,
+    c.opened_at, c.updated_at, c.reporters, c.categories, c.opened_seq"""
+
+
+def _case(r: asyncpg.Record) -> CaseRow:
+    values = dict(r)
+    values["categories"] = list(values["categories"])
+    return CaseRow(**values)
+
+
+async def get_case(conn: Conn, case_id: str) -> CaseRow | None:
+    r = await conn.fetchrow(
+        f"SELECT {_CASE} FROM moderation.cases c WHERE c.id = $1::uuid", case_id
+    )
+    return _case(r) if r else None
+
+
+async def queue(
+    conn: Conn,
+    *,
+    state: str,
+    category: str | None,
+    target_type: str | None,
+    assignee: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[CaseRow]:
+    """Cases oldest first (by when they were opened), after the keyset `after`."""
+    rows = await conn.fetch(
+        f"""SELECT {_CASE} FROM moderation.cases c
+             WHERE c.state = $1
+               AND ($2::text IS NULL OR $2 = ANY(c.categories))
+               AND ($3::text IS NULL OR c.target_type = $3)
+               AND ($4::text IS NULL OR c.assignee = $4)
+               AND ($5::timestamptz IS NULL OR (c.opened_at, c.id) > ($5, $6::uuid))
+             ORDER BY c.opened_at, c.id
+             LIMIT $7""",
+        state,
+        category,
+        target_type,
+        assignee,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_case(r) for r in rows]
+
+
+async def reports(conn: Conn, case_id: str) -> list[ReportRow]:
+    """The case's open reports, oldest first."""
+    rows = await conn.fetch(
+        """SELECT reporter_id, category, comment, title, body, stream, seq, at, updated_at
+             FROM moderation.reports WHERE case_id = $1::uuid AND open ORDER BY at, reporter_id""",
+        case_id,
+    )
+    return [ReportRow(*r.values()) for r in rows]
