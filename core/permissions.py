@@ -18,7 +18,7 @@ ROLES: Final = (USER, MODERATOR, ADMIN)
 
 _USER = frozenset({"posts.write", "account.manage_own"})
 _MODERATOR = _USER | {"posts.moderate", "users.view", "moderation.act"}
-_ADMIN = _MODERATOR | {"roles.grant", "users.manage", "categories.manage"}
+_ADMIN = _MODERATOR | {"roles.grant", "users.manage", "categories.manage", "moderation.audit"}
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     USER: _USER,

@@ -143,6 +143,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Requests from one IP address to the sign-up and sign-in endpoints (codes, logins,
     #: refreshes, resets); Mastodon allows 25 per 5 minutes per IP for each of these.
     limit_auth_per_ip: str = "25/5min"
+    #: Reports one person may file (`POST /v1/reports`): enough for a bad day, too few to
+    #: flood the moderators' queue.
+    limit_reports: str = "30/h"
     #: Failed sign-ins (or second-factor codes) before a lockout, per phone number or account
     #: and per IP address; each further lockout doubles, from the base up to the maximum.
     lockout_account_failures: int = 5
@@ -174,7 +177,12 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             self.cors_origin_list()
         except ValueError as exc:
             raise ValueError(f"`cors_origins`: {exc}") from None
-        for name in ("limit_sms_per_phone", "limit_sms_per_ip", "limit_auth_per_ip"):
+        for name in (
+            "limit_sms_per_phone",
+            "limit_sms_per_ip",
+            "limit_auth_per_ip",
+            "limit_reports",
+        ):
             try:
                 Rule.parse(name, getattr(self, name))
             except ValueError as exc:

@@ -18,7 +18,7 @@ import msgspec
 
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
-from handlers.moderation.events import CaseAssigned, ReportFiled, ReportUpdated
+from handlers.moderation.events import CaseAssigned, DecisionTaken, ReportFiled, ReportUpdated
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -51,9 +51,9 @@ class ReportRow(msgspec.Struct, frozen=True):
 
 class ModerationProjection(PgProjection):
     name: ClassVar[str] = "moderation"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     consumes: ClassVar[frozenset[str]] = frozenset(
-        {ReportFiled.name, ReportUpdated.name, CaseAssigned.name}
+        {ReportFiled.name, ReportUpdated.name, CaseAssigned.name, DecisionTaken.name}
     )
     ddl: ClassVar[str] = """
         CREATE TABLE cases (
@@ -85,6 +85,22 @@ class ModerationProjection(PgProjection):
             open boolean NOT NULL,
             PRIMARY KEY (case_id, reporter_id)
         );
+        CREATE TABLE decisions (
+            id uuid PRIMARY KEY,
+            case_id uuid NOT NULL,
+            target_type text NOT NULL,
+            target_id uuid NOT NULL,
+            author_id text NOT NULL,
+            moderator_id text NOT NULL,
+            actions text[] NOT NULL,
+            reason text NOT NULL,
+            rule text,
+            reporters text[] NOT NULL,
+            at timestamptz NOT NULL,
+            seq bigint NOT NULL
+        );
+        CREATE INDEX decisions_case ON decisions (case_id, at);
+        CREATE INDEX decisions_at ON decisions (at, id);
     """
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
@@ -120,7 +136,12 @@ class ModerationProjection(PgProjection):
                                           opened_at, updated_at, reporters, categories,
                                           opened_seq)
                        VALUES ($1, $2, $3, $4, 'open', $5, $5, 0, '{}', $6)
-                       ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at""",
+                       ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at,
+                           -- A report after a decision opens the case again, at the back of
+                           -- the queue.
+                           opened_at = CASE WHEN cases.state = 'open' THEN cases.opened_at
+                                            ELSE excluded.opened_at END,
+                           state = 'open'""",
                     e.case_id,
                     e.target_type,
                     e.target_id,
@@ -141,6 +162,25 @@ class ModerationProjection(PgProjection):
                 )
                 await conn.execute(
                     "UPDATE cases SET updated_at = $2 WHERE id = $1", e.case_id, e.at
+                )
+                await _recount(conn, e.case_id)
+            case DecisionTaken():
+                await conn.execute(
+                    """INSERT INTO decisions (id, case_id, target_type, target_id, author_id,
+                                              moderator_id, actions, reason, rule, reporters,
+                                              at, seq)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                       ON CONFLICT (id) DO NOTHING""",
+                    e.decision_id, e.case_id, e.target_type, e.target_id, e.author_id,
+                    e.moderator_id, e.actions, e.reason, e.rule, e.reporters, e.at, seq,
+                )  # fmt: skip
+                await conn.execute(
+                    "UPDATE reports SET open = false WHERE case_id = $1 AND open", e.case_id
+                )
+                await conn.execute(
+                    "UPDATE cases SET state = 'resolved', updated_at = $2 WHERE id = $1",
+                    e.case_id,
+                    e.at,
                 )
                 await _recount(conn, e.case_id)
             case CaseAssigned():
@@ -220,3 +260,79 @@ async def reports(conn: Conn, case_id: str) -> list[ReportRow]:
         case_id,
     )
     return [ReportRow(*r.values()) for r in rows]
+
+
+class DecisionRow(msgspec.Struct, frozen=True):
+    id: str
+    case_id: str
+    target_type: str
+    target_id: str
+    author_id: str
+    moderator_id: str
+    actions: list[str]
+    reason: str
+    rule: str | None
+    reporters: list[str]
+    at: datetime
+
+
+_DECISION = """d.id::text, d.case_id::text, d.target_type, d.target_id::text, d.author_id,
+    d.moderator_id, d.actions, d.reason, d.rule, d.reporters, d.at"""
+
+
+def _decision(r: asyncpg.Record) -> DecisionRow:
+    values = dict(r)
+    values["actions"] = list(values["actions"])
+    values["reporters"] = list(values["reporters"])
+    return DecisionRow(**values)
+
+
+async def decisions_of(conn: Conn, case_id: str) -> list[DecisionRow]:
+    """A case's decisions, oldest first."""
+    rows = await conn.fetch(
+        f"SELECT {_DECISION} FROM moderation.decisions d WHERE d.case_id = $1::uuid ORDER BY d.at, d.id",
+        case_id,
+    )
+    return [_decision(r) for r in rows]
+
+
+async def author_decisions(conn: Conn, author_id: str, *, limit: int = 20) -> list[DecisionRow]:
+    """The latest decisions about an author's content: what the queue shows of their past."""
+    rows = await conn.fetch(
+        f"""SELECT {_DECISION} FROM moderation.decisions d WHERE d.author_id = $1
+             ORDER BY d.at DESC, d.id DESC LIMIT $2""",
+        author_id,
+        limit,
+    )
+    return [_decision(r) for r in rows]
+
+
+async def decision_log(
+    conn: Conn,
+    *,
+    moderator: str | None,
+    target_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    before: tuple[datetime, str] | None,
+    limit: int,
+) -> list[DecisionRow]:
+    """Every decision, newest first, filtered by moderator, target and time."""
+    rows = await conn.fetch(
+        f"""SELECT {_DECISION} FROM moderation.decisions d
+             WHERE ($1::text IS NULL OR d.moderator_id = $1)
+               AND ($2::uuid IS NULL OR d.target_id = $2)
+               AND ($3::timestamptz IS NULL OR d.at >= $3)
+               AND ($4::timestamptz IS NULL OR d.at < $4)
+               AND ($5::timestamptz IS NULL OR (d.at, d.id) < ($5, $6::uuid))
+             ORDER BY d.at DESC, d.id DESC
+             LIMIT $7""",
+        moderator,
+        target_id,
+        since,
+        until,
+        before[0] if before else None,
+        before[1] if before else None,
+        limit,
+    )
+    return [_decision(r) for r in rows]

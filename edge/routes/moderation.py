@@ -54,8 +54,6 @@ from projections import moderation as model
 from projections import profiles as profiles_model
 
 PROJECTION = "moderation"
-#: Reports a person may file per hour: enough for a bad day, too few to flood the queue.
-REPORTS_PER_HOUR = 30
 MAX_BODY = 8 * 1024
 #: The aggregate type of each reportable target whose text is in the log in the clear.
 LOGGED: dict[str, str] = {
@@ -122,6 +120,25 @@ class ReportView(msgspec.Struct):
     reported: Version
 
 
+class DecisionView(msgspec.Struct):
+    id: str
+    case_id: str
+    target_type: str
+    target_id: str
+    author_id: str
+    moderator_id: str
+    actions: list[str]
+    reason: str
+    rule: str | None
+    #: The people whose open reports this decision answered.
+    reporters: list[str]
+    at: datetime
+
+
+def decision_view(row: model.DecisionRow) -> DecisionView:
+    return DecisionView(**msgspec.structs.asdict(row))
+
+
 class CaseView(msgspec.Struct):
     case: CaseSummary
     reports: list[ReportView]
@@ -130,6 +147,10 @@ class CaseView(msgspec.Struct):
     #: Every version the log has after the earliest open report, oldest first: the edits
     #: and the deletion the author made after being reported.
     after_report: list[Version]
+    #: What moderators decided on this case, oldest first.
+    decisions: list[DecisionView]
+    #: The latest decisions about the author's content in other cases, newest first.
+    author_history: list[DecisionView]
 
 
 def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
@@ -249,7 +270,8 @@ async def _unlogged(request: web.Request, target_type: str, target_id: str) -> V
 async def file_report(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, ReportBody, max_bytes=MAX_BODY)
-    await limit(request, Rule("reports", REPORTS_PER_HOUR, 3600), who.user_id)
+    rule = Rule.parse("limit_reports", infra(request).settings.limit_reports)
+    await limit(request, rule, who.user_id)
     author = await _visible_target(request, who, body)
     if who.user_id == author:
         raise OwnContent()
@@ -295,6 +317,32 @@ def _choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | 
     return value
 
 
+def keyset(
+    request: web.Request, scope: str, filters: list[str | None]
+) -> tuple[datetime, str] | None:
+    """The (time, id) a page continues after, from its signed cursor: bound to the listing's
+    `filters`, so a cursor cannot be replayed against other ones (400 otherwise)."""
+    if "cursor" not in request.query:
+        return None
+    c = decode_cursor(infra(request).secret_key, scope, request.query["cursor"])
+    if c.get("f") != filters or not isinstance(c.get("t"), str) or not isinstance(c.get("i"), str):
+        raise BadCursor()
+    try:
+        return datetime.fromisoformat(c["t"]), c["i"]
+    except ValueError:
+        raise BadCursor() from None
+
+
+def next_cursor(
+    request: web.Request, scope: str, filters: list[str | None], last: tuple[datetime, str] | None
+) -> str | None:
+    """The cursor of the page after the one ending at `last` (None: no more pages)."""
+    if last is None:
+        return None
+    payload = {"f": filters, "t": last[0].isoformat(), "i": last[1]}
+    return encode_cursor(infra(request).secret_key, scope, payload)
+
+
 async def read_queue(request: web.Request) -> web.Response:
     await principal(request)
     size = QUEUE_LIMIT.read(request)
@@ -305,13 +353,7 @@ async def read_queue(request: web.Request) -> web.Response:
     if assignee is not None and not is_uuid(assignee):
         raise ValidationError("`assignee` is a user id", errors=[FieldError("assignee", "a UUID")])
     filters = [state, category, target_type, assignee]
-    after: tuple[datetime, str] | None = None
-    key = infra(request).secret_key
-    if "cursor" in request.query:
-        c = decode_cursor(key, "moderation-queue", request.query["cursor"])
-        if c.get("f") != filters or not isinstance(c.get("t"), str):
-            raise BadCursor()
-        after = (datetime.fromisoformat(c["t"]), str(c["i"]))
+    after = keyset(request, "moderation-queue", filters)
     await wait_for_position(request, PROJECTION)
     rows = await model.queue(
         infra(request).pool,
@@ -322,13 +364,9 @@ async def read_queue(request: web.Request) -> web.Response:
         after=after,
         limit=size + 1,
     )
-    page, more = rows[:size], len(rows) > size
-    cursor = None
-    if more and page:
-        last = page[-1]
-        cursor = encode_cursor(
-            key, "moderation-queue", {"f": filters, "t": last.opened_at.isoformat(), "i": last.id}
-        )
+    page = rows[:size]
+    last = (page[-1].opened_at, page[-1].id) if len(rows) > size else None
+    cursor = next_cursor(request, "moderation-queue", filters, last)
     return _json(200, QueuePage([_summary(r) for r in page], cursor))
 
 
@@ -365,7 +403,20 @@ async def read_case(request: web.Request) -> web.Response:
         after = [v for v in versions if v.seq > since]
     else:
         current = await _unlogged(request, row.target_type, row.target_id)
-    return _json(200, CaseView(_summary(row), views, current, after))
+    pool = infra(request).pool
+    decided = await model.decisions_of(pool, row.id)
+    history = [d for d in await model.author_decisions(pool, row.author_id) if d.case_id != row.id]
+    return _json(
+        200,
+        CaseView(
+            _summary(row),
+            views,
+            current,
+            after,
+            [decision_view(d) for d in decided],
+            [decision_view(d) for d in history],
+        ),
+    )
 
 
 async def assign_case(request: web.Request) -> web.Response:

@@ -6,11 +6,12 @@ decides it. One aggregate per reported target (`decide.case_id`).
 """
 
 from core.bus import Decider, HandlerTable
-from handlers.moderation.commands import AssignCase, FileReport
+from handlers.moderation.commands import AssignCase, DecideCase, FileReport
 from handlers.moderation.decide import (
     CASE,
     case_id,
     decide_assign,
+    decide_decision,
     decide_report,
 )
 from handlers.moderation.events import EVENTS
@@ -20,6 +21,7 @@ CONTEXT = "moderation"
 TABLE: HandlerTable = {
     FileReport: Decider(CASE, lambda c: case_id(c.target_type, c.target_id), decide_report),
     AssignCase: Decider(CASE, lambda c: c.case_id, decide_assign),
+    DecideCase: Decider(CASE, lambda c: c.case_id, decide_decision),
 }
 
 __all__ = ["CONTEXT", "EVENTS", "TABLE"]

@@ -8,7 +8,7 @@ from typing import Annotated, ClassVar, Literal
 import msgspec
 
 from core.commands import Command
-from core.text import MULTILINE
+from core.text import MULTILINE, ONE_LINE
 
 #: What can be reported: the content and the people of the other contexts.
 TargetType = Literal["post", "comment", "message", "user", "media"]
@@ -47,6 +47,31 @@ class FileReport(Command, frozen=True):
     author_id: str
     snapshot: Snapshot
     comment: ReportComment | None = None
+
+
+#: What a decision does. `hide` and `restore` act on content (posts and comments), `remove`
+#: hides it for good with a reason shown to its author, `warn` tells the author only, and
+#: `dismiss` closes the case with nothing done (it stands alone).
+Action = Literal["hide", "restore", "remove", "warn", "dismiss"]
+ACTIONS: tuple[str, ...] = ("hide", "restore", "remove", "warn", "dismiss")
+#: What the content actions apply to so far.
+CONTENT_TARGETS: tuple[str, ...] = ("post", "comment")
+REASON_MAX = 2_000
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=REASON_MAX, pattern=MULTILINE)]
+Rule = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
+Actions = Annotated[list[Action], msgspec.Meta(min_length=1, max_length=len(ACTIONS))]
+
+
+class DecideCase(Command, frozen=True):
+    """A moderator's decision on a case: several actions at once, with the reason the
+    author is shown and the rule it applies."""
+
+    context: ClassVar[str] = "moderation"
+    case_id: Uuid
+    decision_id: Uuid
+    actions: Actions
+    reason: Reason
+    rule: Rule | None = None
 
 
 class AssignCase(Command, frozen=True):

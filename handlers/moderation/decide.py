@@ -12,12 +12,13 @@ import uuid
 import msgspec
 
 from core.commands import CommandMeta
+from core.errors import FieldError
 from core.eventstore import AggregateKind
 from core.permissions import require
 from core.registry import Event
-from handlers.moderation.commands import AssignCase, FileReport
-from handlers.moderation.errors import CaseNotFound, OwnContent
-from handlers.moderation.events import CaseAssigned, ReportFiled, ReportUpdated
+from handlers.moderation.commands import CONTENT_TARGETS, AssignCase, DecideCase, FileReport
+from handlers.moderation.errors import BadDecision, CaseNotFound, OwnContent
+from handlers.moderation.events import CaseAssigned, DecisionTaken, ReportFiled, ReportUpdated
 
 #: Fixed for ever: changing it would give every target a new, empty case.
 CASE_NAMESPACE = uuid.UUID("5f0f3c2e-6a4b-4c4e-9d0e-3b7f8a1c2d4e")
@@ -54,6 +55,8 @@ def evolve(state: CaseState, event: Event) -> CaseState:
             )
         case CaseAssigned():
             return msgspec.structs.replace(state, assignee=event.assignee)
+        case DecisionTaken():
+            return msgspec.structs.replace(state, reporters=frozenset())
         case _:
             return state
 
@@ -109,6 +112,48 @@ def decide_assign(state: CaseState, command: AssignCase, meta: CommandMeta) -> l
             case_id=command.case_id,
             assignee=command.assignee,
             by=meta.actor or "",
+            at=meta.received_at,
+        )
+    ]
+
+
+#: Actions that cannot stand in one decision.
+_CLASHES = ({"hide", "restore"}, {"remove", "restore"}, {"hide", "remove"})
+
+
+def check_actions(target_type: str, actions: list[str]) -> None:
+    """Refuse what cannot be carried out as one decision (422 `bad-decision`)."""
+    chosen = set(actions)
+    problem = ""
+    if len(chosen) != len(actions):
+        problem = "each action once"
+    elif "dismiss" in chosen and len(chosen) > 1:
+        problem = "dismiss stands alone"
+    elif any(pair <= chosen for pair in _CLASHES):
+        problem = "hide, remove and restore exclude each other"
+    elif chosen & {"hide", "restore", "remove"} and target_type not in CONTENT_TARGETS:
+        problem = f"hide, remove and restore act on {' and '.join(CONTENT_TARGETS)}s"
+    if problem:
+        raise BadDecision(problem, errors=[FieldError("actions", problem)])
+
+
+def decide_decision(state: CaseState, command: DecideCase, meta: CommandMeta) -> list[Event]:
+    require(meta.roles, MODERATE)
+    if not state.exists:
+        raise CaseNotFound()
+    check_actions(state.target_type, list(command.actions))
+    return [
+        DecisionTaken(
+            case_id=command.case_id,
+            decision_id=command.decision_id,
+            target_type=state.target_type,
+            target_id=state.target_id,
+            author_id=state.author_id,
+            moderator_id=meta.actor or "",
+            actions=list(command.actions),
+            reason=command.reason,
+            rule=command.rule,
+            reporters=sorted(state.reporters),
             at=meta.received_at,
         )
     ]

@@ -13,6 +13,11 @@ class TargetNotFound(NotFoundError):
     title = "Nothing to report there (or you cannot see it)"
 
 
+class BadDecision(ValidationError):
+    code = "bad-decision"
+    title = "These actions do not go together or do not apply to this target"
+
+
 class OwnContent(ValidationError):
     code = "own-content"
     title = "You cannot report yourself or your own content"

@@ -47,4 +47,24 @@ class CaseAssigned(Event, frozen=True):
     at: datetime
 
 
-EVENTS = (ReportFiled, ReportUpdated, CaseAssigned)
+class DecisionTaken(Event, frozen=True):
+    """A moderator decided a case: the open reports are answered and the case resolved
+    (a later report opens it again). The contexts that own the target carry the content
+    actions out by reacting to this event (their published contract)."""
+
+    name: ClassVar[str] = "moderation.DecisionTaken"
+    case_id: str
+    decision_id: str
+    target_type: str
+    target_id: str
+    author_id: str
+    moderator_id: str
+    actions: list[str]
+    reason: str
+    rule: str | None
+    #: The people whose reports the decision answered.
+    reporters: list[str]
+    at: datetime
+
+
+EVENTS = (ReportFiled, ReportUpdated, CaseAssigned, DecisionTaken)

@@ -16,6 +16,7 @@ from handlers.posts.commands import (
 )
 from handlers.posts.decide import POST, decide_delete, decide_edit, decide_publish
 from handlers.posts.events import EVENTS
+from handlers.posts.moderation import background
 
 CONTEXT = "posts"
 
@@ -30,4 +31,4 @@ TABLE: HandlerTable = {
     DeleteComment: Decider(comments.COMMENT, lambda c: c.comment_id, comments.decide_delete),
 }
 
-__all__ = ["CONTEXT", "EVENTS", "TABLE"]
+__all__ = ["CONTEXT", "EVENTS", "TABLE", "background"]

@@ -55,9 +55,10 @@ class PostDeleted(Event, frozen=True):
     deleted_by: str
 
 
-#: The moderation states of a post or comment: `hidden` and `held` are seen by their author
-#: only (marked so), and by nobody else anywhere: no listing, search, fetch or count.
-MODERATION_STATES = ("visible", "hidden", "held")
+#: The moderation states of a post or comment: `hidden`, `held` and `removed` (hidden for
+#: good, with a reason shown to the author) are seen by their author only (marked so), and
+#: by nobody else anywhere: no listing, search, fetch or count.
+MODERATION_STATES = ("visible", "hidden", "held", "removed")
 
 
 class PostModerated(Event, frozen=True):

@@ -1,11 +1,13 @@
 """Moderation states set the way the moderation context will set them: a `PostModerated`
 (or `CommentModerated`) event appended to the post's (comment's) own subject at its current
-sequence, so every read model applies it in log order. Until the moderation context has
-commands, tests use this."""
+sequence, so every read model applies it in log order — for tests of the read models'
+side alone; the moderation context's decisions get there through the posts context's
+reactor (`carried_out` waits for it)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from core.bootstrap import Infra
 from core.commands import format_position
@@ -55,3 +57,26 @@ async def moderate_comment(
         AggregateRef(COMMENT.type, comment_id), loaded.seq, [event], command_id=new_id()
     )
     return format_position(result.stream, result.seq)
+
+
+async def carried_out(platform: Any, position: str, timeout: float = 15.0) -> str:
+    """Wait until the posts context's reactor has carried out every decision up to
+    `position` (its consumer's ack floor), then until the posts, comments and notifications
+    read models have applied what it wrote; the CONTENT head position, for `Quark-After`."""
+    import asyncio
+    import time
+
+    from core.commands import parse_position
+    from tests.support.log import head_position
+
+    stream, seq = parse_position(position)
+    js = platform.infra.nc.jetstream()
+    deadline = time.monotonic() + timeout
+    while (await js.consumer_info(stream, "posts_on_moderation")).ack_floor.stream_seq < seq:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the posts context did not carry out {position}")
+        await asyncio.sleep(0.02)
+    head = await head_position(platform.infra, "CONTENT")
+    for projection in ("posts", "comments", "notifications"):
+        await platform.wait(projection, head)
+    return head

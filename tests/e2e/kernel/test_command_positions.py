@@ -337,6 +337,19 @@ async def test_every_command_route_answers_its_position(
         {"assignee": None},
         case_id=filed["case_id"],
     )
+    await r.call(
+        "POST",
+        "/v1/moderation/cases/{case_id}/decisions",
+        admin_token,
+        {"actions": ["warn"], "reason": "r"},
+        case_id=filed["case_id"],
+    )
+    await r.call(
+        "POST",
+        "/v1/moderation/decisions",
+        admin_token,
+        {"case_ids": [filed["case_id"]], "actions": ["dismiss"], "reason": "r"},
+    )
 
     # Notifications.
     await r.call("PUT", "/v1/notifications/settings", token, {"disabled": ["reaction"]})

@@ -10,4 +10,4 @@ from tests.support.identity import lifted_limits
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return lifted_limits(settings)
+    return lifted_limits(settings, limit_reports="1000/h")

@@ -169,6 +169,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_LIMIT_SMS_PER_PHONE": "3/10min",
         "QUARK_LIMIT_SMS_PER_IP": "10/h",
         "QUARK_LIMIT_AUTH_PER_IP": "100/min",
+        "QUARK_LIMIT_REPORTS": "10/h",
         "QUARK_LOCKOUT_ACCOUNT_FAILURES": "3",
         "QUARK_LOCKOUT_IP_FAILURES": "50",
         "QUARK_LOCKOUT_BASE_SECONDS": "30",
@@ -188,6 +189,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     assert (settings.timeline_cap, settings.comment_max_depth) == (800, 6)
     assert (settings.group_max_members, settings.read_receipts_max_members) == (50, 20)
     assert settings.presence_ttl_seconds == 20.0
+    assert settings.limit_reports == "10/h"
     assert (
         settings.media_delivery,
         settings.media_link_seconds,

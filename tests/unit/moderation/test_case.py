@@ -10,10 +10,18 @@ import pytest
 
 from core.commands import CommandMeta
 from core.permissions import PermissionDenied
-from handlers.moderation.commands import AssignCase, FileReport, Snapshot
-from handlers.moderation.decide import CaseState, case_id, decide_assign, decide_report, evolve
-from handlers.moderation.errors import CaseNotFound, OwnContent
-from handlers.moderation.events import CaseAssigned, ReportFiled, ReportUpdated
+from handlers.moderation.commands import AssignCase, DecideCase, FileReport, Snapshot
+from handlers.moderation.decide import (
+    CaseState,
+    case_id,
+    check_actions,
+    decide_assign,
+    decide_decision,
+    decide_report,
+    evolve,
+)
+from handlers.moderation.errors import BadDecision, CaseNotFound, OwnContent
+from handlers.moderation.events import CaseAssigned, DecisionTaken, ReportFiled, ReportUpdated
 
 POST = "0190e4c2-0000-7000-8000-000000000001"
 AUTHOR = "0190e4c2-0000-7000-8000-0000000000a1"
@@ -68,3 +76,47 @@ def test_only_moderators_assign_and_only_existing_cases() -> None:
     (assigned,) = decide_assign(state, command, meta("m1", "moderator"))
     assert isinstance(assigned, CaseAssigned) and assigned.assignee == "m1"
     assert decide_assign(evolve(state, assigned), command, meta("m1", "moderator")) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "actions"),
+    [
+        ("post", ["dismiss", "warn"]),
+        ("post", ["hide", "restore"]),
+        ("post", ["remove", "hide"]),
+        ("comment", ["warn", "warn"]),
+        ("user", ["hide"]),
+        ("media", ["remove"]),
+    ],
+)
+def test_actions_that_cannot_be_carried_out_together_are_refused(
+    target: str, actions: list[str]
+) -> None:
+    with pytest.raises(BadDecision):
+        check_actions(target, actions)
+
+
+def test_a_decision_answers_the_open_reports_and_names_the_moderator() -> None:
+    state = reduce(
+        evolve,
+        [decide_report(CaseState(), filing(), meta(r))[0] for r in ("r2", "r1")],
+        CaseState(),
+    )
+    command = DecideCase(
+        case_id=case_id("post", POST),
+        decision_id="0190e4c2-0000-7000-8000-0000000000d1",
+        actions=["hide", "warn"],
+        reason="adverts",
+    )
+    with pytest.raises(PermissionDenied):
+        decide_decision(state, command, meta("r1"))
+    (decided,) = decide_decision(state, command, meta("m1", "moderator"))
+    assert isinstance(decided, DecisionTaken)
+    assert (decided.moderator_id, decided.reporters, decided.author_id) == (
+        "m1",
+        ["r1", "r2"],
+        AUTHOR,
+    )
+    assert evolve(state, decided).reporters == frozenset()
+    check_actions("user", ["warn"])
+    check_actions("comment", ["remove", "warn"])
