@@ -31,7 +31,7 @@ from edge.routes.moderation import (
     keyset,
     next_cursor,
 )
-from edge.routes.posts import CURSOR
+from edge.routes.posts import CURSOR, rfc3339_time
 from edge.routing import Param, Route
 from handlers.moderation.commands import Actions, DecideCase, Reason, Rule, Uuid
 from handlers.moderation.decide import MODERATE
@@ -112,9 +112,9 @@ async def decide_case(request: web.Request) -> web.Response:
         ),
         who,
     )
-    return _json(
-        201, DecisionResult(decision_id, cid, reply.position or ""), command_headers(reply)
-    )
+    # The case shows its decisions: it is where this one is read.
+    headers = {**command_headers(reply), "Location": f"/v1/moderation/cases/{cid}"}
+    return _json(201, DecisionResult(decision_id, cid, reply.position or ""), headers)
 
 
 async def decide_cases(request: web.Request) -> web.Response:
@@ -159,18 +159,7 @@ async def decide_cases(request: web.Request) -> web.Response:
 
 def _time(request: web.Request, name: str) -> datetime | None:
     value = request.query.get(name)
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise ValidationError(
-            f"`{name}` is a time with its offset",
-            errors=[FieldError(name, "an RFC 3339 time, e.g. 2026-12-01T00:00:00Z")],
-        )
-    return parsed
+    return None if value is None else rfc3339_time(value, name)
 
 
 async def read_log(request: web.Request) -> web.Response:
@@ -212,7 +201,7 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/moderation/decisions", decide_cases,
           f"The same decision on up to {BULK_MAX} cases, atomic and reported per case "
           "(moderators)", "moderation", request=BulkBody, response=BulkResult,
-          auth="bearer", idempotent_create=True, permission=MODERATE, name="decide_cases"),
+          auth="bearer", permission=MODERATE, name="decide_cases"),
     Route("GET", "/v1/moderation/log", read_log,
           "Every decision, newest first, by moderator, target and time (admins)", "moderation",
           response=DecisionLog,

@@ -326,7 +326,8 @@ async def hidden_authors(request: web.Request) -> set[str]:
     return await follows_model.blockers_of(infra(request).pool, viewer.user_id)
 
 
-def _time(value: str, field: str) -> datetime:
+def rfc3339_time(value: str, field: str) -> datetime:
+    """A query's time, in UTC; 422 naming `field` for anything that is not one."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         # In UTC (as PostgreSQL compares it): 9999-12-31T23:59:59-23:59 is past year 9999,
@@ -352,7 +353,7 @@ async def list_posts_route(request: web.Request) -> web.Response:
     author = q.get("author")
     if author is not None and not is_uuid(author):
         raise ValidationError("author must be a user id", errors=[FieldError("author", "a UUID")])
-    before_time = _time(q["before"], "before") if "before" in q else None
+    before_time = rfc3339_time(q["before"], "before") if "before" in q else None
     scope = f"posts|{author or ''}|{q.get('before', '')}"
     return await post_page(request, scope, author=author, before_time=before_time)
 

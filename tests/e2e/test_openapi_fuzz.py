@@ -312,6 +312,9 @@ def operations_of(schema: Any, *, ending: bool) -> list[Any]:
     return chosen
 
 
+# About 50 requests for every operation of the API, one after another: the run grows with
+# the API (it took 100-130 s on a slow day with 120 operations), so it has a bound of its own.
+@pytest.mark.timeout(600)
 async def test_every_operation_answers_only_what_the_document_says(
     http: aiohttp.ClientSession, platform: Platform, client: IdentityClient, admin: Known
 ) -> None:

@@ -114,6 +114,11 @@ async def test_post_views_show_the_counts_and_the_readers_own_reactions(
     # The reader's own writes are visible to them without any header.
     async with http.get(f"/v1/posts/{first['id']}", headers=as_user(READER)) as resp:
         view = await resp.json()
+    assert view["my_reactions"] == ["like", "love"]
+    # Someone else's, once the read model has them (read-your-writes covers one's own only).
+    headers = {**as_user(READER), "Quark-After": last}
+    async with http.get(f"/v1/posts/{first['id']}", headers=headers) as resp:
+        view = await resp.json()
     # Kinds in their fixed order, whichever came first.
     assert list(view["reactions"].items()) == [("like", 1), ("love", 2)]
     assert view["my_reactions"] == ["like", "love"]
