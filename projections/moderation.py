@@ -51,7 +51,7 @@ class ReportRow(msgspec.Struct, frozen=True):
 
 class ModerationProjection(PgProjection):
     name: ClassVar[str] = "moderation"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     consumes: ClassVar[frozenset[str]] = frozenset(
         {ReportFiled.name, ReportUpdated.name, CaseAssigned.name, DecisionTaken.name}
     )
@@ -101,6 +101,7 @@ class ModerationProjection(PgProjection):
         );
         CREATE INDEX decisions_case ON decisions (case_id, at);
         CREATE INDEX decisions_at ON decisions (at, id);
+        CREATE INDEX decisions_author ON decisions (author_id, at, id);
     """
 
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None:
@@ -296,12 +297,19 @@ async def decisions_of(conn: Conn, case_id: str) -> list[DecisionRow]:
     return [_decision(r) for r in rows]
 
 
-async def author_decisions(conn: Conn, author_id: str, *, limit: int = 20) -> list[DecisionRow]:
-    """The latest decisions about an author's content: what the queue shows of their past."""
+async def author_decisions(
+    conn: Conn, author_id: str, *, before: tuple[datetime, str] | None = None, limit: int = 20
+) -> list[DecisionRow]:
+    """Decisions about an author's content, newest first (after the keyset `before`): what
+    moderators see of their past, and what they see of their own."""
     rows = await conn.fetch(
-        f"""SELECT {_DECISION} FROM moderation.decisions d WHERE d.author_id = $1
-             ORDER BY d.at DESC, d.id DESC LIMIT $2""",
+        f"""SELECT {_DECISION} FROM moderation.decisions d
+             WHERE d.author_id = $1
+               AND ($2::timestamptz IS NULL OR (d.at, d.id) < ($2, $3::uuid))
+             ORDER BY d.at DESC, d.id DESC LIMIT $4""",
         author_id,
+        before[0] if before else None,
+        before[1] if before else None,
         limit,
     )
     return [_decision(r) for r in rows]

@@ -13,7 +13,7 @@ so a report never confirms that something invisible exists (404 either way).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -54,6 +54,8 @@ from projections import moderation as model
 from projections import profiles as profiles_model
 
 PROJECTION = "moderation"
+#: How long an author may appeal a decision (Mastodon's window).
+APPEAL_DAYS = 20
 MAX_BODY = 8 * 1024
 #: The aggregate type of each reportable target whose text is in the log in the clear.
 LOGGED: dict[str, str] = {
@@ -133,6 +135,26 @@ class DecisionView(msgspec.Struct):
     #: The people whose open reports this decision answered.
     reporters: list[str]
     at: datetime
+
+
+class MyDecision(msgspec.Struct):
+    """A decision about one's own content, as its author sees it: what was decided and why,
+    never by whom or on whose report."""
+
+    id: str
+    target_type: str
+    target_id: str
+    actions: list[str]
+    reason: str
+    rule: str | None
+    at: datetime
+    #: Until when the author may appeal it (`APPEAL_DAYS` after the decision).
+    appeal_until: datetime
+
+
+class MyDecisions(msgspec.Struct):
+    items: list[MyDecision]
+    next_cursor: str | None
 
 
 def decision_view(row: model.DecisionRow) -> DecisionView:
@@ -419,6 +441,33 @@ async def read_case(request: web.Request) -> web.Response:
     )
 
 
+async def my_decisions(request: web.Request) -> web.Response:
+    who = await principal(request)
+    size = QUEUE_LIMIT.read(request)
+    before = keyset(request, "my-moderation", [who.user_id])
+    await wait_for_position(request, PROJECTION)
+    rows = await model.author_decisions(
+        infra(request).pool, who.user_id, before=before, limit=size + 1
+    )
+    page = rows[:size]
+    last = (page[-1].at, page[-1].id) if len(rows) > size else None
+    items = [
+        MyDecision(
+            d.id,
+            d.target_type,
+            d.target_id,
+            d.actions,
+            d.reason,
+            d.rule,
+            d.at,
+            d.at + timedelta(days=APPEAL_DAYS),
+        )
+        for d in page
+    ]
+    cursor = next_cursor(request, "my-moderation", [who.user_id], last)
+    return _json(200, MyDecisions(items, cursor))
+
+
 async def assign_case(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, AssignBody, max_bytes=1024)
@@ -454,6 +503,11 @@ ROUTES: list[Route] = [
           "version after the report (moderators)", "moderation", response=CaseView,
           params=(CASE_ID,), raises=(CaseNotFound,), auth="bearer", after=True,
           permission=MODERATE, name="moderation_case"),
+    Route("GET", "/v1/me/moderation", my_decisions,
+          "Moderators' decisions about my content, newest first, with until when each may be "
+          "appealed (never who decided or who reported)", "moderation", response=MyDecisions,
+          params=(QUEUE_LIMIT.param, CURSOR), raises=(BadCursor,), auth="bearer", after=True,
+          name="my_moderation"),
     Route("POST", "/v1/moderation/cases/{case_id}/assign", assign_case,
           "Take a case, hand it to another moderator, or back to the queue (null)",
           "moderation", request=AssignBody, response=ReportResult, params=(CASE_ID,),

@@ -5,6 +5,7 @@ for admins only."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.e2e.moderation.test_reports import report
@@ -71,6 +72,24 @@ async def test_a_decision_hides_the_post_tells_the_author_and_a_restore_brings_i
     assert status == 200 and view["moderation"] == "visible"
     status, page = await client.get("/v1/timelines/public", r, **{"Quark-After": head})
     assert post["id"] in [p["id"] for p in page["items"]]
+
+    # The author sees both decisions, newest first, with the appeal window, and never who
+    # decided or who reported; the reporter has none of their own.
+    after = {"Quark-After": restored["position"]}
+    status, page = await client.get("/v1/me/moderation?limit=1", a, **after)
+    assert status == 200, page
+    (newest,) = page["items"]
+    assert (newest["actions"], newest["reason"], newest["target_id"]) == (
+        ["restore"], "on appeal", post["id"]
+    )  # fmt: skip
+    assert "moderator_id" not in newest and "reporters" not in newest
+    at, until = (datetime.fromisoformat(newest[k]) for k in ("at", "appeal_until"))
+    assert until - at == timedelta(days=20)
+    status, rest = await client.get(f"/v1/me/moderation?cursor={page['next_cursor']}", a, **after)
+    assert [d["actions"] for d in rest["items"]] == [["hide", "warn"]]
+    assert rest["next_cursor"] is None
+    status, theirs = await client.get("/v1/me/moderation", r, **after)
+    assert status == 200 and theirs["items"] == []
 
     # A new report opens the case again.
     other = await client.sign_up()
