@@ -146,6 +146,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Reports one person may file (`POST /v1/reports`): enough for a bad day, too few to
     #: flood the moderators' queue.
     limit_reports: str = "30/h"
+    #: The weighted count of distinct reporters (`core.moderation.reporter_weight`: 1 for a
+    #: month-old account with no history) at which reported content is hidden pending
+    #: review; 0: never.
+    auto_hide_score: float = 3.0
     #: Failed sign-ins (or second-factor codes) before a lockout, per phone number or account
     #: and per IP address; each further lockout doubles, from the base up to the maximum.
     lockout_account_failures: int = 5
@@ -167,6 +171,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")
+        if self.auto_hide_score < 0:
+            raise ValueError("`auto_hide_score` must not be negative")
         if self.presence_ttl_seconds <= 0:
             raise ValueError("`presence_ttl_seconds` must be positive")
         try:

@@ -18,7 +18,15 @@ import msgspec
 
 from core.envelope import RecordedEvent
 from core.projection import PgProjection
-from handlers.moderation.events import CaseAssigned, DecisionTaken, ReportFiled, ReportUpdated
+from handlers.moderation.events import (
+    AppealDecided,
+    AppealFiled,
+    CaseAssigned,
+    CaseAutoHidden,
+    DecisionTaken,
+    ReportFiled,
+    ReportUpdated,
+)
 
 Conn = asyncpg.Connection | asyncpg.Pool
 
@@ -35,6 +43,10 @@ class CaseRow(msgspec.Struct, frozen=True):
     reporters: int
     categories: list[str]
     opened_seq: int
+    #: Hidden pending review (the weighted score that did it), else None.
+    auto_hidden_score: float | None = None
+    #: Decisions that acted against the author (dismissals aside), in any case.
+    author_decisions: int = 0
 
 
 class ReportRow(msgspec.Struct, frozen=True):
@@ -51,9 +63,19 @@ class ReportRow(msgspec.Struct, frozen=True):
 
 class ModerationProjection(PgProjection):
     name: ClassVar[str] = "moderation"
-    version: ClassVar[int] = 3
+    #: 4: hiding pending review, suspensions, reporters' records and appeals.
+    version: ClassVar[int] = 4
     consumes: ClassVar[frozenset[str]] = frozenset(
-        {ReportFiled.name, ReportUpdated.name, CaseAssigned.name, DecisionTaken.name}
+        e.name
+        for e in (
+            ReportFiled,
+            ReportUpdated,
+            CaseAssigned,
+            DecisionTaken,
+            CaseAutoHidden,
+            AppealFiled,
+            AppealDecided,
+        )
     )
     ddl: ClassVar[str] = """
         CREATE TABLE cases (
@@ -67,7 +89,9 @@ class ModerationProjection(PgProjection):
             updated_at timestamptz NOT NULL,
             reporters int NOT NULL,
             categories text[] NOT NULL,
-            opened_seq bigint NOT NULL
+            opened_seq bigint NOT NULL,
+            -- Hidden pending review since the last decision (its weighted score).
+            auto_hidden_score double precision
         );
         CREATE INDEX cases_queue ON cases (state, opened_at, id);
         CREATE INDEX cases_author ON cases (author_id);
@@ -97,8 +121,29 @@ class ModerationProjection(PgProjection):
             rule text,
             reporters text[] NOT NULL,
             at timestamptz NOT NULL,
-            seq bigint NOT NULL
+            seq bigint NOT NULL,
+            suspend_until timestamptz
         );
+        -- How moderators answered each person's reports (their weight as a reporter).
+        CREATE TABLE reporter_records (
+            reporter_id text PRIMARY KEY,
+            upheld int NOT NULL,
+            dismissed int NOT NULL
+        );
+        CREATE TABLE appeals (
+            id uuid PRIMARY KEY,
+            case_id uuid NOT NULL,
+            decision_id uuid NOT NULL UNIQUE,
+            author_id text NOT NULL,
+            text text NOT NULL,
+            state text NOT NULL,
+            at timestamptz NOT NULL,
+            decided_at timestamptz,
+            decided_by text,
+            reason text,
+            decision_moderator text NOT NULL
+        );
+        CREATE INDEX appeals_queue ON appeals (state, at, id);
         CREATE INDEX decisions_case ON decisions (case_id, at);
         CREATE INDEX decisions_at ON decisions (at, id);
         CREATE INDEX decisions_author ON decisions (author_id, at, id);
@@ -166,24 +211,58 @@ class ModerationProjection(PgProjection):
                 )
                 await _recount(conn, e.case_id)
             case DecisionTaken():
-                await conn.execute(
+                inserted = await conn.fetchval(
                     """INSERT INTO decisions (id, case_id, target_type, target_id, author_id,
                                               moderator_id, actions, reason, rule, reporters,
-                                              at, seq)
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-                       ON CONFLICT (id) DO NOTHING""",
+                                              at, seq, suspend_until)
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                       ON CONFLICT (id) DO NOTHING RETURNING true""",
                     e.decision_id, e.case_id, e.target_type, e.target_id, e.author_id,
                     e.moderator_id, e.actions, e.reason, e.rule, e.reporters, e.at, seq,
+                    e.suspend_until,
                 )  # fmt: skip
+                if inserted and e.reporters:
+                    dismissed = e.actions == ["dismiss"]
+                    await conn.execute(
+                        """INSERT INTO reporter_records AS r
+                           SELECT unnest($1::text[]), $2::int, $3::int
+                           ON CONFLICT (reporter_id) DO UPDATE SET
+                               upheld = r.upheld + excluded.upheld,
+                               dismissed = r.dismissed + excluded.dismissed""",
+                        e.reporters, 0 if dismissed else 1, 1 if dismissed else 0,
+                    )  # fmt: skip
                 await conn.execute(
                     "UPDATE reports SET open = false WHERE case_id = $1 AND open", e.case_id
                 )
                 await conn.execute(
-                    "UPDATE cases SET state = 'resolved', updated_at = $2 WHERE id = $1",
+                    """UPDATE cases SET state = 'resolved', updated_at = $2,
+                                        auto_hidden_score = NULL WHERE id = $1""",
                     e.case_id,
                     e.at,
                 )
                 await _recount(conn, e.case_id)
+            case CaseAutoHidden():
+                await conn.execute(
+                    "UPDATE cases SET auto_hidden_score = $2, updated_at = $3 WHERE id = $1",
+                    e.case_id,
+                    e.score,
+                    e.at,
+                )
+            case AppealFiled():
+                await conn.execute(
+                    """INSERT INTO appeals (id, case_id, decision_id, author_id, text, state, at,
+                                            decision_moderator)
+                       VALUES ($1, $2, $3, $4, $5, 'open', $6, $7) ON CONFLICT DO NOTHING""",
+                    e.appeal_id, e.case_id, e.decision_id, e.author_id, e.text, e.at,
+                    e.decided_by,
+                )  # fmt: skip
+            case AppealDecided():
+                await conn.execute(
+                    """UPDATE appeals SET state = $2, decided_at = $3, decided_by = $4,
+                                          reason = $5 WHERE id = $1""",
+                    e.appeal_id, "approved" if e.approved else "rejected", e.at,
+                    e.moderator_id, e.reason,
+                )  # fmt: skip
             case CaseAssigned():
                 await conn.execute(
                     "UPDATE cases SET assignee = $2, updated_at = $3 WHERE id = $1",
@@ -206,7 +285,9 @@ async def _recount(conn: asyncpg.Connection, case_id: str) -> None:
 
 
 _CASE = """c.id::text, c.target_type, c.target_id::text, c.author_id, c.state, c.assignee,
-    c.opened_at, c.updated_at, c.reporters, c.categories, c.opened_seq"""
+    c.opened_at, c.updated_at, c.reporters, c.categories, c.opened_seq, c.auto_hidden_score,
+    (SELECT count(*)::int FROM moderation.decisions d
+      WHERE d.author_id = c.author_id AND d.actions <> '{dismiss}') AS author_decisions"""
 
 
 def _case(r: asyncpg.Record) -> CaseRow:
@@ -275,10 +356,16 @@ class DecisionRow(msgspec.Struct, frozen=True):
     rule: str | None
     reporters: list[str]
     at: datetime
+    suspend_until: datetime | None = None
+    #: The author's appeal, if any: its id and state (open, approved, rejected).
+    appeal_id: str | None = None
+    appeal_state: str | None = None
 
 
 _DECISION = """d.id::text, d.case_id::text, d.target_type, d.target_id::text, d.author_id,
-    d.moderator_id, d.actions, d.reason, d.rule, d.reporters, d.at"""
+    d.moderator_id, d.actions, d.reason, d.rule, d.reporters, d.at, d.suspend_until,
+    (SELECT a.id::text FROM moderation.appeals a WHERE a.decision_id = d.id) AS appeal_id,
+    (SELECT a.state FROM moderation.appeals a WHERE a.decision_id = d.id) AS appeal_state"""
 
 
 def _decision(r: asyncpg.Record) -> DecisionRow:
@@ -344,3 +431,61 @@ async def decision_log(
         limit,
     )
     return [_decision(r) for r in rows]
+
+
+async def reporter_record(conn: Conn, reporter_id: str) -> tuple[int, int]:
+    """How many of a person's reports moderators upheld and dismissed."""
+    r = await conn.fetchrow(
+        "SELECT upheld, dismissed FROM moderation.reporter_records WHERE reporter_id = $1",
+        reporter_id,
+    )
+    return (r["upheld"], r["dismissed"]) if r else (0, 0)
+
+
+async def get_decision(conn: Conn, decision_id: str) -> DecisionRow | None:
+    r = await conn.fetchrow(
+        f"SELECT {_DECISION} FROM moderation.decisions d WHERE d.id = $1::uuid", decision_id
+    )
+    return _decision(r) if r else None
+
+
+class AppealRow(msgspec.Struct, frozen=True):
+    id: str
+    case_id: str
+    decision_id: str
+    author_id: str
+    text: str
+    state: str
+    at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    reason: str | None
+    decision_moderator: str
+
+
+_APPEAL = """a.id::text, a.case_id::text, a.decision_id::text, a.author_id, a.text, a.state,
+    a.at, a.decided_at, a.decided_by, a.reason, a.decision_moderator"""
+
+
+async def get_appeal(conn: Conn, appeal_id: str) -> AppealRow | None:
+    r = await conn.fetchrow(
+        f"SELECT {_APPEAL} FROM moderation.appeals a WHERE a.id = $1::uuid", appeal_id
+    )
+    return AppealRow(*r.values()) if r else None
+
+
+async def appeals(
+    conn: Conn, *, state: str, after: tuple[datetime, str] | None, limit: int
+) -> list[AppealRow]:
+    """Appeals in a state, oldest first (the moderators' second queue)."""
+    rows = await conn.fetch(
+        f"""SELECT {_APPEAL} FROM moderation.appeals a
+             WHERE a.state = $1
+               AND ($2::timestamptz IS NULL OR (a.at, a.id) > ($2, $3::uuid))
+             ORDER BY a.at, a.id LIMIT $4""",
+        state,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [AppealRow(*r.values()) for r in rows]

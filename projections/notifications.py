@@ -25,16 +25,16 @@ import msgspec
 
 from core import inbox
 from core.envelope import RecordedEvent
+from core.moderation import APPEAL_WINDOW, AUTO_HIDE_REASON, content_state
 from core.projection import PgProjection
+from handlers.moderation.events import AppealDecided, AppealFiled, CaseAutoHidden, DecisionTaken
 from handlers.notifications.events import NotificationSettingsChanged, NotificationsRead
 from handlers.posts.events import (
     CommentAdded,
     CommentDeleted,
     CommentEdited,
-    CommentModerated,
     PostDeleted,
     PostEdited,
-    PostModerated,
     PostPublished,
 )
 from handlers.profiles.events import Followed
@@ -58,6 +58,9 @@ class NotificationRow(msgspec.Struct, frozen=True):
     #: `moderation`: the content's new state and the moderator's reason.
     state: str | None
     reason: str | None
+    #: `moderation`: the decision (`decision_id`, `actions`, `appeal_until`) and, about an
+    #: appeal, its `appeal_id` and `appeal` state (filed, approved, rejected).
+    decision: dict[str, Any] | None = None
 
 
 class SettingsRow(msgspec.Struct, frozen=True):
@@ -68,14 +71,17 @@ class SettingsRow(msgspec.Struct, frozen=True):
 class NotificationsProjection(PgProjection):
     name: ClassVar[str] = "notifications"
     #: 2: messages, mentions in messages, moderation (the CHAT stream too).
-    #: 3: delivered live (`notifications_live`); 4: removals too.
-    version: ClassVar[int] = 4
+    #: 3: delivered live (`notifications_live`); 4: removals too; 5: moderation from the
+    #: moderation context's own events (every decision, hiding pending review, appeals).
+    version: ClassVar[int] = 5
     consumes: ClassVar[frozenset[str]] = frozenset(
         e.name
         for e in (
             *chat.EVENTS,
-            PostModerated,
-            CommentModerated,
+            DecisionTaken,
+            CaseAutoHidden,
+            AppealFiled,
+            AppealDecided,
             PostPublished,
             PostEdited,
             PostDeleted,
@@ -111,7 +117,8 @@ class NotificationsProjection(PgProjection):
             read boolean NOT NULL DEFAULT false,
             conversation_id text,
             state text,
-            reason text
+            reason text,
+            decision jsonb
         );
         CREATE INDEX notifications_mine ON notifications (user_id, at DESC, id DESC);
         CREATE INDEX notifications_target ON notifications (target_id);
@@ -122,6 +129,12 @@ class NotificationsProjection(PgProjection):
             user_id text NOT NULL,
             kind text NOT NULL,
             PRIMARY KEY (target_type, target_id, user_id, kind)
+        );
+        -- What each moderation decision was about (appeals name only the decision).
+        CREATE TABLE decided (
+            decision_id text PRIMARY KEY,
+            target_type text NOT NULL,
+            target_id text NOT NULL
         );
         CREATE TABLE settings (
             user_id text PRIMARY KEY,
@@ -180,10 +193,37 @@ class NotificationsProjection(PgProjection):
                 )
             case CommentDeleted():
                 await conn.execute("DELETE FROM notifications WHERE target_id = $1", e.comment_id)
-            case PostModerated():
-                await _moderated(conn, "post", e.post_id, e.state, e.reason, e.at)
-            case CommentModerated():
-                await _moderated(conn, "comment", e.comment_id, e.state, e.reason, e.at)
+            case DecisionTaken() if e.actions != ["dismiss"] or e.auto_hidden:
+                decision = {
+                    "decision_id": e.decision_id,
+                    "actions": e.actions,
+                    "appeal_until": (e.at + APPEAL_WINDOW).isoformat(),
+                }
+                await _moderated(
+                    conn, f"moderation:{e.decision_id}", e.author_id, e, content_state(e),
+                    e.reason, decision,
+                )  # fmt: skip
+            case CaseAutoHidden():
+                await _moderated(
+                    conn, f"moderation:{e.case_id}:hidden", e.author_id, e, "hidden",
+                    AUTO_HIDE_REASON, None,
+                )  # fmt: skip
+            case AppealFiled() if e.decided_by:
+                about = {"decision_id": e.decision_id, "appeal_id": e.appeal_id, "appeal": "filed"}
+                target = await _case_target(conn, e.decision_id)
+                if target is not None:
+                    await _moderated(
+                        conn, f"appeal:{e.appeal_id}:{e.decided_by}", e.decided_by,
+                        msgspec.structs.replace(target, at=e.at), None, e.text, about,
+                    )  # fmt: skip
+            case AppealDecided():
+                verdict = "approved" if e.approved else "rejected"
+                about = {"decision_id": e.decision_id, "appeal_id": e.appeal_id, "appeal": verdict}
+                state = content_state(e)
+                for whom in dict.fromkeys(w for w in (e.author_id, e.decided_by) if w):
+                    await _moderated(
+                        conn, f"appeal:{e.appeal_id}:{whom}", whom, e, state, e.reason, about
+                    )
             case ReactionAdded():
                 await _reacted(conn, e, added=True)
             case ReactionRemoved():
@@ -270,28 +310,50 @@ async def _mentions(
             )  # fmt: skip
 
 
+class _Target(msgspec.Struct, frozen=True):
+    target_type: str
+    target_id: str
+    at: datetime
+
+
 async def _moderated(
     conn: asyncpg.Connection,
-    target_type: str,
-    target_id: str,
-    state: str,
+    notification_id: str,
+    user_id: str,
+    about: Any,
+    state: str | None,
     reason: str | None,
-    at: datetime,
+    decision: dict[str, Any] | None,
 ) -> None:
-    """One notification per moderated post or comment, for its author, showing the latest
-    decision (unread again at each). The moderator is not named: `actors` is empty."""
-    owner = await _owner(conn, target_type, target_id)
-    if owner is None:
-        return
+    """A moderation notification: a decision about one's content, its hiding pending review,
+    or an appeal (to its author and to the moderator whose decision it questions), unread
+    again when it changes. Nobody is named: `actors` is empty. Decisions are remembered
+    (`decided`), so a moderator's appeal notification can link to what was decided."""
+    post_id = about.target_id if about.target_type == "post" else None
+    if about.target_type == "comment":
+        owner = await _owner(conn, "comment", about.target_id)
+        post_id = owner[1] if owner else None
+    if decision is not None and "appeal" not in decision:
+        await conn.execute(
+            "INSERT INTO decided VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            decision["decision_id"], about.target_type, about.target_id,
+        )  # fmt: skip
     await conn.execute(
         """INSERT INTO notifications (id, user_id, kind, actors, target_type, target_id, post_id,
-                                      at, state, reason)
-           VALUES ($1, $2, 'moderation', '{}', $3, $4, $5, $6, $7, $8)
+                                      at, state, reason, decision)
+           VALUES ($1, $2, 'moderation', '{}', $3, $4, $5, $6, $7, $8, $9::jsonb)
            ON CONFLICT (id) DO UPDATE
-           SET at = $6, state = $7, reason = $8, read = false""",
-        f"moderation:{target_id}:{owner[0]}", owner[0], target_type, target_id, owner[1], at,
-        state, reason,
+           SET at = $6, state = $7, reason = $8, decision = $9, read = false""",
+        notification_id, user_id, about.target_type, about.target_id, post_id, about.at,
+        state, reason, None if decision is None else msgspec.json.encode(decision).decode(),
     )  # fmt: skip
+
+
+async def _case_target(conn: asyncpg.Connection, decision_id: str) -> _Target | None:
+    row = await conn.fetchrow(
+        "SELECT target_type, target_id FROM decided WHERE decision_id = $1", decision_id
+    )
+    return _Target(row["target_type"], row["target_id"], datetime.min) if row else None
 
 
 async def _reacted(
@@ -389,7 +451,7 @@ async def list_for(
                ELSE cardinality(actors) END AS count
         FROM (
             SELECT n.id, n.kind, {_SHOWN} AS actors, n.target_type, n.target_id, n.post_id,
-                   n.at, n.read, n.conversation_id, n.state, n.reason
+                   n.at, n.read, n.conversation_id, n.state, n.reason, n.decision
             FROM notifications.notifications n
             LEFT JOIN notifications.settings s ON s.user_id = n.user_id
             WHERE n.user_id = $1::text
@@ -408,7 +470,14 @@ async def list_for(
         unread_only,
         limit,
     )
-    return [NotificationRow(**dict(r)) for r in records]
+    return [_row(r) for r in records]
+
+
+def _row(r: asyncpg.Record) -> NotificationRow:
+    values = dict(r)
+    if values["decision"] is not None:
+        values["decision"] = msgspec.json.decode(values["decision"])
+    return NotificationRow(**values)
 
 
 async def unread_count(pool: asyncpg.Pool, user_id: str) -> int:

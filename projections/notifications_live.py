@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from core import inbox
 from core.envelope import RecordedEvent
@@ -60,7 +61,7 @@ _SHOWN_NOW = """
                                        AND f.followee::text = a))
                    ORDER BY i) AS actors,
                n.target_type, n.target_id, n.post_id, n.at, n.read, n.conversation_id,
-               n.state, n.reason
+               n.state, n.reason, n.decision
         FROM notifications n
         LEFT JOIN settings s ON s.user_id = n.user_id
         WHERE n.id = ANY($1::text[])
@@ -101,6 +102,8 @@ async def deliver(
     for r in rows:
         notification = dict(r)
         user_id = notification.pop("user_id")
+        if notification["decision"] is not None:
+            notification["decision"] = msgspec.json.decode(notification["decision"])
         outbox.add(
             seq,
             inbox.subject(user_id),

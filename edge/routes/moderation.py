@@ -13,7 +13,7 @@ so a report never confirms that something invisible exists (404 either way).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -23,6 +23,7 @@ from core.envelope import AggregateRef
 from core.errors import FieldError, ValidationError
 from core.eventstore import subject_of
 from core.ids import is_uuid
+from core.moderation import APPEAL_WINDOW, reporter_weight
 from core.ratelimit import Rule
 from edge.auth import Principal, principal, send_as
 from edge.bodies import read_json
@@ -54,8 +55,6 @@ from projections import moderation as model
 from projections import profiles as profiles_model
 
 PROJECTION = "moderation"
-#: How long an author may appeal a decision (Mastodon's window).
-APPEAL_DAYS = 20
 MAX_BODY = 8 * 1024
 #: The aggregate type of each reportable target whose text is in the log in the clear.
 LOGGED: dict[str, str] = {
@@ -95,6 +94,10 @@ class CaseSummary(msgspec.Struct):
     #: People with an open report (each counts once).
     reporters: int
     categories: list[str]
+    #: Hidden pending review: the weighted count of distinct reporters that did it, else null.
+    auto_hidden_score: float | None
+    #: Decisions that acted against the author before (dismissals not counted), in any case.
+    author_decisions: int
 
 
 class QueuePage(msgspec.Struct):
@@ -135,6 +138,11 @@ class DecisionView(msgspec.Struct):
     #: The people whose open reports this decision answered.
     reporters: list[str]
     at: datetime
+    #: With `suspend`: when it ends (null: indefinitely).
+    suspend_until: datetime | None
+    #: The author's appeal of it, if any, and its state (open, approved, rejected).
+    appeal_id: str | None
+    appeal_state: str | None
 
 
 class MyDecision(msgspec.Struct):
@@ -148,8 +156,12 @@ class MyDecision(msgspec.Struct):
     reason: str
     rule: str | None
     at: datetime
-    #: Until when the author may appeal it (`APPEAL_DAYS` after the decision).
+    #: Until when the author may appeal it (20 days after the decision: `APPEAL_WINDOW`).
     appeal_until: datetime
+    suspend_until: datetime | None
+    #: Their appeal of it, if any, and its state (open, approved, rejected).
+    appeal_id: str | None
+    appeal_state: str | None
 
 
 class MyDecisions(msgspec.Struct):
@@ -289,6 +301,17 @@ async def _unlogged(request: web.Request, target_type: str, target_id: str) -> V
 # --- routes ---------------------------------------------------------------------------------
 
 
+async def _weight(request: web.Request, reporter: str) -> float:
+    """The reporter's weight towards hiding the target pending review, from how old their
+    account is and how moderators answered their earlier reports (`reporter_weight`)."""
+    pool = infra(request).pool
+    profile = await profiles_model.by_user(pool, reporter)
+    since = profile.created_at if profile is not None and profile.created_at else None
+    age = datetime.now(UTC) - since if since is not None else timedelta(0)
+    upheld, dismissed = await model.reporter_record(pool, reporter)
+    return reporter_weight(age, upheld, dismissed)
+
+
 async def file_report(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, ReportBody, max_bytes=MAX_BODY)
@@ -298,6 +321,7 @@ async def file_report(request: web.Request) -> web.Response:
     if who.user_id == author:
         raise OwnContent()
     snapshot = await _snapshot(request, body)
+    threshold = infra(request).settings.auto_hide_score
     reply = await send_as(
         request,
         FileReport(
@@ -307,6 +331,8 @@ async def file_report(request: web.Request) -> web.Response:
             comment=body.comment,
             author_id=author,
             snapshot=snapshot,
+            weight=await _weight(request, who.user_id),
+            auto_hide_at=threshold or None,
         ),
         who,
     )
@@ -326,6 +352,8 @@ def _summary(row: model.CaseRow) -> CaseSummary:
         row.updated_at,
         row.reporters,
         row.categories,
+        row.auto_hidden_score,
+        row.author_decisions,
     )
 
 
@@ -460,7 +488,10 @@ async def my_decisions(request: web.Request) -> web.Response:
             d.reason,
             d.rule,
             d.at,
-            d.at + timedelta(days=APPEAL_DAYS),
+            d.at + APPEAL_WINDOW,
+            d.suspend_until,
+            d.appeal_id,
+            d.appeal_state,
         )
         for d in page
     ]

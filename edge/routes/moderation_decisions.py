@@ -53,6 +53,8 @@ class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):
     #: Shown to the author with the decision.
     reason: Reason
     rule: Rule | None = None
+    #: With `suspend`: when the suspension ends by itself (omitted: indefinitely).
+    suspend_until: datetime | None = None
 
 
 class BulkBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,6 +62,7 @@ class BulkBody(msgspec.Struct, forbid_unknown_fields=True):
     actions: Actions
     reason: Reason
     rule: Rule | None = None
+    suspend_until: datetime | None = None
 
 
 class DecisionResult(msgspec.Struct):
@@ -109,6 +112,7 @@ async def decide_case(request: web.Request) -> web.Response:
             actions=body.actions,
             reason=body.reason,
             rule=body.rule,
+            suspend_until=body.suspend_until,
         ),
         who,
     )
@@ -136,6 +140,7 @@ async def decide_cases(request: web.Request) -> web.Response:
                         actions=body.actions,
                         reason=body.reason,
                         rule=body.rule,
+                        suspend_until=body.suspend_until,
                     ),
                     who,
                     step=case_id,

@@ -5,6 +5,7 @@ followers, messages grouped per conversation, moderators' decisions), marking th
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -52,6 +53,10 @@ class NotificationView(msgspec.Struct):
     state: str | None
     #: `moderation`: the moderator's reason, if they gave one.
     reason: str | None
+    #: `moderation`: the decision (`decision_id`, `actions`, `appeal_until`: how to appeal
+    #: it, `POST /v1/moderation/appeals` before then) or, about an appeal, `decision_id`,
+    #: `appeal_id` and `appeal` (filed, approved, rejected); else null.
+    decision: dict[str, Any] | None = None
 
 
 class NotificationPage(msgspec.Struct):
@@ -134,6 +139,7 @@ async def list_notifications(request: web.Request) -> web.Response:
             r.conversation_id,
             r.state,
             r.reason,
+            r.decision,
         )
         for r in page
     ]

@@ -6,10 +6,18 @@ decides it. One aggregate per reported target (`decide.case_id`).
 """
 
 from core.bus import Decider, HandlerTable
-from handlers.moderation.commands import AssignCase, DecideCase, FileReport
+from handlers.moderation.commands import (
+    AssignCase,
+    DecideAppeal,
+    DecideCase,
+    FileAppeal,
+    FileReport,
+)
 from handlers.moderation.decide import (
     CASE,
     case_id,
+    decide_appeal,
+    decide_appeal_filing,
     decide_assign,
     decide_decision,
     decide_report,
@@ -22,6 +30,8 @@ TABLE: HandlerTable = {
     FileReport: Decider(CASE, lambda c: case_id(c.target_type, c.target_id), decide_report),
     AssignCase: Decider(CASE, lambda c: c.case_id, decide_assign),
     DecideCase: Decider(CASE, lambda c: c.case_id, decide_decision),
+    FileAppeal: Decider(CASE, lambda c: c.case_id, decide_appeal_filing),
+    DecideAppeal: Decider(CASE, lambda c: c.case_id, decide_appeal),
 }
 
 __all__ = ["CONTEXT", "EVENTS", "TABLE"]

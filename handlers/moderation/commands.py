@@ -3,6 +3,7 @@ OpenAPI document and the handler agree on them."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
@@ -47,15 +48,25 @@ class FileReport(Command, frozen=True):
     author_id: str
     snapshot: Snapshot
     comment: ReportComment | None = None
+    #: The reporter's weight (`core.moderation.reporter_weight`), computed by the edge from
+    #: the read models, and the weighted count of distinct open reporters at which the
+    #: target is hidden pending review (None: never).
+    weight: float = 1.0
+    auto_hide_at: float | None = None
 
 
-#: What a decision does. `hide` and `restore` act on content (posts and comments), `remove`
-#: hides it for good with a reason shown to its author, `warn` tells the author only, and
-#: `dismiss` closes the case with nothing done (it stands alone).
-Action = Literal["hide", "restore", "remove", "warn", "dismiss"]
-ACTIONS: tuple[str, ...] = ("hide", "restore", "remove", "warn", "dismiss")
-#: What the content actions apply to so far.
-CONTENT_TARGETS: tuple[str, ...] = ("post", "comment")
+#: What a decision does. `hide` and `restore` act on content (posts, comments, messages),
+#: `remove` hides it for good with a reason shown to its author, `warn` tells the author
+#: only, `limit` takes the author's posts out of public timelines and search, `suspend`
+#: suspends the author's account (until `suspend_until`, or indefinitely), and `dismiss`
+#: closes the case with nothing done (it stands alone). On a person (`user`), `restore`
+#: lifts their limit and suspension.
+Action = Literal["hide", "restore", "remove", "warn", "limit", "suspend", "dismiss"]
+ACTIONS: tuple[str, ...] = ("hide", "restore", "remove", "warn", "limit", "suspend", "dismiss")
+#: What the content actions (hide, remove; restore) apply to.
+CONTENT_TARGETS: tuple[str, ...] = ("post", "comment", "message")
+#: Actions on the author's account, whatever the target.
+ACCOUNT_ACTIONS: tuple[str, ...] = ("limit", "suspend")
 REASON_MAX = 2_000
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=REASON_MAX, pattern=MULTILINE)]
 Rule = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=ONE_LINE)]
@@ -72,6 +83,8 @@ class DecideCase(Command, frozen=True):
     actions: Actions
     reason: Reason
     rule: Rule | None = None
+    #: With `suspend`: when the suspension ends by itself (None: indefinitely).
+    suspend_until: datetime | None = None
 
 
 class AssignCase(Command, frozen=True):
@@ -80,3 +93,27 @@ class AssignCase(Command, frozen=True):
     context: ClassVar[str] = "moderation"
     case_id: Uuid
     assignee: Uuid | None = None
+
+
+APPEAL_MAX = 2_000
+AppealText = Annotated[str, msgspec.Meta(min_length=1, max_length=APPEAL_MAX, pattern=MULTILINE)]
+
+
+class FileAppeal(Command, frozen=True):
+    """The author of content under a decision appeals it: once, within the window."""
+
+    context: ClassVar[str] = "moderation"
+    case_id: Uuid
+    decision_id: Uuid
+    appeal_id: Uuid
+    text: AppealText
+
+
+class DecideAppeal(Command, frozen=True):
+    """A moderator approves (the decision is reversed) or rejects an appeal, saying why."""
+
+    context: ClassVar[str] = "moderation"
+    case_id: Uuid
+    appeal_id: Uuid
+    approve: bool
+    reason: Reason

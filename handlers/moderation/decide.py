@@ -8,17 +8,43 @@ any sender. Target ids are public (they are in URLs), so the derived id leaks no
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import msgspec
 
 from core.commands import CommandMeta
 from core.errors import FieldError
 from core.eventstore import AggregateKind
+from core.moderation import APPEAL_WINDOW
 from core.permissions import require
 from core.registry import Event
-from handlers.moderation.commands import CONTENT_TARGETS, AssignCase, DecideCase, FileReport
-from handlers.moderation.errors import BadDecision, CaseNotFound, OwnContent
-from handlers.moderation.events import CaseAssigned, DecisionTaken, ReportFiled, ReportUpdated
+from handlers.moderation.commands import (
+    ACCOUNT_ACTIONS,
+    CONTENT_TARGETS,
+    AssignCase,
+    DecideAppeal,
+    DecideCase,
+    FileAppeal,
+    FileReport,
+)
+from handlers.moderation.errors import (
+    AppealDecidedAlready,
+    AppealNotFound,
+    AppealRefused,
+    BadDecision,
+    CaseNotFound,
+    DecisionNotFound,
+    OwnContent,
+)
+from handlers.moderation.events import (
+    AppealDecided,
+    AppealFiled,
+    CaseAssigned,
+    CaseAutoHidden,
+    DecisionTaken,
+    ReportFiled,
+    ReportUpdated,
+)
 
 #: Fixed for ever: changing it would give every target a new, empty case.
 CASE_NAMESPACE = uuid.UUID("5f0f3c2e-6a4b-4c4e-9d0e-3b7f8a1c2d4e")
@@ -32,31 +58,60 @@ def case_id(target_type: str, target_id: str) -> str:
     return str(uuid.uuid5(CASE_NAMESPACE, f"{target_type}:{target_id}"))
 
 
+class DecisionMark(msgspec.Struct, frozen=True):
+    """What the case remembers of each decision: enough to take and decide its appeal."""
+
+    at: datetime
+    actions: tuple[str, ...]
+    moderator: str = ""
+    #: The appeal's id once appealed, and whether it was decided.
+    appeal_id: str | None = None
+    appeal_decided: bool = False
+
+
 class CaseState(msgspec.Struct, frozen=True):
     exists: bool = False
     target_type: str = ""
     target_id: str = ""
     author_id: str = ""
-    #: People whose report is open.
-    reporters: frozenset[str] = frozenset()
+    #: People whose report is open, with the weight each report was filed with.
+    reporters: dict[str, float] = {}
     assignee: str | None = None
+    #: Hidden pending review since the last decision.
+    auto_hidden: bool = False
+    decisions: dict[str, DecisionMark] = {}
 
 
 def evolve(state: CaseState, event: Event) -> CaseState:
+    replace = msgspec.structs.replace
     match event:
         case ReportFiled():
-            return msgspec.structs.replace(
+            return replace(
                 state,
                 exists=True,
                 target_type=event.target_type,
                 target_id=event.target_id,
                 author_id=event.author_id,
-                reporters=state.reporters | {event.reporter_id},
+                reporters={**state.reporters, event.reporter_id: event.weight},
             )
         case CaseAssigned():
-            return msgspec.structs.replace(state, assignee=event.assignee)
+            return replace(state, assignee=event.assignee)
+        case CaseAutoHidden():
+            return replace(state, auto_hidden=True)
         case DecisionTaken():
-            return msgspec.structs.replace(state, reporters=frozenset())
+            mark = DecisionMark(event.at, tuple(event.actions), event.moderator_id)
+            return replace(
+                state,
+                reporters={},
+                auto_hidden=False,
+                decisions={**state.decisions, event.decision_id: mark},
+            )
+        case AppealFiled():
+            mark = replace(state.decisions[event.decision_id], appeal_id=event.appeal_id)
+            return replace(state, decisions={**state.decisions, event.decision_id: mark})
+        case AppealDecided():
+            mark = replace(state.decisions[event.decision_id], appeal_decided=True)
+            return replace(state, decisions={**state.decisions, event.decision_id: mark})
         case _:
             return state
 
@@ -86,7 +141,7 @@ def decide_report(state: CaseState, command: FileReport, meta: CommandMeta) -> l
                 at=meta.received_at,
             )
         ]
-    return [
+    events: list[Event] = [
         ReportFiled(
             case_id=cid,
             target_type=command.target_type,
@@ -97,8 +152,26 @@ def decide_report(state: CaseState, command: FileReport, meta: CommandMeta) -> l
             comment=command.comment,
             snapshot=command.snapshot,
             at=meta.received_at,
+            weight=command.weight,
         )
     ]
+    # Distinct reporters only: a person's repeat is `ReportUpdated` above and weighs nothing.
+    score = round(sum(state.reporters.values()) + command.weight, 4)
+    threshold = command.auto_hide_at
+    hideable = command.target_type in CONTENT_TARGETS
+    if hideable and threshold is not None and not state.auto_hidden and score >= threshold:
+        events.append(
+            CaseAutoHidden(
+                case_id=cid,
+                target_type=command.target_type,
+                target_id=command.target_id,
+                author_id=command.author_id,
+                score=score,
+                threshold=threshold,
+                at=meta.received_at,
+            )
+        )
+    return events
 
 
 def decide_assign(state: CaseState, command: AssignCase, meta: CommandMeta) -> list[Event]:
@@ -121,27 +194,41 @@ def decide_assign(state: CaseState, command: AssignCase, meta: CommandMeta) -> l
 _CLASHES = ({"hide", "restore"}, {"remove", "restore"}, {"hide", "remove"})
 
 
-def check_actions(target_type: str, actions: list[str]) -> None:
+def check_actions(
+    target_type: str,
+    actions: list[str],
+    suspend_until: datetime | None = None,
+    meta: CommandMeta | None = None,
+) -> None:
     """Refuse what cannot be carried out as one decision (422 `bad-decision`)."""
     chosen = set(actions)
-    problem = ""
+    problem, field = "", "actions"
     if len(chosen) != len(actions):
         problem = "each action once"
     elif "dismiss" in chosen and len(chosen) > 1:
         problem = "dismiss stands alone"
     elif any(pair <= chosen for pair in _CLASHES):
         problem = "hide, remove and restore exclude each other"
-    elif chosen & {"hide", "restore", "remove"} and target_type not in CONTENT_TARGETS:
-        problem = f"hide, remove and restore act on {' and '.join(CONTENT_TARGETS)}s"
+    elif chosen & {"hide", "remove"} and target_type not in CONTENT_TARGETS:
+        problem = f"hide and remove act on {', '.join(CONTENT_TARGETS)}"
+    elif "restore" in chosen and chosen & set(ACCOUNT_ACTIONS):
+        problem = "restore lifts a limit or a suspension: it cannot impose one"
+    elif suspend_until is not None and "suspend" not in chosen:
+        problem, field = "suspend_until goes with suspend", "suspend_until"
+    elif suspend_until is not None and meta is not None and suspend_until <= meta.received_at:
+        problem, field = "suspend_until must be in the future", "suspend_until"
     if problem:
-        raise BadDecision(problem, errors=[FieldError("actions", problem)])
+        raise BadDecision(problem, errors=[FieldError(field, problem)])
 
 
 def decide_decision(state: CaseState, command: DecideCase, meta: CommandMeta) -> list[Event]:
     require(meta.roles, MODERATE)
     if not state.exists:
         raise CaseNotFound()
-    check_actions(state.target_type, list(command.actions))
+    check_actions(state.target_type, list(command.actions), command.suspend_until, meta)
+    if command.decision_id in state.decisions:
+        return []  # the same decision again (a retried request): nothing new
+    suspending = "suspend" in command.actions
     return [
         DecisionTaken(
             case_id=command.case_id,
@@ -155,5 +242,59 @@ def decide_decision(state: CaseState, command: DecideCase, meta: CommandMeta) ->
             rule=command.rule,
             reporters=sorted(state.reporters),
             at=meta.received_at,
+            suspend_until=command.suspend_until if suspending else None,
+            auto_hidden=state.auto_hidden,
+        )
+    ]
+
+
+def decide_appeal_filing(state: CaseState, command: FileAppeal, meta: CommandMeta) -> list[Event]:
+    """Only the author, once per decision, within `APPEAL_WINDOW` of it; a dismissal leaves
+    nothing to appeal."""
+    require(meta.roles, REPORT)
+    mark = state.decisions.get(command.decision_id)
+    if mark is None or meta.actor != state.author_id or mark.actions == ("dismiss",):
+        raise DecisionNotFound()
+    if mark.appeal_id == command.appeal_id:
+        return []  # a retried request
+    if mark.appeal_id is not None:
+        raise AppealRefused("this decision has been appealed already")
+    if meta.received_at > mark.at + APPEAL_WINDOW:
+        raise AppealRefused(f"appeals are taken within {APPEAL_WINDOW.days} days of a decision")
+    return [
+        AppealFiled(
+            case_id=command.case_id,
+            appeal_id=command.appeal_id,
+            decision_id=command.decision_id,
+            author_id=state.author_id,
+            text=command.text,
+            at=meta.received_at,
+            decided_by=mark.moderator,
+        )
+    ]
+
+
+def decide_appeal(state: CaseState, command: DecideAppeal, meta: CommandMeta) -> list[Event]:
+    require(meta.roles, MODERATE)
+    found = [(d, m) for d, m in state.decisions.items() if m.appeal_id == command.appeal_id]
+    if not found:
+        raise AppealNotFound()
+    decision_id, mark = found[0]
+    if mark.appeal_decided:
+        raise AppealDecidedAlready()
+    return [
+        AppealDecided(
+            case_id=command.case_id,
+            appeal_id=command.appeal_id,
+            decision_id=decision_id,
+            approved=command.approve,
+            moderator_id=meta.actor or "",
+            reason=command.reason,
+            target_type=state.target_type,
+            target_id=state.target_id,
+            author_id=state.author_id,
+            actions=list(mark.actions),
+            at=meta.received_at,
+            decided_by=mark.moderator,
         )
     ]

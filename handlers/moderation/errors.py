@@ -1,6 +1,6 @@
 """Typed errors of the moderation context; codes are stable (`quark:<code>` problem types)."""
 
-from core.errors import NotFoundError, ValidationError
+from core.errors import ConflictError, NotFoundError, ValidationError
 
 
 class CaseNotFound(NotFoundError):
@@ -21,3 +21,23 @@ class BadDecision(ValidationError):
 class OwnContent(ValidationError):
     code = "own-content"
     title = "You cannot report yourself or your own content"
+
+
+class DecisionNotFound(NotFoundError):
+    code = "decision-not-found"
+    title = "No such decision about your content"
+
+
+class AppealNotFound(NotFoundError):
+    code = "appeal-not-found"
+    title = "No such appeal"
+
+
+class AppealRefused(ConflictError):
+    code = "appeal-refused"
+    title = "This decision cannot be appealed (already appealed, or too late)"
+
+
+class AppealDecidedAlready(ConflictError):
+    code = "appeal-decided"
+    title = "This appeal has been decided already"

@@ -25,6 +25,9 @@ class ReportFiled(Event, frozen=True):
     comment: str | None
     snapshot: Snapshot
     at: datetime
+    #: The reporter's weight towards hiding the target pending review (`core.moderation`),
+    #: fixed when they reported.
+    weight: float = 1.0
 
 
 class ReportUpdated(Event, frozen=True):
@@ -65,6 +68,69 @@ class DecisionTaken(Event, frozen=True):
     #: The people whose reports the decision answered.
     reporters: list[str]
     at: datetime
+    #: With `suspend`: when the suspension ends by itself (None: indefinitely).
+    suspend_until: datetime | None = None
+    #: The target was hidden pending review (`CaseAutoHidden`) when this was decided: a
+    #: decision without a content action shows it again.
+    auto_hidden: bool = False
 
 
-EVENTS = (ReportFiled, ReportUpdated, CaseAssigned, DecisionTaken)
+class CaseAutoHidden(Event, frozen=True):
+    """The weighted count of distinct open reporters reached the threshold: the target is
+    hidden pending review (the contexts that own it carry this out, like a decision)."""
+
+    name: ClassVar[str] = "moderation.CaseAutoHidden"
+    case_id: str
+    target_type: str
+    target_id: str
+    author_id: str
+    #: The weighted count that reached `threshold`.
+    score: float
+    threshold: float
+    at: datetime
+
+
+class AppealFiled(Event, frozen=True):
+    """The author appealed a decision about their content (once per decision)."""
+
+    name: ClassVar[str] = "moderation.AppealFiled"
+    case_id: str
+    appeal_id: str
+    decision_id: str
+    author_id: str
+    text: str
+    at: datetime
+    #: The moderator whose decision is appealed (told of the appeal).
+    decided_by: str = ""
+
+
+class AppealDecided(Event, frozen=True):
+    """A moderator approved (the decision is reversed: content shown again, limit and
+    suspension lifted) or rejected an appeal. Carries what the decision did, so the contexts
+    that carried it out can undo it without reading the case."""
+
+    name: ClassVar[str] = "moderation.AppealDecided"
+    case_id: str
+    appeal_id: str
+    decision_id: str
+    approved: bool
+    moderator_id: str
+    reason: str
+    target_type: str
+    target_id: str
+    author_id: str
+    #: The appealed decision's actions and its moderator.
+    actions: list[str]
+    at: datetime
+    decided_by: str = ""
+
+
+EVENTS = (
+    ReportFiled,
+    ReportUpdated,
+    CaseAssigned,
+    DecisionTaken,
+    CaseAutoHidden,
+    AppealFiled,
+    AppealDecided,
+)

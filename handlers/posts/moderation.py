@@ -1,6 +1,6 @@
 """Carrying out moderators' decisions on posts and comments: the posts context reacts to
-the moderation context's `moderation.DecisionTaken` (its published contract, decoded by
-name, never imported) and records the new state on the target's own subject
+the moderation context's `moderation.DecisionTaken`, `CaseAutoHidden` and `AppealDecided`
+(its published contract, read through `core.moderation`, never imported) and records the new state on the target's own subject
 (`PostModerated` / `CommentModerated`), so every read model of posts applies it in log
 order. Idempotent: the append's command id is the decision's position, and setting a state
 twice changes nothing."""
@@ -11,34 +11,27 @@ from typing import Any
 
 from core.bus import transact
 from core.commands import CommandMeta
+from core.moderation import AUTO_HIDE_REASON, CARRIED_OUT, SYSTEM, content_state
 from core.registry import Event
 from handlers.posts.comments import COMMENT, CommentState
 from handlers.posts.decide import POST, PostState
 from handlers.posts.events import CommentModerated, PostModerated
 
-#: The state each content action leaves its target in (the first that applies wins).
-STATE_OF_ACTION = (("remove", "removed"), ("hide", "hidden"), ("restore", "visible"))
-
-
-def state_after(actions: list[str]) -> str | None:
-    """The moderation state a decision's actions set, or None when they leave the content
-    as it is (warn, dismiss)."""
-    return next((state for action, state in STATE_OF_ACTION if action in actions), None)
-
 
 async def apply_decision(infra: Any, recorded: Any) -> None:
     decision = recorded.event
-    state = state_after(list(decision.actions))
+    state = content_state(decision)
     if state is None or decision.target_type not in ("post", "comment"):
         return
     meta = CommandMeta(
         command_id=f"moderation-{recorded.stream}-{recorded.seq}-{recorded.index}",
-        actor=decision.moderator_id,
+        actor=_moderator(decision),
         roles=frozenset(),
         correlation_id=recorded.envelope.correlation_id,
         received_at=decision.at,
     )
-    reason = decision.reason
+    reason = getattr(decision, "reason", None) or AUTO_HIDE_REASON
+    by = _moderator(decision)
 
     def moderate_post(current: PostState) -> list[Event]:
         if not current.exists:
@@ -48,7 +41,7 @@ async def apply_decision(infra: Any, recorded: Any) -> None:
                 post_id=decision.target_id,
                 state=state,
                 at=decision.at,
-                by=decision.moderator_id,
+                by=by,
                 reason=reason,
             )
         ]
@@ -62,7 +55,7 @@ async def apply_decision(infra: Any, recorded: Any) -> None:
                 post_id=current.post_id,
                 state=state,
                 at=decision.at,
-                by=decision.moderator_id,
+                by=by,
                 reason=reason,
             )
         ]
@@ -86,7 +79,12 @@ def background(infra: Any) -> list[Any]:
             name="posts_on_moderation",
             stream=infra.store.streams.stream_for("moderation"),
             filter_subject="ev.moderation.case.>",
-            reacts_to=frozenset({"moderation.DecisionTaken"}),
+            reacts_to=CARRIED_OUT,
             react=react,
         )
     ]
+
+
+def _moderator(event: Any) -> str:
+    """Who acted: the moderator, or the system for hiding pending review."""
+    return getattr(event, "moderator_id", None) or SYSTEM

@@ -170,6 +170,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_LIMIT_SMS_PER_IP": "10/h",
         "QUARK_LIMIT_AUTH_PER_IP": "100/min",
         "QUARK_LIMIT_REPORTS": "10/h",
+        "QUARK_AUTO_HIDE_SCORE": "4.5",
         "QUARK_LOCKOUT_ACCOUNT_FAILURES": "3",
         "QUARK_LOCKOUT_IP_FAILURES": "50",
         "QUARK_LOCKOUT_BASE_SECONDS": "30",
@@ -190,6 +191,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     assert (settings.group_max_members, settings.read_receipts_max_members) == (50, 20)
     assert settings.presence_ttl_seconds == 20.0
     assert settings.limit_reports == "10/h"
+    assert settings.auto_hide_score == 4.5
     assert (
         settings.media_delivery,
         settings.media_link_seconds,
