@@ -9,9 +9,12 @@ Content states are those of posts, comments and messages: `visible`, `hidden`, `
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from core.commands import CommandMeta
 
 #: How long after a decision its author may appeal it (Mastodon's window).
 APPEAL_WINDOW = timedelta(days=20)
@@ -37,6 +40,45 @@ def state_after(actions: list[str], *, auto_hidden: bool = False) -> str | None:
     if state is None and auto_hidden:
         return "visible"
     return state
+
+
+def moderator(event: Any) -> str:
+    """Who acted: the moderator, or the system for hiding pending review."""
+    return getattr(event, "moderator_id", None) or SYSTEM
+
+
+def reason(event: Any) -> str:
+    """What the author is shown: the moderator's reason, or why it was hidden pending review."""
+    return getattr(event, "reason", None) or AUTO_HIDE_REASON
+
+
+def meta_of(recorded: Any) -> CommandMeta:
+    """The metadata of the command a context appends in carrying out a moderation event: its
+    id is the event's position, so a redelivered event is deduplicated."""
+    event = recorded.event
+    return CommandMeta(
+        command_id=f"moderation-{recorded.stream}-{recorded.seq}-{recorded.index}",
+        actor=moderator(event),
+        roles=frozenset(),
+        correlation_id=recorded.envelope.correlation_id,
+        received_at=event.at,
+    )
+
+
+def reactor(infra: Any, name: str, react: Callable[[Any], Awaitable[None]]) -> Any:
+    """A context's durable reactor to the moderation events it carries out (`CARRIED_OUT`),
+    started with its handler worker (`background`)."""
+    from core.reactor import Reactor
+
+    return Reactor(
+        js=infra.nc.jetstream(),
+        registry=infra.registry,
+        name=name,
+        stream=infra.store.streams.stream_for("moderation"),
+        filter_subject="ev.moderation.case.>",
+        reacts_to=CARRIED_OUT,
+        react=react,
+    )
 
 
 def content_state(event: Any) -> str | None:

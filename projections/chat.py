@@ -29,6 +29,7 @@ from handlers.chat.events import (
     MembersAdded,
     MessageDeleted,
     MessageEdited,
+    MessageModerated,
     MessageSent,
     RoleChanged,
 )
@@ -58,6 +59,8 @@ class MessageRow(msgspec.Struct, frozen=True):
     sent_at: datetime
     edited_at: datetime | None
     deleted_at: datetime | None
+    #: `visible`, `hidden` or `removed` (by moderators).
+    moderation: str = "visible"
 
 
 class EditRow(msgspec.Struct, frozen=True):
@@ -67,8 +70,8 @@ class EditRow(msgspec.Struct, frozen=True):
 
 class ChatProjection(PgProjection):
     name: ClassVar[str] = "chat"
-    #: 2: mutes.
-    version: ClassVar[int] = 2
+    #: 2: mutes; 3: moderation.
+    version: ClassVar[int] = 3
     consumes: ClassVar[frozenset[str]] = frozenset(
         {
             ConversationStarted.name,
@@ -79,6 +82,7 @@ class ChatProjection(PgProjection):
             MessageSent.name,
             MessageEdited.name,
             MessageDeleted.name,
+            MessageModerated.name,
             ConversationRead.name,
             ConversationMuted.name,
             ConversationUnmuted.name,
@@ -125,7 +129,8 @@ class ChatProjection(PgProjection):
             sent_at timestamptz NOT NULL,
             edited_at timestamptz,
             deleted_at timestamptz,
-            position bigint NOT NULL
+            position bigint NOT NULL,
+            moderation text NOT NULL DEFAULT 'visible'
         );
         CREATE UNIQUE INDEX messages_order ON messages (conversation_id, seq);
         CREATE TABLE message_edits (
@@ -269,6 +274,10 @@ class ChatProjection(PgProjection):
                 )
                 # A tombstone keeps nothing of what was said, its earlier versions included.
                 await conn.execute("DELETE FROM message_edits WHERE message_id = $1", e.message_id)
+            case MessageModerated():
+                await conn.execute(
+                    "UPDATE messages SET moderation = $2 WHERE id = $1", e.message_id, e.state
+                )
             case ConversationRead():
                 await conn.execute(
                     """UPDATE members SET read_seq = $3
@@ -304,7 +313,8 @@ CONVERSATION_COLUMNS = """c.id::text, c.kind, c.title, c.everyone_posts, c.start
     c.started_at, c.member_count, c.last_seq, c.last_message_id::text"""
 _CONVERSATION = CONVERSATION_COLUMNS
 _MESSAGE = """m.id::text, m.conversation_id::text, m.seq, m.sender_id, m.body,
-    m.reply_to::text, m.media_ids, m.mentions, m.sent_at, m.edited_at, m.deleted_at"""
+    m.reply_to::text, m.media_ids, m.mentions, m.sent_at, m.edited_at, m.deleted_at,
+    m.moderation"""
 
 
 def _message(r: asyncpg.Record) -> MessageRow:
@@ -496,3 +506,19 @@ async def watchers(pool: Conn, user_id: str) -> list[str]:
         user_id,
     )
     return [r["user_id"] for r in rows]
+
+
+async def around(conn: Conn, conversation_id: str, seq: int, *, span: int) -> list[MessageRow]:
+    """Up to `span` messages before and after the one at `seq`, oldest first: the context a
+    moderator reads a reported message in."""
+    rows = await conn.fetch(
+        f"""(SELECT {_MESSAGE} FROM chat.messages m
+              WHERE m.conversation_id = $1::uuid AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3)
+            UNION ALL
+            (SELECT {_MESSAGE} FROM chat.messages m
+              WHERE m.conversation_id = $1::uuid AND m.seq > $2 ORDER BY m.seq LIMIT $3)""",
+        conversation_id,
+        seq,
+        span,
+    )
+    return sorted((_message(r) for r in rows), key=lambda m: m.seq)

@@ -38,6 +38,7 @@ from handlers.chat.events import (
     MembersAdded,
     MessageDeleted,
     MessageEdited,
+    MessageModerated,
     MessageSent,
     RoleChanged,
 )
@@ -58,6 +59,7 @@ class LiveProjection(PgProjection):
             MessageSent.name,
             MessageEdited.name,
             MessageDeleted.name,
+            MessageModerated.name,
             ConversationRead.name,
             ConversationMuted.name,
             ConversationUnmuted.name,
@@ -279,6 +281,22 @@ class LiveProjection(PgProjection):
                         "message_id": e.message_id,
                         "deleted_by": e.deleted_by,
                         "deleted_at": e.deleted_at,
+                    },
+                )
+            case MessageModerated():
+                # No text either way: readers drop a hidden message's text, and fetch a
+                # restored one (`GET …/messages/{id}`).
+                kind, members = await self._conversation(conn, cache, e.conversation_id)
+                to_all(
+                    kind,
+                    members,
+                    {
+                        "type": "message.moderated",
+                        "id": item_id,
+                        "conversation_id": e.conversation_id,
+                        "message_id": e.message_id,
+                        "state": e.state,
+                        "at": e.at,
                     },
                 )
             case ConversationRead():

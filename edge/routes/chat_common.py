@@ -17,7 +17,7 @@ from aiohttp import web
 
 from core.errors import TimeoutWaitingError
 from core.ids import is_uuid
-from edge.auth import Principal
+from edge.auth import PRINCIPAL, Principal
 from edge.authors import Author, authors
 from edge.context import POSITIONS, infra, path_id, wait_for_position
 from edge.params import IntQuery
@@ -59,6 +59,9 @@ class MessageView(msgspec.Struct):
     edited_at: datetime | None
     deleted: bool
     sender: Author | None
+    #: `visible`, or what moderators made of it: `hidden` or `removed` (its text and
+    #: attachments are then withheld from everyone but its sender).
+    moderation: str = "visible"
 
 
 def json_response(
@@ -69,7 +72,19 @@ def json_response(
     )
 
 
+def withheld(request: web.Request, row: model.MessageRow) -> bool:
+    """A message moderators hid or removed is withheld from all but its sender."""
+    if row.moderation == "visible":
+        return False
+    who = request.get(PRINCIPAL)
+    return not (isinstance(who, Principal) and who.user_id == row.sender_id)
+
+
 async def message_views(request: web.Request, rows: list[model.MessageRow]) -> list[MessageView]:
+    rows = [
+        msgspec.structs.replace(r, body="", media_ids=[]) if withheld(request, r) else r
+        for r in rows
+    ]
     writers = await authors(request, {r.sender_id for r in rows if r.deleted_at is None})
     media = await media_views(request, [m for r in rows for m in r.media_ids])
     return [
@@ -86,6 +101,7 @@ async def message_views(request: web.Request, rows: list[model.MessageRow]) -> l
             r.edited_at,
             r.deleted_at is not None,
             None if r.deleted_at else writers.get(r.sender_id),
+            r.moderation,
         )
         for r in rows
     ]

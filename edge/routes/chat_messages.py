@@ -33,6 +33,7 @@ from edge.routes.chat_common import (
     message_views,
     readable,
     standing,
+    withheld,
 )
 from edge.routes.posts import CURSOR
 from edge.routing import Param, Route
@@ -214,7 +215,7 @@ async def get_message(request: web.Request) -> web.Response:
     row, _ = await readable(request, who)
     message = await _message_in(request, row)
     view = (await message_views(request, [message]))[0]
-    edits = await model.edits(infra(request).pool, message.id)
+    edits = [] if withheld(request, message) else await model.edits(infra(request).pool, message.id)
     return json_response(200, MessageDetail(view, [EditView(e.body, e.replaced_at) for e in edits]))
 
 

@@ -185,6 +185,20 @@ class CaseView(msgspec.Struct):
     decisions: list[DecisionView]
     #: The latest decisions about the author's content in other cases, newest first.
     author_history: list[DecisionView]
+    #: For a message in a group or a channel: the messages around it, oldest first (never
+    #: for a direct message: only its reporter's side of it is the moderators' business).
+    context: list[ContextMessage] = []
+
+
+class ContextMessage(msgspec.Struct):
+    id: str
+    seq: int
+    sender_id: str
+    body: str
+    sent_at: datetime
+    deleted: bool
+    #: The reported message itself.
+    reported: bool
 
 
 def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
@@ -456,6 +470,7 @@ async def read_case(request: web.Request) -> web.Response:
     pool = infra(request).pool
     decided = await model.decisions_of(pool, row.id)
     history = [d for d in await model.author_decisions(pool, row.author_id) if d.case_id != row.id]
+    context = await _conversation_context(request, row) if row.target_type == "message" else []
     return _json(
         200,
         CaseView(
@@ -465,8 +480,36 @@ async def read_case(request: web.Request) -> web.Response:
             after,
             [decision_view(d) for d in decided],
             [decision_view(d) for d in history],
+            context,
         ),
     )
+
+
+#: Messages shown on each side of a reported message.
+CONTEXT_SPAN = 5
+
+
+async def _conversation_context(request: web.Request, row: model.CaseRow) -> list[ContextMessage]:
+    pool = infra(request).pool
+    message = await chat_model.get_message(pool, row.target_id)
+    if message is None:
+        return []
+    conversation = await chat_model.get_conversation(pool, message.conversation_id)
+    if conversation is None or conversation.kind == "direct":
+        return []
+    nearby = await chat_model.around(pool, message.conversation_id, message.seq, span=CONTEXT_SPAN)
+    return [
+        ContextMessage(
+            m.id,
+            m.seq,
+            m.sender_id,
+            m.body,
+            m.sent_at,
+            m.deleted_at is not None,
+            m.id == message.id,
+        )
+        for m in sorted([*nearby, message], key=lambda m: m.seq)
+    ]
 
 
 async def my_decisions(request: web.Request) -> web.Response:

@@ -22,6 +22,7 @@ from handlers.chat.commands import (
     UnmuteConversation,
 )
 from handlers.chat.events import EVENTS
+from handlers.chat.moderation import background
 
 CONTEXT = "chat"
 
@@ -54,4 +55,4 @@ TABLE: HandlerTable = {
     UnmuteConversation: Decider(marker.MARKER, lambda c: c.marker_id, marker.decide_unmute),
 }
 
-__all__ = ["CONTEXT", "EVENTS", "TABLE"]
+__all__ = ["CONTEXT", "EVENTS", "TABLE", "background"]

@@ -102,6 +102,20 @@ class MessageDeleted(Event, frozen=True):
     deleted_at: datetime
 
 
+class MessageModerated(Event, frozen=True):
+    """A moderator's decision (or hiding pending review) carried out on a message: `hidden`
+    and `removed` keep its place and withhold its text from everyone but its sender;
+    `visible` shows it again."""
+
+    name: ClassVar[str] = "chat.MessageModerated"
+    message_id: str
+    conversation_id: str
+    state: str
+    by: str
+    reason: str
+    at: datetime
+
+
 class ConversationRead(Event, frozen=True):
     """The reader has read everything up to `message_id` (at `seq`) in the conversation."""
 
@@ -141,6 +155,7 @@ EVENTS = (
     MessageSent,
     MessageEdited,
     MessageDeleted,
+    MessageModerated,
     ConversationRead,
     ConversationMuted,
     ConversationUnmuted,

@@ -16,7 +16,7 @@ from core.eventstore import AggregateKind
 from core.registry import Event
 from handlers.chat.commands import DeleteMessage, EditMessage, SendMessage
 from handlers.chat.errors import MessageIdTaken, MessageNotFound, NotMessageSender
-from handlers.chat.events import MessageDeleted, MessageEdited, MessageSent
+from handlers.chat.events import MessageDeleted, MessageEdited, MessageModerated, MessageSent
 
 
 class MessageState(msgspec.Struct, frozen=True):
@@ -27,6 +27,8 @@ class MessageState(msgspec.Struct, frozen=True):
     body: str = ""
     reply_to: str | None = None
     media_ids: tuple[str, ...] = ()
+    #: `visible`, or what moderators made of it (`hidden`, `removed`).
+    moderation: str = "visible"
 
 
 def evolve(state: MessageState, event: Event) -> MessageState:
@@ -45,6 +47,8 @@ def evolve(state: MessageState, event: Event) -> MessageState:
             return msgspec.structs.replace(state, body=event.body)
         case MessageDeleted():
             return msgspec.structs.replace(state, deleted=True, body="")
+        case MessageModerated():
+            return msgspec.structs.replace(state, moderation=event.state)
         case _:
             return state
 

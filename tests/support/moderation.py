@@ -59,10 +59,15 @@ async def moderate_comment(
     return format_position(result.stream, result.seq)
 
 
+#: The reactors that carry out moderation events, each in the context owning the targets.
+REACTORS = ("posts_on_moderation", "chat_on_moderation")
+
+
 async def carried_out(platform: Any, position: str, timeout: float = 15.0) -> str:
-    """Wait until the posts context's reactor has carried out every decision up to
-    `position` (its consumer's ack floor), then until the posts, comments and notifications
-    read models have applied what it wrote; the CONTENT head position, for `Quark-After`."""
+    """Wait until every context's reactor has carried out every moderation event up to
+    `position` (their consumers' ack floors), then until the read models of posts, comments,
+    messages and notifications have applied what they wrote; the CONTENT head position, for
+    `Quark-After`."""
     import asyncio
     import time
 
@@ -72,11 +77,16 @@ async def carried_out(platform: Any, position: str, timeout: float = 15.0) -> st
     stream, seq = parse_position(position)
     js = platform.infra.nc.jetstream()
     deadline = time.monotonic() + timeout
-    while (await js.consumer_info(stream, "posts_on_moderation")).ack_floor.stream_seq < seq:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"the posts context did not carry out {position}")
-        await asyncio.sleep(0.02)
+    for reactor in REACTORS:
+        while (await js.consumer_info(stream, reactor)).ack_floor.stream_seq < seq:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{reactor} did not carry out {position}")
+            await asyncio.sleep(0.02)
     head = await head_position(platform.infra, "CONTENT")
+    chat = await head_position(platform.infra, "CHAT")
     for projection in ("posts", "comments", "notifications"):
         await platform.wait(projection, head)
+    for projection in ("chat", "live", "notifications"):
+        await platform.wait(projection, chat)
+    await platform.wait("notifications", position)
     return head

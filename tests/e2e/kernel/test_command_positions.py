@@ -324,11 +324,12 @@ async def test_every_command_route_answers_its_position(
     await r.call("DELETE", "/v1/admin/categories/{slug}", admin_token, slug="travel")
 
     # Moderation: a report of a person, and a moderator (here an admin) taking the case.
+    reported = await people.sign_up()
     filed = await r.call(
         "POST",
         "/v1/reports",
         admin_token,
-        {"target_type": "user", "target_id": other["user_id"], "category": "spam"},
+        {"target_type": "user", "target_id": reported["user_id"], "category": "spam"},
     )
     await r.call(
         "POST",
@@ -337,19 +338,37 @@ async def test_every_command_route_answers_its_position(
         {"assignee": None},
         case_id=filed["case_id"],
     )
-    await r.call(
+    first = await r.call(
         "POST",
         "/v1/moderation/cases/{case_id}/decisions",
         admin_token,
         {"actions": ["warn"], "reason": "r"},
         case_id=filed["case_id"],
     )
-    await r.call(
+    bulk = await r.call(
         "POST",
         "/v1/moderation/decisions",
         admin_token,
-        {"case_ids": [filed["case_id"]], "actions": ["dismiss"], "reason": "r"},
+        {"case_ids": [filed["case_id"]], "actions": ["warn"], "reason": "r"},
     )
+    # The person appeals both decisions; one appeal is approved, the other rejected.
+    for decision_id, ruling in (
+        (first["decision_id"], "approve"),
+        (bulk["results"][0]["decision_id"], "reject"),
+    ):
+        appeal = await r.call(
+            "POST",
+            "/v1/moderation/appeals",
+            reported["access_token"],
+            {"decision_id": decision_id, "text": "t"},
+        )
+        await r.call(
+            "POST",
+            f"/v1/moderation/appeals/{{appeal_id}}/{ruling}",
+            admin_token,
+            {"reason": "r"},
+            appeal_id=appeal["appeal_id"],
+        )
 
     # Notifications.
     await r.call("PUT", "/v1/notifications/settings", token, {"disabled": ["reaction"]})

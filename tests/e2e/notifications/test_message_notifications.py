@@ -18,7 +18,6 @@ from tests.e2e.chat.support import Person, group, person
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient
 from tests.support.log import head_position
-from tests.support.moderation import moderate_comment, moderate_post
 from tests.support.platform import Platform
 
 
@@ -221,9 +220,10 @@ async def test_a_mention_in_a_message_notifies_the_member_named(
 
 
 async def test_a_moderators_decision_notifies_the_author_with_the_reason(
-    client: IdentityClient, platform: Platform
+    client: IdentityClient, platform: Platform, with_role: Any
 ) -> None:
     ann, bob = await named(client, "d_ann"), await named(client, "d_bob")
+    moderator = Person(client, await with_role("moderator"))
     status, post = await ann.call("POST", "/v1/posts", {"body": "a post"})
     assert status == 201, post
     # Bob comments once the post is readable by others.
@@ -232,25 +232,44 @@ async def test_a_moderators_decision_notifies_the_author_with_the_reason(
     )
     assert status == 201, comment
     await settled(platform)
-    await moderate_post(platform.infra, post["id"], "hidden", reason="spam")
-    await moderate_comment(platform.infra, comment["id"], "held")
-    decided = await notes(platform, ann, "moderation")
-    assert [(n["target_type"], n["state"], n["reason"], n["actors"]) for n in decided] == [
+
+    cases: dict[str, str] = {}
+
+    async def decided(target_type: str, target_id: str, actions: list[str], why: str) -> None:
+        if target_id not in cases:
+            status, filed = await moderator.call(
+                "POST", "/v1/reports",
+                {"target_type": target_type, "target_id": target_id, "category": "spam"},
+            )  # fmt: skip
+            assert status == 201, filed
+            cases[target_id] = filed["case_id"]
+        status, decision = await moderator.call(
+            "POST", f"/v1/moderation/cases/{cases[target_id]}/decisions",
+            {"actions": actions, "reason": why},
+        )  # fmt: skip
+        assert status == 201, decision
+        await platform.wait("notifications", decision["position"])
+
+    await decided("comment", comment["id"], ["remove", "warn"], "rude")
+    await decided("post", post["id"], ["hide"], "spam")
+    seen = await notes(platform, ann, "moderation")
+    assert [(n["target_type"], n["state"], n["reason"], n["actors"]) for n in seen] == [
         ("post", "hidden", "spam", [])
     ]
-    assert decided[0]["post_id"] == post["id"] and not decided[0]["read"]
-    decided = await notes(platform, bob, "moderation")
-    assert [(n["target_type"], n["target_id"], n["state"], n["reason"]) for n in decided] == [
-        ("comment", comment["id"], "held", None)
+    assert seen[0]["post_id"] == post["id"] and not seen[0]["read"]
+    seen = await notes(platform, bob, "moderation")
+    assert [(n["target_type"], n["target_id"], n["state"], n["reason"]) for n in seen] == [
+        ("comment", comment["id"], "removed", "rude")
     ]
-    # The next decision about the same post replaces the first, unread again.
+    assert seen[0]["post_id"] == post["id"] and seen[0]["decision"]["actions"] == ["remove", "warn"]
+    # Each decision is its own notification, newest first.
     status, _ = await ann.call("POST", "/v1/notifications/read", {})
-    await moderate_post(platform.infra, post["id"], "visible")
-    decided = await notes(platform, ann, "moderation")
-    assert [(n["state"], n["read"]) for n in decided] == [("visible", False)]
+    await decided("post", post["id"], ["restore"], "on second thought")
+    seen = await notes(platform, ann, "moderation")
+    assert [(n["state"], n["read"]) for n in seen] == [("visible", False), ("hidden", True)]
     # With only people I follow, a moderator's decision still arrives.
     status, _ = await ann.call("PUT", "/v1/notifications/settings", {"only_following": True})
-    assert len(await notes(platform, ann, "moderation")) == 1
+    assert len(await notes(platform, ann, "moderation")) == 2
 
 
 async def test_replaying_the_notifications_gives_the_same_ones_from_conversations(
