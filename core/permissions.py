@@ -18,7 +18,14 @@ ROLES: Final = (USER, MODERATOR, ADMIN)
 
 _USER = frozenset({"posts.write", "account.manage_own"})
 _MODERATOR = _USER | {"posts.moderate", "users.view", "moderation.act"}
-_ADMIN = _MODERATOR | {"roles.grant", "users.manage", "categories.manage", "moderation.audit"}
+_ADMIN = _MODERATOR | {
+    "roles.grant",
+    "users.manage",
+    "categories.manage",
+    "moderation.audit",
+    # The platform's figures (`GET /v1/admin/stats`): how many sign up, post, report.
+    "stats.read",
+}
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     USER: _USER,

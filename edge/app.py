@@ -128,6 +128,7 @@ def all_routes() -> list[Route]:
     from edge.routes import (
         accounts,
         admin,
+        admin_stats,
         categories,
         chat,
         chat_messages,
@@ -155,6 +156,7 @@ def all_routes() -> list[Route]:
         *profiles.ROUTES,
         *presence.ROUTES,
         *admin.ROUTES,
+        *admin_stats.ROUTES,
         *posts.ROUTES,
         *tags.ROUTES,
         *search.ROUTES,

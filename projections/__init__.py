@@ -21,6 +21,7 @@ def projections() -> dict[str, Projection]:
     from projections.reactions import ReactionsProjection
     from projections.security_log import SecurityLogProjection
     from projections.sessions import SessionsProjection
+    from projections.stats import StatsProjection
     from projections.timelines import TimelinesProjection
 
     items: list[Projection] = [
@@ -40,5 +41,6 @@ def projections() -> dict[str, Projection]:
         ChatProjection(),
         LiveProjection(),
         ModerationProjection(),
+        StatsProjection(),
     ]
     return {p.name: p for p in items}

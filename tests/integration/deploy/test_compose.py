@@ -55,6 +55,7 @@ QUARK_SERVICES = (
     "projection-notifications",
     "projection-chat",
     "projection-live",
+    "projection-stats",
 )
 MIN_NATS = (2, 12, 3)
 
