@@ -45,7 +45,7 @@ async def test_a_decision_hides_the_post_tells_the_author_and_a_restore_brings_i
     status, page = await client.get("/v1/timelines/public", r, **{"Quark-After": head})
     assert post["id"] not in [p["id"] for p in page["items"]]
     status, page = await client.get("/v1/search?q=watches&type=posts", r, **{"Quark-After": head})
-    assert status == 200 and post["id"] not in [p["id"] for p in page["items"]]
+    assert status == 200 and post["id"] not in [p["post"]["id"] for p in page["items"]]
     status, view = await client.get(f"/v1/posts/{post['id']}", a)
     assert status == 200 and view["moderation"] == "hidden"
     status, notes = await client.get("/v1/notifications", a)
