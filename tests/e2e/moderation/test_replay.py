@@ -39,6 +39,12 @@ async def digest(client: IdentityClient, moderator: str, admin: str, after: str)
     status, log = await client.get("/v1/moderation/log?limit=100", admin, **headers)
     assert status == 200
     parts["log"] = log["items"]
+    for state in ("open", "approved", "rejected"):
+        status, page = await client.get(
+            f"/v1/moderation/appeals?state={state}", moderator, **headers
+        )
+        assert status == 200
+        parts[f"appeals-{state}"] = page["items"]
     return {
         name: hashlib.sha256(json.dumps(part, sort_keys=True).encode()).hexdigest()
         for name, part in parts.items()
@@ -77,12 +83,30 @@ async def test_replaying_the_moderation_read_model_gives_the_same_queue_cases_an
         f"/v1/moderation/cases/{cases[0]}/assign", {"assignee": moderator["user_id"]}, m
     )
     assert status == 200
-    assert (await decide(client, m, cases[1], ["hide", "warn"]))[0] == 201
+    status, hidden = await decide(client, m, cases[1], ["hide", "warn"])
+    assert status == 201
+    status, warned = await decide(client, m, cases[3], ["warn"])
+    assert status == 201
     assert (await decide(client, m, cases[2], ["dismiss"]))[0] == 201
     await report(client, reporters[2]["access_token"], "post", posts[2]["id"], "illegal")
+    # Two appeals: one approved, one left open.
+    appeals = []
+    for decision in (hidden, warned):
+        status, appealed, _ = await client.post(
+            "/v1/moderation/appeals",
+            {"decision_id": decision["decision_id"], "text": "please"},
+            author["access_token"],
+        )
+        assert status == 201, appealed
+        appeals.append(appealed)
+    status, _, _ = await client.post(
+        f"/v1/moderation/appeals/{appeals[0]['appeal_id']}/approve", {"reason": "ok"}, m
+    )
+    assert status == 200
     last = await head_position(platform.infra, "MODERATION")
     before = await digest(client, m, admin["access_token"], last)
-    assert len(before) == 2 + 5 + 1  # both queues, five cases, the log
+    # Both queues, five cases, the log, three appeal lists.
+    assert len(before) == 2 + 5 + 1 + 3
 
     sink = sink_for(projections()["moderation"], platform.infra)
     active = await sink.active_build()
