@@ -23,6 +23,7 @@ from handlers.media.events import (
     MediaDeleted,
     MediaDescribed,
     MediaDetached,
+    MediaModerated,
     MediaProcessed,
     MediaPurged,
     MediaReceived,
@@ -55,11 +56,14 @@ class MediaRow(msgspec.Struct, frozen=True):
     expires_at: datetime | None
     deleted_at: datetime | None
     position: int
+    #: `visible`, `hidden` or `removed` (by moderators): shown to its owner only unless visible.
+    moderation: str = "visible"
 
 
 class MediaProjection(PgProjection):
     name: ClassVar[str] = "media"
-    version: ClassVar[int] = 2
+    #: 3: moderation (a hidden upload makes nothing public).
+    version: ClassVar[int] = 3
     #: Every media event: the read model follows an upload through its whole life.
     consumes: ClassVar[frozenset[str]] = frozenset(e.name for e in EVENTS)
     ddl: ClassVar[str] = """
@@ -84,7 +88,8 @@ class MediaProjection(PgProjection):
             deleted_at timestamptz,
             deleted_reason text,
             purged boolean NOT NULL DEFAULT false,
-            position bigint NOT NULL
+            position bigint NOT NULL,
+            moderation text NOT NULL DEFAULT 'visible'
         );
         CREATE INDEX media_owner ON media (owner_id) WHERE deleted_at IS NULL;
         CREATE INDEX media_sha ON media (sha256);
@@ -181,6 +186,8 @@ class MediaProjection(PgProjection):
                 )
             case MediaPurged():
                 await self._update(conn, e.media_id, seq, "purged = true")
+            case MediaModerated():
+                await self._update(conn, e.media_id, seq, "moderation = $3", e.state)
             case _:
                 pass
 
@@ -201,7 +208,7 @@ class MediaProjection(PgProjection):
 
 _COLUMNS = """id::text, owner_id, status, media_type, sha256, size, width, height, blurhash,
     description, variants::text, reason, reason_code, attachments::text, created_at, expires_at,
-    deleted_at, position"""
+    deleted_at, position, moderation"""
 
 
 def _row(r: asyncpg.Record) -> MediaRow:
@@ -221,11 +228,12 @@ def _row(r: asyncpg.Record) -> MediaRow:
         reason=r["reason"],
         reason_code=r["reason_code"],
         attachments=sorted(attachments),
-        public=any(attachments.values()),
+        public=r["moderation"] == "visible" and any(attachments.values()),
         created_at=r["created_at"],
         expires_at=r["expires_at"],
         deleted_at=r["deleted_at"],
         position=r["position"],
+        moderation=r["moderation"],
     )
 
 
@@ -258,7 +266,8 @@ async def storage_used(conn: Conn, owner_id: str) -> int:
 
 class ContentAccess(msgspec.Struct, frozen=True):
     """Who may read the objects made from one upload's bytes (shared by identical
-    uploads): anyone when one of them is attached to something public, else its owners."""
+    uploads): anyone when one of them that moderators left visible is attached to something
+    public, else its owners."""
 
     exists: bool
     public: bool
@@ -268,8 +277,9 @@ class ContentAccess(msgspec.Struct, frozen=True):
 async def content_access(conn: Conn, sha256: str) -> ContentAccess:
     r = await conn.fetchrow(
         """SELECT count(*) AS n,
-                  coalesce(bool_or(EXISTS (SELECT 1 FROM jsonb_each(attachments) a
-                                           WHERE a.value = 'true'::jsonb)), false) AS public,
+                  coalesce(bool_or(moderation = 'visible' AND EXISTS (
+                               SELECT 1 FROM jsonb_each(attachments) a
+                               WHERE a.value = 'true'::jsonb)), false) AS public,
                   coalesce(array_agg(owner_id), '{}') AS owners
            FROM media.media
            WHERE sha256 = $1 AND deleted_at IS NULL AND status = 'ready'""",

@@ -22,7 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from core.errors import FieldError, QuarkError, RemoteError, ValidationError
 from core.ratelimit import RateLimited, Rule
 from edge import delivery
-from edge.auth import optional_principal, principal, send_as
+from edge.auth import PRINCIPAL, Principal, optional_principal, principal, send_as
 from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, limit, path_id, wait_for_position
 from edge.perks import perks_of
@@ -325,7 +325,17 @@ async def media_views(request: web.Request, media_ids: list[str]) -> dict[str, M
     caller has decided the reader may see what they are attached to; private media gets
     signed links."""
     rows = await model.get_many(infra(request).pool, media_ids)
-    return {row.id: _view(request, row) for row in rows if row.status == "ready"}
+    return {
+        row.id: _view(request, row)
+        for row in rows
+        if row.status == "ready" and (row.moderation == "visible" or _owns(request, row))
+    }
+
+
+def _owns(request: web.Request, row: model.MediaRow) -> bool:
+    """The caller (if the route identified them) uploaded it: moderators' hiding spares them."""
+    who = request.get(PRINCIPAL)
+    return isinstance(who, Principal) and who.user_id == row.owner_id
 
 
 async def visible_media(request: web.Request, media_id: str) -> model.MediaRow:
@@ -337,7 +347,7 @@ async def visible_media(request: web.Request, media_id: str) -> model.MediaRow:
     if row is None or row.status == "deleted":
         raise MediaNotFound()
     if not row.public and (viewer is None or viewer.user_id != row.owner_id):
-        raise MediaNotFound()
+        raise MediaNotFound()  # hidden by moderators: `public` is false too
     return row
 
 

@@ -42,9 +42,10 @@ TABLE: HandlerTable = {
 
 def background(infra: Any) -> list[Any]:
     """The processing worker, the sweeper and the reactions to other contexts."""
+    from handlers.media import moderation
     from handlers.media.worker import background_services
 
-    return background_services(infra)
+    return [*background_services(infra), *moderation.services(infra)]
 
 
 __all__ = ["CONTEXT", "EVENTS", "TABLE", "background"]

@@ -37,6 +37,7 @@ from handlers.media.events import (
     MediaDeleted,
     MediaDescribed,
     MediaDetached,
+    MediaModerated,
     MediaProcessed,
     MediaPurged,
     MediaReceived,
@@ -72,6 +73,8 @@ class MediaState(msgspec.Struct, frozen=True):
     public_refs: frozenset[str] = frozenset()
     variants: dict[str, Variant] = {}
     purged: bool = False
+    #: `visible`, or what moderators made of it (`hidden`, `removed`).
+    moderation: str = "visible"
 
 
 def evolve(state: MediaState, event: Event) -> MediaState:
@@ -115,6 +118,8 @@ def evolve(state: MediaState, event: Event) -> MediaState:
             )
         case MediaDeleted():
             return replace(state, status=DELETED, attachments=frozenset(), public_refs=frozenset())
+        case MediaModerated():
+            return replace(state, moderation=event.state)
         case MediaPurged():
             return replace(state, purged=True)
         case _:

@@ -105,6 +105,19 @@ class MediaDeleted(Event, frozen=True):
     deleted_by: str
 
 
+class MediaModerated(Event, frozen=True):
+    """A moderator's decision (or hiding pending review) carried out on an upload: `hidden`
+    and `removed` keep its bytes (an appeal may restore it) but show it to its owner only;
+    `visible` shows it again."""
+
+    name: ClassVar[str] = "media.MediaModerated"
+    media_id: str
+    state: str
+    by: str
+    reason: str
+    at: datetime
+
+
 class MediaPurged(Event, frozen=True):
     """Every object of this upload that nothing else shares is gone from the store."""
 
@@ -124,4 +137,5 @@ EVENTS = (
     MediaDetached,
     MediaDeleted,
     MediaPurged,
+    MediaModerated,
 )

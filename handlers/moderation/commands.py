@@ -64,7 +64,7 @@ class FileReport(Command, frozen=True):
 Action = Literal["hide", "restore", "remove", "warn", "limit", "suspend", "dismiss"]
 ACTIONS: tuple[str, ...] = ("hide", "restore", "remove", "warn", "limit", "suspend", "dismiss")
 #: What the content actions (hide, remove; restore) apply to.
-CONTENT_TARGETS: tuple[str, ...] = ("post", "comment", "message")
+CONTENT_TARGETS: tuple[str, ...] = ("post", "comment", "message", "media")
 #: Actions on the author's account, whatever the target.
 ACCOUNT_ACTIONS: tuple[str, ...] = ("limit", "suspend")
 REASON_MAX = 2_000

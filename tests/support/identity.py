@@ -50,10 +50,15 @@ class IdentityClient:
         return sum(1 for m in read_outbox(self.outbox) if m["to"] == phone)
 
     async def post(
-        self, path: str, body: dict[str, Any] | None = None, token: str | None = None
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+        **extra: str,
     ) -> tuple[int, Any, dict[str, str]]:
+        """`extra`: more headers (`**{"Quark-After": position}`)."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.http.post(path, json=body, headers=headers) as resp:
+        async with self.http.post(path, json=body, headers={**headers, **extra}) as resp:
             data = await resp.json(content_type=None) if resp.status != 204 else None
             return resp.status, data, dict(resp.headers)
 

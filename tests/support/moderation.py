@@ -60,7 +60,7 @@ async def moderate_comment(
 
 
 #: The reactors that carry out moderation events, each in the context owning the targets.
-REACTORS = ("posts_on_moderation", "chat_on_moderation")
+REACTORS = ("posts_on_moderation", "chat_on_moderation", "media_on_moderation")
 
 
 async def carried_out(platform: Any, position: str, timeout: float = 15.0) -> str:
@@ -88,5 +88,6 @@ async def carried_out(platform: Any, position: str, timeout: float = 15.0) -> st
         await platform.wait(projection, head)
     for projection in ("chat", "live", "notifications"):
         await platform.wait(projection, chat)
+    await platform.wait("media", await head_position(platform.infra, "MEDIA"))
     await platform.wait("notifications", position)
     return head

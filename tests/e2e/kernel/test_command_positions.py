@@ -362,6 +362,8 @@ async def test_every_command_route_answers_its_position(
             reported["access_token"],
             {"decision_id": decision_id, "text": "t"},
         )
+        # The admin rules on what they read: once the read model has the appeal.
+        await platform.wait("moderation", appeal["position"])
         await r.call(
             "POST",
             f"/v1/moderation/appeals/{{appeal_id}}/{ruling}",

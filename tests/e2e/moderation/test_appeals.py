@@ -216,7 +216,10 @@ async def test_a_warned_profile_appeals_and_is_rejected(
     )
     assert status == 201, appealed
     status, rejected, _ = await client.post(
-        f"/v1/moderation/appeals/{appealed['appeal_id']}/reject", {"reason": "it is not"}, m
+        f"/v1/moderation/appeals/{appealed['appeal_id']}/reject",
+        {"reason": "it is not"},
+        m,
+        **{"Quark-After": appealed["position"]},
     )
     assert status == 200, rejected
     await platform.wait("notifications", rejected["position"])

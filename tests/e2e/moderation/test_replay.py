@@ -100,7 +100,10 @@ async def test_replaying_the_moderation_read_model_gives_the_same_queue_cases_an
         assert status == 201, appealed
         appeals.append(appealed)
     status, _, _ = await client.post(
-        f"/v1/moderation/appeals/{appeals[0]['appeal_id']}/approve", {"reason": "ok"}, m
+        f"/v1/moderation/appeals/{appeals[0]['appeal_id']}/approve",
+        {"reason": "ok"},
+        m,
+        **{"Quark-After": appeals[-1]["position"]},
     )
     assert status == 200
     last = await head_position(platform.infra, "MODERATION")

@@ -119,7 +119,7 @@ def test_only_moderators_assign_and_only_existing_cases() -> None:
         ("post", ["remove", "hide"]),
         ("comment", ["warn", "warn"]),
         ("user", ["hide"]),
-        ("media", ["remove"]),
+        ("media", ["limit", "restore"]),
         ("user", ["restore", "suspend"]),
         ("post", ["limit", "dismiss"]),
     ],
