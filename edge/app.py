@@ -209,7 +209,7 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
     routes = all_routes() if routes is None else routes
     for r in routes:
         handler = guarded(r.handler, r.permission) if r.permission else r.handler
-        if r.idempotent_create:
+        if r.idempotent_create or r.idempotent:
             handler = idempotent(handler, f"{r.method} {r.path}", streamed=r.upload is not None)
         app.router.add_route(r.method, r.path, handler, name=r.name)
     spec = build_openapi(routes, version=VERSION)

@@ -120,7 +120,7 @@ def error_classes(route: Route) -> list[type[QuarkError]]:
         found += [Unauthenticated, InvalidToken, NotInSync]
     if route.permission is not None:
         found.append(PermissionDenied)
-    if route.idempotent_create:
+    if route.idempotent_create or route.idempotent:
         found += [RequestInFlight, KeyReused, ValidationError]
     if route.after:
         found += [ValidationError, TimeoutWaitingError]
@@ -153,7 +153,7 @@ def _problem_response(route: Route, status: int, errors: list[type[QuarkError]])
     if status in (429, 503):
         names.append("Retry-After")
         required.append("Retry-After")
-    if status == 409 and route.idempotent_create:
+    if status == 409 and (route.idempotent_create or route.idempotent):
         names.append("Retry-After")
     if status == 401:
         names.append("WWW-Authenticate")
@@ -187,6 +187,8 @@ def _success_response(route: Route) -> dict[str, Any]:
     if route.idempotent_create:
         names += ["Location", "Idempotent-Replayed"]
         required.append("Location")
+    elif route.idempotent:
+        names.append("Idempotent-Replayed")
     if route.limited:
         names += _RATE_HEADERS
     if route.status != 101:  # a websocket handshake answers headers only
@@ -220,7 +222,7 @@ def _operation(route: Route) -> dict[str, Any]:
     ]
     if route.after:
         params += _AFTER_PARAMS
-    if route.idempotent_create:
+    if route.idempotent_create or route.idempotent:
         params.append(
             {
                 "name": "Idempotency-Key",

@@ -55,6 +55,9 @@ class Route:
     #: (readiness answers 503 with its checks).
     answers: tuple[tuple[int, type], ...] = ()
     idempotent_create: bool = False
+    #: Honours `Idempotency-Key` like a creating route, for a command that creates no one
+    #: resource to point `Location` at (a bulk decision).
+    idempotent: bool = False
     #: A body the handler streams itself (media uploads): the request body's OpenAPI
     #: `content` map; the body is never read whole (not even for an `Idempotency-Key`).
     upload: dict[str, Any] | None = None

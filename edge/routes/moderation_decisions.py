@@ -206,7 +206,7 @@ ROUTES: list[Route] = [
     Route("POST", "/v1/moderation/decisions", decide_cases,
           f"The same decision on up to {BULK_MAX} cases, atomic and reported per case "
           "(moderators)", "moderation", request=BulkBody, response=BulkResult,
-          auth="bearer", permission=MODERATE, name="decide_cases"),
+          auth="bearer", idempotent=True, permission=MODERATE, name="decide_cases"),
     Route("GET", "/v1/moderation/log", read_log,
           "Every decision, newest first, by moderator, target and time (admins)", "moderation",
           response=DecisionLog,

@@ -198,3 +198,37 @@ async def test_one_decision_on_a_hundred_cases_and_the_log_for_admins_only(
     assert [d["target_id"] for d in page["items"]] == [posts[0]["id"]]
     status, _ = await client.get("/v1/moderation/log?since=yesterday", admin["access_token"])
     assert status == 422
+
+
+async def test_a_retried_bulk_decision_with_its_idempotency_key_decides_each_case_once(
+    client: IdentityClient, platform: Platform, with_role: Any
+) -> None:
+    author, reporter = await client.sign_up(), await client.sign_up()
+    moderator, admin = await with_role("moderator"), await with_role("admin")
+    cases = []
+    for n in range(3):
+        status, post, _ = await client.post(
+            "/v1/posts", {"body": f"ad {n}"}, author["access_token"]
+        )
+        await platform.wait("posts", post["position"])
+        _, filed = await report(client, reporter["access_token"], "post", post["id"])
+        cases.append(filed["case_id"])
+    body = {"case_ids": cases, "actions": ["hide"], "reason": "ads"}
+    key = {"Idempotency-Key": "bulk-ads-1"}
+    answers = []
+    for _ in range(2):
+        status, bulk, headers = await client.post(
+            "/v1/moderation/decisions", body, moderator["access_token"], **key
+        )
+        assert status == 200, bulk
+        answers.append((bulk, headers["Quark-Position"]))
+    assert answers[0] == answers[1]
+    status, page = await client.get(
+        "/v1/moderation/log?limit=100", admin["access_token"], **{"Quark-After": answers[0][1]}
+    )
+    assert sorted(d["case_id"] for d in page["items"] if d["case_id"] in cases) == sorted(cases)
+    # The same key with another body is refused rather than answered with the first.
+    status, problem, _ = await client.post(
+        "/v1/moderation/decisions", {**body, "reason": "other"}, moderator["access_token"], **key
+    )
+    assert status == 422, problem
