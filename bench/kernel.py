@@ -20,7 +20,7 @@ Four figures, each printed beside a ceiling (or floor) measured in the same run
 3. **Replay rate**: the platform is stopped, the CONTENT stream is recreated empty and
    filled with 200,000 `PostPublished` commits through `EventStore.append` (pipelined, on
    the same durable server, so the events are exactly what handlers write), then
-   `core.projection.replay` rebuilds the posts read model from them — what `quark replay
+   `core.replay.replay` rebuilds the posts read model from them — what `quark replay
    posts` does, in this process — and the row count is checked.
 4. **Loading a 100-event aggregate**: one post with 1 `PublishPost` and 99 `EditPost`
    commits through `core.bus.execute`, then `EventStore.load` repeated with snapshots off
@@ -95,8 +95,10 @@ from core.commands import CommandMeta, parse_position
 from core.envelope import AggregateRef, Commit, Envelope, encode_commit, utc_now
 from core.eventstore import EventStore
 from core.ids import new_id
-from core.projection import POSITIONS_SUBJECT, PgSink, replay
+from core.projection import POSITIONS_SUBJECT
+from core.projection_pg import PgSink
 from core.registry import EventRegistry
+from core.replay import replay
 from handlers import all_events
 from handlers.posts import TABLE
 from handlers.posts.commands import EditPost, PublishPost

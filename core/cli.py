@@ -441,7 +441,7 @@ class ProgressBar:
 
 
 async def cmd_replay(settings: Settings, name: str | None) -> int:
-    from core.projection import replay
+    from core.replay import replay
     from core.runner import sink_for
     from projections import projections
 

@@ -17,15 +17,10 @@ from aiohttp import web
 from core.bootstrap import Infra
 from core.bus import HandlerWorker
 from core.logging import get_logger
-from core.projection import (
-    PgProjection,
-    PgSink,
-    Projection,
-    ProjectionWorker,
-    RedisProjection,
-    RedisSink,
-    Sink,
-)
+from core.projection import PgProjection, Projection, RedisProjection, Sink
+from core.projection_pg import PgSink
+from core.projection_redis import RedisSink
+from core.projection_worker import ProjectionWorker
 
 log = get_logger("quark.runner")
 

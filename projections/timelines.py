@@ -42,7 +42,8 @@ from typing import Any, ClassVar
 import msgspec
 
 from core.envelope import RecordedEvent
-from core.projection import RedisProjection, RedisSink
+from core.projection import RedisProjection
+from core.projection_redis import RedisSink
 from handlers.posts.events import PostPublished
 from handlers.profiles.events import Blocked, Followed, Unfollowed
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import is_uuid
-from core.projection import RedisSink
+from core.projection_redis import RedisSink
 from core.ratelimit import Rule
 from edge.auth import optional_principal, principal, send_as
 from edge.authors import Author, authors, mentioned

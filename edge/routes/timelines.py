@@ -14,7 +14,7 @@ import msgspec
 from aiohttp import web
 
 from core.errors import FieldError, ValidationError
-from core.projection import RedisSink
+from core.projection_redis import RedisSink
 from core.runner import sink_for
 from edge.auth import optional_principal, principal
 from edge.context import infra, wait_for_position

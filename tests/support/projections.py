@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import asyncpg
 
 from core.envelope import RecordedEvent
-from core.projection import PgProjection, PgSink, RedisProjection, Sink
+from core.projection import PgProjection, RedisProjection, Sink
+from core.projection_pg import PgSink
 from core.runner import projection_worker
 from core.streams import ConsumerSpec, SourceSpec
 from edge.positions import PositionWatcher

@@ -16,7 +16,11 @@ from core.bootstrap import Infra
 from core.commands import parse_position
 from core.envelope import RecordedEvent
 from core.ids import new_id
-from core.projection import BuildSwitched, PgSink, ProjectionWorker, RedisSink, Sink, replay
+from core.projection import BuildSwitched, Sink
+from core.projection_pg import PgSink
+from core.projection_redis import RedisSink
+from core.projection_worker import ProjectionWorker
+from core.replay import replay
 from core.runner import sink_for
 from handlers.posts.commands import DeletePost, EditPost, PublishPost
 from projections import posts as posts_projection

@@ -1,0 +1,258 @@
+"""PostgreSQL read models' builds and checkpoints: each build is a schema `<name>__b<n>`,
+readers go through views in schema `<name>`, and a batch commits with its checkpoint in one
+transaction (see `core.projection` for the model)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+
+from core.envelope import RecordedEvent
+from core.projection import BuildSwitched, PgProjection, Sink
+
+KERNEL_DDL = """
+CREATE SCHEMA IF NOT EXISTS quark;
+CREATE TABLE IF NOT EXISTS quark.projections (
+    name text PRIMARY KEY,
+    active_build integer NOT NULL,
+    version integer NOT NULL,
+    switched_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS quark.builds (
+    projection text NOT NULL,
+    build integer NOT NULL,
+    version integer NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (projection, build)
+);
+CREATE TABLE IF NOT EXISTS quark.checkpoints (
+    projection text NOT NULL,
+    build integer NOT NULL,
+    stream text NOT NULL,
+    position bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (projection, build, stream)
+);
+"""
+
+
+async def ensure_kernel_schema(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        # Serialise concurrent first starts: CREATE ... IF NOT EXISTS still races in PG.
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('quark.kernel_schema'))")
+            await conn.execute(KERNEL_DDL)
+
+
+class PgSink(Sink):
+    def __init__(
+        self, projection: PgProjection, pool: asyncpg.Pool, streams: Sequence[str]
+    ) -> None:
+        self.projection = projection
+        self.pool = pool
+        self.streams = list(streams)
+        self.name = projection.name
+
+    def schema(self, build: int) -> str:
+        return f"{self.name}__b{build}"
+
+    async def ensure(self) -> int:
+        await ensure_kernel_schema(self.pool)
+        active = await self.active_build()
+        if active is not None:
+            return active[0]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('quark.first_build.' || $1))", self.name
+            )
+            row = await conn.fetchrow(
+                "SELECT active_build FROM quark.projections WHERE name = $1", self.name
+            )
+            if row is not None:
+                return int(row["active_build"])
+            build = await self._create_build(conn)
+            await self._point_views(conn, build)
+            await conn.execute(
+                "INSERT INTO quark.projections (name, active_build, version) VALUES ($1, $2, $3)",
+                self.name,
+                build,
+                self.projection.version,
+            )
+            return build
+
+    async def _create_build(self, conn: asyncpg.Connection) -> int:
+        build = await conn.fetchval(
+            "SELECT coalesce(max(build), 0) + 1 FROM quark.builds WHERE projection = $1", self.name
+        )
+        schema = self.schema(build)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
+        await conn.execute(f'SET LOCAL search_path TO "{schema}"')
+        await conn.execute(self.projection.ddl)
+        await conn.execute("SET LOCAL search_path TO public")
+        await conn.execute(
+            "INSERT INTO quark.builds (projection, build, version) VALUES ($1, $2, $3)",
+            self.name,
+            build,
+            self.projection.version,
+        )
+        await conn.executemany(
+            "INSERT INTO quark.checkpoints (projection, build, stream) VALUES ($1, $2, $3)",
+            [(self.name, build, s) for s in self.streams],
+        )
+        return int(build)
+
+    async def _point_views(self, conn: asyncpg.Connection, build: int) -> None:
+        schema = self.schema(build)
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.name}"')
+        old = await conn.fetch(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = $1", self.name
+        )
+        for row in old:
+            await conn.execute(f'DROP VIEW IF EXISTS "{self.name}"."{row["table_name"]}"')
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE'",
+            schema,
+        )
+        for row in tables:
+            t = row["table_name"]
+            await conn.execute(f'CREATE VIEW "{self.name}"."{t}" AS SELECT * FROM "{schema}"."{t}"')
+
+    async def active_build(self) -> tuple[int, int] | None:
+        row = await self.pool.fetchrow(
+            "SELECT active_build, version FROM quark.projections WHERE name = $1", self.name
+        )
+        return (int(row["active_build"]), int(row["version"])) if row else None
+
+    async def checkpoint(self, build: int, stream: str) -> int:
+        value = await self.pool.fetchval(
+            "SELECT position FROM quark.checkpoints WHERE projection = $1 AND build = $2 AND stream = $3",
+            self.name,
+            build,
+            stream,
+        )
+        return int(value or 0)
+
+    async def commit(
+        self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
+    ) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # One round trip: lock the checkpoint (FOR UPDATE) and, for live batches, the
+            # projection row (FOR SHARE: live batches of several sources run side by side, a
+            # switch takes it FOR UPDATE), check the build, point search_path at the build.
+            # The checkpoint is compared inside the transaction that advances it: events that
+            # a crashed or ambiguous earlier attempt committed are never applied again.
+            row = await conn.fetchrow(
+                "SELECT p.active_build, c.position, "
+                "set_config('search_path', $4, true) AS search_path "
+                "FROM quark.checkpoints c JOIN quark.projections p ON p.name = c.projection "
+                "WHERE c.projection = $1 AND c.build = $2 AND c.stream = $3 "
+                + ("FOR UPDATE OF c FOR SHARE OF p" if live else "FOR UPDATE OF c"),
+                self.name,
+                build,
+                stream,
+                f'"{self.schema(build)}", public',
+            )
+            if live and (row is None or row["active_build"] != build):
+                raise BuildSwitched(self.name)
+            position = None if row is None else row["position"]
+            if position is not None and last_seq <= position:
+                return
+            fresh = [e for e in events if e.seq > (position or 0)]
+            if fresh:
+                await self.projection.apply(conn, fresh)
+            await conn.execute(
+                "UPDATE quark.checkpoints SET position = $4, updated_at = now() "
+                "WHERE projection = $1 AND build = $2 AND stream = $3",
+                self.name,
+                build,
+                stream,
+                last_seq,
+            )
+
+    async def new_build(self) -> int:
+        await ensure_kernel_schema(self.pool)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('quark.first_build.' || $1))", self.name
+            )
+            return await self._create_build(conn)
+
+    async def switch(self, build: int, catch_up: Callable[[], Any]) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            previous = await conn.fetchval(
+                "SELECT active_build FROM quark.projections WHERE name = $1 FOR UPDATE", self.name
+            )
+            await catch_up()
+            await self._point_views(conn, build)
+            if previous is None:
+                await conn.execute(
+                    "INSERT INTO quark.projections (name, active_build, version) VALUES ($1, $2, $3)",
+                    self.name,
+                    build,
+                    self.projection.version,
+                )
+            else:
+                await conn.execute(
+                    "UPDATE quark.projections SET active_build = $2, version = $3, switched_at = now() WHERE name = $1",
+                    self.name,
+                    build,
+                    self.projection.version,
+                )
+            return int(previous or 0)
+
+    async def drop_build(self, build: int) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{self.schema(build)}" CASCADE')
+            await conn.execute(
+                "DELETE FROM quark.checkpoints WHERE projection = $1 AND build = $2",
+                self.name,
+                build,
+            )
+            await conn.execute(
+                "DELETE FROM quark.builds WHERE projection = $1 AND build = $2", self.name, build
+            )
+
+    @contextlib.asynccontextmanager
+    async def _lease(self):
+        """Leadership: a session-level advisory lock on a connection of its own. Pooled
+        connections are not reset on release (core.bootstrap), so the connection goes back
+        to the pool only once the lock is surely released; on any other way out (the unlock
+        failed, a cancellation while locking or unlocking) it is closed, which releases the
+        lock with the session, or the next leader would wait for it forever."""
+        conn: asyncpg.Connection = await self.pool.acquire()
+        key = f"quark.projection.{self.name}"
+        clean = False
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+                await asyncio.sleep(1.0)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+                    clean = True
+        finally:
+            if not clean:
+                conn.terminate()
+            await self.pool.release(conn)
+
+    async def leadership(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._lease()
+
+    async def digest(self) -> str:
+        rows = await self.pool.fetch(
+            "SELECT table_name FROM information_schema.views WHERE table_schema = $1 ORDER BY 1",
+            self.name,
+        )
+        parts = []
+        for row in rows:
+            t = row["table_name"]
+            md5 = await self.pool.fetchval(
+                f"SELECT md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), '')) FROM \"{self.name}\".\"{t}\" x"
+            )
+            parts.append(f"{t}:{md5}")
+        return ";".join(parts)
