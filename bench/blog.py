@@ -89,12 +89,13 @@ from core.commands import CommandMeta, parse_position
 from core.envelope import utc_now
 from core.ids import new_id
 from core.permissions import USER
-from core.runner import checkpoint_lookups
+from core.projection_worker import checkpoint_lookups
 from edge.positions import PositionWatcher
 from edge.routes.timelines import SOURCE_HEADER
 from handlers.profiles.commands import Follow
 from handlers.profiles.procedures import follow
 from projections import comments as comments_model
+from projections import projections
 
 #: The processes the figures need, in start order, the edge last: the kernel suite's posts
 #: slice plus the timelines projection in a process of its own (figure 1 times it).
@@ -420,7 +421,7 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
             watcher = PositionWatcher(infra.nc, infra.pool)
             await watcher.start()
             stack.push_async_callback(watcher.stop)
-            for name, lookup in checkpoint_lookups(infra).items():
+            for name, lookup in checkpoint_lookups(infra, projections()).items():
                 watcher.checkpoint_source(name, lookup)
 
             say("starting the platform: " + " / ".join(" ".join(w) for w in WORKERS))

@@ -80,9 +80,10 @@ from bench.loadgen import rounded as _r
 from bench.report import cpu_ms_per_request, fmt, fmt_ratio, footer, machine, ratio, render_table
 from core import embedded, inbox
 from core.ids import new_id
+from core.projection_worker import checkpoint_lookups
 from core.pull import PullStream
-from core.runner import checkpoint_lookups
 from edge.positions import PositionWatcher
+from projections import projections
 
 #: The processes the figures need, in start order, the edge last.
 WORKERS: tuple[tuple[str, ...], ...] = (
@@ -859,7 +860,7 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
             watcher = PositionWatcher(infra.nc, infra.pool)
             await watcher.start()
             stack.push_async_callback(watcher.stop)
-            for name, lookup in checkpoint_lookups(infra).items():
+            for name, lookup in checkpoint_lookups(infra, projections()).items():
                 watcher.checkpoint_source(name, lookup)
 
             say("starting the platform: " + " / ".join(" ".join(w) for w in WORKERS))

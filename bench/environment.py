@@ -329,7 +329,7 @@ class Platform:
         env = self.env()
         for args in self.workers:
             name = " ".join(args)
-            argv = [sys.executable, "-m", "core.cli", "run", *args]
+            argv = [sys.executable, "-m", "station.cli", "run", *args]
             self.children.append(spawn(name, argv, env, self.tmp / "logs"))
         wait_for_port(self.children[-1], self.http_port)
 
@@ -338,7 +338,7 @@ class Platform:
         platform's (to compare two configurations in one run); its base URL."""
         port = embedded.free_port()
         env = {**self.env(), **settings, "QUARK_HTTP_PORT": str(port)}
-        argv = [sys.executable, "-m", "core.cli", "run", "edge"]
+        argv = [sys.executable, "-m", "station.cli", "run", "edge"]
         child = spawn(name, argv, env, self.tmp / "logs")
         self.children.insert(0, child)  # stopped last, like the other edge: after nothing
         wait_for_port(child, port)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,7 @@ import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from core.bootstrap import Infra
 from core.envelope import RecordedEvent
 from core.logging import get_logger
 from core.metrics import (
@@ -26,10 +27,14 @@ from core.projection import (
     POSITIONS_SUBJECT,
     TRANSIENT,
     BuildSwitched,
+    PgProjection,
     Projection,
+    RedisProjection,
     Sink,
     consumer_name,
 )
+from core.projection_pg import PgSink
+from core.projection_redis import RedisSink
 from core.pull import PullStream
 from core.registry import EventRegistry, UnknownEventType
 from core.replay import replay
@@ -248,3 +253,57 @@ class ProjectionWorker:
     async def _publish_position(self, stream: str, seq: int) -> None:
         with contextlib.suppress(*NATS_UNAVAILABLE):
             await self.nc.publish(f"{POSITIONS_SUBJECT}.{self.name}", f"{stream} {seq}".encode())
+
+
+# ------------------------------------------------------------------------------------------
+# Wiring a read model to its sink and worker
+# ------------------------------------------------------------------------------------------
+
+
+def sink_for(projection: Projection, infra: Infra) -> Sink:
+    spec = infra.decl.file.consumers.get(projection.name)
+    if spec is None:
+        raise KeyError(f"streams.yaml declares no consumer for projection {projection.name!r}")
+    streams = [s.stream for s in spec.sources]
+    projection.vault = infra.vault
+    projection.settings = infra.settings
+    projection.js = infra.nc.jetstream()
+    if isinstance(projection, PgProjection):
+        return PgSink(projection, infra.pool, streams)
+    if isinstance(projection, RedisProjection):
+        return RedisSink(projection, infra.redis, streams, infra.settings.redis_prefix)
+    raise TypeError(f"{projection.name}: unknown projection kind")
+
+
+def checkpoint_lookups(
+    infra: Infra, projections: dict[str, Projection]
+) -> dict[str, Callable[[str], Awaitable[int | None]]]:
+    """For read models whose checkpoint is not in PostgreSQL's `quark.checkpoints` (Redis):
+    how to read the active build's checkpoint of a stream (read-your-writes waits on it)."""
+    lookups: dict[str, Callable[[str], Awaitable[int | None]]] = {}
+    for name, projection in projections.items():
+        if isinstance(projection, PgProjection):
+            continue
+        sink = sink_for(projection, infra)
+
+        streams = {s.stream for s in infra.decl.file.consumers[name].sources}
+
+        async def lookup(stream: str, sink: Sink = sink, streams: set[str] = streams) -> int | None:
+            if stream not in streams:
+                return None  # this read model does not read that stream: nothing to wait for
+            active = await sink.active_build()
+            return 0 if active is None else await sink.checkpoint(active[0], stream)
+
+        lookups[name] = lookup
+    return lookups
+
+
+def projection_worker(projection: Projection, infra: Infra) -> ProjectionWorker:
+    return ProjectionWorker(
+        projection=projection,
+        sink=sink_for(projection, infra),
+        nc=infra.nc,
+        registry=infra.registry,
+        spec=infra.decl.file.consumers[projection.name],
+        nats_url=infra.settings.nats_url,
+    )

@@ -198,9 +198,10 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
     app[SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(close_sockets)
     app[POSITIONS] = PositionWatcher(infra.nc, infra.pool)
-    from core.runner import checkpoint_lookups
+    from core.projection_worker import checkpoint_lookups
+    from projections import projections
 
-    for name, lookup in checkpoint_lookups(infra).items():
+    for name, lookup in checkpoint_lookups(infra, projections()).items():
         app[POSITIONS].checkpoint_source(name, lookup)
     app[READ_STREAMS] = {
         name: frozenset(source.stream for source in spec.sources)

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from core.errors import FieldError, ValidationError
 from core.projection_redis import RedisSink
-from core.runner import sink_for
+from core.projection_worker import sink_for
 from edge.auth import optional_principal, principal
 from edge.context import infra, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor

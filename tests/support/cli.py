@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from core import cli
 from core.settings import Settings
+from station import cli
 from tests.conftest import ROOT
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from core.bootstrap import Infra
 from core.commands import parse_position
-from core.runner import Workers, checkpoint_lookups
+from core.projection_worker import checkpoint_lookups
 from edge.positions import PositionWatcher
 from handlers import contexts
 from projections import projections
+from station.runner import Workers
 
 
 class Platform:
@@ -30,7 +31,7 @@ class Platform:
     async def __aenter__(self) -> Platform:
         await self.watcher.start()
         try:
-            for name, lookup in checkpoint_lookups(self.infra).items():
+            for name, lookup in checkpoint_lookups(self.infra, projections()).items():
                 self.watcher.checkpoint_source(name, lookup)
             await self.workers.start_handlers(contexts())
             await self.workers.start_projections(self.projection_names)

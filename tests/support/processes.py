@@ -1,4 +1,4 @@
-"""Platform workers as processes of their own (`python -m core.cli run …`), for tests whose
+"""Platform workers as processes of their own (`python -m station.cli run …`), for tests whose
 point is that two processes agree: a second edge, a handler that can be killed."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class WorkerProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "core.cli",
+            "station.cli",
             self.command,
             *self.argv,
             env=env,

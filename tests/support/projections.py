@@ -14,7 +14,7 @@ import asyncpg
 from core.envelope import RecordedEvent
 from core.projection import PgProjection, RedisProjection, Sink
 from core.projection_pg import PgSink
-from core.runner import projection_worker
+from core.projection_worker import projection_worker
 from core.streams import ConsumerSpec, SourceSpec
 from edge.positions import PositionWatcher
 from handlers.posts.events import PostEdited, PostPublished

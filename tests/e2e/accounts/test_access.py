@@ -13,11 +13,11 @@ import pytest
 
 from core import embedded
 from core.bootstrap import open_infra
-from core.runner import Workers
 from core.settings import Settings
 from edge.auth import ACCESS
 from edge.routes import admin
 from handlers import all_events
+from station.runner import Workers
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.platform import Platform

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.runner import sink_for
+from core.projection_worker import sink_for
 from core.settings import Settings
 from projections import projections
 from tests.e2e.chat.support import Person

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from core.runner import sink_for
+from core.projection_worker import sink_for
 from projections import projections
 from tests.e2e.moderation.test_decisions import decide
 from tests.e2e.moderation.test_reports import report

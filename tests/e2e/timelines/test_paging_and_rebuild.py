@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from core.runner import sink_for
+from core.projection_worker import sink_for
 from core.settings import Settings
 from projections.timelines import TimelinesProjection
 from tests.support.cli import run_quark, use_settings

@@ -199,7 +199,7 @@ async def test_sigterm_drains_in_flight_commands_without_losing_acknowledged_wor
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "core.cli",
+        "station.cli",
         "run",
         "all",
         env=env,

@@ -19,9 +19,8 @@ from core.ids import new_id
 from core.projection import BuildSwitched, Sink
 from core.projection_pg import PgSink
 from core.projection_redis import RedisSink
-from core.projection_worker import ProjectionWorker
+from core.projection_worker import ProjectionWorker, sink_for
 from core.replay import replay
-from core.runner import sink_for
 from handlers.posts.commands import DeletePost, EditPost, PublishPost
 from projections import posts as posts_projection
 from projections.posts import PostsProjection
@@ -589,7 +588,7 @@ class FlakyDatabase(PgSink):
 async def test_an_infrastructure_outage_dead_letters_nothing_and_the_worker_comes_back(
     infra: Infra,
 ) -> None:
-    from core.runner import Workers
+    from station.runner import Workers
 
     async with Platform(infra, edge=False, projection_names=[]) as platform:
         positions = [await publish(infra, f"p{i}") for i in range(5)]

@@ -69,7 +69,7 @@ async def quark(settings: Settings, *args: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "core.cli",
+        "station.cli",
         *args,
         env=_env(settings),
         cwd=ROOT,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,61 +17,9 @@ from aiohttp import web
 from core.bootstrap import Infra
 from core.bus import HandlerWorker
 from core.logging import get_logger
-from core.projection import PgProjection, Projection, RedisProjection, Sink
-from core.projection_pg import PgSink
-from core.projection_redis import RedisSink
-from core.projection_worker import ProjectionWorker
+from core.projection_worker import ProjectionWorker, projection_worker
 
 log = get_logger("quark.runner")
-
-
-def sink_for(projection: Projection, infra: Infra) -> Sink:
-    spec = infra.decl.file.consumers.get(projection.name)
-    if spec is None:
-        raise KeyError(f"streams.yaml declares no consumer for projection {projection.name!r}")
-    streams = [s.stream for s in spec.sources]
-    projection.vault = infra.vault
-    projection.settings = infra.settings
-    projection.js = infra.nc.jetstream()
-    if isinstance(projection, PgProjection):
-        return PgSink(projection, infra.pool, streams)
-    if isinstance(projection, RedisProjection):
-        return RedisSink(projection, infra.redis, streams, infra.settings.redis_prefix)
-    raise TypeError(f"{projection.name}: unknown projection kind")
-
-
-def checkpoint_lookups(infra: Infra) -> dict[str, Callable[[str], Awaitable[int | None]]]:
-    """For read models whose checkpoint is not in PostgreSQL's `quark.checkpoints` (Redis):
-    how to read the active build's checkpoint of a stream (read-your-writes waits on it)."""
-    from projections import projections
-
-    lookups: dict[str, Callable[[str], Awaitable[int | None]]] = {}
-    for name, projection in projections().items():
-        if isinstance(projection, PgProjection):
-            continue
-        sink = sink_for(projection, infra)
-
-        streams = {s.stream for s in infra.decl.file.consumers[name].sources}
-
-        async def lookup(stream: str, sink: Sink = sink, streams: set[str] = streams) -> int | None:
-            if stream not in streams:
-                return None  # this read model does not read that stream: nothing to wait for
-            active = await sink.active_build()
-            return 0 if active is None else await sink.checkpoint(active[0], stream)
-
-        lookups[name] = lookup
-    return lookups
-
-
-def projection_worker(projection: Projection, infra: Infra) -> ProjectionWorker:
-    return ProjectionWorker(
-        projection=projection,
-        sink=sink_for(projection, infra),
-        nc=infra.nc,
-        registry=infra.registry,
-        spec=infra.decl.file.consumers[projection.name],
-        nats_url=infra.settings.nats_url,
-    )
 
 
 @dataclass

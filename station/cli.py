@@ -164,9 +164,9 @@ async def _open(settings: Settings, stack: AsyncExitStack, name: str):
 
 
 async def cmd_up(settings: Settings) -> int:
-    from core.runner import Workers, install_signal_handlers, serve_until_stopped
     from handlers import contexts
     from projections import projections
+    from station.runner import Workers, install_signal_handlers, serve_until_stopped
 
     stop = asyncio.Event()
     started = install_signal_handlers(stop)
@@ -209,7 +209,7 @@ async def cmd_up(settings: Settings) -> int:
 
 
 async def cmd_infra(settings: Settings) -> int:
-    from core.runner import install_signal_handlers
+    from station.runner import install_signal_handlers
 
     stop = asyncio.Event()
     started = install_signal_handlers(stop)
@@ -268,9 +268,9 @@ def _require_external(settings: Settings) -> Settings:
 
 
 async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
-    from core.runner import Workers, install_signal_handlers, serve_until_stopped
     from handlers import contexts
     from projections import projections
+    from station.runner import Workers, install_signal_handlers, serve_until_stopped
 
     settings = _require_external(settings)
     if kind in ("handler", "projection") and not name:
@@ -441,8 +441,8 @@ class ProgressBar:
 
 
 async def cmd_replay(settings: Settings, name: str | None) -> int:
+    from core.projection_worker import sink_for
     from core.replay import replay
-    from core.runner import sink_for
     from projections import projections
 
     settings = _require_external(settings)
