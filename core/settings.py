@@ -243,10 +243,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if key.startswith(PREFIX) and value != ""
     }
     try:
-        return msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
+        settings = msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
     except msgspec.ValidationError as exc:
         message = str(exc)
         for name in raw:
             if f"`{name}`" in message or f"$.{name}`" in message:
                 raise ConfigError(f"{PREFIX}{name.upper()}: {message}") from None
         raise ConfigError(message) from None
+    return anchored(settings)
+
+
+#: The checkout (or installed tree) the platform runs from: `streams.yaml` lives here.
+HOME = Path(__file__).resolve().parents[1]
+
+
+def anchored(settings: Settings) -> Settings:
+    """Relative paths (the defaults `.quark` and `streams.yaml`) are the platform's, not the
+    working directory's: `quark admin grant` run from another directory must find the
+    streams file and the embedded servers of a running `./dev up`."""
+    changes = {
+        name: HOME / path
+        for name in ("data_dir", "streams_file", "secret_key_file", "media_spool_dir")
+        if (path := getattr(settings, name)) is not None and not path.is_absolute()
+    }
+    return msgspec.structs.replace(settings, **changes) if changes else settings

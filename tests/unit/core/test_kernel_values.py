@@ -337,3 +337,15 @@ def test_production_refuses_to_run_without_a_real_secret_key(tmp_path: Path) -> 
 def test_an_in_flight_bound_below_one_is_refused_by_name(name: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({f"QUARK_{name}": "0"})
+
+
+def test_relative_paths_are_the_platforms_not_the_working_directorys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`quark` run from any directory finds the streams file and the data dir of the
+    checkout it belongs to; an absolute path is kept as given."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({})
+    assert settings.streams_file.is_absolute() and settings.streams_file.is_file()
+    assert settings.streams_file.parent == settings.data_dir.parent != tmp_path
+    assert load_settings({"QUARK_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
