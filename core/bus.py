@@ -23,6 +23,7 @@ from nats import micro
 from nats.aio.client import Client as NATS
 from nats.micro.request import Request
 
+from core import modules
 from core.commands import (
     H_ACTOR,
     H_COMMAND_ID,
@@ -230,7 +231,10 @@ class HandlerWorker:
             name=f"quark-{self.context}",
             version=self.version,
             description=f"Command handlers of the {self.context} context",
-            metadata={"context": self.context},
+            metadata=modules.metadata("handler", self.context, context=self.context),
+            # Each endpoint's stats carry the worker's commands in flight (an object, as the
+            # micro schema wants: nats-py would send null).
+            stats_handler=lambda _endpoint: {"in_flight": len(self._tasks)},
         )
         for command_type, decider in self.table.items():
             if command_type.context != self.context:

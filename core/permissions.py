@@ -25,6 +25,9 @@ _ADMIN = _MODERATOR | {
     "moderation.audit",
     # The platform's figures (`GET /v1/admin/stats`): how many sign up, post, report.
     "stats.read",
+    # The station (the hub): its modules, health and dashboard; retrying dead letters.
+    "station.view",
+    "station.manage",
 }
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {

@@ -56,6 +56,10 @@ class ProjectionWorker:
     max_batch: int = 1000
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Whether this copy holds the writer's lease (the others stand by), and the last
+    #: position it applied per stream: what the hub shows of a read model's instance.
+    leading: bool = False
+    positions: dict[str, int] = field(default_factory=dict)
     retry_base_delay: float = 0.05
 
     @property
@@ -68,46 +72,51 @@ class ProjectionWorker:
         await self.sink.ensure()
         lease = await self.sink.leadership()
         async with lease:
-            active = await self.sink.active_build()
-            if active is not None and active[1] != self.projection.version:
-                # The code's read model changed shape: rebuild it beside the old one.
-                log.info(
-                    "projection_version_changed",
-                    projection=self.name,
-                    old=active[1],
-                    new=self.projection.version,
-                )
-                await replay(
-                    self.projection, self.sink, self.nc, self.registry, self.spec, self.nats_url
-                )
-            while not self._stopping.is_set():
-                build = (await self.sink.active_build() or (await self.sink.ensure(), 0))[0]
-                tasks = [
-                    asyncio.create_task(self._run_source(js, build, s)) for s in self.spec.sources
-                ]
-                stop_wait = asyncio.create_task(self._stopping.wait())
-                done, _ = await asyncio.wait(
-                    [*tasks, stop_wait], return_when=asyncio.FIRST_COMPLETED
-                )
-                stop_wait.cancel()
-                for t in tasks:
-                    if t not in done:
-                        t.cancel()
-                results = await asyncio.gather(*tasks, return_exceptions=True)
-                errors = [
-                    r
-                    for r in results
-                    if isinstance(r, BaseException)
-                    and not isinstance(r, asyncio.CancelledError | BuildSwitched)
-                ]
-                if errors and not self._stopping.is_set():
-                    raise errors[0]
-                if any(isinstance(r, BuildSwitched) for r in results):
-                    old = build
-                    for s in self.spec.sources:
-                        with contextlib.suppress(Exception):
-                            await js.delete_consumer(s.stream, consumer_name(self.name, old))
-                    log.info("projection_build_switched", projection=self.name, old=old)
+            self.leading = True
+            try:
+                active = await self.sink.active_build()
+                if active is not None and active[1] != self.projection.version:
+                    # The code's read model changed shape: rebuild it beside the old one.
+                    log.info(
+                        "projection_version_changed",
+                        projection=self.name,
+                        old=active[1],
+                        new=self.projection.version,
+                    )
+                    await replay(
+                        self.projection, self.sink, self.nc, self.registry, self.spec, self.nats_url
+                    )
+                while not self._stopping.is_set():
+                    build = (await self.sink.active_build() or (await self.sink.ensure(), 0))[0]
+                    tasks = [
+                        asyncio.create_task(self._run_source(js, build, s))
+                        for s in self.spec.sources
+                    ]
+                    stop_wait = asyncio.create_task(self._stopping.wait())
+                    done, _ = await asyncio.wait(
+                        [*tasks, stop_wait], return_when=asyncio.FIRST_COMPLETED
+                    )
+                    stop_wait.cancel()
+                    for t in tasks:
+                        if t not in done:
+                            t.cancel()
+                    results = await asyncio.gather(*tasks, return_exceptions=True)
+                    errors = [
+                        r
+                        for r in results
+                        if isinstance(r, BaseException)
+                        and not isinstance(r, asyncio.CancelledError | BuildSwitched)
+                    ]
+                    if errors and not self._stopping.is_set():
+                        raise errors[0]
+                    if any(isinstance(r, BuildSwitched) for r in results):
+                        old = build
+                        for s in self.spec.sources:
+                            with contextlib.suppress(Exception):
+                                await js.delete_consumer(s.stream, consumer_name(self.name, old))
+                        log.info("projection_build_switched", projection=self.name, old=old)
+            finally:
+                self.leading = False
 
     def stop(self) -> None:
         self._stopping.set()
@@ -251,6 +260,7 @@ class ProjectionWorker:
             PROJECTION_EVENTS_TOTAL.labels(self.name).inc(count)
 
     async def _publish_position(self, stream: str, seq: int) -> None:
+        self.positions[stream] = seq
         with contextlib.suppress(*NATS_UNAVAILABLE):
             await self.nc.publish(f"{POSITIONS_SUBJECT}.{self.name}", f"{stream} {seq}".encode())
 

@@ -108,6 +108,17 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: How long a websocket connection keeps its person online without a refresh (seconds):
     #: edges refresh theirs every TTL / 2.5, so an edge that died stops counting within it.
     presence_ttl_seconds: float = 75.0
+    #: The hub (registry, health, the dashboard): its address and port (the founding plan's
+    #: 3900).
+    hub_host: str = "127.0.0.1"
+    hub_port: int = 3900
+    #: The edge the dashboard signs in through (empty: this machine's `http_host:http_port`).
+    hub_edge_url: str = ""
+    #: How long an HTTP module's registration lives without a heartbeat (seconds).
+    hub_module_ttl_seconds: float = 30.0
+    #: A read model further behind than either is degraded (events; seconds).
+    hub_lag_degraded_events: int = 1_000
+    hub_lag_degraded_seconds: float = 10.0
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;

@@ -78,6 +78,9 @@ class KeyValueSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_value_size: str = "1MiB"
     ttl: str | None = None
     storage: Literal["file", "memory"] = "file"
+    #: Keys may carry their own TTL (JetStream's per-message TTL, nats-server 2.11+); an
+    #: expired key leaves a delete marker that lives this long, so watchers see it go.
+    per_key_ttl_marker: str | None = None
 
 
 class SourceSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -381,6 +384,9 @@ async def apply(js: JetStreamContext, decl: Declarations, *, replicas: int = 1) 
             ttl=parse_duration(kv.ttl) if kv.ttl else None,
             storage=StorageType(kv.storage),
             replicas=replicas,
+            limit_marker_ttl=(
+                parse_duration(kv.per_key_ttl_marker) if kv.per_key_ttl_marker else None
+            ),
         )
         try:
             await js.key_value(name)

@@ -176,6 +176,20 @@ def all_routes() -> list[Route]:
     ]
 
 
+ADMISSION = web.AppKey("admission", Admission)
+ROUTE_LIST = web.AppKey("route_list", list)
+
+
+def serving_status(app: web.Application) -> dict[str, object]:
+    """What this edge serves and is serving (its `status` answer to the hub): the routes,
+    the requests in flight by kind and the open websockets."""
+    return {
+        "routes": app[ROUTE_LIST],
+        "in_flight": dict(app[ADMISSION].in_flight),
+        "websockets": len(app[SOCKETS]),
+    }
+
+
 def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Application:
     settings = infra.settings
     # client_max_size guards every route; routes with larger bodies (media) raise it locally.
@@ -189,6 +203,7 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         client_max_size=settings.max_body_bytes,
     )
     app[INFRA] = infra
+    app[ADMISSION] = admission
     from edge.delivery import SmallObjects
     from edge.routes.media import PUBLIC_CONTENT, SMALL_OBJECTS, PublicContent
 
@@ -208,6 +223,7 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         for name, spec in infra.decl.file.consumers.items()
     }
     routes = all_routes() if routes is None else routes
+    app[ROUTE_LIST] = [f"{r.method} {r.path}" for r in routes]
     for r in routes:
         handler = guarded(r.handler, r.permission) if r.permission else r.handler
         if r.idempotent_create or r.idempotent:

@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "up", help="run everything; start embedded NATS/PostgreSQL/Redis if not configured"
     )
     run = sub.add_parser("run", help="run one worker kind")
-    run.add_argument("kind", choices=["edge", "handler", "projection", "all"])
+    run.add_argument("kind", choices=["edge", "handler", "projection", "hub", "all"])
     run.add_argument("name", nargs="?", help="context (handler) or read model (projection)")
     streams = sub.add_parser("streams", help="apply or show streams.yaml")
     streams.add_argument("action", choices=["apply", "show"])
@@ -181,6 +181,7 @@ async def cmd_up(settings: Settings) -> int:
         await workers.start_handlers(contexts())
         await workers.start_projections(projections())
         await workers.start_edge(settings.http_host, settings.http_port)
+        await workers.start_hub(settings.hub_host, settings.hub_port)
         base = workers.urls[0]
         sms = (
             settings.data_dir / "sms-outbox.jsonl"
@@ -196,6 +197,7 @@ async def cmd_up(settings: Settings) -> int:
             f"\nquark is up:\n  API        {base}/v1/posts\n  API docs   {base}/docs\n"
             f"  OpenAPI    {base}/openapi.json\n  health     {base}/readyz\n"
             f"  metrics    {base}/metrics\n  sign-up    POST {base}/v1/auth/phone/start\n"
+            f"  hub        {workers.hub_url}/ (the dashboard; admins sign in)\n"
             f"  SMS codes  {sms}\n  media      {media}\n  NATS       {settings.nats_url}\n"
             f"  PostgreSQL {settings.database_url}\n  Redis      {settings.redis_url}\n"
             "Press Ctrl-C to stop.",
@@ -294,6 +296,8 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
             )
         if kind in ("edge", "all"):
             await workers.start_edge(settings.http_host, settings.http_port)
+        if kind in ("hub", "all"):
+            await workers.start_hub(settings.hub_host, settings.hub_port)
         started()
         await serve_until_stopped(workers, stop, stack)
     return 0

@@ -17,9 +17,35 @@ from aiohttp import web
 from core.bootstrap import Infra
 from core.bus import HandlerWorker
 from core.logging import get_logger
+from core.modules import Announcement, announce
 from core.projection_worker import ProjectionWorker, projection_worker
 
 log = get_logger("quark.runner")
+
+
+def projection_status(worker: ProjectionWorker) -> Callable[[], dict[str, Any]]:
+    """A read model instance's `status` answer: whether it writes or stands by, and the
+    last position it applied per stream (the hub computes the lag against the heads)."""
+
+    def status() -> dict[str, Any]:
+        return {
+            "leading": worker.leading,
+            "caught_up": worker.caught_up.is_set(),
+            "version": worker.projection.version,
+            "positions": dict(worker.positions),
+        }
+
+    return status
+
+
+def edge_status(app: web.Application) -> Callable[[], dict[str, Any]]:
+    """The edge's `status` answer: its routes (method and path) and what it is serving."""
+    from edge.app import serving_status
+
+    def status() -> dict[str, Any]:
+        return serving_status(app)
+
+    return status
 
 
 @dataclass
@@ -36,6 +62,11 @@ class Workers:
     #: A context's own background workers (e.g. the accounts SMS sender), started with its
     #: handlers: objects with async `start()` and `stop()`.
     background: list[Any] = field(default_factory=list)
+    #: Each module instance's micro service (discovery): stopped first, so the hub and the
+    #: manager stop counting an instance before it drains.
+    announcements: list[Announcement] = field(default_factory=list)
+    hub_runner: web.AppRunner | None = None
+    hub_url: str | None = None
 
     async def start_handlers(self, contexts: Iterable[str]) -> None:
         from handlers import contexts as all_contexts
@@ -56,6 +87,17 @@ class Workers:
             for service in getattr(module, "background", lambda _infra: [])(self.infra):
                 await service.start()
                 self.background.append(service)
+                if worker_module := getattr(service, "module", None):
+                    self.announcements.append(
+                        await announce(
+                            self.infra.nc,
+                            module=worker_module,
+                            kind="worker",
+                            description=(service.__doc__ or worker_module).strip().split("\n")[0],
+                            status=getattr(service, "status", None),
+                            context=module.CONTEXT,
+                        )
+                    )
             log.info("handler_started", context=name)
 
     async def start_projections(self, names: Iterable[str]) -> None:
@@ -69,6 +111,17 @@ class Workers:
             self.projections.append(worker)
             task = asyncio.create_task(self._supervise(worker), name=f"projection-{name}")
             self.projection_tasks.append(task)
+            self.announcements.append(
+                await announce(
+                    self.infra.nc,
+                    module=f"projection-{name}",
+                    kind="projection",
+                    description=f"The {name} read model",
+                    status=projection_status(worker),
+                    projection=name,
+                    streams=",".join(s.stream for s in worker.spec.sources),
+                )
+            )
             log.info("projection_started", projection=name)
 
     async def _supervise(self, worker: ProjectionWorker) -> None:
@@ -102,9 +155,46 @@ class Workers:
         site = web.TCPSite(self.site_runner, host, port, reuse_address=True)
         await site.start()
         self.urls.append(f"http://{host}:{port}")
+        self.announcements.append(
+            await announce(
+                self.infra.nc,
+                module="edge",
+                kind="edge",
+                description="The HTTP and websocket edge",
+                status=edge_status(app),
+                url=self.urls[-1],
+            )
+        )
         log.info("edge_started", url=self.urls[-1])
 
+    async def start_hub(self, host: str, port: int) -> None:
+        """The hub: registry, health and the dashboard, on its own port."""
+        from hub.app import create_hub_app
+        from station.catalogue import station
+
+        app = create_hub_app(self.infra, station())  # type: ignore[arg-type]
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+        self.hub_runner = runner
+        url = f"http://{host}:{port}"
+        self.hub_url = url
+        self.announcements.append(
+            await announce(
+                self.infra.nc,
+                module="hub",
+                kind="hub",
+                description="The hub: registry, health and the dashboard",
+                url=url,
+            )
+        )
+        log.info("hub_started", url=url)
+
     async def stop(self) -> None:
+        for announcement in self.announcements:
+            await announcement.stop()
+        if self.hub_runner is not None:
+            await self.hub_runner.cleanup()
         if self.site_runner is not None:
             await self.site_runner.cleanup()
         for h in self.handlers:

@@ -18,7 +18,14 @@ from core.errors import FieldError, ValidationError
 from core.permissions import allowed
 from edge.auth import principal, send_as
 from edge.bodies import read_json
-from edge.context import command_headers, created_id, infra, path_id, wait_for_position
+from edge.context import (
+    POSITIONS,
+    command_headers,
+    created_id,
+    infra,
+    path_id,
+    wait_for_position,
+)
 from edge.cursors import BadCursor
 from edge.params import IntQuery
 from edge.routes.moderation import PROJECTION, keyset, next_cursor
@@ -88,11 +95,26 @@ def _view(row: model.AppealRow) -> AppealView:
     return AppealView(**msgspec.structs.asdict(row))
 
 
+async def _caught_up_with_the_log(request: web.Request) -> None:
+    """Until the moderation read model has applied the moderation stream's head (bounded by
+    `QUARK_READ_WAIT_TIMEOUT`; 503 beyond, like any read that must wait)."""
+    i = infra(request)
+    stream = i.store.streams.stream_for("moderation")
+    head = (await i.nc.jetstream().stream_info(stream)).state.last_seq
+    await request.app[POSITIONS].wait(PROJECTION, stream, head, i.settings.read_wait_timeout)
+
+
 async def file_appeal(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, AppealBody, max_bytes=MAX_BODY)
     await wait_for_position(request, PROJECTION)
     decision = await model.get_decision(infra(request).pool, body.decision_id)
+    if decision is None:
+        # The decision is someone else's write (a moderator's): the author may have heard of
+        # it (a notification) before this read model applied it. Wait once for the log's
+        # head before calling it unknown.
+        await _caught_up_with_the_log(request)
+        decision = await model.get_decision(infra(request).pool, body.decision_id)
     # Someone else's decision is as unknown as one that does not exist.
     if decision is None or decision.author_id != who.user_id:
         raise DecisionNotFound()

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import msgspec
 import nats.errors
@@ -77,6 +77,8 @@ class SmsSender:
     """Drains the SMS queue through a provider. Any number may run: the work queue hands
     each job to one of them."""
 
+    #: Its own module on the station (discovery, `quark status`).
+    module: ClassVar[str] = "sms-sender"
     js: Any
     secret: bytes
     provider: SmsProvider

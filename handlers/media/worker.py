@@ -23,7 +23,7 @@ import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import nats.errors
 import nats.js.errors
@@ -85,6 +85,10 @@ async def _download(blobs: BlobStore, key: str, target: Path) -> None:
 
 @dataclass
 class MediaProcessor:
+    """Makes the variants of uploaded images and videos, one job at a time per process."""
+
+    #: Its own module on the station (discovery, `quark status`).
+    module: ClassVar[str] = "media-worker"
     infra: Any
     #: Jobs one process runs at once (the pool's size: more would only queue).
     concurrency: int = 1

@@ -175,9 +175,25 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_LOCKOUT_IP_FAILURES": "50",
         "QUARK_LOCKOUT_BASE_SECONDS": "30",
         "QUARK_LOCKOUT_MAX_SECONDS": "3600",
+        "QUARK_HUB_HOST": "0.0.0.0",
+        "QUARK_HUB_PORT": "3901",
+        "QUARK_HUB_EDGE_URL": "http://edge:8080",
+        "QUARK_HUB_MODULE_TTL_SECONDS": "10",
+        "QUARK_HUB_LAG_DEGRADED_EVENTS": "50",
+        "QUARK_HUB_LAG_DEGRADED_SECONDS": "2.5",
     }
     assert documented == set(values)
     settings = load_settings(values)
+    assert (settings.hub_host, settings.hub_port, settings.hub_edge_url) == (
+        "0.0.0.0",
+        3901,
+        "http://edge:8080",
+    )
+    assert (
+        settings.hub_module_ttl_seconds,
+        settings.hub_lag_degraded_events,
+        settings.hub_lag_degraded_seconds,
+    ) == (10.0, 50, 2.5)
     assert settings.data_dir == tmp_path
     assert settings.streams_file == Path("/etc/quark/streams.yaml")
     assert (settings.sms_provider, settings.sms_ru_api_id, settings.sms_sender) == (
