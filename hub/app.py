@@ -343,7 +343,11 @@ async def sign_out(_: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
-    return json_response({"user_id": await viewer(request)})
+    """Who the dashboard is signed in as (`signed_in` false with no token at all: the page's
+    first question, not an error)."""
+    if "Authorization" not in request.headers and COOKIE not in request.cookies:
+        return json_response({"signed_in": False, "user_id": None})
+    return json_response({"signed_in": True, "user_id": await viewer(request)})
 
 
 async def healthz(_: web.Request) -> web.Response:

@@ -92,9 +92,9 @@ function showSignIn(message) {
 
 async function start() {
   const me = await fetch("/v1/hub/me", { credentials: "same-origin" });
-  if (me.status !== 200) {
-    const problem = me.status === 403 ? "This account is not an admin." : "";
-    showSignIn(problem);
+  const who = await me.json().catch(() => ({}));
+  if (me.status !== 200 || !who.signed_in) {
+    showSignIn(me.status === 403 ? "This account is not an admin." : "");
     return;
   }
   $("sign-in").hidden = true;

@@ -1,0 +1,42 @@
+"""Debian's Chromium driven by Playwright for Python (Playwright's own browser download
+cannot work here), and where screenshots go: `test-output/<run>/` at the checkout's root
+(`QUARK_TEST_OUTPUT` to choose another folder), never committed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from playwright.async_api import Browser, async_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: One folder per test run (the xdist workers of one run share it).
+RUN = os.environ.get("QUARK_TEST_RUN") or time.strftime("%Y%m%d-%H%M%S")
+
+
+def screenshots(suite: str) -> Path:
+    base = Path(os.environ.get("QUARK_TEST_OUTPUT", ROOT / "test-output"))
+    folder = base / RUN / suite
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    # `./dev test` installs Debian's chromium (as root); without it browser tests must fail.
+    assert CHROMIUM is not None, "install Debian's chromium (./dev test does it as root)"
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
