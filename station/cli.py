@@ -10,6 +10,11 @@ quark keys rotate             new access token signing key; older keys retire la
 quark keys show               signing keys: created, retire_at, state
 quark replay posts            rebuild a read model from the log, switch atomically
 quark replay --all
+quark status                  every module, its instances, health and lag
+quark restart posts --rolling replace a module's instances while it keeps serving
+quark scale posts 3           run three instances of the posts handlers
+quark logs edge -f            a module's log lines
+quark doctor                  versions, ports, disk, NATS fsync, clock skew
 """
 
 from __future__ import annotations
@@ -21,11 +26,23 @@ import json
 import sys
 import time
 from contextlib import AsyncExitStack
+from typing import Any
 
 from core.errors import ConfigError, UnavailableError
 from core.settings import Settings, load_settings
 
 EXAMPLES = __doc__ or ""
+
+
+def _sub(sub: Any, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+    """A subcommand whose --help ends with examples."""
+    return sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,26 +53,115 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser(
-        "up", help="run everything; start embedded NATS/PostgreSQL/Redis if not configured"
+    _sub(
+        sub,
+        "up",
+        "run everything; start embedded NATS/PostgreSQL/Redis if not configured",
+        "  quark up\n  QUARK_HTTP_PORT=9000 QUARK_HUB_PORT=3901 quark up\n",
     )
-    run = sub.add_parser("run", help="run one worker kind")
-    run.add_argument("kind", choices=["edge", "handler", "projection", "hub", "all"])
-    run.add_argument("name", nargs="?", help="context (handler) or read model (projection)")
-    streams = sub.add_parser("streams", help="apply or show streams.yaml")
+    run = _sub(
+        sub,
+        "run",
+        "run one worker kind (as compose does)",
+        "  quark run edge\n  quark run handler posts\n  quark run projection posts,comments\n"
+        "  quark run worker media-worker\n  quark run hub\n",
+    )
+    run.add_argument("kind", choices=["edge", "handler", "projection", "worker", "hub", "all"])
+    run.add_argument("name", nargs="?", help="context (handler), read model or worker")
+    streams = _sub(
+        sub,
+        "streams",
+        "apply or show streams.yaml",
+        "  quark streams apply\n  quark streams show --json\n",
+    )
     streams.add_argument("action", choices=["apply", "show"])
     streams.add_argument("--json", action="store_true", help="machine-readable output")
-    keys = sub.add_parser("keys", help="rotate or show the access token signing keys")
+    keys = _sub(
+        sub,
+        "keys",
+        "rotate or show the access token signing keys",
+        "  quark keys show\n  quark keys rotate\n",
+    )
     keys.add_argument("action", choices=["rotate", "show"])
-    admin = sub.add_parser("admin", help="grant or revoke a role (e.g. the first admin)")
+    admin = _sub(
+        sub,
+        "admin",
+        "grant or revoke a role (e.g. the first admin)",
+        "  quark admin grant +79161234567 admin\n"
+        "  quark admin revoke 0190f1c2-0000-7000-8000-000000000001 moderator "
+        "--reason 'left the team'\n",
+    )
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("who", help="a user id or the account's phone number (+79161234567)")
-    admin.add_argument("role", help="user, moderator or admin")
+    admin.add_argument("role", choices=["user", "moderator", "admin"])
     admin.add_argument("--reason", default="", help="kept in the security log")
-    replay = sub.add_parser("replay", help="rebuild read models from the log")
+    replay = _sub(
+        sub,
+        "replay",
+        "rebuild read models from the log",
+        "  quark replay posts\n  quark replay --all\n",
+    )
     replay.add_argument("projection", nargs="?")
     replay.add_argument("--all", action="store_true", help="every read model")
-    sub.add_parser("infra", help="start only the embedded servers and print their URLs")
+    _sub(sub, "infra", "start only the embedded servers and print their URLs", "  quark infra\n")
+    status = _sub(
+        sub,
+        "status",
+        "every module, its instances, health and lag",
+        "  quark status\n  quark status --json | jq .state\n",
+    )
+    status.add_argument("--json", action="store_true", help="the hub's health report as JSON")
+    for op, text in (
+        ("start", "start a module (or all) and wait until it serves"),
+        ("stop", "stop a module (or all): it drains before it goes"),
+        ("restart", "restart a module (or all); --rolling keeps it serving"),
+    ):
+        cmd = _sub(
+            sub,
+            op,
+            text,
+            f"  quark {op} posts\n  quark {op} projection-posts\n"
+            f"  quark {op} all\n" + ("  quark restart edge --rolling\n" if op == "restart" else ""),
+        )
+        cmd.add_argument("module", help="a module name (quark status lists them) or all")
+        if op == "restart":
+            cmd.add_argument(
+                "--rolling",
+                action="store_true",
+                help="start the new instance, wait until it serves, then drain the old one",
+            )
+    scale = _sub(
+        sub,
+        "scale",
+        "run N instances of a module",
+        "  quark scale posts 3\n  quark scale projection-posts 2   (a standby)\n"
+        "  quark scale media-worker 0\n",
+    )
+    scale.add_argument("module")
+    scale.add_argument("count", type=int)
+    logs = _sub(
+        sub,
+        "logs",
+        "a module's recent log lines (from this checkout's quark up)",
+        "  quark logs posts\n  quark logs edge -f\n  quark logs projection-posts -n 200\n",
+    )
+    logs.add_argument("module")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("-n", "--lines", type=int, default=50, help="how many lines (50)")
+    _sub(
+        sub,
+        "doctor",
+        "check versions, ports, disk space, the NATS fsync setting, clock skew",
+        "  quark doctor\n",
+    )
+    hub = _sub(
+        sub,
+        "hub",
+        "the hub's tools: a module token for an HTTP module",
+        "  quark hub token link-preview\n",
+    )
+    hub.add_argument("action", choices=["token"])
+    hub.add_argument("module")
     return p
 
 
@@ -68,7 +174,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from core.logging import configure_logging
 
-    configure_logging(settings)
+    configure_logging(
+        settings,
+        also_to=settings.data_dir / "logs" / "quark-up.log" if args.command == "up" else None,
+    )
     try:
         import uvloop
 
@@ -86,9 +195,22 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("quark: stopped before it was up", file=sys.stderr)
         return 130
+    except (OSError, TimeoutError) as exc:
+        print(f"quark: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
+    except Exception as exc:  # never a traceback at the console: the reason, and where
+        import nats.errors
+
+        if isinstance(exc, nats.errors.Error):
+            print(f"quark: NATS: {exc} (is the station running? `quark doctor`)", file=sys.stderr)
+            return 3
+        print(f"quark: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from station import manage
+
     if args.command == "up":
         return await cmd_up(settings)
     if args.command == "infra":
@@ -106,6 +228,20 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print("quark replay: name a projection or pass --all", file=sys.stderr)
             return 2
         return await cmd_replay(settings, None if args.all else args.projection)
+    if args.command == "status":
+        return await manage.status(settings, as_json=args.json)
+    if args.command in ("start", "stop", "restart"):
+        return await manage.manage(
+            settings, args.command, args.module, rolling=getattr(args, "rolling", False)
+        )
+    if args.command == "scale":
+        return await manage.manage(settings, "scale", args.module, count=args.count)
+    if args.command == "logs":
+        return await manage.logs(settings, args.module, follow=args.follow, lines=args.lines)
+    if args.command == "doctor":
+        return await manage.doctor(settings)
+    if args.command == "hub":
+        return manage.hub_token(settings, args.module)
     return 2
 
 
@@ -182,6 +318,17 @@ async def cmd_up(settings: Settings) -> int:
         await workers.start_projections(projections())
         await workers.start_edge(settings.http_host, settings.http_port)
         await workers.start_hub(settings.hub_host, settings.hub_port)
+        # The manager's hands: `quark start|stop|restart|scale` from another terminal.
+        from station.control import ProcessControl
+        from station.supervisor import Supervisor, allow_edge_handover
+
+        control = ProcessControl(infra.nc, workers)
+        await control.start()
+        stack.push_async_callback(control.stop)
+        supervisor = Supervisor(infra.nc, settings)
+        await supervisor.start()
+        stack.push_async_callback(supervisor.stop)
+        allow_edge_handover()
         base = workers.urls[0]
         sms = (
             settings.data_dir / "sms-outbox.jsonl"
@@ -275,12 +422,19 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
     from station.runner import Workers, install_signal_handlers, serve_until_stopped
 
     settings = _require_external(settings)
-    if kind in ("handler", "projection") and not name:
+    from station.catalogue import WORKERS
+    from station.control import ProcessControl
+
+    if kind in ("handler", "projection", "worker") and not name:
         raise ConfigError(f"quark run {kind} needs a name")
-    known = contexts() if kind == "handler" else projections()
+    known: dict[str, object] = {
+        "handler": contexts(),
+        "projection": projections(),
+        "worker": dict(WORKERS),
+    }.get(kind, {})
     # Several names, comma-separated, run in one process (small read models together).
     names = name.split(",") if name else []
-    for one in names if kind in ("handler", "projection") else []:
+    for one in names if kind in ("handler", "projection", "worker") else []:
         if one not in known:
             raise ConfigError(f"no {kind} named {one!r}; known: {', '.join(sorted(known))}")
     stop = asyncio.Event()
@@ -298,6 +452,12 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
             await workers.start_edge(settings.http_host, settings.http_port)
         if kind in ("hub", "all"):
             await workers.start_hub(settings.hub_host, settings.hub_port)
+        for worker in names if kind == "worker" else []:
+            await workers.start_worker(worker)
+        # The manager may stop this process's modules one by one; it exits with the last.
+        control = ProcessControl(infra.nc, workers, exit_when_empty=stop)
+        await control.start()
+        stack.push_async_callback(control.stop)
         started()
         await serve_until_stopped(workers, stop, stack)
     return 0

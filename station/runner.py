@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,6 +67,37 @@ class Workers:
     announcements: list[Announcement] = field(default_factory=list)
     hub_runner: web.AppRunner | None = None
     hub_url: str | None = None
+    #: How to stop each running module alone (the manager's `quark stop <module>`), in order.
+    stoppers: dict[str, list[Callable[[], Awaitable[None]]]] = field(default_factory=dict)
+
+    def modules(self) -> list[str]:
+        """The modules this process runs now."""
+        return sorted(self.stoppers)
+
+    def _stopper(self, module: str, stop: Callable[[], Awaitable[None]]) -> None:
+        self.stoppers.setdefault(module, []).append(stop)
+
+    async def stop_module(self, module: str) -> bool:
+        """Stop one module in this process (its announcement first, so nobody counts it
+        while it drains); False if it does not run here."""
+        stops = self.stoppers.pop(module, None)
+        if stops is None:
+            return False
+        for stop in stops:
+            await stop()
+        log.info("module_stopped", module=module)
+        return True
+
+    def _announced(self, announcement: Announcement) -> Announcement:
+        self.announcements.append(announcement)
+
+        async def stop() -> None:
+            await announcement.stop()
+            with contextlib.suppress(ValueError):
+                self.announcements.remove(announcement)
+
+        self._stopper(announcement.module, stop)
+        return announcement
 
     async def start_handlers(self, contexts: Iterable[str]) -> None:
         from handlers import contexts as all_contexts
@@ -84,21 +115,53 @@ class Workers:
             )
             await worker.start()
             self.handlers.append(worker)
+            self._stopper(name, self._stopping(worker, self.handlers))
             for service in getattr(module, "background", lambda _infra: [])(self.infra):
-                await service.start()
-                self.background.append(service)
-                if worker_module := getattr(service, "module", None):
-                    self.announcements.append(
-                        await announce(
-                            self.infra.nc,
-                            module=worker_module,
-                            kind="worker",
-                            description=(service.__doc__ or worker_module).strip().split("\n")[0],
-                            status=getattr(service, "status", None),
-                            context=module.CONTEXT,
-                        )
-                    )
+                own = getattr(service, "module", None)
+                if own is not None and own in self.stoppers:
+                    continue  # already runs here as a module of its own
+                await self._start_background(service, own or name, module.CONTEXT)
             log.info("handler_started", context=name)
+
+    async def start_worker(self, module: str) -> None:
+        """One worker that is a module of its own (`media-worker`, `sms-sender`) without its
+        context's command handlers: what `quark scale media-worker 2` starts."""
+        from handlers import contexts as all_contexts
+        from station.catalogue import WORKERS
+
+        if module not in WORKERS:
+            raise KeyError(f"no worker module named {module!r}")
+        context = all_contexts()[WORKERS[module]]
+        for service in context.background(self.infra):
+            if getattr(service, "module", None) == module:
+                await self._start_background(service, module, context.CONTEXT)
+                return
+        raise KeyError(f"the {WORKERS[module]} context has no {module}")
+
+    async def _start_background(self, service: Any, module: str, context: str) -> None:
+        await service.start()
+        self.background.append(service)
+        if getattr(service, "module", None) == module:
+            self._announced(
+                await announce(
+                    self.infra.nc,
+                    module=module,
+                    kind="worker",
+                    description=(service.__doc__ or module).strip().split("\n")[0],
+                    status=getattr(service, "status", None),
+                    context=context,
+                )
+            )
+        self._stopper(module, self._stopping(service, self.background))
+
+    @staticmethod
+    def _stopping(worker: Any, kept_in: list[Any]) -> Callable[[], Awaitable[None]]:
+        async def stop() -> None:
+            await worker.stop()
+            with contextlib.suppress(ValueError):
+                kept_in.remove(worker)
+
+        return stop
 
     async def start_projections(self, names: Iterable[str]) -> None:
         from projections import projections as all_projections
@@ -111,7 +174,7 @@ class Workers:
             self.projections.append(worker)
             task = asyncio.create_task(self._supervise(worker), name=f"projection-{name}")
             self.projection_tasks.append(task)
-            self.announcements.append(
+            self._announced(
                 await announce(
                     self.infra.nc,
                     module=f"projection-{name}",
@@ -122,7 +185,24 @@ class Workers:
                     streams=",".join(s.stream for s in worker.spec.sources),
                 )
             )
+            self._stopper(f"projection-{name}", self._projection_stopper(worker, task))
             log.info("projection_started", projection=name)
+
+    def _projection_stopper(
+        self, worker: ProjectionWorker, task: asyncio.Task[None]
+    ) -> Callable[[], Awaitable[None]]:
+        async def stop() -> None:
+            worker.stop()
+            _, pending = await asyncio.wait([task], timeout=15)
+            for t in pending:
+                t.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            for kept, item in ((self.projections, worker), (self.projection_tasks, task)):
+                with contextlib.suppress(ValueError):
+                    kept.remove(item)  # type: ignore[arg-type]
+
+        return stop
 
     async def _supervise(self, worker: ProjectionWorker) -> None:
         """Run a projection until stopped, restarting it with backoff after a failure
@@ -150,22 +230,33 @@ class Workers:
         from edge.app import create_app
 
         app = create_app(self.infra)
-        self.site_runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self.site_runner.setup()
-        site = web.TCPSite(self.site_runner, host, port, reuse_address=True)
+        runner = self.site_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        # reuse_port: a second edge (a rolling restart, `quark scale edge 2`) binds the same
+        # port and the kernel spreads connections; with net.ipv4.tcp_migrate_req on, the
+        # connections queued at an edge that stops move to another instead of being reset.
+        site = web.TCPSite(runner, host, port, reuse_address=True, reuse_port=True)
         await site.start()
-        self.urls.append(f"http://{host}:{port}")
-        self.announcements.append(
+        url = f"http://{host}:{port}"
+        self.urls.append(url)
+        self._announced(
             await announce(
                 self.infra.nc,
                 module="edge",
                 kind="edge",
                 description="The HTTP and websocket edge",
                 status=edge_status(app),
-                url=self.urls[-1],
+                url=url,
             )
         )
-        log.info("edge_started", url=self.urls[-1])
+
+        async def stop() -> None:
+            await runner.cleanup()
+            if self.site_runner is runner:
+                self.site_runner = None
+
+        self._stopper("edge", stop)
+        log.info("edge_started", url=url)
 
     async def start_hub(self, host: str, port: int) -> None:
         """The hub: registry, health and the dashboard, on its own port."""
@@ -179,7 +270,7 @@ class Workers:
         self.hub_runner = runner
         url = f"http://{host}:{port}"
         self.hub_url = url
-        self.announcements.append(
+        self._announced(
             await announce(
                 self.infra.nc,
                 module="hub",
@@ -188,27 +279,32 @@ class Workers:
                 url=url,
             )
         )
+
+        async def stop() -> None:
+            await runner.cleanup()
+            if self.hub_runner is runner:
+                self.hub_runner = None
+
+        self._stopper("hub", stop)
         log.info("hub_started", url=url)
 
     async def stop(self) -> None:
-        for announcement in self.announcements:
-            await announcement.stop()
-        if self.hub_runner is not None:
-            await self.hub_runner.cleanup()
-        if self.site_runner is not None:
-            await self.site_runner.cleanup()
-        for h in self.handlers:
-            await h.stop()
-        for b in reversed(self.background):
-            await b.stop()
-        for p in self.projections:
-            p.stop()
-        if self.projection_tasks:
-            _, pending = await asyncio.wait(self.projection_tasks, timeout=15)
-            for t in pending:
-                t.cancel()
-            with contextlib.suppress(BaseException):
-                await asyncio.gather(*self.projection_tasks, return_exceptions=True)
+        """Every module, in reverse dependency order: the edge (no new commands), the hub,
+        handlers (commands in flight finish), workers, then read models (their batch
+        commits)."""
+        rank = {"edge": 0, "hub": 1}
+        projections = {m for m in self.stoppers if m.startswith("projection-")}
+        handlers = {h.context for h in self.handlers}
+        order = sorted(
+            self.stoppers,
+            key=lambda m: (
+                rank.get(m, 2 if m in handlers else 4 if m in projections else 3),
+                m,
+            ),
+        )
+        for module in order:
+            with contextlib.suppress(Exception):
+                await self.stop_module(module)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:
