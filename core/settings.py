@@ -264,6 +264,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return anchored(settings)
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The `QUARK_*` variables that give another process these settings (every value that
+    differs from its default): how `quark up` starts a module's process like itself."""
+    defaults = Settings()
+    env: dict[str, str] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = getattr(settings, field.name)
+        if value == getattr(defaults, field.name) or value is None:
+            continue
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        env[f"{PREFIX}{field.name.upper()}"] = text
+    return env
+
+
 #: The checkout (or installed tree) the platform runs from: `streams.yaml` lives here.
 HOME = Path(__file__).resolve().parents[1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 import weakref
@@ -177,6 +178,9 @@ def all_routes() -> list[Route]:
 
 
 ADMISSION = web.AppKey("admission", Admission)
+#: Set when this edge is being replaced: every answer closes its connection, so clients
+#: move to the other edge between two requests instead of losing one to a closed socket.
+DRAINING = web.AppKey("draining", asyncio.Event)
 ROUTE_LIST = web.AppKey("route_list", list)
 
 
@@ -204,6 +208,16 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
     )
     app[INFRA] = infra
     app[ADMISSION] = admission
+    app[DRAINING] = asyncio.Event()
+
+    async def close_when_draining(request: web.Request, response: web.StreamResponse) -> None:
+        if request.app[DRAINING].is_set():
+            # The hook runs after aiohttp chose the Connection header: say it as well as do
+            # it, or the client reuses a connection the server is closing.
+            response.force_close()
+            response.headers["Connection"] = "close"
+
+    app.on_response_prepare.append(close_when_draining)
     from edge.delivery import SmallObjects
     from edge.routes.media import PUBLIC_CONTENT, SMALL_OBJECTS, PublicContent
 

@@ -48,6 +48,33 @@ def edge_status(app: web.Application) -> Callable[[], dict[str, Any]]:
     return status
 
 
+#: How long a stopping edge lets its clients finish and move (connections it still holds
+#: after that are closed).
+EDGE_DRAIN_SECONDS = 10.0
+
+
+async def drain_edge(app: web.Application, runner: web.AppRunner) -> None:
+    """Stop an edge without failing a request: stop listening (connections queued at the
+    socket move to another edge on the port), answer every request in flight or arriving
+    on an open connection with `Connection: close`, wait until clients have gone (open
+    websockets aside: they are closed with 1001 and resume elsewhere with their cursor),
+    then shut down."""
+    from edge.app import DRAINING
+    from edge.routes.live import SOCKETS
+
+    app[DRAINING].set()
+    for site in list(runner.sites):
+        await site.stop()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + EDGE_DRAIN_SECONDS
+    server = runner.server
+    while server is not None and loop.time() < deadline:
+        if len(server.connections) <= len(app[SOCKETS]):
+            break
+        await asyncio.sleep(0.05)
+    await runner.cleanup()
+
+
 @dataclass
 class Workers:
     """Started workers, stopped in reverse dependency order: edge first (no new commands),
@@ -251,7 +278,7 @@ class Workers:
         )
 
         async def stop() -> None:
-            await runner.cleanup()
+            await drain_edge(app, runner)
             if self.site_runner is runner:
                 self.site_runner = None
 

@@ -35,7 +35,7 @@ from nats.aio.msg import Msg
 from core.logging import get_logger
 from core.modules import PROCESS_ID
 from core.natsutil import NATS_UNAVAILABLE
-from core.settings import Settings
+from core.settings import PREFIX, Settings, settings_env
 from hub.registry import Instance, discover, instance_status
 from station import control
 from station.catalogue import modules
@@ -140,18 +140,10 @@ class Supervisor:
                     child.process.kill()
 
     def _env(self) -> dict[str, str]:
-        s = self.settings
-        env = dict(os.environ)
-        env.update(
-            {
-                "QUARK_NATS_URL": s.nats_url,
-                "QUARK_DATABASE_URL": s.database_url,
-                "QUARK_REDIS_URL": s.redis_url,
-                "QUARK_DATA_DIR": str(s.data_dir),
-                "QUARK_STREAMS_FILE": str(s.streams_file),
-                "QUARK_LOG_FORMAT": "json",
-            }
-        )
+        """This process's settings (embedded servers' URLs included), JSON log lines."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
+        env.update(settings_env(self.settings))
+        env[f"{PREFIX}LOG_FORMAT"] = "json"
         return env
 
     async def spawn(self, module: str) -> Child:

@@ -33,7 +33,7 @@ def use_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     for name, value in quark_env(settings).items():
         monkeypatch.setenv(name, value)
     # Logging is configured once per process; the test process keeps its own.
-    monkeypatch.setattr("core.logging.configure_logging", lambda settings: None)
+    monkeypatch.setattr("core.logging.configure_logging", lambda settings, **_: None)
 
 
 async def run_quark(*argv: str) -> int:

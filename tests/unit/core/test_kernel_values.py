@@ -16,7 +16,7 @@ from core.envelope import AggregateRef, Envelope, utc_now
 from core.errors import ConfigError
 from core.ids import is_uuid, new_id, uuid7
 from core.registry import Event, EventRegistry, UnknownEventType
-from core.settings import load_settings
+from core.settings import load_settings, settings_env
 from core.streams import load as load_streams
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 
@@ -365,3 +365,20 @@ def test_relative_paths_are_the_platforms_not_the_working_directorys(
     assert settings.streams_file.is_absolute() and settings.streams_file.is_file()
     assert settings.streams_file.parent == settings.data_dir.parent != tmp_path
     assert load_settings({"QUARK_DATA_DIR": str(tmp_path)}).data_dir == tmp_path
+
+
+def test_settings_travel_to_another_process_as_variables() -> None:
+    """What `quark up` hands to a module's process: every changed value, and nothing else,
+    loads back as the same settings."""
+    original = load_settings(
+        {
+            "QUARK_NATS_URL": "nats://127.0.0.1:4333",
+            "QUARK_REDIS_PREFIX": "t:1:",
+            "QUARK_READ_YOUR_WRITES": "false",
+            "QUARK_HUB_LAG_DEGRADED_SECONDS": "2.5",
+            "QUARK_DATA_DIR": "/var/lib/quark",
+        }
+    )
+    env = settings_env(original)
+    assert env["QUARK_READ_YOUR_WRITES"] == "false" and "QUARK_HTTP_PORT" not in env
+    assert load_settings(env) == original
