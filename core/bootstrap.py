@@ -25,7 +25,7 @@ from core.blobstore import BlobStore, open_blobstore
 from core.bus import CommandBus
 from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
-from core.logging import get_logger
+from core.logging import get_logger, ship_logs, stop_shipping_logs
 from core.personal import Vault
 from core.presence import Presence
 from core.ratelimit import Lockouts, RateLimiter
@@ -134,6 +134,9 @@ async def open_infra(
     """Connect to NATS, PostgreSQL and Redis; close them when `stack` closes."""
     decl = streams_mod.load(settings.streams_file)
     nc = await connect_nats(settings, name)
+    # Log lines reach the hub (and `quark logs -f`) over NATS from now on.
+    ship_logs(nc)
+    stack.push_async_callback(stop_shipping_logs)
 
     async def close_nats() -> None:
         # drain() delivers what is in flight; if NATS is gone it fails, and close() must still

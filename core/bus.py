@@ -323,6 +323,7 @@ class HandlerWorker:
         except QuarkError as exc:
             outcome = exc.code
             reply = CommandReply(ok=False, error=_error_body(exc))
+            log.info("command_refused", context=self.context, code=exc.code)
         except Exception:
             # Never leave the sender waiting for a timeout: answer, log the trace here only.
             outcome = "internal"

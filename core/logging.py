@@ -9,9 +9,11 @@ as JSON to `<data dir>/logs/quark-up.log` (`also_to`), which `quark logs` reads.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,70 @@ class _Tee:
         return event
 
 
+#: Where log lines go on NATS for the hub and `quark logs -f`: `quark.logs.<module>`.
+LOGS_SUBJECT = "quark.logs"
+#: Lines waiting to be published (a burst beyond it is dropped, never waited for).
+_SHIP_BACKLOG = 2_000
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "critical": 50}
+
+
+class _Shipper:
+    """Publishes log lines (info and above) to NATS core subjects: fire and forget, bounded,
+    so logging never waits for NATS nor fails with it. One publisher per event loop (a
+    `quark` command run in a thread beside a platform has its own connection and loop)."""
+
+    def __init__(self) -> None:
+        self.loops: dict[
+            asyncio.AbstractEventLoop, tuple[asyncio.Queue[dict[str, Any]], asyncio.Task[None]]
+        ] = {}
+
+    def __call__(self, _logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        if self.loops and _LEVELS.get(method, 20) >= 20:
+            try:
+                queue = self.loops[asyncio.get_running_loop()][0]
+            except (RuntimeError, KeyError):
+                return event  # no loop, or this loop does not ship
+            if not queue.full():
+                queue.put_nowait(dict(event))
+        return event
+
+    def start(self, nc: Any) -> None:
+        loop = asyncio.get_running_loop()
+        if loop in self.loops:
+            return
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(_SHIP_BACKLOG)
+        self.loops[loop] = (queue, loop.create_task(self._run(nc, queue)))
+
+    async def stop(self) -> None:
+        entry = self.loops.pop(asyncio.get_running_loop(), None)
+        if entry is not None:
+            entry[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await entry[1]
+
+    async def _run(self, nc: Any, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        pid = os.getpid()
+        while True:
+            event = await queue.get()
+            event.setdefault("pid", pid)
+            module = str(event.get("module") or "station").replace(".", "_")
+            body = json.dumps(event, default=str, ensure_ascii=False).encode()
+            with contextlib.suppress(Exception):  # NATS away: the line is only lost here
+                await nc.publish(f"{LOGS_SUBJECT}.{module}", body)
+
+
+_SHIPPER = _Shipper()
+
+
+def ship_logs(nc: Any) -> None:
+    """Start publishing this process's log lines on NATS (from inside its event loop)."""
+    _SHIPPER.start(nc)
+
+
+async def stop_shipping_logs() -> None:
+    await _SHIPPER.stop()
+
+
 def configure_logging(settings: Settings, *, also_to: Path | None = None) -> None:
     level = getattr(logging, settings.log_level.upper())
     shared: list[structlog.types.Processor] = [
@@ -72,6 +138,7 @@ def configure_logging(settings: Settings, *, also_to: Path | None = None) -> Non
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     if also_to is not None:
         shared.append(_Tee(also_to))
+    shared.append(_SHIPPER)
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),

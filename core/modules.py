@@ -101,6 +101,9 @@ class Announcement:
             await self.service.stop()
 
 
+Operation = Callable[[bytes], Awaitable[dict[str, Any]]]
+
+
 async def announce(
     nc: NATS,
     *,
@@ -108,10 +111,12 @@ async def announce(
     kind: str,
     description: str,
     status: Status | None = None,
+    operations: dict[str, Operation] | None = None,
     **extra: object,
 ) -> Announcement:
     """Register `module` as a micro service with a `status` endpoint answering `status()`
-    (JSON); the handle stops it."""
+    (JSON), and one endpoint per operation (`quark.<operation>.<module>.<instance>`, taking
+    the request's body, answering JSON); the handle stops it."""
     service = await micro.add_service(
         nc,
         name=f"{SERVICE_PREFIX}{module}",
@@ -141,4 +146,27 @@ async def announce(
     await service.add_endpoint(
         name="status", subject=status_subject(module, service.id), handler=answer
     )
+    for name, operation in (operations or {}).items():
+        await service.add_endpoint(
+            name=name,
+            subject=f"quark.{name}.{module}.{service.id}",
+            handler=_operation(module, name, operation, encoder),
+        )
     return Announcement(service, module)
+
+
+def _operation(
+    module: str, name: str, operation: Operation, encoder: msgspec.json.Encoder
+) -> Callable[[Request], Awaitable[None]]:
+    async def answer(request: Request) -> None:
+        try:
+            payload = encoder.encode(await operation(request.data))
+        except Exception as exc:
+            log.warning("module_operation_failed", module=module, operation=name, error=repr(exc))
+            with contextlib.suppress(*NATS_UNAVAILABLE):
+                await request.respond_error("500", f"{type(exc).__name__}: {exc}"[:500])
+            return
+        with contextlib.suppress(*NATS_UNAVAILABLE):
+            await request.respond(payload)
+
+    return answer

@@ -145,6 +145,11 @@ class Sink(ABC):
     async def digest(self) -> str:
         """A digest of the active build's content (replay checks, tests)."""
 
+    async def apply_again(self, build: int, stream: str, events: Sequence[RecordedEvent]) -> None:
+        """Apply events the projection has already passed (a dead letter retried by an
+        operator) without moving the checkpoint, serialised with the live batches."""
+        raise NotImplementedError(f"{type(self).__name__} cannot retry dead letters")
+
 
 def consumer_name(projection: str, build: int) -> str:
     return f"{projection}_b{build}"

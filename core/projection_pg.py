@@ -173,6 +173,22 @@ class PgSink(Sink):
                 last_seq,
             )
 
+    async def apply_again(self, build: int, stream: str, events: Sequence[RecordedEvent]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # The checkpoint row's lock orders this after (or before) any live batch.
+            row = await conn.fetchrow(
+                "SELECT c.position, set_config('search_path', $4, true) AS search_path "
+                "FROM quark.checkpoints c WHERE c.projection = $1 AND c.build = $2 "
+                "AND c.stream = $3 FOR UPDATE OF c",
+                self.name,
+                build,
+                stream,
+                f'"{self.schema(build)}", public',
+            )
+            if row is None:
+                raise LookupError(f"{self.name} has no checkpoint of {stream} in build {build}")
+            await self.projection.apply(conn, list(events))
+
     async def new_build(self) -> int:
         await ensure_kernel_schema(self.pool)
         async with self.pool.acquire() as conn, conn.transaction():

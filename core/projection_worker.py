@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import nats.js.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -41,6 +42,9 @@ from core.replay import replay
 from core.streams import ConsumerSpec, SourceSpec, parse_duration
 
 log = get_logger("quark.projection")
+
+#: The dead-letter stream (streams.yaml): `dlq.<projection>.<stream>`.
+DLQ_STREAM = "DLQ"
 
 
 @dataclass
@@ -117,6 +121,28 @@ class ProjectionWorker:
                         log.info("projection_build_switched", projection=self.name, old=old)
             finally:
                 self.leading = False
+
+    async def retry_dead_letter(self, body: bytes) -> dict[str, Any]:
+        """Apply one dead-lettered event again (`{"dlq_seq": n}`): after a fix is deployed,
+        the operator's retry from the hub. Only the writer may; the checkpoint stays."""
+        if not self.leading:
+            raise RuntimeError(f"this {self.name} instance stands by; ask the writer")
+        seq = int(msgspec.json.decode(body, type=dict)["dlq_seq"])
+        js = self.nc.jetstream()
+        dead = await js.get_msg(DLQ_STREAM, seq)
+        headers = dead.headers or {}
+        if headers.get("Quark-Projection") != self.name:
+            raise ValueError(f"dead letter {seq} is not one of {self.name}'s")
+        stream, original = headers["Quark-Stream"], int(headers["Quark-Seq"])
+        events = self.registry.recorded(
+            dead.data or b"", stream, original, self.projection.consumes
+        )
+        active = await self.sink.active_build()
+        if active is None:
+            raise RuntimeError(f"{self.name} has no build yet")
+        await self.sink.apply_again(active[0], stream, events)
+        log.info("dead_letter_retried", projection=self.name, dlq_seq=seq, events=len(events))
+        return {"applied": len(events), "stream": stream, "seq": original}
 
     def stop(self) -> None:
         self._stopping.set()

@@ -98,6 +98,8 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
     except QuarkError as exc:
         if exc.status >= 500:
             log.warning("request_failed", code=exc.code, detail=exc.detail, path=request.path)
+        else:  # what the dashboard shows when someone follows this request's correlation id
+            log.info("request_refused", code=exc.code, status=exc.status, path=request.path)
         return from_error(exc)
     except asyncpg.UndefinedTableError:
         # A read model that does not exist yet (first start, before its worker built it).

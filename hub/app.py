@@ -38,7 +38,9 @@ from core.logging import get_logger
 from core.metrics import render
 from core.permissions import require
 from core.tokens import KeyRing, TokenService
+from hub import deadletters
 from hub.health import station_health
+from hub.logs import LEVELS, LogBuffer
 from hub.registry import (
     HttpModules,
     Instance,
@@ -82,6 +84,7 @@ class Hub:
         self.tokens: TokenService | None = None
         self.access: AccessList | None = None
         self._seen: tuple[float, list[Instance]] = (0.0, [])
+        self.logs = LogBuffer(infra.nc)
         self._lock = asyncio.Lock()
 
     async def instances(self, max_age: float = 0.0) -> list[Instance]:
@@ -350,6 +353,47 @@ async def me(request: web.Request) -> web.Response:
     return json_response({"signed_in": True, "user_id": await viewer(request)})
 
 
+async def logs(request: web.Request) -> web.Response:
+    """Recent log lines of every process, filtered by module, lowest level, correlation id."""
+    await viewer(request)
+    q = request.query
+    try:
+        limit = int(q.get("limit", "200"))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        raise ValidationError("`limit` is from 1 to 1000", errors=[FieldError("limit", "range")])
+    level = q.get("level") or None
+    if level is not None and level not in LEVELS:
+        raise ValidationError(
+            f"`level` is one of {', '.join(LEVELS)}", errors=[FieldError("level", "unknown")]
+        )
+    lines = request.app[HUB].logs.select(
+        module=q.get("module") or None,
+        level=level,
+        correlation_id=q.get("correlation_id") or None,
+        limit=limit,
+    )
+    return json_response({"items": lines})
+
+
+async def dead_letters(request: web.Request) -> web.Response:
+    await viewer(request)
+    return json_response({"items": await deadletters.recent(request.app[INFRA].nc)})
+
+
+async def retry_dead_letter(request: web.Request) -> web.Response:
+    """Apply a dead letter again through its read model's writer (admins: station.manage)."""
+    who = await viewer(request, "station.manage")
+    raw = request.match_info["seq"]
+    if not raw.isdigit():
+        raise NotFoundError(f"no dead letter {raw}")
+    hub = request.app[HUB]
+    result = await deadletters.retry(hub.infra.nc, int(raw), await hub.instances())
+    log.info("dead_letter_retry", by=who, **result)
+    return json_response(result)
+
+
 async def healthz(_: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -387,6 +431,9 @@ def create_hub_app(infra: Infra, station: Station) -> web.Application:
     app.router.add_post("/v1/hub/session", sign_in)
     app.router.add_delete("/v1/hub/session", sign_out)
     app.router.add_get("/v1/hub/me", me)
+    app.router.add_get("/v1/hub/logs", logs)
+    app.router.add_get("/v1/hub/dead-letters", dead_letters)
+    app.router.add_post("/v1/hub/dead-letters/{seq}/retry", retry_dead_letter)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", dashboard)
@@ -401,12 +448,14 @@ def create_hub_app(infra: Infra, station: Station) -> web.Application:
         hub.tokens = TokenService(ring)
         hub.access = AccessList(infra.nc, infra.settings.nats_url)
         await hub.access.start()
+        await hub.logs.start()
         refresher = asyncio.create_task(ring.keep_fresh())
         yield
         refresher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher
         await hub.access.stop()
+        await hub.logs.stop()
 
     app.cleanup_ctx.append(auth_ctx)
     return app

@@ -208,6 +208,7 @@ class Workers:
                     kind="projection",
                     description=f"The {name} read model",
                     status=projection_status(worker),
+                    operations={"retry": worker.retry_dead_letter},
                     projection=name,
                     streams=",".join(s.stream for s in worker.spec.sources),
                 )

@@ -185,3 +185,11 @@ def s3_server() -> Iterator[str]:
     server.start()
     yield f"127.0.0.1:{port}"
     server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Logging as the platform's processes have it (every line names its module, and
+    reaches NATS for the hub once a test's infrastructure is open), readable in reports."""
+    from core.logging import configure_logging
+
+    configure_logging(Settings(env="test", log_level="info", log_format="console"))

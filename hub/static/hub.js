@@ -76,8 +76,71 @@ function draw(frame) {
   fill("lag", health.projections.map((p) => [
     cell(p.name), cell(p.reason ? `${p.state}: ${p.reason}` : p.state, p.state), cell(p.events), cell(p.seconds),
   ]));
-  fill("dlq", Object.entries(health.dead_letters).map(([name, n]) => [cell(name), cell(n)]));
+  const dead = Object.values(health.dead_letters).reduce((a, b) => a + b, 0);
+  if (dead !== lastDead) { lastDead = dead; loadDeadLetters(); }
 }
+
+let lastDead = -1;
+
+function button(text, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.addEventListener("click", onClick);
+  const td = document.createElement("td");
+  td.append(b);
+  return td;
+}
+
+async function loadDeadLetters() {
+  const r = await fetch("/v1/hub/dead-letters");
+  if (r.status !== 200) return;
+  const { items } = await r.json();
+  fill("dlq", items.map((d) => [
+    cell(d.projection), cell(`${d.events.join(", ")} (${d.stream}:${d.event_seq})`), cell(d.error),
+    cell(d.at ? new Date(d.at).toLocaleString() : ""),
+    button(`Retry ${d.seq}`, async () => {
+      const answer = await fetch(`/v1/hub/dead-letters/${d.seq}/retry`, { method: "POST" });
+      const body = await answer.json().catch(() => ({}));
+      $("dlq-note").textContent = answer.status === 200
+        ? `Dead letter ${d.seq} applied again.` : `Retry failed: ${body.detail || answer.status}`;
+      loadDeadLetters();
+    }),
+  ]));
+  if (!items.length) $("dlq-note").textContent = "No dead letters.";
+}
+
+async function loadLogs() {
+  if ($("panels").hidden) return;
+  const form = new FormData($("log-filter"));
+  const query = new URLSearchParams({ limit: "100" });
+  for (const key of ["module", "level", "correlation_id"]) {
+    const value = (form.get(key) || "").trim();
+    if (value) query.set(key, value);
+  }
+  const r = await fetch(`/v1/hub/logs?${query}`);
+  if (r.status !== 200) return;
+  const { items } = await r.json();
+  const known = new Set(["timestamp", "module", "level", "event", "correlation_id", "logger_name", "pid"]);
+  fill("logs", items.slice().reverse().map((line) => {
+    const id = line.correlation_id;
+    const follow = document.createElement("td");
+    if (id) {
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "link"; b.textContent = id.slice(0, 8);
+      b.title = `follow ${id}`;
+      b.addEventListener("click", () => { $("log-filter").elements.correlation_id.value = id; loadLogs(); });
+      follow.append(b);
+    }
+    const details = Object.entries(line).filter(([k]) => !known.has(k)).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ");
+    return [cell(line.timestamp ? new Date(line.timestamp).toLocaleTimeString() : ""), cell(line.module),
+      cell(line.level, line.level === "error" ? "down" : line.level === "warning" ? "degraded" : ""),
+      cell(line.event), follow, cell(details, "muted")];
+  }));
+}
+
+$("log-filter").addEventListener("submit", (e) => { e.preventDefault(); loadLogs(); });
+setInterval(loadLogs, 2000);
 
 function showSignIn(message) {
   if (source) source.close();
@@ -100,6 +163,7 @@ async function start() {
   $("sign-in").hidden = true;
   $("panels").hidden = false;
   $("sign-out").hidden = false;
+  loadLogs();
   source = new EventSource("/v1/hub/live");
   source.addEventListener("tick", (e) => draw(JSON.parse(e.data)));
   source.onerror = async () => {
