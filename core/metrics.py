@@ -81,5 +81,30 @@ WEBSOCKET_CLOSES_TOTAL = Counter(
 )
 
 
+UPLOADS_TOTAL = Counter(
+    "quark_uploads_total",
+    "Media uploads received by this edge, by kind (image, video…) once accepted",
+    ["kind"],
+    registry=REGISTRY,
+)
+UPLOAD_BYTES_TOTAL = Counter(
+    "quark_upload_bytes_total",
+    "Bytes of accepted media uploads",
+    registry=REGISTRY,
+)
+MODULE_INSTANCES = Gauge(
+    "quark_module_instances",
+    "Instances of each module the hub finds (discovery), by kind",
+    ["module", "kind"],
+    registry=REGISTRY,
+)
+MODULE_STATE = Gauge(
+    "quark_module_up",
+    "1 when the hub finds a module up, 0.5 degraded, 0 down",
+    ["module"],
+    registry=REGISTRY,
+)
+
+
 def render() -> bytes:
     return generate_latest(REGISTRY)

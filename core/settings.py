@@ -108,6 +108,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: How long a websocket connection keeps its person online without a refresh (seconds):
     #: edges refresh theirs every TTL / 2.5, so an edge that died stops counting within it.
     presence_ttl_seconds: float = 75.0
+    #: A port on which a worker process without HTTP (handlers, read models, workers) serves
+    #: its Prometheus metrics at /metrics; 0: none (the edge and the hub serve theirs on
+    #: their own ports).
+    metrics_port: int = 0
     #: The hub (registry, health, the dashboard): its address and port (the founding plan's
     #: 3900).
     hub_host: str = "127.0.0.1"

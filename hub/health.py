@@ -27,6 +27,7 @@ import msgspec
 import nats.js.errors
 
 from core.bootstrap import Infra
+from core.metrics import MODULE_INSTANCES, MODULE_STATE
 from core.natsutil import NATS_UNAVAILABLE
 from hub.registry import Instance, instance_status
 
@@ -327,6 +328,9 @@ async def module_health(
             out.append(
                 ModuleHealth(name=name, kind=kind, state=state, instances=len(found), reason=reason)
             )
+    for m in out:
+        MODULE_INSTANCES.labels(m.name, m.kind).set(m.instances)
+        MODULE_STATE.labels(m.name).set({"up": 1.0, "degraded": 0.5}.get(m.state, 0.0))
     return out
 
 

@@ -454,6 +454,8 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
             await workers.start_hub(settings.hub_host, settings.hub_port)
         for worker in names if kind == "worker" else []:
             await workers.start_worker(worker)
+        if settings.metrics_port and kind not in ("edge", "hub", "all"):
+            await serve_metrics(stack, settings.http_host, settings.metrics_port)
         # The manager may stop this process's modules one by one; it exits with the last.
         control = ProcessControl(infra.nc, workers, exit_when_empty=stop)
         await control.start()
@@ -461,6 +463,23 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
         started()
         await serve_until_stopped(workers, stop, stack)
     return 0
+
+
+async def serve_metrics(stack: AsyncExitStack, host: str, port: int) -> None:
+    """Prometheus metrics of a process that has no HTTP server of its own."""
+    from aiohttp import web
+
+    from core.metrics import render
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=render(), headers={"Content-Type": "text/plain; version=0.0.4"})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    stack.push_async_callback(runner.cleanup)
 
 
 async def cmd_streams(settings: Settings, action: str, *, as_json: bool) -> int:

@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from core.errors import FieldError, QuarkError, RemoteError, ValidationError
+from core.metrics import UPLOAD_BYTES_TOTAL, UPLOADS_TOTAL
 from core.ratelimit import RateLimited, Rule
 from edge import delivery
 from edge.auth import PRINCIPAL, Principal, optional_principal, principal, send_as
@@ -203,6 +204,8 @@ async def upload_media(request: web.Request) -> web.Response:
         description=description,
     )
     reply = await _send_or_drop(request, command, who, blobs, key)
+    UPLOADS_TOTAL.labels(kind.media_type.split("/", 1)[0]).inc()
+    UPLOAD_BYTES_TOTAL.inc(spooled.size)
     headers = {**command_headers(reply), "Location": f"/v1/media/{media_id}"}
     return _json(202, MediaStatus(media_id, "processing", reply.position or ""), headers)
 

@@ -176,6 +176,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_LOCKOUT_BASE_SECONDS": "30",
         "QUARK_LOCKOUT_MAX_SECONDS": "3600",
         "QUARK_HUB_HOST": "0.0.0.0",
+        "QUARK_METRICS_PORT": "9100",
         "QUARK_HUB_PORT": "3901",
         "QUARK_HUB_EDGE_URL": "http://edge:8080",
         "QUARK_HUB_MODULE_TTL_SECONDS": "10",
@@ -184,6 +185,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     }
     assert documented == set(values)
     settings = load_settings(values)
+    assert settings.metrics_port == 9100
     assert (settings.hub_host, settings.hub_port, settings.hub_edge_url) == (
         "0.0.0.0",
         3901,
