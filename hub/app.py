@@ -17,6 +17,7 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from hub.registry import (
     instance_status,
     token_matches,
 )
+from projections import stats as stats_model
 
 log = get_logger("quark.hub")
 
@@ -394,6 +396,29 @@ async def retry_dead_letter(request: web.Request) -> web.Response:
     return json_response(result)
 
 
+async def analytics(request: web.Request) -> web.Response:
+    """Sign-ups, posts and messages per hour over the last `hours` (1 to 168; 48), every
+    hour listed, from the stats read model."""
+    await viewer(request)
+    raw = request.query.get("hours", "48")
+    hours = int(raw) if raw.isdigit() else 0
+    if not 1 <= hours <= 168:
+        raise ValidationError("`hours` is from 1 to 168", errors=[FieldError("hours", "range")])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first = now - timedelta(hours=hours - 1)
+    counts = await stats_model.hourly_counts(request.app[INFRA].pool, first)
+    rows = []
+    for n in range(hours):
+        hour = first + timedelta(hours=n)
+        rows.append(
+            {
+                "hour": hour.isoformat(),
+                **{m: counts.get((hour, m), 0) for m in stats_model.HOURLY_METRICS},
+            }
+        )
+    return json_response({"hours": rows})
+
+
 async def healthz(_: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -432,6 +457,7 @@ def create_hub_app(infra: Infra, station: Station) -> web.Application:
     app.router.add_delete("/v1/hub/session", sign_out)
     app.router.add_get("/v1/hub/me", me)
     app.router.add_get("/v1/hub/logs", logs)
+    app.router.add_get("/v1/hub/analytics", analytics)
     app.router.add_get("/v1/hub/dead-letters", dead_letters)
     app.router.add_post("/v1/hub/dead-letters/{seq}/retry", retry_dead_letter)
     app.router.add_get("/healthz", healthz)

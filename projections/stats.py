@@ -1,6 +1,9 @@
 """The `stats` read model (PostgreSQL): the platform's figures per day, for admins —
 sign-ups, active people, posts, comments, messages, uploads and reports.
 
+Per hour too, for sign-ups, posts and messages (`hourly_counts`): the hub's dashboard draws
+the last two days by the hour.
+
 Why per-day counters: an admin asks for up to a year of days, and the answer must cost a
 few hundred rows, not a scan of the log or of every post and message. So each creation
 event adds one to `daily_counts(day, metric)`, and a range is read straight from it.
@@ -76,6 +79,12 @@ def utc_day(at: datetime) -> date:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).date()
 
 
+def utc_hour(at: datetime) -> datetime:
+    """The UTC hour an event's time falls in."""
+    at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
 def facts(event: Any) -> tuple[datetime, str | None, str | None] | None:
     """(when, the metric it creates or None, who acted or None) for a consumed event."""
     match event:
@@ -131,6 +140,18 @@ ON CONFLICT DO NOTHING
 RETURNING day /* stats */
 """
 
+#: Per-hour counters of sign-ups, posts and messages (the hub's dashboard), same ordering.
+_HOURLY = """
+INSERT INTO hourly_counts (hour, metric, count)
+SELECT hour, metric, n FROM unnest($1::timestamptz[], $2::text[], $3::bigint[])
+    AS c(hour, metric, n)
+ORDER BY hour, metric
+ON CONFLICT (hour, metric) DO UPDATE SET count = hourly_counts.count + excluded.count
+/* stats */
+"""
+#: The figures the hub draws per hour.
+HOURLY_METRICS: Final = (SIGN_UPS, POSTS, MESSAGES)
+
 _COUNT = """
 INSERT INTO daily_counts (day, metric, count)
 SELECT day, metric, n FROM unnest($1::date[], $2::text[], $3::bigint[]) AS c(day, metric, n)
@@ -142,7 +163,7 @@ ON CONFLICT (day, metric) DO UPDATE SET count = daily_counts.count + excluded.co
 
 class StatsProjection(PgProjection):
     name: ClassVar[str] = "stats"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     consumes: ClassVar[frozenset[str]] = frozenset(e.name for e in _CONSUMED)
     ddl: ClassVar[str] = """
         CREATE TABLE daily_counts (
@@ -150,6 +171,12 @@ class StatsProjection(PgProjection):
             metric text NOT NULL,
             count bigint NOT NULL,
             PRIMARY KEY (day, metric)
+        );
+        CREATE TABLE hourly_counts (
+            hour timestamptz NOT NULL,
+            metric text NOT NULL,
+            count bigint NOT NULL,
+            PRIMARY KEY (hour, metric)
         );
         CREATE TABLE active_people (
             day date NOT NULL,
@@ -166,6 +193,7 @@ class StatsProjection(PgProjection):
         # Folded first: a batch of a thousand messages is four statements, not a thousand.
         fresh = await self._unapplied(conn, events)
         counts: Counter[tuple[date, str]] = Counter()
+        hourly: Counter[tuple[datetime, str]] = Counter()
         people: set[tuple[date, str]] = set()
         for recorded in fresh:
             fact = facts(recorded.event)
@@ -175,6 +203,8 @@ class StatsProjection(PgProjection):
             day = utc_day(at)
             if metric is not None:
                 counts[(day, metric)] += 1
+                if metric in HOURLY_METRICS:
+                    hourly[(utc_hour(at), metric)] += 1
             if who is not None and is_uuid(who):
                 people.add((day, who))
         if people:
@@ -182,6 +212,11 @@ class StatsProjection(PgProjection):
             inserted = await conn.fetch(_ACTIVE, [d for d, _ in ordered], [u for _, u in ordered])
             for row in inserted:
                 counts[(row["day"], ACTIVE_PEOPLE)] += 1
+        if hourly:
+            hours = sorted(hourly)
+            await conn.execute(
+                _HOURLY, [h for h, _ in hours], [m for _, m in hours], [hourly[k] for k in hours]
+            )
         if counts:
             keys = sorted(counts)
             await conn.execute(
@@ -234,3 +269,13 @@ async def distinct_active(conn: Conn, first: date, last: date) -> int:
         last,
     )
     return int(value or 0)
+
+
+async def hourly_counts(conn: Conn, since: datetime) -> dict[tuple[datetime, str], int]:
+    """Sign-ups, posts and messages per hour from `since` on, by (hour, metric); hours
+    nothing happened in are absent (zero)."""
+    records = await conn.fetch(
+        "SELECT hour, metric, count FROM stats.hourly_counts WHERE hour >= $1", since
+    )
+    return {(r["hour"], r["metric"]): int(r["count"]) for r in records}
+

@@ -333,6 +333,21 @@ class Workers:
         for module in order:
             with contextlib.suppress(Exception):
                 await self.stop_module(module)
+        # Whatever was handed to these lists without a module of its own (a test's extra
+        # worker) stops too.
+        for h in list(self.handlers):
+            await h.stop()
+        for b in reversed(list(self.background)):
+            with contextlib.suppress(Exception):
+                await b.stop()
+        for p in self.projections:
+            p.stop()
+        if self.projection_tasks:
+            _, pending = await asyncio.wait(self.projection_tasks, timeout=15)
+            for t in pending:
+                t.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*self.projection_tasks, return_exceptions=True)
 
 
 def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:

@@ -139,6 +139,41 @@ async function loadLogs() {
   }));
 }
 
+const FIGURES = { sign_ups: "Sign-ups", posts: "Posts", messages: "Messages" };
+
+function bars(values) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("viewBox", `0 0 ${values.length * 3} 28`);
+  const max = Math.max(1, ...values);
+  values.forEach((v, i) => {
+    const r = document.createElementNS(SVG, "rect");
+    const h = (v / max) * 26;
+    r.setAttribute("x", String(i * 3)); r.setAttribute("width", "2");
+    r.setAttribute("y", String(27 - h)); r.setAttribute("height", String(Math.max(h, 0.5)));
+    r.setAttribute("class", "bar");
+    svg.append(r);
+  });
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `per hour, at most ${max}`);
+  const td = document.createElement("td");
+  td.append(svg);
+  return td;
+}
+
+async function loadAnalytics() {
+  if ($("panels").hidden) return;
+  const r = await fetch("/v1/hub/analytics?hours=48");
+  if (r.status !== 200) return;
+  const { hours } = await r.json();
+  fill("analytics", Object.entries(FIGURES).map(([key, label]) => {
+    const series = hours.map((h) => h[key]);
+    return [cell(label), cell(series[series.length - 1]), cell(series.reduce((a, b) => a + b, 0)), bars(series)];
+  }));
+}
+
+setInterval(loadAnalytics, 10000);
+
 $("log-filter").addEventListener("submit", (e) => { e.preventDefault(); loadLogs(); });
 setInterval(loadLogs, 2000);
 
@@ -164,6 +199,7 @@ async function start() {
   $("panels").hidden = false;
   $("sign-out").hidden = false;
   loadLogs();
+  loadAnalytics();
   source = new EventSource("/v1/hub/live");
   source.addEventListener("tick", (e) => draw(JSON.parse(e.data)));
   source.onerror = async () => {

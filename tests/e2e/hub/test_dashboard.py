@@ -39,6 +39,7 @@ async def test_an_admin_watches_the_station_live(
         for name in ("posts", "edge", "hub", "media-worker", "sms-sender"):
             await modules.get_by_text(name, exact=True).first.wait_for()
         await page.locator("#deps tbody").get_by_text("postgres").wait_for(timeout=15_000)
+        await page.locator("#analytics tbody").get_by_text("Posts").wait_for(timeout=15_000)
         await page.screenshot(path=out / "dashboard.png", full_page=True)
         before = int(
             (await page.locator("#commands-total").inner_text())
