@@ -385,6 +385,21 @@ _VISIBLE = """(
 )"""
 
 
+#: A limited person's posts reach only their followers and themself (Mastodon's "limit"):
+#: every public listing — the public timeline, a tag, a category, all posts or one author's,
+#: search, trending — leaves them out for anyone else; a home timeline (followers) and the
+#: post's own link keep them. The limit is the accounts context's, kept by the profiles read
+#: model: one probe of its partial index of the limited (a handful of rows) per post, and of
+#: the follows' primary key only for a limited author. `{viewer}`: '' for nobody.
+NOT_LIMITED = """NOT EXISTS (
+    SELECT 1 FROM profiles.profiles a
+    WHERE a.user_id = p.author_id::uuid AND a.limited AND p.author_id <> {viewer}
+      AND NOT EXISTS (SELECT 1 FROM follows.follows l
+                      WHERE l.follower = nullif({viewer}, '')::uuid
+                        AND l.followee = p.author_id::uuid)
+)"""
+
+
 def _row(record: asyncpg.Record) -> PostRow:
     return PostRow(*record.values())
 
@@ -445,7 +460,11 @@ async def list_posts(
     commit's position: stable under concurrent inserts (new posts have larger positions,
     so they never shift a page that is being read)."""
     args: list[Any] = [viewer or ""]
-    clauses = ["p.deleted_at IS NULL", _VISIBLE.format(viewer="$1")]
+    clauses = [
+        "p.deleted_at IS NULL",
+        _VISIBLE.format(viewer="$1"),
+        NOT_LIMITED.format(viewer="$1"),
+    ]
     if author_id is not None:
         args.append(author_id)
         clauses.append(f"p.author_id = ${len(args)}")
@@ -545,11 +564,13 @@ async def public_posts(
     conn: asyncpg.Connection | asyncpg.Pool, viewer: str | None, before: int, limit: int
 ) -> list[PostRow]:
     """The public timeline: public posts, newest first, without what moderation hides from
-    the viewer and without authors who blocked the viewer or whom the viewer blocked."""
+    the viewer, without authors who blocked the viewer or whom the viewer blocked, and
+    without limited authors the viewer does not follow."""
     records = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM posts.posts p
             WHERE p.deleted_at IS NULL AND p.visibility = 'public' AND p.published_seq < $2
               AND {_VISIBLE.format(viewer="$1")} AND {_NOT_BLOCKED.format(viewer="$1")}
+              AND {NOT_LIMITED.format(viewer="$1")}
             ORDER BY p.published_seq DESC LIMIT $3""",
         viewer or "",
         before,
