@@ -389,14 +389,16 @@ _VISIBLE = """(
 #: every public listing — the public timeline, a tag, a category, all posts or one author's,
 #: search, trending — leaves them out for anyone else; a home timeline (followers) and the
 #: post's own link keep them. The limit is the accounts context's, kept by the profiles read
-#: model: one probe of its partial index of the limited (a handful of rows) per post, and of
-#: the follows' primary key only for a limited author. `{viewer}`: '' for nobody.
-NOT_LIMITED = """NOT EXISTS (
-    SELECT 1 FROM profiles.profiles a
-    WHERE a.user_id = p.author_id::uuid AND a.limited AND p.author_id <> {viewer}
+#: model. `NOT IN` over a subquery that names no post is computed once per query (a hashed
+#: SubPlan: the limited people, from the partial index of the limited, less those the viewer
+#: follows) and probed per post; the correlated `NOT EXISTS` it replaced became a merge anti
+#: join that sorted every search candidate (80 ms instead of 6 on 400,000 posts).
+#: `{viewer}`: '' for nobody.
+NOT_LIMITED = """p.author_id::uuid NOT IN (
+    SELECT a.user_id FROM profiles.profiles a
+    WHERE a.limited AND a.user_id IS DISTINCT FROM nullif({viewer}, '')::uuid
       AND NOT EXISTS (SELECT 1 FROM follows.follows l
-                      WHERE l.follower = nullif({viewer}, '')::uuid
-                        AND l.followee = p.author_id::uuid)
+                      WHERE l.follower = nullif({viewer}, '')::uuid AND l.followee = a.user_id)
 )"""
 
 
