@@ -122,6 +122,12 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     #: With `restricted`: when the suspension ends (unix seconds); absent: indefinitely.
     suspended_until: int | None = None
 
+    def restricted_at(self, now: int) -> bool:
+        """Whether the token is a suspended account's session at `now` (unix seconds): past
+        the suspension's end it is an ordinary one (every later suspension ends every
+        session, so none outlives a suspension it does not name)."""
+        return self.restricted and (self.suspended_until is None or now < self.suspended_until)
+
 
 #: The claims every token has; PyJWT refuses a token missing one before other claim checks.
 _REQUIRED_CLAIMS: Final = AccessClaims.__struct_fields__[

@@ -104,7 +104,7 @@ async def verify_access_token(app: web.Application, token: str) -> Principal:
     if access.is_revoked(claims.sid):
         raise Unauthenticated("this session has ended; sign in again")
     ends = claims.suspended_until
-    restricted = claims.restricted and (ends is None or now < ends)
+    restricted = claims.restricted_at(now)
     return Principal(
         claims.sub,
         claims.sid,
