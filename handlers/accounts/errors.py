@@ -128,7 +128,7 @@ class AccountSuspendedError(ForbiddenError):
 
     def __init__(self, detail: str | None = None, *, until: datetime | None = None) -> None:
         super().__init__(
-            detail or "a suspended account may only appeal, export its data, erase itself "
-            "and sign out",
+            detail
+            or "a suspended account may only appeal, export its data, erase itself and sign out",
             members={"suspended_until": until},
         )
