@@ -95,6 +95,7 @@ def _error_body(exc: QuarkError) -> ErrorBody:
         detail=exc.detail,
         errors=list(exc.errors),
         retry_after=exc.retry_after,
+        members=dict(exc.members),
     )
 
 
@@ -409,6 +410,12 @@ class CommandBus:
             err = reply.error
             assert err is not None
             raise RemoteError(
-                err.code, err.status, err.title, err.detail, list(err.errors), err.retry_after
+                err.code,
+                err.status,
+                err.title,
+                err.detail,
+                list(err.errors),
+                err.retry_after,
+                members=err.members,
             )
         return reply

@@ -51,6 +51,8 @@ class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
     errors: list[FieldError] = []
     retry_after: float | None = None
+    #: The problem's extension members (`QuarkError.members`).
+    members: dict[str, Any] = {}
 
 
 class CommandReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -3,7 +3,7 @@ and the HTTP status the edge maps it to; only `edge/` turns them into HTTP probl
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -33,6 +33,7 @@ class QuarkError(Exception):
         errors: list[FieldError] | None = None,
         retry_after: float | None = None,
         headers: dict[str, str] | None = None,
+        members: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
@@ -40,6 +41,9 @@ class QuarkError(Exception):
         self.retry_after = retry_after
         #: Extra response headers (e.g. RateLimit-*), added by the edge to the problem.
         self.headers = headers or {}
+        #: The problem's extension members (RFC 9457, section 3.2), each one the edge's
+        #: `Problem` declares (`suspended_until`).
+        self.members = members or {}
 
 
 class ValidationError(QuarkError):
@@ -136,8 +140,9 @@ class RemoteError(QuarkError):
         detail: str,
         errors: list[FieldError] | None = None,
         retry_after: float | None = None,
+        members: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail, errors=errors, retry_after=retry_after)
+        super().__init__(detail, errors=errors, retry_after=retry_after, members=members)
         self.code = code  # type: ignore[misc]
         self.status = status  # type: ignore[misc]
         self.title = title  # type: ignore[misc]

@@ -105,7 +105,7 @@ class NoSigningKey(QuarkError):
     title = "No access token signing key is available"
 
 
-class AccessClaims(msgspec.Struct, frozen=True, kw_only=True):
+class AccessClaims(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What an access token asserts; decoded strictly (an `exp` of "123" is not a number)."""
 
     sub: NonEmpty
@@ -116,10 +116,23 @@ class AccessClaims(msgspec.Struct, frozen=True, kw_only=True):
     iat: int
     exp: int
     jti: NonEmpty
+    #: The session of a suspended account: it reaches only what a suspended person may still
+    #: do (the edge's `Route.while_suspended`). Absent from every other token.
+    restricted: bool = False
+    #: With `restricted`: when the suspension ends (unix seconds); absent: indefinitely.
+    suspended_until: int | None = None
+
+    def restricted_at(self, now: int) -> bool:
+        """Whether the token is a suspended account's session at `now` (unix seconds): past
+        the suspension's end it is an ordinary one (every later suspension ends every
+        session, so none outlives a suspension it does not name)."""
+        return self.restricted and (self.suspended_until is None or now < self.suspended_until)
 
 
-#: Every claim of `AccessClaims`; PyJWT refuses a token missing one before other claim checks.
-_REQUIRED_CLAIMS: Final = AccessClaims.__struct_fields__
+#: The claims every token has; PyJWT refuses a token missing one before other claim checks.
+_REQUIRED_CLAIMS: Final = AccessClaims.__struct_fields__[
+    : len(AccessClaims.__struct_fields__) - len(AccessClaims.__struct_defaults__)
+]
 
 
 class _Header(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -517,8 +530,18 @@ class TokenService:
         self.audience = audience
         self.ttl = ttl
 
-    def issue(self, sub: str, sid: str, roles: Iterable[str], now: int) -> tuple[str, int]:
-        """A signed access token for a user's session, and its lifetime in seconds.
+    def issue(
+        self,
+        sub: str,
+        sid: str,
+        roles: Iterable[str],
+        now: int,
+        *,
+        restricted: bool = False,
+        suspended_until: int | None = None,
+    ) -> tuple[str, int]:
+        """A signed access token for a user's session, and its lifetime in seconds;
+        `restricted` (with the suspension's end) for a suspended account's session.
 
         Raises:
             ValueError: `sub` or `sid` is not an id (they end up in subjects downstream).
@@ -536,6 +559,8 @@ class TokenService:
             iat=now,
             exp=now + self.ttl,
             jti=secrets.token_urlsafe(16),
+            restricted=restricted,
+            suspended_until=suspended_until if restricted else None,
         )
         return sign(key, claims), self.ttl
 

@@ -18,7 +18,7 @@ from core.failures import DEPENDENCY_FAILURES
 from core.logging import get_logger
 from core.metrics import HTTP_REQUESTS_TOTAL, HTTP_SECONDS
 from edge.admission import Admission
-from edge.auth import ACCESS, guarded, tokens_ctx
+from edge.auth import ACCESS, guarded, tokens_ctx, while_suspended
 from edge.bodies import BodyTooLarge
 from edge.context import (
     COMMAND_POSITION,
@@ -244,6 +244,9 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
         handler = guarded(r.handler, r.permission) if r.permission else r.handler
         if r.idempotent_create or r.idempotent:
             handler = idempotent(handler, f"{r.method} {r.path}", streamed=r.upload is not None)
+        if r.while_suspended:
+            # Outermost: the permission and idempotency checks already meet the caller.
+            handler = while_suspended(handler)
         app.router.add_route(r.method, r.path, handler, name=r.name)
     spec = build_openapi(routes, version=VERSION)
     spec_body = _encoder.encode(spec)

@@ -2,6 +2,13 @@
 including whether their session has ended and whether their roles changed since the token
 was issued (the edge's in-memory copy of the ACCESS stream, `core.access`).
 
+A suspended person signs in to a restricted session (Mastodon's restricted page): its token
+says `restricted`, and `principal` refuses it (403 `account-suspended`, with the suspension's
+end) on every route but those declared `while_suspended` — read their standing and the
+decisions about them, appeal, export, erase, see and end their sessions. A restricted token
+whose suspension has ended acts as a full one: every later suspension ends every session
+(`handlers.accounts.standing`), so no restricted token outlives a suspension it did not name.
+
 The key ring lives in the `signing_keys` bucket: every edge process signs with the newest key
 and verifies with any live one, and picks up `quark keys rotate` without a restart.
 """
@@ -10,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -24,10 +33,13 @@ from core.permissions import require
 from core.tokens import KeyRing, TokenService
 from edge.context import COMMAND_POSITION, INFRA, WRITES, command_id_for, correlation_id
 from edge.routing import Handler
+from handlers.accounts.errors import AccountSuspendedError
 
 TOKENS = web.AppKey("tokens", TokenService)
 ACCESS = web.AppKey("access", AccessList)
 PRINCIPAL = web.RequestKey("principal", object)
+#: Set for the routes a suspended account's restricted session may use.
+WHILE_SUSPENDED = web.RequestKey("while_suspended", bool)
 
 
 class Unauthenticated(QuarkError):
@@ -46,6 +58,10 @@ class Principal:
     roles: frozenset[str]
     #: When the access token expires (unix seconds): long-lived connections end there.
     expires_at: int = 0
+    #: A suspended account's session: only `while_suspended` routes serve it.
+    restricted: bool = False
+    #: With `restricted`: when the suspension ends (None: indefinitely).
+    suspended_until: datetime | None = None
 
 
 def _bearer(request: web.Request) -> str:
@@ -56,8 +72,7 @@ def _bearer(request: web.Request) -> str:
     raise Unauthenticated("send Authorization: Bearer <access token>")
 
 
-async def principal(request: web.Request) -> Principal:
-    """The verified caller, or 401 (`invalid-token` says why a token was refused)."""
+async def _verified(request: web.Request) -> Principal:
     cached = request.get(PRINCIPAL)
     if isinstance(cached, Principal):
         return cached
@@ -66,10 +81,20 @@ async def principal(request: web.Request) -> Principal:
     return who
 
 
+async def principal(request: web.Request) -> Principal:
+    """The verified caller, or 401 (`invalid-token` says why a token was refused); 403
+    `account-suspended` for a suspended account's session on a route not open to it."""
+    who = await _verified(request)
+    if who.restricted and not request.get(WHILE_SUSPENDED, False):
+        raise AccountSuspendedError(until=who.suspended_until)
+    return who
+
+
 async def verify_access_token(app: web.Application, token: str) -> Principal:
     """Who `token` speaks for, or 401: the check behind every request, and behind the live
     channel's `auth` frame (whose token travels in a frame, never in a URL)."""
-    claims = await app[TOKENS].verify(token, int(time.time()))
+    now = int(time.time())
+    claims = await app[TOKENS].verify(token, now)
     if not is_uuid(claims.sub) or not is_uuid(claims.sid):
         raise Unauthenticated("the token names no user")
     access = app[ACCESS]
@@ -78,7 +103,16 @@ async def verify_access_token(app: web.Application, token: str) -> Principal:
     await access.current()
     if access.is_revoked(claims.sid):
         raise Unauthenticated("this session has ended; sign in again")
-    return Principal(claims.sub, claims.sid, access.roles_of(claims.sub, claims.roles), claims.exp)
+    ends = claims.suspended_until
+    restricted = claims.restricted_at(now)
+    return Principal(
+        claims.sub,
+        claims.sid,
+        access.roles_of(claims.sub, claims.roles),
+        claims.exp,
+        restricted=restricted,
+        suspended_until=datetime.fromtimestamp(ends, UTC) if restricted and ends else None,
+    )
 
 
 async def optional_principal(request: web.Request) -> Principal | None:
@@ -87,6 +121,14 @@ async def optional_principal(request: web.Request) -> Principal | None:
     if "Authorization" not in request.headers:
         return None
     return await principal(request)
+
+
+async def token_holder(request: web.Request) -> Principal | None:
+    """Whoever sent a valid token, restricted or not, else None: for read-your-writes,
+    which serves nothing by itself (a token that is sent must still be valid)."""
+    if "Authorization" not in request.headers:
+        return None
+    return await _verified(request)
 
 
 async def send_as(
@@ -123,15 +165,38 @@ def guarded(handler: Handler, permission: str) -> Handler:
     return check
 
 
+def while_suspended(handler: Handler) -> Handler:
+    """`handler` open to a suspended account's restricted session (`Route.while_suspended`)."""
+
+    async def open_to_suspended(request: web.Request) -> web.StreamResponse:
+        request[WHILE_SUSPENDED] = True
+        return await handler(request)
+
+    return open_to_suspended
+
+
 async def acting_user(request: web.Request) -> str:
     return (await principal(request)).user_id
 
 
 def issue(
-    request: web.Request, user_id: str, session_id: str, roles: list[str]
+    request: web.Request,
+    user_id: str,
+    session_id: str,
+    roles: list[str],
+    *,
+    restricted: bool = False,
+    suspended_until: datetime | None = None,
 ) -> dict[str, object]:
-    """The token part of every sign-in answer."""
-    token, expires_in = request.app[TOKENS].issue(user_id, session_id, roles, int(time.time()))
+    """The token part of every sign-in answer; `restricted` for a suspended account."""
+    token, expires_in = request.app[TOKENS].issue(
+        user_id,
+        session_id,
+        roles,
+        int(time.time()),
+        restricted=restricted,
+        suspended_until=math.ceil(suspended_until.timestamp()) if suspended_until else None,
+    )
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
 
 

@@ -83,9 +83,9 @@ async def wait_for_position(request: web.Request, projection: str) -> None:
         targets[stream] = seq
     reads = app[READ_STREAMS].get(projection)
     if settings.read_your_writes and reads and "Authorization" in request.headers:
-        from edge.auth import optional_principal  # edge.auth builds on this module
+        from edge.auth import token_holder  # edge.auth builds on this module
 
-        who = await optional_principal(request)
+        who = await token_holder(request)
         if who is not None:
             for stream, seq in app[WRITES].positions_for(who.user_id).items():
                 if stream in reads and seq > targets.get(stream, 0):

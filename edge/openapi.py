@@ -8,7 +8,9 @@ classes that carry their status and code.
 - What the edge itself does to a route of a kind (`error_classes`): any route can be shed or
   lose a dependency (503); a route with a body runs `edge.bodies.read_json` (415, 413, 400,
   422); a bearer route checks the token (401); a permission is checked (403); an idempotent
-  create checks its key (409, 422); a route that honours `Quark-After` may wait for a
+  create checks its key (409, 422); a token route refuses a suspended account's restricted
+  session (403 `account-suspended`) unless it is declared `while_suspended` (marked
+  `x-while-suspended` in its operation); a route that honours `Quark-After` may wait for a
   position (422, 503); a limited route may refuse (429); a route that sends a command may
   meet a conflict that outlasted the handler's retries (409); query parameters are
   validated (422). These are derived from the route's declaration, the same declaration the
@@ -52,6 +54,7 @@ from edge.bodies import BodyTooLarge, MalformedBody, UnsupportedMediaType
 from edge.idempotency import KeyReused, RequestInFlight
 from edge.problems import PROBLEM_TYPE, Problem, ReadModelUnavailable
 from edge.routing import Route
+from handlers.accounts.errors import AccountSuspendedError
 
 _ERROR_TEXT = {
     400: "Malformed request",
@@ -118,6 +121,9 @@ def error_classes(route: Route) -> list[type[QuarkError]]:
         found += [UnsupportedMediaType, BodyTooLarge, MalformedBody, ValidationError]
     if route.auth != "none":
         found += [Unauthenticated, InvalidToken, NotInSync]
+        if not route.while_suspended:
+            # A suspended account's restricted session (`edge.auth.principal`).
+            found.append(AccountSuspendedError)
     if route.permission is not None:
         found.append(PermissionDenied)
     if route.idempotent_create or route.idempotent:
@@ -264,6 +270,8 @@ def _operation(route: Route) -> dict[str, Any]:
             }
         else:
             op["responses"][str(status)] = _problem_response(route, status, by_status[status])
+    if route.while_suspended:
+        op["x-while-suspended"] = True
     if route.auth == "bearer":
         op["security"] = [{"bearer": []}]
     elif route.auth == "optional":

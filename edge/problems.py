@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -24,6 +26,8 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | msgspec.UnsetType = msgspec.UNSET
     #: For validation problems: each invalid field (`$` for the body as a whole).
     errors: list[FieldError] = []
+    #: With `account-suspended`: when the suspension ends (null: indefinitely).
+    suspended_until: datetime | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class ReadModelUnavailable(UnavailableError):
@@ -51,6 +55,7 @@ def problem_response(
     errors: list[FieldError] | None = None,
     retry_after: float | None = None,
     headers: dict[str, str] | None = None,
+    members: dict[str, Any] | None = None,
 ) -> web.Response:
     body = Problem(
         type=f"quark:{code}",
@@ -58,6 +63,7 @@ def problem_response(
         status=status,
         detail=msgspec.UNSET if detail is None else detail,
         errors=errors or [],
+        **(members or {}),
     )
     hdrs = dict(headers or {})
     if retry_after is not None:
@@ -79,4 +85,5 @@ def from_error(exc: QuarkError) -> web.Response:
         errors=exc.errors,
         retry_after=retry_after,
         headers=exc.headers,
+        members=exc.members,
     )

@@ -61,6 +61,11 @@ class Route:
     #: A body the handler streams itself (media uploads): the request body's OpenAPI
     #: `content` map; the body is never read whole (not even for an `Idempotency-Key`).
     upload: dict[str, Any] | None = None
+    #: A suspended person's restricted session may use it (`edge.auth.while_suspended`):
+    #: what they may still do — read their standing and the decisions about them, appeal,
+    #: export their data, erase their account, see and end their sessions. Every other
+    #: route answers such a session 403 `account-suspended`.
+    while_suspended: bool = False
     #: The permission (`core.permissions`) the caller's current roles must grant; checked
     #: before the body is read, so a refused caller learns nothing from validation.
     permission: str | None = None

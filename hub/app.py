@@ -37,8 +37,8 @@ from core.errors import (
 )
 from core.logging import get_logger
 from core.metrics import render
-from core.permissions import require
-from core.tokens import KeyRing, TokenService
+from core.permissions import PermissionDenied, require
+from core.tokens import AccessClaims, KeyRing, TokenService
 from hub import deadletters
 from hub.health import station_health
 from hub.logs import LEVELS, LogBuffer
@@ -184,12 +184,20 @@ async def viewer(request: web.Request, permission: str = "station.view") -> str:
     hub = request.app[HUB]
     if hub.tokens is None or hub.access is None:
         raise Unauthenticated("the hub is starting")
-    claims = await hub.tokens.verify(_token_of(request), int(time.time()))
+    now = int(time.time())
+    claims = await hub.tokens.verify(_token_of(request), now)
     await hub.access.current()
     if hub.access.is_revoked(claims.sid):
         raise Unauthenticated("this session has ended; sign in again")
+    _not_suspended(claims, now)
     require(hub.access.roles_of(claims.sub, claims.roles), permission)
     return claims.sub
+
+
+def _not_suspended(claims: AccessClaims, now: int) -> None:
+    """A suspended admin's restricted session reaches nothing here."""
+    if claims.restricted_at(now):
+        raise PermissionDenied("this account is suspended")
 
 
 _json = msgspec.json.Encoder()
@@ -326,7 +334,9 @@ async def sign_in(request: web.Request) -> web.Response:
         return json_response({"mfa_required": True, "mfa_token": data.get("mfa_token")})
     hub = request.app[HUB]
     assert hub.tokens is not None and hub.access is not None
-    claims = await hub.tokens.verify(token, int(time.time()))
+    now = int(time.time())
+    claims = await hub.tokens.verify(token, now)
+    _not_suspended(claims, now)
     require(hub.access.roles_of(claims.sub, claims.roles), "station.view")
     response = json_response({"signed_in": True, "expires_in": data.get("expires_in")})
     response.set_cookie(

@@ -48,10 +48,18 @@ def _entries(event: Any) -> list[tuple[str, str, datetime, dict[str, Any]]]:
             return [(event.user_id, "vip-granted", event.granted_at, d)]
         case acc.AccountSuspended():
             d = {"by": event.suspended_by, "reason": event.reason}
+            if event.until is not None:
+                d["until"] = event.until.isoformat()
             return [(event.user_id, "suspended", event.suspended_at, d)]
         case acc.AccountUnsuspended():
             d = {"by": event.unsuspended_by, "reason": event.reason}
             return [(event.user_id, "unsuspended", event.unsuspended_at, d)]
+        case acc.AccountLimited():
+            d = {"by": event.limited_by, "reason": event.reason}
+            return [(event.user_id, "limited", event.limited_at, d)]
+        case acc.AccountUnlimited():
+            d = {"by": event.unlimited_by, "reason": event.reason}
+            return [(event.user_id, "unlimited", event.unlimited_at, d)]
         case acc.PasswordChanged():
             return [(event.user_id, "password-changed", event.changed_at, {"how": event.how})]
         case prof.ProfileUpdated():
@@ -92,6 +100,8 @@ _CONSUMED = (
     acc.VipGranted,
     acc.AccountSuspended,
     acc.AccountUnsuspended,
+    acc.AccountLimited,
+    acc.AccountUnlimited,
     acc.PasswordChanged,
     acc.AccountErased,
     prof.ProfileUpdated,

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from projections.posts import _COLUMNS, _COUNTED_P, _VISIBLE, PostRow
+from projections.posts import _COLUMNS, _COUNTED_P, _VISIBLE, NOT_LIMITED, PostRow
 
 #: At most this many words of a query count (the rest is ignored): each word is a term of
 #: the tsquery, and a query is for finding, not for pasting a paragraph into.
@@ -108,9 +108,11 @@ def _headline(text: str, options: str) -> str:
 
 
 #: What a reader may find ($3 is the reader, '' for nobody): live, in their audience, not
-#: hidden from them, and no block between them and the author either way.
+#: hidden from them, not by a limited author they do not follow, and no block between them
+#: and the author either way.
 _ALLOWED = f"""p.deleted_at IS NULL
     AND {_VISIBLE.format(viewer="$3")}
+    AND {NOT_LIMITED.format(viewer="$3")}
     AND NOT EXISTS (
         SELECT 1 FROM follows.blocks b
         WHERE (b.blocker = p.author_id::uuid AND b.blocked = nullif($3, '')::uuid)
@@ -292,13 +294,14 @@ class TrendingTag(msgspec.Struct, frozen=True):
 async def trending_tags(
     conn: asyncpg.Connection | asyncpg.Pool, since: datetime, limit: int
 ) -> list[TrendingTag]:
-    """Tags of public, visible, live posts published since `since`, by how many distinct
-    authors used them (one person repeating a tag counts once), then by posts."""
+    """Tags of public, visible, live posts published since `since` by people who are not
+    limited, by how many distinct authors used them (one person repeating a tag counts
+    once), then by posts."""
     records = await conn.fetch(
         f"""SELECT t.tag, count(DISTINCT p.author_id)::int, count(*)::int
             FROM posts.posts p, unnest(p.tags) AS t(tag)
             WHERE p.published_at >= $1 AND p.deleted_at IS NULL AND p.tags <> '{{}}'
-              AND {_COUNTED_P}
+              AND {_COUNTED_P} AND {NOT_LIMITED.format(viewer="''")}
             GROUP BY t.tag
             ORDER BY 2 DESC, 3 DESC, t.tag
             LIMIT $2""",

@@ -385,6 +385,23 @@ _VISIBLE = """(
 )"""
 
 
+#: A limited person's posts reach only their followers and themself (Mastodon's "limit"):
+#: every public listing — the public timeline, a tag, a category, all posts or one author's,
+#: search, trending — leaves them out for anyone else; a home timeline (followers) and the
+#: post's own link keep them. The limit is the accounts context's, kept by the profiles read
+#: model. `NOT IN` over a subquery that names no post is computed once per query (a hashed
+#: SubPlan: the limited people, from the partial index of the limited, less those the viewer
+#: follows) and probed per post; the correlated `NOT EXISTS` it replaced became a merge anti
+#: join that sorted every search candidate (80 ms instead of 6 on 400,000 posts).
+#: `{viewer}`: '' for nobody.
+NOT_LIMITED = """p.author_id::uuid NOT IN (
+    SELECT a.user_id FROM profiles.profiles a
+    WHERE a.limited AND a.user_id IS DISTINCT FROM nullif({viewer}, '')::uuid
+      AND NOT EXISTS (SELECT 1 FROM follows.follows l
+                      WHERE l.follower = nullif({viewer}, '')::uuid AND l.followee = a.user_id)
+)"""
+
+
 def _row(record: asyncpg.Record) -> PostRow:
     return PostRow(*record.values())
 
@@ -445,7 +462,11 @@ async def list_posts(
     commit's position: stable under concurrent inserts (new posts have larger positions,
     so they never shift a page that is being read)."""
     args: list[Any] = [viewer or ""]
-    clauses = ["p.deleted_at IS NULL", _VISIBLE.format(viewer="$1")]
+    clauses = [
+        "p.deleted_at IS NULL",
+        _VISIBLE.format(viewer="$1"),
+        NOT_LIMITED.format(viewer="$1"),
+    ]
     if author_id is not None:
         args.append(author_id)
         clauses.append(f"p.author_id = ${len(args)}")
@@ -545,11 +566,13 @@ async def public_posts(
     conn: asyncpg.Connection | asyncpg.Pool, viewer: str | None, before: int, limit: int
 ) -> list[PostRow]:
     """The public timeline: public posts, newest first, without what moderation hides from
-    the viewer and without authors who blocked the viewer or whom the viewer blocked."""
+    the viewer, without authors who blocked the viewer or whom the viewer blocked, and
+    without limited authors the viewer does not follow."""
     records = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM posts.posts p
             WHERE p.deleted_at IS NULL AND p.visibility = 'public' AND p.published_seq < $2
               AND {_VISIBLE.format(viewer="$1")} AND {_NOT_BLOCKED.format(viewer="$1")}
+              AND {NOT_LIMITED.format(viewer="$1")}
             ORDER BY p.published_seq DESC LIMIT $3""",
         viewer or "",
         before,

@@ -2,6 +2,12 @@
 locale, avatar — for `GET /v1/me`, public profiles and search — and the person's privacy
 settings (whether others see their presence).
 
+The account's standing (suspended until when, limited) is kept for the admins' list, for the
+person's own `GET /v1/me`, and for the posts read model, whose public listings leave a
+limited person's posts out (`projections.posts.NOT_LIMITED`). A suspension with an end is
+over when the end passes, with no event: the queries read it as suspended only until then
+(`_SUSPENDED_NOW`), the way VIP is read from its end.
+
 A profile starts with the account (the sign-up's display name, from the accounts context's
 `AccountRegistered`) and follows the person's `ProfileUpdated` events. Personal fields arrive
 sealed and are opened here with the vault: after an erasure they open as "[erased]", in a
@@ -22,8 +28,10 @@ from core.personal import ERASED
 from core.projection import PgProjection
 from handlers.accounts.events import (
     AccountErased,
+    AccountLimited,
     AccountRegistered,
     AccountSuspended,
+    AccountUnlimited,
     AccountUnsuspended,
     RoleGranted,
     RoleRevoked,
@@ -45,12 +53,18 @@ class ProfileRow(msgspec.Struct, frozen=True):
     created_at: datetime | None
     updated_at: datetime
     vip_until: datetime | None = None
+    #: The account's standing, as of the query: limited, and suspended until when (null
+    #: with `suspended`: indefinitely). Shown to the person and to admins, never publicly.
+    limited: bool = False
+    suspended: bool = False
+    suspended_until: datetime | None = None
 
 
 class ProfilesProjection(PgProjection):
     name: ClassVar[str] = "profiles"
     #: 2: privacy settings (`show_presence`).
-    version: ClassVar[int] = 2
+    #: 3: the account's standing: `limited`, `suspended_until`.
+    version: ClassVar[int] = 3
     consumes: ClassVar[frozenset[str]] = frozenset(
         e.name
         for e in (
@@ -62,6 +76,8 @@ class ProfilesProjection(PgProjection):
             RoleRevoked,
             AccountSuspended,
             AccountUnsuspended,
+            AccountLimited,
+            AccountUnlimited,
             VipGranted,
         )
     )
@@ -79,6 +95,10 @@ class ProfilesProjection(PgProjection):
             -- For the admins' user list (the accounts context's roles and status).
             roles text[] NOT NULL DEFAULT '{user}',
             suspended boolean NOT NULL DEFAULT false,
+            -- With `suspended`: when it ends by itself (NULL: indefinitely).
+            suspended_until timestamptz,
+            -- A limited person's posts reach only their followers (`projections.posts`).
+            limited boolean NOT NULL DEFAULT false,
             erased boolean NOT NULL DEFAULT false,
             vip_until timestamptz,
             show_presence boolean NOT NULL DEFAULT true
@@ -86,6 +106,9 @@ class ProfilesProjection(PgProjection):
         -- Claims keep handles unique; the index serves lookups and prefix search.
         CREATE INDEX profiles_handle ON profiles (handle text_pattern_ops);
         CREATE INDEX profiles_name ON profiles (lower(display_name) text_pattern_ops);
+        -- The few limited people: public post listings probe it for each post's author,
+        -- and the admins' list filters on it.
+        CREATE INDEX profiles_limited ON profiles (user_id) WHERE limited;
     """
 
     async def _open(self, user_id: str, field: str, sealed: Any) -> str | None:
@@ -181,11 +204,25 @@ class ProfilesProjection(PgProjection):
                     )
                 case AccountSuspended() as e:
                     await self._account_field(
-                        conn, e.user_id, "suspended = $2", True, e.suspended_at
+                        conn,
+                        e.user_id,
+                        "suspended = true, suspended_until = $2",
+                        e.until,
+                        e.suspended_at,
                     )
                 case AccountUnsuspended() as e:
                     await self._account_field(
-                        conn, e.user_id, "suspended = $2", False, e.unsuspended_at
+                        conn,
+                        e.user_id,
+                        "suspended = $2, suspended_until = NULL",
+                        False,
+                        e.unsuspended_at,
+                    )
+                case AccountLimited() as e:
+                    await self._account_field(conn, e.user_id, "limited = $2", True, e.limited_at)
+                case AccountUnlimited() as e:
+                    await self._account_field(
+                        conn, e.user_id, "limited = $2", False, e.unlimited_at
                     )
                 case _:
                     pass
@@ -204,9 +241,12 @@ class ProfilesProjection(PgProjection):
         )
 
 
+#: Suspended at the moment of the query: a suspension with an end is over once it passed.
+_SUSPENDED_NOW = "(suspended AND (suspended_until IS NULL OR suspended_until > now()))"
 _COLUMNS = (
     "user_id::text, handle, display_name, bio, locale, avatar_media_id::text, created_at, "
-    "updated_at, vip_until"
+    f"updated_at, vip_until, limited, {_SUSPENDED_NOW}, "
+    f"CASE WHEN {_SUSPENDED_NOW} THEN suspended_until END"
 )
 
 
@@ -256,7 +296,6 @@ async def search(
 class AdminRow(msgspec.Struct, frozen=True):
     profile: ProfileRow
     roles: list[str]
-    suspended: bool
 
 
 async def admin_list(
@@ -267,9 +306,10 @@ async def admin_list(
     suspended: bool | None,
     before: str | None,
     limit: int,
+    limited: bool | None = None,
 ) -> list[AdminRow]:
     """Accounts for the admins' list in a stable order (by id, descending; `before` pages
-    on), with optional filters."""
+    on), with optional filters (`suspended`: as of now)."""
     clauses, args = [], []
     if query:
         args.append(_like_prefix(query.strip().lower()))
@@ -280,21 +320,22 @@ async def admin_list(
         clauses.append(f"${len(args)} = ANY(roles)")
     if suspended is not None:
         args.append(suspended)
-        clauses.append(f"suspended = ${len(args)}")
+        clauses.append(f"{_SUSPENDED_NOW} = ${len(args)}")
+    if limited is not None:
+        args.append(limited)
+        clauses.append(f"limited = ${len(args)}")
     if before:
         args.append(before)
         clauses.append(f"user_id < ${len(args)}::uuid")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     args.append(limit)
     records = await pool.fetch(
-        f"SELECT {_COLUMNS}, roles, suspended FROM profiles.profiles {where} "
+        f"SELECT {_COLUMNS}, roles FROM profiles.profiles {where} "
         f"ORDER BY user_id DESC LIMIT ${len(args)}",
         *args,
     )
-    return [
-        AdminRow(ProfileRow(*list(r.values())[:9]), list(r["roles"]), r["suspended"])
-        for r in records
-    ]
+    n = len(ProfileRow.__struct_fields__)
+    return [AdminRow(ProfileRow(*list(r.values())[:n]), list(r["roles"])) for r in records]
 
 
 async def by_users(pool: asyncpg.Pool, user_ids: list[str]) -> dict[str, ProfileRow]:

@@ -65,10 +65,18 @@ def _entry(event: Any) -> tuple[str, str, datetime, dict[str, Any]] | None:
             return event.user_id, "role-revoked", event.revoked_at, detail
         case ev.AccountSuspended():
             detail = {"by": event.suspended_by, "reason": event.reason}
+            if event.until is not None:
+                detail["until"] = event.until.isoformat()
             return event.user_id, "suspended", event.suspended_at, detail
         case ev.AccountUnsuspended():
             detail = {"by": event.unsuspended_by, "reason": event.reason}
             return event.user_id, "unsuspended", event.unsuspended_at, detail
+        case ev.AccountLimited():
+            detail = {"by": event.limited_by, "reason": event.reason}
+            return event.user_id, "limited", event.limited_at, detail
+        case ev.AccountUnlimited():
+            detail = {"by": event.unlimited_by, "reason": event.reason}
+            return event.user_id, "unlimited", event.unlimited_at, detail
         case _:
             return None
 
@@ -92,6 +100,8 @@ class SecurityLogProjection(PgProjection):
             ev.RoleRevoked,
             ev.AccountSuspended,
             ev.AccountUnsuspended,
+            ev.AccountLimited,
+            ev.AccountUnlimited,
             ev.AccountErased,
         )
     )

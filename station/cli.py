@@ -556,12 +556,12 @@ async def _admin(settings: Settings, action: str, who: str, role: str, reason: s
     from core.commands import CommandMeta
     from core.envelope import utc_now
     from core.ids import is_uuid, new_id
-    from handlers.accounts import procedures
+    from handlers.accounts import admin
     from handlers.accounts.commands import GrantRole, RevokeRole
 
     async with AsyncExitStack() as stack:
         infra = await _open(settings, stack, "quark-admin")
-        user_id = who if is_uuid(who) else await procedures.user_of_phone(infra, who)
+        user_id = who if is_uuid(who) else await admin.user_of_phone(infra, who)
         if not user_id:
             print(f"quark admin: no account has {who}", file=sys.stderr)
             return 1
@@ -574,11 +574,11 @@ async def _admin(settings: Settings, action: str, who: str, role: str, reason: s
         )
         reason = reason or "quark admin (console)"
         if action == "grant":
-            reply = await procedures.grant_role(
+            reply = await admin.grant_role(
                 infra, GrantRole(user_id=user_id, role=role, reason=reason), meta
             )
         else:
-            reply = await procedures.revoke_role(
+            reply = await admin.revoke_role(
                 infra, RevokeRole(user_id=user_id, role=role, reason=reason), meta
             )
     roles = ", ".join((reply.result or {}).get("roles", []))

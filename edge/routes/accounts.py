@@ -53,7 +53,6 @@ from handlers.accounts.credentials import totp_uri
 from handlers.accounts.devices import device_name
 from handlers.accounts.errors import (
     AccountNotFound,
-    AccountSuspendedError,
     InvalidCredentials,
     InvalidMfaToken,
     InvalidPhone,
@@ -155,6 +154,12 @@ class Tokens(msgspec.Struct):
     refresh_token: str
     #: The sign-in's commit (also in `Quark-Position`): reads wait for it by themselves.
     position: str
+    #: The account is suspended: this session reaches only what a suspended person may
+    #: still do (appeal, export, erase, sign out; every other route answers 403
+    #: `account-suspended`). A refresh after `suspended_until` gives a full session.
+    restricted: bool = False
+    #: With `restricted`: when the suspension ends (null: indefinitely).
+    suspended_until: datetime | None = None
 
 
 class LoginAnswer(msgspec.Struct, omit_defaults=True):
@@ -169,6 +174,10 @@ class LoginAnswer(msgspec.Struct, omit_defaults=True):
     expires_in: int | None = None
     refresh_token: str | None = None
     position: str | None = None
+    #: As in `Tokens`: a suspended account's restricted session (`suspended_until` absent:
+    #: indefinitely).
+    restricted: bool = False
+    suspended_until: datetime | None = None
 
 
 class TwoFactorSetup(msgspec.Struct):
@@ -234,7 +243,17 @@ async def _per_ip(request: web.Request, setting: str) -> None:
 
 def _tokens(request: web.Request, reply: CommandReply) -> Tokens:
     result = reply.result or {}
-    issued = issue(request, result["user_id"], result["session_id"], result["roles"])
+    restricted = bool(result.get("restricted"))
+    ends = result.get("suspended_until")
+    until = datetime.fromisoformat(ends) if restricted and ends else None
+    issued = issue(
+        request,
+        result["user_id"],
+        result["session_id"],
+        result["roles"],
+        restricted=restricted,
+        suspended_until=until,
+    )
     return Tokens(
         user_id=result["user_id"],
         session_id=result["session_id"],
@@ -243,6 +262,8 @@ def _tokens(request: web.Request, reply: CommandReply) -> Tokens:
         expires_in=int(issued["expires_in"]),  # type: ignore[call-overload]
         refresh_token=result["refresh_token"],
         position=reply.position or "",
+        restricted=restricted,
+        suspended_until=until,
     )
 
 
@@ -574,8 +595,14 @@ async def export_me(request: web.Request) -> web.Response:
     profile = await profiles_model.by_user(i.pool, who.user_id)
     sessions = await sessions_model.active_sessions(i.pool, who.user_id)
     log = await security_log_model.entries(i.pool, who.user_id, before=None, limit=10_000)
+    # Read as their author: hidden posts, and a limited person's, are theirs all the same.
     posts = await posts_model.list_posts(
-        i.pool, author_id=who.user_id, before_seq=None, before_time=None, limit=10_000
+        i.pool,
+        author_id=who.user_id,
+        before_seq=None,
+        before_time=None,
+        limit=10_000,
+        viewer=who.user_id,
     )
     document = Export(
         exported_at=datetime.now(UTC),
@@ -686,7 +713,7 @@ ROUTES: list[Route] = [
         request=LoginBody,
         response=LoginAnswer,
         limited=True,
-        raises=(InvalidCredentials, AccountSuspendedError, LockedOut),
+        raises=(InvalidCredentials, LockedOut),
     ),
     _route(
         "POST",
@@ -700,7 +727,6 @@ ROUTES: list[Route] = [
             InvalidMfaToken,
             InvalidCredentials,
             InvalidSecondFactor,
-            AccountSuspendedError,
             LockedOut,
         ),
     ),
@@ -712,7 +738,7 @@ ROUTES: list[Route] = [
         request=RefreshBody,
         response=Tokens,
         limited=True,
-        raises=(InvalidRefreshToken, RefreshTokenReusedError, AccountSuspendedError),
+        raises=(InvalidRefreshToken, RefreshTokenReusedError),
     ),
     _route(
         "POST",
@@ -722,6 +748,7 @@ ROUTES: list[Route] = [
         auth="bearer",
         status=204,
         raises=(SessionNotFound,),
+        while_suspended=True,
     ),
     _route(
         "GET",
@@ -731,6 +758,7 @@ ROUTES: list[Route] = [
         auth="bearer",
         after=True,
         response=SessionList,
+        while_suspended=True,
     ),
     _route(
         "GET",
@@ -763,6 +791,7 @@ ROUTES: list[Route] = [
         status=204,
         raises=(SessionNotFound,),
         params=(_SESSION_ID,),
+        while_suspended=True,
     ),
     _route(
         "POST",
@@ -845,6 +874,7 @@ ROUTES: list[Route] = [
         status=204,
         limited=True,
         raises=(WrongPassword, InvalidSecondFactor, LockedOut, AccountNotFound),
+        while_suspended=True,
     ),
     _route(
         "GET",
@@ -856,6 +886,7 @@ ROUTES: list[Route] = [
         limited=True,
         response=Export,
         raises=(AccountNotFound,),
+        while_suspended=True,
     ),
 ]
 

@@ -1,5 +1,6 @@
-"""Administration: roles, suspension, the user list. Every change names its reason and is an
-event with the acting admin; the handlers check the permissions again inside `decide`."""
+"""Administration: roles, suspension (until a time, or indefinitely), VIP, the user list with
+each account's standing. Every change names its reason and is an event with the acting
+admin; the handlers check the permissions again inside `decide`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Annotated
 import msgspec
 from aiohttp import web
 
+from core.commands import CommandReply
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
 from core.text import MULTILINE
@@ -43,6 +45,13 @@ class ReasonBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Reason
 
 
+class SuspendBody(msgspec.Struct, forbid_unknown_fields=True):
+    reason: Reason
+    #: When the suspension ends by itself (RFC 3339 with an offset, in the future); left
+    #: out: indefinitely. Suspending a suspended account again replaces its end.
+    until: datetime | None = None
+
+
 class VipBody(msgspec.Struct, forbid_unknown_fields=True):
     until: datetime
     reason: Reason
@@ -64,6 +73,8 @@ class StatusChanged(msgspec.Struct):
     id: str
     suspended: bool
     position: str
+    #: With `suspended`: when it ends (null: indefinitely).
+    suspended_until: datetime | None = None
 
 
 class AdminUser(msgspec.Struct):
@@ -71,8 +82,13 @@ class AdminUser(msgspec.Struct):
     handle: str | None
     display_name: str
     roles: list[str]
+    #: Suspended now (a suspension whose end has passed is over).
     suspended: bool
     created_at: datetime | None
+    #: With `suspended`: when it ends (null: indefinitely).
+    suspended_until: datetime | None
+    #: Limited by a moderator's decision: their posts reach only their followers.
+    limited: bool
 
 
 class AdminUserPage(msgspec.Struct):
@@ -124,25 +140,32 @@ async def revoke_role(request: web.Request) -> web.Response:
     )
 
 
-async def _suspension(request: web.Request, suspend: bool) -> web.Response:
-    who = await principal(request)
-    user_id = _user_id(request)
-    body = await read_json(request, ReasonBody, max_bytes=4096)
-    kind = SuspendAccount if suspend else UnsuspendAccount
-    reply = await send_as(request, kind(user_id=user_id, reason=body.reason), who)
-    return _json(
-        200,
-        StatusChanged(user_id, suspend, reply.position or ""),
-        command_headers(reply),
+def _status(user_id: str, reply: CommandReply) -> web.Response:
+    result = reply.result or {}
+    ends = result.get("suspended_until")
+    status = StatusChanged(
+        user_id,
+        bool(result.get("suspended")),
+        reply.position or "",
+        datetime.fromisoformat(ends) if ends else None,
     )
+    return _json(200, status, command_headers(reply))
 
 
 async def suspend(request: web.Request) -> web.Response:
-    return await _suspension(request, True)
+    who = await principal(request)
+    user_id = _user_id(request)
+    body = await read_json(request, SuspendBody, max_bytes=4096)
+    command = SuspendAccount(user_id=user_id, reason=body.reason, until=body.until)
+    return _status(user_id, await send_as(request, command, who))
 
 
 async def unsuspend(request: web.Request) -> web.Response:
-    return await _suspension(request, False)
+    who = await principal(request)
+    user_id = _user_id(request)
+    body = await read_json(request, ReasonBody, max_bytes=4096)
+    command = UnsuspendAccount(user_id=user_id, reason=body.reason)
+    return _status(user_id, await send_as(request, command, who))
 
 
 async def grant_vip(request: web.Request) -> web.Response:
@@ -181,6 +204,7 @@ async def list_users(request: web.Request) -> web.Response:
         query=query,
         role=query_text(request, "role", max_length=32),
         suspended=_flag(request, "suspended"),
+        limited=_flag(request, "limited"),
         before=before,
         limit=limit,
     )
@@ -190,8 +214,10 @@ async def list_users(request: web.Request) -> web.Response:
             r.profile.handle,
             r.profile.display_name,
             r.roles,
-            r.suspended,
+            r.profile.suspended,
             r.profile.created_at,
+            r.profile.suspended_until,
+            r.profile.limited,
         )
         for r in rows
     ]
@@ -214,8 +240,9 @@ ROUTES: list[Route] = [
                         {"type": "string", "minLength": 1, "maxLength": 500}, required=True)),
           permission="roles.grant"),
     Route("POST", "/v1/admin/users/{user_id}/suspend", suspend,
-          "Suspend an account: no sign-in, every session ends at once (admins)", "admin",
-          request=ReasonBody, response=StatusChanged, auth="bearer", raises=(AccountNotFound,),
+          "Suspend an account until a time or indefinitely: every session ends at once, and "
+          "signing in gives only a restricted session (admins)", "admin",
+          request=SuspendBody, response=StatusChanged, auth="bearer", raises=(AccountNotFound,),
           params=(_ID,), permission="users.manage"),
     Route("POST", "/v1/admin/users/{user_id}/unsuspend", unsuspend,
           "Lift a suspension (admins)", "admin", request=ReasonBody, response=StatusChanged,
@@ -235,7 +262,9 @@ ROUTES: list[Route] = [
                                                                      "maxLength": 64}),
                   Param("role", "query", "Only accounts with this role",
                         {"type": "string", "maxLength": 32}),
-                  Param("suspended", "query", "true or false", {"type": "boolean"}),
+                  Param("suspended", "query", "Suspended now: true or false",
+                        {"type": "boolean"}),
+                  Param("limited", "query", "Limited: true or false", {"type": "boolean"}),
                   Param("before", "query", "Page on from next_before",
                         {"type": "string", "format": "uuid"}),
                   _USERS_LIMIT.param),

@@ -99,6 +99,8 @@ MEMBERSHIP_WAIT_SECONDS = 5.0
 # Close codes (4000-4999 are the application's own; docs/websocket.md lists them all).
 CLOSE_BAD_FIRST_FRAME = 4400
 CLOSE_UNAUTHORIZED = 4401
+#: A suspended account's restricted session: the live channel is not among what it may use.
+CLOSE_SUSPENDED = 4403
 CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_BAD_CURSOR = 4422
 CLOSE_FLOOD = 4429
@@ -551,6 +553,8 @@ async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> tupl
         if exc.status == 401:
             raise Closing(CLOSE_UNAUTHORIZED, exc.detail or exc.title) from None
         raise Closing(CLOSE_TRY_AGAIN, exc.title) from None
+    if who.restricted:
+        raise Closing(CLOSE_SUSPENDED, "this account is suspended")
     return who, frame
 
 

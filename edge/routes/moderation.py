@@ -581,7 +581,7 @@ ROUTES: list[Route] = [
           "Moderators' decisions about my content, newest first, with until when each may be "
           "appealed (never who decided or who reported)", "moderation", response=MyDecisions,
           params=(QUEUE_LIMIT.param, CURSOR), raises=(BadCursor,), auth="bearer", after=True,
-          name="my_moderation"),
+          while_suspended=True, name="my_moderation"),
     Route("POST", "/v1/moderation/cases/{case_id}/assign", assign_case,
           "Take a case, hand it to another moderator, or back to the queue (null)",
           "moderation", request=AssignBody, response=ReportResult, params=(CASE_ID,),

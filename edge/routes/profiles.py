@@ -89,6 +89,12 @@ class MyProfile(msgspec.Struct):
     vip_until: datetime | None
     #: What this account may do (upload size, message length): `core/perks.py`.
     perks: dict[str, int | bool]
+    #: Suspended now (signed in, this is a restricted session: appeal, export, erase).
+    suspended: bool = False
+    #: With `suspended`: when it ends (null: indefinitely).
+    suspended_until: datetime | None = None
+    #: Limited by a moderator: my posts reach only my followers.
+    limited: bool = False
 
 
 class ProfileChanged(msgspec.Struct):
@@ -140,6 +146,9 @@ async def get_me(request: web.Request) -> web.Response:
             is_vip(row.vip_until, now),
             row.vip_until,
             perks(row.vip_until, now),
+            suspended=row.suspended,
+            suspended_until=row.suspended_until,
+            limited=row.limited,
         ),
     )
 
@@ -330,8 +339,9 @@ _COMMAND_ERRORS = (InvalidProfile, PermissionDenied)
 _RELATION_ERRORS = (UserNotFound, SelfRelation, *_COMMAND_ERRORS)
 
 ROUTES: list[Route] = [
-    Route("GET", "/v1/me", get_me, "My profile", "profiles", response=MyProfile,
-          auth="bearer", after=True, raises=(UserNotFound,)),
+    Route("GET", "/v1/me", get_me, "My profile and my account's standing", "profiles",
+          response=MyProfile, auth="bearer", after=True, raises=(UserNotFound,),
+          while_suspended=True),
     Route("PATCH", "/v1/me", patch_me, "Change my profile (name, bio, handle, locale, avatar)",
           "profiles", request=MeBody, response=ProfileChanged, auth="bearer",
           raises=(HandleTaken, HandleCoolingOff, HandleReserved, MediaNotFound, MediaNotReady,

@@ -1,8 +1,10 @@
 """The accounts context (identity): phone sign-up with SMS codes, passwords, sessions and
-refresh tokens, TOTP second factor, roles.
+refresh tokens, TOTP second factor, roles, and the account's standing (suspended, limited).
 
 `TABLE` is the index of this context: every command it answers and the procedure that
-carries it out. `background` starts the SMS sender beside the handlers.
+carries it out (`procedures.py`, `signin.py`, `admin.py`). `background` starts the SMS
+sender and the reactor that carries out moderators' account actions (`moderation.py`)
+beside the handlers.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.bus import HandlerTable, Procedure
+from handlers.accounts import admin, signin
 from handlers.accounts import procedures as p
 from handlers.accounts.commands import (
     ChangePassword,
@@ -43,32 +46,37 @@ TABLE: HandlerTable = {
     ResendVerificationCode: Procedure(p.resend_code),
     VerifyPhone: Procedure(p.verify_phone),
     Register: Procedure(p.register),
-    LogIn: Procedure(p.log_in),
-    CompleteSecondFactor: Procedure(p.second_factor),
-    RefreshSession: Procedure(p.refresh_session),
-    EndSession: Procedure(p.end_session),
+    LogIn: Procedure(signin.log_in),
+    CompleteSecondFactor: Procedure(signin.second_factor),
+    RefreshSession: Procedure(signin.refresh_session),
+    EndSession: Procedure(signin.end_session),
     ChangePassword: Procedure(p.change_password),
     ResetPassword: Procedure(p.reset_password),
     StartTwoFactorSetup: Procedure(p.start_totp_setup),
     EnableTwoFactor: Procedure(p.enable_totp),
     DisableTwoFactor: Procedure(p.disable_totp),
-    GrantRole: Procedure(p.grant_role),
-    RevokeRole: Procedure(p.revoke_role),
-    SuspendAccount: Procedure(p.suspend_account),
-    UnsuspendAccount: Procedure(p.unsuspend_account),
+    GrantRole: Procedure(admin.grant_role),
+    RevokeRole: Procedure(admin.revoke_role),
+    SuspendAccount: Procedure(admin.suspend_account),
+    UnsuspendAccount: Procedure(admin.unsuspend_account),
     EraseAccount: Procedure(p.erase_account),
     ExportAccount: Procedure(p.export_account),
     RenameDevice: Procedure(p.rename_device),
-    GrantVip: Procedure(p.grant_vip),
+    GrantVip: Procedure(admin.grant_vip),
 }
 
 
 def background(infra: Any) -> list[Any]:
-    """The SMS sender, draining the queue the procedures fill."""
+    """The SMS sender, draining the queue the procedures fill, and the reactor to
+    moderators' decisions and appeals."""
+    from handlers.accounts import moderation
     from handlers.accounts.sms import build_provider
     from handlers.accounts.sms_jobs import SmsSender
 
-    return [SmsSender(infra.nc.jetstream(), infra.secret_key, build_provider(infra.settings))]
+    return [
+        SmsSender(infra.nc.jetstream(), infra.secret_key, build_provider(infra.settings)),
+        *moderation.background(infra),
+    ]
 
 
 __all__ = ["CONTEXT", "EVENTS", "TABLE", "background"]

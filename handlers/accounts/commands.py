@@ -123,6 +123,8 @@ Reason = Annotated[str, msgspec.Meta(max_length=500, pattern=MULTILINE)]
 class SuspendAccount(_Accounts, frozen=True):
     user_id: str
     reason: Reason
+    #: When the suspension ends by itself (in the future); None: indefinitely.
+    until: datetime | None = None
 
 
 class UnsuspendAccount(_Accounts, frozen=True):

@@ -4,6 +4,8 @@ Login failures all read `invalid-credentials`, whatever failed (unknown phone, w
 password): the answer must not tell whether a phone is registered.
 """
 
+from datetime import datetime
+
 from core.errors import ConflictError, ForbiddenError, NotFoundError, QuarkError, ValidationError
 
 
@@ -118,5 +120,15 @@ class UnknownRole(ValidationError):
 
 
 class AccountSuspendedError(ForbiddenError):
+    """A suspended account's restricted session asked for what it may not do; the problem
+    says until when (`suspended_until`, null: indefinitely)."""
+
     code = "account-suspended"
     title = "This account is suspended"
+
+    def __init__(self, detail: str | None = None, *, until: datetime | None = None) -> None:
+        super().__init__(
+            detail
+            or "a suspended account may only appeal, export its data, erase itself and sign out",
+            members={"suspended_until": until},
+        )

@@ -195,13 +195,18 @@ class RoleRevoked(Event, frozen=True):
 
 
 class AccountSuspended(Event, frozen=True):
-    """An admin suspended the account: no sign-in, and every session ended in the same commit."""
+    """An admin, or a moderator's decision, suspended the account: every session ended in
+    the same commit, and signing in gives only a restricted session (appeal, export, erase)
+    until `until`. A later `AccountSuspended` replaces the end; `AccountUnsuspended` lifts it."""
 
     name: ClassVar[str] = "accounts.AccountSuspended"
     user_id: str
     suspended_by: str
     reason: str
     suspended_at: datetime
+    #: When the suspension ends by itself (no event marks it: `standing.suspended_now`);
+    #: None, and in every event from before it existed: indefinitely.
+    until: datetime | None = None
 
 
 class AccountUnsuspended(Event, frozen=True):
@@ -210,6 +215,27 @@ class AccountUnsuspended(Event, frozen=True):
     unsuspended_by: str
     reason: str
     unsuspended_at: datetime
+
+
+class AccountLimited(Event, frozen=True):
+    """A moderator's decision limited the account: its posts reach only its followers (and
+    itself), never public timelines, tags, categories, search or trending."""
+
+    name: ClassVar[str] = "accounts.AccountLimited"
+    user_id: str
+    limited_by: str
+    reason: str
+    limited_at: datetime
+
+
+class AccountUnlimited(Event, frozen=True):
+    """The limit was lifted (an approved appeal, or `restore` on the person)."""
+
+    name: ClassVar[str] = "accounts.AccountUnlimited"
+    user_id: str
+    unlimited_by: str
+    reason: str
+    unlimited_at: datetime
 
 
 class AccountErased(Event, frozen=True):
@@ -273,6 +299,8 @@ EVENTS = (
     RoleRevoked,
     AccountSuspended,
     AccountUnsuspended,
+    AccountLimited,
+    AccountUnlimited,
     AccountErased,
     PhoneReleased,
     DeviceRenamed,

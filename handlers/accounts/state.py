@@ -19,7 +19,6 @@ from core.personal import Sealed
 from core.registry import Event
 from handlers.accounts.errors import (
     AccountNotFound,
-    AccountSuspendedError,
     InvalidRefreshToken,
     InvalidSecondFactor,
     PhoneTaken,
@@ -36,8 +35,10 @@ from handlers.accounts.errors import (
 )
 from handlers.accounts.events import (
     AccountErased,
+    AccountLimited,
     AccountRegistered,
     AccountSuspended,
+    AccountUnlimited,
     AccountUnsuspended,
     DeviceRenamed,
     LoginFailed,
@@ -299,7 +300,12 @@ class AccountState(msgspec.Struct, frozen=True):
     recovery: list[str] = []
     sessions: dict[str, SessionState] = {}
     revoked: list[str] = []
+    #: Suspended until `suspended_until` (None: indefinitely); whether that is so at a given
+    #: moment is `standing.suspended_now`, never this flag alone.
     suspended: bool = False
+    suspended_until: datetime | None = None
+    #: Posts reach only followers (`standing.decide_standing`).
+    limited: bool = False
     erased: bool = False
     vip_until: datetime | None = None
 
@@ -378,9 +384,13 @@ def evolve_account(state: AccountState, event: Event) -> AccountState:
         case VipGranted():
             return replace(state, vip_until=event.until)
         case AccountSuspended():
-            return replace(state, suspended=True)
+            return replace(state, suspended=True, suspended_until=event.until)
         case AccountUnsuspended():
-            return replace(state, suspended=False)
+            return replace(state, suspended=False, suspended_until=None)
+        case AccountLimited():
+            return replace(state, limited=True)
+        case AccountUnlimited():
+            return replace(state, limited=False)
         case _:
             return state
 
@@ -397,11 +407,6 @@ ACCOUNT = AggregateKind(
 def _exists(state: AccountState) -> None:
     if not state.exists:
         raise AccountNotFound()
-
-
-def _not_suspended(state: AccountState) -> None:
-    if state.suspended:
-        raise AccountSuspendedError()
 
 
 def decide_register(
@@ -432,8 +437,9 @@ def decide_register(
 
 
 def decide_open_session(state: AccountState, session: SessionOpened) -> list[Event]:
+    """A suspended person signs in too: the procedure makes the session restricted
+    (`standing.suspended_now`), so they can still appeal, export and erase."""
     _exists(state)
-    _not_suspended(state)
     if session.session_id in state.sessions:
         return []
     return [session]
@@ -450,7 +456,6 @@ def decide_second_factor(
     """Open a session with a TOTP code of a step later than any accepted before (a code is
     good once) or an unspent recovery code; otherwise record the failure."""
     _exists(state)
-    _not_suspended(state)
     if not state.two_factor:
         raise TwoFactorState("two-factor authentication is not enabled")
     fresh = [s for s in steps if s > state.totp_last_step]
@@ -475,7 +480,7 @@ def decide_refresh(
     now: datetime,
 ) -> Verdict:
     session = state.sessions.get(session_id)
-    if not state.exists or session is None or state.suspended:
+    if not state.exists or session is None:
         raise InvalidRefreshToken()
     if msgspec_compare(session.refresh_hash, presented_hash):
         return Verdict(
@@ -618,31 +623,6 @@ def decide_role(
     if role not in state.roles:
         return []
     return [RoleRevoked(user_id=user_id, role=role, revoked_by=by, reason=reason, revoked_at=now)]
-
-
-def decide_suspension(
-    state: AccountState, *, user_id: str, suspend: bool, by: str, reason: str, now: datetime
-) -> list[Event]:
-    """Suspending ends every session in the same commit: the person is out at once."""
-    _exists(state)
-    if suspend == state.suspended:
-        return []
-    if not suspend:
-        return [
-            AccountUnsuspended(
-                user_id=user_id, unsuspended_by=by, reason=reason, unsuspended_at=now
-            )
-        ]
-    events: list[Event] = [
-        AccountSuspended(user_id=user_id, suspended_by=by, reason=reason, suspended_at=now)
-    ]
-    events += [
-        SessionRevoked(
-            user_id=user_id, session_id=sid, reason="suspended", revoked_by=by, revoked_at=now
-        )
-        for sid in state.sessions
-    ]
-    return events
 
 
 def decide_erase(

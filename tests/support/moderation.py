@@ -60,14 +60,19 @@ async def moderate_comment(
 
 
 #: The reactors that carry out moderation events, each in the context owning the targets.
-REACTORS = ("posts_on_moderation", "chat_on_moderation", "media_on_moderation")
+REACTORS = (
+    "posts_on_moderation",
+    "chat_on_moderation",
+    "media_on_moderation",
+    "accounts_on_moderation",
+)
 
 
 async def carried_out(platform: Any, position: str, timeout: float = 15.0) -> str:
     """Wait until every context's reactor has carried out every moderation event up to
     `position` (their consumers' ack floors), then until the read models of posts, comments,
-    messages and notifications have applied what they wrote; the CONTENT head position, for
-    `Quark-After`."""
+    messages, media, notifications and accounts (profiles, activity, security log) have
+    applied what they wrote; the CONTENT head position, for `Quark-After`."""
     import asyncio
     import time
 
@@ -89,5 +94,8 @@ async def carried_out(platform: Any, position: str, timeout: float = 15.0) -> st
     for projection in ("chat", "live", "notifications"):
         await platform.wait(projection, chat)
     await platform.wait("media", await head_position(platform.infra, "MEDIA"))
+    accounts = await head_position(platform.infra, "ACCOUNTS")
+    for projection in ("profiles", "activity", "security_log"):
+        await platform.wait(projection, accounts)
     await platform.wait("notifications", position)
     return head

@@ -16,8 +16,8 @@ import pytest
 from core.settings import Settings
 from core.tokens import TokenService
 from edge.auth import TOKENS
+from handlers.accounts.common import services
 from handlers.accounts.events import AccountRegistered, LoginLockedOut, PhoneClaimed
-from handlers.accounts.procedures import services
 from tests.support.identity import PASSWORD, IdentityClient, new_phone
 from tests.support.log import head_position, next_event, stored_messages, stream_head
 from tests.support.platform import Platform

@@ -57,17 +57,24 @@ async def test_an_admin_grants_revokes_suspends_and_lifts(
     )
     assert status == 200 and revoked["roles"] == ["user"]
 
-    # Suspension: the token stops working on the next request, sign-in is refused.
+    # Suspension: the token stops working on the next request; signing in gives only a
+    # restricted session, refused (403 account-suspended) beyond what it may still do.
     status, _ = await client.get("/v1/auth/sessions", target["access_token"])
     assert status == 200
     status, suspended = await client.call(
         "POST", f"/v1/admin/users/{uid}/suspend", token, {"reason": "spam"}
     )
     assert status == 200 and suspended["suspended"] is True
+    assert suspended["suspended_until"] is None  # indefinitely
     status, _ = await client.get("/v1/auth/sessions", target["access_token"])
     assert status == 401
-    status, refused = await client.log_in(target["phone"])
+    status, restricted = await client.log_in(target["phone"])
+    assert status == 200 and restricted["restricted"] is True
+    status, refused = await client.get("/v1/notifications", restricted["access_token"])
     assert status == 403 and refused["type"] == "quark:account-suspended"
+    assert refused["suspended_until"] is None
+    status, _ = await client.get("/v1/auth/sessions", restricted["access_token"])
+    assert status == 200
     status, _, _ = await client.post("/v1/auth/refresh", {"refresh_token": target["refresh_token"]})
     assert status == 401
     status, listed = await client.get(

@@ -18,7 +18,7 @@ from hub.registry import gather_replies
 from station.catalogue import modules as station_modules
 from station.runner import Workers
 from tests.e2e.hub.conftest import bearer
-from tests.support.identity import WithRole
+from tests.support.identity import IdentityClient, WithRole
 from tests.support.platform import Platform
 
 SCHEMAS = Path(__file__).parents[2] / "support" / "schemas" / "micro" / "v1"
@@ -117,6 +117,25 @@ async def test_only_admins_see_the_station(hub: aiohttp.ClientSession, with_role
                 assert r.status == 403, (role, path)
     async with hub.get("/v1/hub/services", headers={"Authorization": "Bearer nonsense"}) as r:
         assert r.status == 401
+
+
+async def test_a_suspended_admin_sees_nothing(
+    hub: aiohttp.ClientSession, client: IdentityClient, with_role: WithRole
+) -> None:
+    """Their restricted session (a suspended person's) reaches only what they may still do
+    on the platform, and nothing here."""
+    suspended, admin = await with_role("admin"), await with_role("admin")
+    status, _ = await client.call(
+        "POST",
+        f"/v1/admin/users/{suspended['user_id']}/suspend",
+        admin["access_token"],
+        {"reason": "r"},
+    )
+    assert status == 200
+    status, restricted = await client.log_in(suspended["phone"])
+    assert status == 200 and restricted["restricted"] is True
+    async with hub.get("/v1/hub/services", headers=bearer(restricted)) as r:
+        assert r.status == 403
 
 
 async def test_the_hub_port_is_a_setting(platform: Platform) -> None:

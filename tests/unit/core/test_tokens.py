@@ -139,6 +139,23 @@ async def test_an_issued_token_verifies_with_a_stock_jwt_client_and_the_publishe
     assert payload["sub"] == user
 
 
+async def test_a_suspended_accounts_token_says_restricted_and_until_when(
+    service: TokenService, now: int
+) -> None:
+    token, _ = service.issue(new_id(), new_id(), ["user"], now, restricted=True)
+    got = await service.verify(token, now)
+    assert (got.restricted, got.suspended_until) == (True, None)  # indefinitely
+    token, _ = service.issue(
+        new_id(), new_id(), ["user"], now, restricted=True, suspended_until=now + 60
+    )
+    got = await service.verify(token, now)
+    assert (got.restricted, got.suspended_until) == (True, now + 60)
+    # Other tokens carry neither claim, and an end means nothing without `restricted`.
+    token, _ = service.issue(new_id(), new_id(), ["user"], now, suspended_until=now + 60)
+    payload = jwt.decode(token, options={"verify_signature": False})
+    assert "restricted" not in payload and "suspended_until" not in payload
+
+
 def test_every_token_gets_its_own_jti(service: TokenService, now: int) -> None:
     user, session = new_id(), new_id()
     first, _ = service.issue(user, session, [], now)

@@ -94,6 +94,30 @@ def test_the_problem_schema_is_the_shape_of_real_problems() -> None:
     assert set(field["required"]) == {"field", "message"}
 
 
+def test_a_restricted_session_reaches_only_what_a_suspended_person_may_still_do() -> None:
+    """The allowlist of a suspended account's session; every other token route documents
+    403 `account-suspended`."""
+    open_to_suspended = {(r.method, r.path) for r in all_routes() if r.while_suspended}
+    assert open_to_suspended == {
+        ("GET", "/v1/me"),
+        ("GET", "/v1/me/moderation"),
+        ("POST", "/v1/moderation/appeals"),
+        ("GET", "/v1/moderation/appeals/{appeal_id}"),
+        ("GET", "/v1/me/export"),
+        ("DELETE", "/v1/me"),
+        ("GET", "/v1/auth/sessions"),
+        ("DELETE", "/v1/auth/sessions/{session_id}"),
+        ("POST", "/v1/auth/logout"),
+    }
+    for name, op in OPERATIONS:
+        method, path = name.split(" ", 1)
+        if "security" not in op:
+            continue
+        refused = "403" in op["responses"] and "quark:account-suspended" in problem_types(op, 403)
+        assert refused == ((method, path) not in open_to_suspended), name
+        assert op.get("x-while-suspended", False) == ((method, path) in open_to_suspended), name
+
+
 #: Reached, but not followed: an optional token is checked by `principal` only when sent.
 LEAVES = {"edge.auth.optional_principal"}
 
