@@ -278,4 +278,3 @@ async def hourly_counts(conn: Conn, since: datetime) -> dict[tuple[datetime, str
         "SELECT hour, metric, count FROM stats.hourly_counts WHERE hour >= $1", since
     )
     return {(r["hour"], r["metric"]): int(r["count"]) for r in records}
-

@@ -37,7 +37,5 @@ async def test_what_people_did_this_hour(
         after["posts"] == before["posts"] + 2 and after["sign_ups"] == before["sign_ups"] + 1
     )
     for bad in ("0", "169", "x"):
-        async with hub.get(
-            "/v1/hub/analytics", params={"hours": bad}, headers=bearer(admin)
-        ) as r:
+        async with hub.get("/v1/hub/analytics", params={"hours": bad}, headers=bearer(admin)) as r:
             assert r.status == 422
