@@ -1,6 +1,6 @@
 """The kernel benchmark: `python -m bench kernel [--quick]`.
 
-Four figures, each printed beside a ceiling (or floor) measured in the same run
+Five figures, each printed beside a ceiling (or floor) measured in the same run
 (`bench/ceilings.py`), with the target from the design and whether it is met:
 
 1. **Commands/s and latency through `POST /v1/posts`** with 1 and 64 concurrent clients.
@@ -25,6 +25,8 @@ Four figures, each printed beside a ceiling (or floor) measured in the same run
 4. **Loading a 100-event aggregate**: one post with 1 `PublishPost` and 99 `EditPost`
    commits through `core.bus.execute`, then `EventStore.load` repeated with snapshots off
    (the figure) and on (an extra).
+5. **The hub's cost** (`bench/hub_cost.py`): figure 1's 64-client rate in alternating rounds
+   without the hub and with it running and one dashboard open.
 
 While figure 1 runs with 64 clients, the CPU time of every process we started (and of the
 whole machine) is sampled from /proc, and divided by the command rate: the CPU each process
@@ -68,6 +70,7 @@ from bench.environment import (
     access_tokens,
     set_up,
 )
+from bench.hub_cost import hub_cost_figure, hub_cost_text
 from bench.loadgen import (
     LoopResult,
     bearer_headers,
@@ -685,6 +688,9 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
             async with aiohttp.ClientSession() as session:
                 await wait_platform(platform, session, infra.nc, tokens[0])
             commands, cores = await commands_figure(platform, sizes, tokens, platform.pids(), say)
+            hub = await hub_cost_figure(
+                platform, tokens, setup.tokens, HTTP_BODY, sizes.http_seconds / 2, say
+            )
             lag = await lag_figure(platform, infra.nc, positions, sizes, tokens, say)
             overload = await overload_figure(
                 platform, infra.store, sizes, tokens, commands[64].per_s, say
@@ -695,9 +701,11 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
             replayed = await replay_figure(infra, backends, sizes, say)
             aggregate = await load_figure(infra, backends.nats_url, sizes, say)
             say("cleaning up")
-    return assemble(
+    result = assemble(
         sizes, quick, backends, ceiling, commands, cores, lag, overload, replayed, aggregate
     )
+    result["hub_cost"] = hub
+    return result
 
 
 def assemble(
@@ -995,6 +1003,7 @@ def details_text(result: dict[str, Any]) -> str:
         f"JetStream publish: 1 publisher p50 {d['jetstream_publish_1']['p50_ms']} ms; "
         f"64 publishers p50 {d['jetstream_publish_64']['p50_ms']} ms, "
         f"p99 {d['jetstream_publish_64']['p99_ms']} ms",
+        *([hub_cost_text(result["hub_cost"])] if "hub_cost" in result else []),
         *footer(result),
     ]
     return "\n".join(lines)
