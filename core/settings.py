@@ -123,10 +123,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: A read model further behind than either is degraded (events; seconds).
     hub_lag_degraded_events: int = 1_000
     hub_lag_degraded_seconds: float = 10.0
-    #: Optional modules this station runs (comma-separated names from the catalogue in
-    #: `station/catalogue.py`; `link-preview` is in Node.js): the hub expects them and
-    #: `quark up` starts them. Empty: none (the in-process test platform runs none).
-    optional_modules: str = "link-preview"
+    #: Optional modules this station runs without (comma-separated names from the catalogue
+    #: in `station/catalogue.py`, such as `link-preview`, in Node.js): the hub does not
+    #: expect them and `quark up` does not start them. Empty: every one runs.
+    without_modules: str = ""
     #: Networks (comma-separated CIDRs) the link-preview module may fetch pages from. Empty:
     #: public addresses only, plus loopback in dev and test; never private ranges.
     link_preview_networks: str = ""
@@ -222,8 +222,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             self.link_preview_network_list()
         except ValueError as exc:
             raise ValueError(f"`link_preview_networks`: {exc}") from None
-        if any(not re.fullmatch(r"[a-z0-9][a-z0-9-]*", m) for m in self.optional_module_names()):
-            raise ValueError("`optional_modules`: names such as link-preview, comma-separated")
+        if any(not re.fullmatch(r"[a-z0-9][a-z0-9-]*", m) for m in self.without_module_names()):
+            raise ValueError("`without_modules`: names such as link-preview, comma-separated")
 
     def with_(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)
@@ -250,8 +250,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
                 raise ValueError(f"{part!r} is not a network such as 127.0.0.0/8")
         return [ipaddress.ip_network(part, strict=False) for part in parts]
 
-    def optional_module_names(self) -> list[str]:
-        return [part.strip() for part in self.optional_modules.split(",") if part.strip()]
+    def without_module_names(self) -> list[str]:
+        return [part.strip() for part in self.without_modules.split(",") if part.strip()]
 
     def cors_origin_list(self) -> list[str]:
         """The CORS origins, each exactly as a browser sends it in `Origin`.
