@@ -3,13 +3,15 @@ is given: the settings it reads, nothing else (secrets stay with the Python modu
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from core.errors import ConfigError
 from core.settings import Settings
 from handlers import contexts, served_by
-from station.catalogue import OPTIONAL, modules, running_optional
-from station.process_modules import child_environment
+from station.catalogue import OPTIONAL, ProcessModule, modules, running_optional
+from station.process_modules import ModuleProcess, child_environment
 
 
 def test_a_context_served_in_another_language_is_that_modules_not_a_python_handlers() -> None:
@@ -45,3 +47,22 @@ def test_a_child_gets_the_settings_it_reads_and_no_secret(monkeypatch: pytest.Mo
         "QUARK_LINK_PREVIEW_NETWORKS": "127.0.0.0/8",
     }
     assert env["PATH"] == "/usr/bin"
+
+
+def test_a_module_that_cannot_start_here_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    settings = Settings(env="test")
+    child = ModuleProcess("link-preview", OPTIONAL["link-preview"], settings)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node here
+    assert child.problem() == "`node` is not on PATH"
+    elsewhere = ProcessModule(
+        kind="handler",
+        directory=str(tmp_path / "module"),
+        command=("sh", "main.sh"),
+        installed="node_modules",
+        install="npm ci",
+    )
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    problem = ModuleProcess("x", elsewhere, settings).problem()
+    assert problem is not None and "is not installed: run `npm ci` there" in problem
