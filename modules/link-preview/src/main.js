@@ -35,6 +35,11 @@ async function main() {
     return 3;
   }
   const module = await new LinkPreviewModule(nc, settings, log).start();
+  let stopRequested;
+  const stopped = new Promise((resolve) => {
+    stopRequested = resolve;
+  });
+  module.listenForControl(() => stopRequested("control"));
   (async () => {
     for await (const status of nc.status()) {
       if (status.type === "disconnect" || status.type === "reconnect") {
@@ -42,11 +47,10 @@ async function main() {
       }
     }
   })().catch(() => {});
-  await new Promise((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
-  });
-  log.info("stopping");
+  process.once("SIGTERM", () => stopRequested("SIGTERM"));
+  process.once("SIGINT", () => stopRequested("SIGINT"));
+  const reason = await stopped;
+  log.info("stopping", { reason });
   await module.stop();
   await nc.drain().catch(() => {});
   log.info("stopped");

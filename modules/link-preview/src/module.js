@@ -42,7 +42,10 @@ const MAX_URL = 2048;
 
 const VERSION = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version;
 //: One id per process, like core/modules.py PROCESS_ID.
-const PROCESS_ID = crypto.randomBytes(6).toString("hex");
+export const PROCESS_ID = crypto.randomBytes(6).toString("hex");
+//: Where the station's manager asks a process which modules it runs and stops one
+//: (station/control.py): `quark stop link-preview`, `quark restart --rolling`, `quark scale`.
+export const CONTROL_SUBJECT = `quark.control.${PROCESS_ID}`;
 const PROCESS_STARTED = new Date().toISOString();
 
 /** The metadata every Quark micro service carries (string values only). */
@@ -118,6 +121,45 @@ export class LinkPreviewModule {
     this.inFlight = new Set();
     this.outcomes = {};
     this.service = null;
+    this.control = null;
+  }
+
+  /** Answer the manager on this process's control subject; `onEmpty` runs once the module
+   * has stopped on its request (the process then exits, as `quark run` does). */
+  listenForControl(onEmpty) {
+    const state = () => ({ process: PROCESS_ID, pid: process.pid, modules: this.service ? [MODULE] : [] });
+    const reply = (msg, body) => {
+      msg.respond(JSON.stringify(body));
+      this.nc.flush().catch(() => {});
+    };
+    this.control = this.nc.subscribe(CONTROL_SUBJECT, {
+      callback: (err, msg) => {
+        if (err) return;
+        let request;
+        try {
+          request = JSON.parse(new TextDecoder().decode(msg.data));
+        } catch (error) {
+          reply(msg, { error: `bad request: ${error.message}` });
+          return;
+        }
+        if (request?.op === "modules") {
+          reply(msg, state());
+        } else if (request?.op === "stop" && request.module) {
+          if (request.module !== MODULE || !this.service) {
+            reply(msg, { ...state(), stopped: false });
+            return;
+          }
+          // Answer once drained: the manager counts the instance gone only then.
+          this.stop().then(() => {
+            this.log.info("control_stop", { module: MODULE });
+            reply(msg, { ...state(), stopped: true });
+            onEmpty();
+          });
+        } else {
+          reply(msg, { error: `unknown operation ${JSON.stringify(request?.op)}` });
+        }
+      },
+    });
   }
 
   get instance() {

@@ -29,11 +29,12 @@ from handlers.links.commands import PreviewLink
 from handlers.links.errors import LinkNotAllowed, LinkTimedOut, LinkUnreachable
 from handlers.links.events import LinkPreviewed
 from handlers.links.urls import normalise_url, preview_id
-from hub.registry import gather_replies
+from hub.registry import discover, gather_replies
 from station.catalogue import OPTIONAL
 from station.process_modules import ModuleProcess
 from tests.e2e.hub.conftest import bearer
 from tests.e2e.hub.test_discovery import validator
+from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient
 from tests.support.link_preview import Pages, link_preview, local_pages
 from tests.support.platform import Platform
@@ -325,6 +326,53 @@ async def test_the_node_module_answers_the_micro_protocol_as_its_schemas_say(
             str(module.pid),
         )
         assert meta["host"] and meta["process"] and meta["started"]
+
+
+async def test_the_manager_scales_restarts_stops_and_starts_the_node_module(
+    platform: Platform,
+    module: ModuleProcess,
+    pages: Pages,
+    person: dict[str, Any],
+    http: aiohttp.ClientSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from station.control import ProcessControl
+    from station.supervisor import Supervisor
+
+    control = ProcessControl(platform.infra.nc, platform.workers)
+    await control.start()
+    manager = Supervisor(platform.infra.nc, settings)
+    await manager.start()
+    use_settings(monkeypatch, settings)
+
+    async def instances() -> list[Any]:
+        return [i for i in await discover(platform.infra.nc) if i.module == "link-preview"]
+
+    async def previewed() -> int:
+        status, _, _ = await post_preview(http, person["access_token"], pages.url("/article"))
+        return status
+
+    try:
+        assert [i.pid for i in await instances()] == [module.pid]
+        assert await run_quark("scale", "link-preview", "2") == 0
+        both = await instances()
+        assert len(both) == 2 and len({i.pid for i in both}) == 2
+        assert [await previewed() for _ in range(4)] == [201] * 4  # either one answers
+        assert await run_quark("restart", "link-preview", "--rolling") == 0
+        after = await instances()
+        assert len(after) == 2 and not {i.id for i in after} & {i.id for i in both}
+        # The one quark up started stopped when asked (exit 0), and stays stopped.
+        assert module.pid is None and module.restarts == 0
+        assert await run_quark("stop", "link-preview") == 0
+        assert await instances() == []
+        assert await previewed() == 503  # no handler: the bus says so
+        assert await run_quark("start", "link-preview") == 0
+        assert len(await instances()) == 1
+        assert await previewed() == 201
+    finally:
+        await manager.stop()
+        await control.stop()
 
 
 async def test_quark_up_starts_the_node_module_and_stops_it(
