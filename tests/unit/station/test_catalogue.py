@@ -66,3 +66,14 @@ def test_a_module_that_cannot_start_here_says_why(
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     problem = ModuleProcess("x", elsewhere, settings).problem()
     assert problem is not None and "is not installed: run `npm ci` there" in problem
+
+
+def test_compose_commands_name_a_module_in_another_language_by_its_service() -> None:
+    from station.manage import compose_equivalent
+
+    assert compose_equivalent("restart", "link-preview", None, False) == [
+        "docker compose restart link-preview"
+    ]
+    assert compose_equivalent("stop", "posts", None, False) == [
+        "docker compose stop handlers-posts"
+    ]
