@@ -19,7 +19,7 @@ async function main() {
     }
     throw err;
   }
-  const log = createLogger(settings.logLevel);
+  const log = createLogger(settings.logLevel, { module: MODULE });
   let nc;
   try {
     nc = await connect({
@@ -34,6 +34,7 @@ async function main() {
     log.error("nats_unreachable", { servers: settings.natsUrls, error: String(err) });
     return 3;
   }
+  log.shipTo(nc);
   const module = await new LinkPreviewModule(nc, settings, log).start();
   let stopRequested;
   const stopped = new Promise((resolve) => {
@@ -52,8 +53,9 @@ async function main() {
   const reason = await stopped;
   log.info("stopping", { reason });
   await module.stop();
-  await nc.drain().catch(() => {});
   log.info("stopped");
+  log.shipTo(null);
+  await nc.drain().catch(() => {});
   return 0;
 }
 

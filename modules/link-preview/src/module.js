@@ -204,7 +204,6 @@ export class LinkPreviewModule {
       },
     });
     this.log.info("module_started", {
-      module: MODULE,
       instance: id,
       pid: process.pid,
       subjects: [`cmd.${CONTEXT}.PreviewLink`],

@@ -94,7 +94,11 @@ async def test_a_link_is_previewed_by_the_node_module_and_read_back_after_its_po
     # Spelled loosely: the same link as its normalised form.
     asked = pages.url("/article#comments").replace("http://", "HTTP://")
     url = normalise_url(asked)
-    status, body, headers = await post_preview(http, person["access_token"], asked)
+    logs = await platform.infra.nc.subscribe("quark.logs.link-preview")
+    trace = f"trace-{new_id()}"
+    status, body, headers = await post_preview(
+        http, person["access_token"], asked, **{"X-Correlation-Id": trace}
+    )
     assert status == 201, body
     assert body["url"] == url == pages.url("/article")
     assert body["title"] == "Quark & the log"  # og:title, the entity decoded
@@ -113,11 +117,19 @@ async def test_a_link_is_previewed_by_the_node_module_and_read_back_after_its_po
     assert (envelope.aggregate.type, envelope.aggregate.id) == ("links.preview", preview_id(url))
     assert envelope.actor == person["user_id"]
     assert uuid.UUID(envelope.id).version == 7
-    assert uuid.UUID(envelope.causation_id) and envelope.correlation_id
+    assert uuid.UUID(envelope.causation_id) and envelope.correlation_id == trace
     assert envelope.occurred_at.tzinfo is not None
     assert isinstance(recorded.event, LinkPreviewed)
     assert recorded.event.title == "Quark & the log" and recorded.event.final_url == url
     assert f"{STREAM}:{recorded.seq}" == body["position"]
+    # Its log lines go where the Python modules' go, with the request's correlation id.
+    while True:
+        line = json.loads((await logs.next_msg(timeout=5)).data)
+        if line["event"] == "command_handled" and line.get("correlation_id") == trace:
+            break
+    assert (line["module"], line["outcome"], line["pid"]) == ("link-preview", "ok", module.pid)
+    assert line["command_id"] == envelope.causation_id
+    await logs.unsubscribe()
 
     # The read model answers after the position, whichever spelling is asked for.
     async with http.get(
