@@ -22,12 +22,18 @@ from core.projection import PgProjection
 from handlers.links.events import LinkPreviewed
 
 
-class PreviewRow(msgspec.Struct, frozen=True):
+class LinkPreview(msgspec.Struct, frozen=True):
+    """What a page says about itself (the latest preview of a link); a field the page does
+    not give is null. Also the answer of `GET /v1/link-previews`."""
+
+    #: The link, normalised.
     url: str
+    #: Where the page was after redirects.
     final_url: str
     title: str | None
     description: str | None
     site_name: str | None
+    #: The page's preview image (never fetched by the platform: clients load it, or not).
     image: str | None
     fetched_at: datetime
 
@@ -83,11 +89,11 @@ class LinkPreviewsProjection(PgProjection):
 # -- queries (the read side: plain SQL returning Structs) --------------------------------
 
 
-async def get_preview(conn: asyncpg.Connection | asyncpg.Pool, url: str) -> PreviewRow | None:
+async def get_preview(conn: asyncpg.Connection | asyncpg.Pool, url: str) -> LinkPreview | None:
     """The latest preview of `url` (normalised), or None when there is none yet."""
     record = await conn.fetchrow(
         """SELECT url, final_url, title, description, site_name, image, fetched_at
            FROM link_previews.link_previews WHERE url = $1""",
         url,
     )
-    return PreviewRow(*record.values()) if record else None
+    return LinkPreview(*record.values()) if record else None

@@ -10,7 +10,6 @@ per person (`QUARK_LIMIT_LINK_PREVIEWS`).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -33,6 +32,7 @@ from handlers.links.errors import (
 )
 from handlers.links.urls import normalise_url
 from projections import link_previews as model
+from projections.link_previews import LinkPreview
 
 PROJECTION = model.LinkPreviewsProjection.name
 #: A URL at its longest, every character escaped in JSON.
@@ -50,22 +50,7 @@ class PreviewLinkBody(msgspec.Struct, forbid_unknown_fields=True):
     ]
 
 
-class LinkPreview(msgspec.Struct):
-    """What a page says about itself; a field the page does not give is null."""
-
-    #: The link, normalised.
-    url: str
-    #: Where the page was after redirects.
-    final_url: str
-    title: str | None
-    description: str | None
-    site_name: str | None
-    #: The page's preview image (never fetched by the platform: clients load it, or not).
-    image: str | None
-    fetched_at: datetime
-
-
-class LinkPreviewResult(LinkPreview):
+class LinkPreviewResult(LinkPreview, frozen=True):
     """The preview just made, with the position of its commit (also in `Quark-Position`)."""
 
     position: str
@@ -117,7 +102,7 @@ async def read_preview(request: web.Request) -> web.Response:
     row = await model.get_preview(infra(request).pool, url)
     if row is None:
         raise LinkPreviewNotFound()
-    return _json(200, LinkPreview(**msgspec.structs.asdict(row)))
+    return _json(200, row)
 
 
 _URL_PARAM = Param(

@@ -100,10 +100,16 @@ export function decodePreviewLink(data) {
   return { url };
 }
 
-/** The preview an earlier commit of this command recorded (its first LinkPreviewed). */
-function recordedPreview(data) {
-  const event = decodeCommit(data).find((e) => e.type === EVENT);
-  return event ? event.payload : null;
+/** The answer to a retry of a command that already committed: as the first time, from the
+ * preview its commit recorded. */
+function duplicateReply(loaded, aggregateId) {
+  const event = decodeCommit(loaded.earlier.data).find((e) => e.type === EVENT);
+  return okReply({
+    position: formatPosition(loaded.stream, loaded.earlier.seq),
+    aggregateId,
+    duplicate: true,
+    result: event ? event.payload : null,
+  });
 }
 
 export class LinkPreviewModule {
@@ -298,15 +304,7 @@ export class LinkPreviewModule {
     const id = previewId(url);
     const subject = subjectOf(AGGREGATE, id);
     let loaded = await this.store.load(subject, commandId);
-    if (loaded.earlier) {
-      // A retry of a command that already committed: answer as the first time.
-      return okReply({
-        position: formatPosition(loaded.stream, loaded.earlier.seq),
-        aggregateId: id,
-        duplicate: true,
-        result: recordedPreview(loaded.earlier.data),
-      });
-    }
+    if (loaded.earlier) return duplicateReply(loaded, id);
     const budget = deadlineMs === null ? TIMEOUT_MS : deadlineMs - Date.now() - DEADLINE_MARGIN_MS;
     const page = await fetchPage(url, { allowed: this.allowed, timeoutMs: Math.min(budget, TIMEOUT_MS) });
     const preview = extractPreview(decodeHtml(page.body, page.charset), page.finalUrl);
@@ -332,14 +330,7 @@ export class LinkPreviewModule {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
       if (attempt > 0) {
         loaded = await this.store.load(subject, commandId);
-        if (loaded.earlier) {
-          return okReply({
-            position: formatPosition(loaded.stream, loaded.earlier.seq),
-            aggregateId: id,
-            duplicate: true,
-            result: recordedPreview(loaded.earlier.data),
-          });
-        }
+        if (loaded.earlier) return duplicateReply(loaded, id);
       }
       try {
         const ack = await this.store.append(subject, loaded.seq, events, { commandId, correlationId });

@@ -326,6 +326,8 @@ async def test_every_command_route_answers_its_position(
 
     # Moderation: a report of a person, and a moderator (here an admin) taking the case.
     reported = await people.sign_up()
+    # Someone else's sign-up: the admin's reads do not wait for it by themselves.
+    await platform.wait("profiles", reported["position"])
     filed = await r.call(
         "POST",
         "/v1/reports",
