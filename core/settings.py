@@ -123,6 +123,13 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: A read model further behind than either is degraded (events; seconds).
     hub_lag_degraded_events: int = 1_000
     hub_lag_degraded_seconds: float = 10.0
+    #: Optional modules this station runs without (comma-separated names from the catalogue
+    #: in `station/catalogue.py`, such as `link-preview`, in Node.js): the hub does not
+    #: expect them and `quark up` does not start them. Empty: every one runs.
+    without_modules: str = ""
+    #: Networks (comma-separated CIDRs) the link-preview module may fetch pages from. Empty:
+    #: public addresses only, plus loopback in dev and test; never private ranges.
+    link_preview_networks: str = ""
     #: Redis key prefix, so tests and several deployments can share one Redis.
     redis_prefix: str = "quark:"
     #: File holding the secret key (cursor signing, later tokens). Required in production;
@@ -161,6 +168,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Reports one person may file (`POST /v1/reports`): enough for a bad day, too few to
     #: flood the moderators' queue.
     limit_reports: str = "30/h"
+    #: Link previews one person may ask for (`POST /v1/link-previews`): each fetches a page.
+    limit_link_previews: str = "60/h"
     #: The weighted count of distinct reporters (`core.moderation.reporter_weight`: 1 for a
     #: month-old account with no history) at which reported content is hidden pending
     #: review; 0: never.
@@ -203,11 +212,18 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             "limit_sms_per_ip",
             "limit_auth_per_ip",
             "limit_reports",
+            "limit_link_previews",
         ):
             try:
                 Rule.parse(name, getattr(self, name))
             except ValueError as exc:
                 raise ValueError(f"`{name}`: {exc}") from None
+        try:
+            self.link_preview_network_list()
+        except ValueError as exc:
+            raise ValueError(f"`link_preview_networks`: {exc}") from None
+        if any(not re.fullmatch(r"[a-z0-9][a-z0-9-]*", m) for m in self.without_module_names()):
+            raise ValueError("`without_modules`: names such as link-preview, comma-separated")
 
     def with_(self, **changes: object) -> Settings:
         return msgspec.structs.replace(self, **changes)
@@ -218,6 +234,24 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             for part in self.trusted_proxies.split(",")
             if part.strip()
         ]
+
+    def link_preview_network_list(
+        self,
+    ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The networks link previews may reach (empty: the module's default policy).
+
+        Raises:
+            ValueError: for anything but `address[/prefix length]` (the module, in Node.js,
+                reads the same variable and knows no netmask form).
+        """
+        parts = [part.strip() for part in self.link_preview_networks.split(",") if part.strip()]
+        for part in parts:
+            if not re.fullmatch(r"[0-9A-Fa-f:.]+(/[0-9]{1,3})?", part):
+                raise ValueError(f"{part!r} is not a network such as 127.0.0.0/8")
+        return [ipaddress.ip_network(part, strict=False) for part in parts]
+
+    def without_module_names(self) -> list[str]:
+        return [part.strip() for part in self.without_modules.split(",") if part.strip()]
 
     def cors_origin_list(self) -> list[str]:
         """The CORS origins, each exactly as a browser sends it in `Origin`.

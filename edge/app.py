@@ -138,6 +138,7 @@ def all_routes() -> list[Route]:
         chat_state,
         comments,
         health,
+        link_previews,
         live,
         media,
         moderation,
@@ -175,6 +176,7 @@ def all_routes() -> list[Route]:
         *timelines.ROUTES,
         *media.ROUTES,
         *notifications.ROUTES,
+        *link_previews.ROUTES,
         *live.ROUTES,
     ]
 

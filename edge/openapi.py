@@ -68,6 +68,7 @@ _ERROR_TEXT = {
     422: "Invalid input",
     429: "Too many requests",
     503: "Overloaded, a dependency is unavailable, or the read model has not caught up",
+    504: "An upstream (a linked page) did not answer in time",
 }
 
 _STRING = {"type": "string"}

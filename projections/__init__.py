@@ -12,6 +12,7 @@ def projections() -> dict[str, Projection]:
     from projections.chat import ChatProjection
     from projections.comments import CommentsProjection
     from projections.follows import FollowsProjection
+    from projections.link_previews import LinkPreviewsProjection
     from projections.live import LiveProjection
     from projections.media import MediaProjection
     from projections.moderation import ModerationProjection
@@ -42,5 +43,6 @@ def projections() -> dict[str, Projection]:
         LiveProjection(),
         ModerationProjection(),
         StatsProjection(),
+        LinkPreviewsProjection(),
     ]
     return {p.name: p for p in items}

@@ -299,9 +299,37 @@ async def _open(settings: Settings, stack: AsyncExitStack, name: str):
     return await open_infra(settings, stack, all_events(), name=name)
 
 
+def _startable(settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """The settings without the optional modules that cannot start here (the hub then
+    does not expect them), and why each of those cannot."""
+    from station.catalogue import running_optional
+    from station.process_modules import process_modules
+
+    without = settings.without_module_names()
+    problems = {
+        child.name: problem
+        for child in process_modules(running_optional(without), settings)
+        if (problem := child.problem()) is not None
+    }
+    return settings.with_(without_modules=",".join([*without, *problems])), problems
+
+
+def _say_not_started(problems: dict[str, str]) -> None:
+    from station.catalogue import OPTIONAL
+
+    for name, problem in problems.items():
+        print(
+            f"  {name}: not started: {problem}. Its commands answer 503 until it runs "
+            f"({OPTIONAL[name].directory}, {' '.join(OPTIONAL[name].command)}); "
+            f"QUARK_WITHOUT_MODULES={name} leaves it out.",
+            file=sys.stderr,
+        )
+
+
 async def cmd_up(settings: Settings) -> int:
     from handlers import contexts
     from projections import projections
+    from station.catalogue import running_optional
     from station.runner import Workers, install_signal_handlers, serve_until_stopped
 
     stop = asyncio.Event()
@@ -311,6 +339,7 @@ async def cmd_up(settings: Settings) -> int:
         settings = await start_embedded(settings, stack)
         if not await apply_streams(settings):
             return 1
+        settings, problems = _startable(settings)
         infra = await _open(settings, stack, "quark-up")
         _remember_servers(settings, stack)
         workers = Workers(infra)
@@ -318,6 +347,14 @@ async def cmd_up(settings: Settings) -> int:
         await workers.start_projections(projections())
         await workers.start_edge(settings.http_host, settings.http_port)
         await workers.start_hub(settings.hub_host, settings.hub_port)
+        optional = running_optional(settings.without_module_names())
+        problems.update(await workers.start_process_modules(optional))
+        _say_not_started(problems)
+        children = "".join(
+            f"  {c.name:<10} pid {c.pid}: {' '.join(c.module.command)} in {c.module.directory}\n"
+            for c in workers.children
+            if c.name not in problems
+        )
         # The manager's hands: `quark start|stop|restart|scale` from another terminal.
         from station.control import ProcessControl
         from station.supervisor import Supervisor, allow_edge_handover
@@ -344,7 +381,7 @@ async def cmd_up(settings: Settings) -> int:
             f"\nquark is up:\n  API        {base}/v1/posts\n  API docs   {base}/docs\n"
             f"  OpenAPI    {base}/openapi.json\n  health     {base}/readyz\n"
             f"  metrics    {base}/metrics\n  sign-up    POST {base}/v1/auth/phone/start\n"
-            f"  hub        {workers.hub_url}/ (the dashboard; admins sign in)\n"
+            f"  hub        {workers.hub_url}/ (the dashboard; admins sign in)\n{children}"
             f"  SMS codes  {sms}\n  media      {media}\n  NATS       {settings.nats_url}\n"
             f"  PostgreSQL {settings.database_url}\n  Redis      {settings.redis_url}\n"
             "Press Ctrl-C to stop.",
@@ -417,7 +454,7 @@ def _require_external(settings: Settings) -> Settings:
 
 
 async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
-    from handlers import contexts
+    from handlers import contexts, served_by
     from projections import projections
     from station.runner import Workers, install_signal_handlers, serve_until_stopped
 
@@ -437,6 +474,11 @@ async def cmd_run(settings: Settings, kind: str, name: str | None) -> int:
     for one in names if kind in ("handler", "projection", "worker") else []:
         if one not in known:
             raise ConfigError(f"no {kind} named {one!r}; known: {', '.join(sorted(known))}")
+        if kind == "handler" and (elsewhere := served_by(known[one])) is not None:
+            raise ConfigError(
+                f"the {one} context's commands are served by the {elsewhere} module "
+                f"(modules/{elsewhere}, not Python): run it there, or as its compose service"
+            )
     stop = asyncio.Event()
     started = install_signal_handlers(stop)
     async with AsyncExitStack() as stack:

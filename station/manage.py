@@ -51,17 +51,18 @@ def styled(state: str) -> str:
 async def status(settings: Settings, *, as_json: bool) -> int:
     from hub.health import station_health
     from hub.registry import HttpModules, discover
-    from station.catalogue import modules, station
+    from station.catalogue import modules, running_optional, station
     from station.cli import _open, _require_external
 
     settings = _require_external(settings)
+    optional = running_optional(settings.without_module_names())
     async with AsyncExitStack() as stack:
         with console.status("asking the station…"):
             infra = await _open(settings, stack, "quark-status")
             found = [*await discover(infra.nc)]
             with contextlib.suppress(Exception):
                 found += await HttpModules(infra.nc, settings.hub_module_ttl_seconds).instances()
-            expected = station()
+            expected = station(optional)
             report = await station_health(
                 infra,
                 found,
@@ -80,7 +81,7 @@ async def status(settings: Settings, *, as_json: bool) -> int:
     table = Table(title=f"Quark station: {styled(report.state)}", title_justify="left")
     for column in ("module", "kind", "state", "instances", "where", "lag", "reason"):
         table.add_column(column, overflow="fold")
-    kinds = modules()
+    kinds = modules(optional)
     for m in report.modules:
         instances = by_module.get(m.name, [])
         where = ", ".join(f"{i.host}:{i.pid}" if i.pid else (i.url or i.host) for i in instances)
@@ -116,12 +117,14 @@ async def status(settings: Settings, *, as_json: bool) -> int:
 
 def compose_equivalent(op: str, module: str, count: int | None, rolling: bool) -> list[str]:
     """The compose commands that do what `quark <op> <module>` does with `quark up`."""
-    from station.catalogue import modules
+    from station.catalogue import OPTIONAL, modules
 
-    kinds = modules()
+    kinds = modules(OPTIONAL)
     names = [m for m in kinds if kinds[m] != "hub"] if module == "all" else [module]
 
     def service(m: str) -> str:
+        if m in OPTIONAL:
+            return m  # a module in another language: its service has its name
         kind = kinds.get(m, "handler")
         if kind == "handler":
             return f"handlers-{m}"
@@ -215,9 +218,9 @@ def _matches(line: str, module: str) -> bool:
 
 
 async def logs(settings: Settings, module: str, *, follow: bool, lines: int) -> int:
-    from station.catalogue import modules
+    from station.catalogue import OPTIONAL, modules
 
-    known = modules()
+    known = modules(OPTIONAL)
     if module not in known and module != "quark-up":
         err.print(f"quark logs: no module named {module!r}; known: {', '.join(sorted(known))}")
         return 2
@@ -334,6 +337,18 @@ def _local_checks(settings: Settings, add: Any) -> None:
         )
     for name, port in (("edge port", settings.http_port), ("hub port", settings.hub_port)):
         add(name, *_port(settings.http_host if name == "edge port" else settings.hub_host, port))
+    from station.catalogue import running_optional
+    from station.process_modules import process_modules
+
+    for child in process_modules(running_optional(settings.without_module_names()), settings):
+        problem = child.problem()
+        add(
+            f"module {child.name}",
+            "warn" if problem else "ok",
+            f"cannot start here: {problem} (QUARK_WITHOUT_MODULES={child.name} to do without)"
+            if problem
+            else f"{' '.join(child.module.command)} in {child.module.directory}",
+        )
 
 
 def _port(host: str, port: int) -> tuple[str, str]:

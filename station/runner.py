@@ -96,6 +96,8 @@ class Workers:
     hub_url: str | None = None
     #: How to stop each running module alone (the manager's `quark stop <module>`), in order.
     stoppers: dict[str, list[Callable[[], Awaitable[None]]]] = field(default_factory=dict)
+    #: Modules in processes of their own (other languages), stopped like handlers.
+    children: list[Any] = field(default_factory=list)
 
     def modules(self) -> list[str]:
         """The modules this process runs now."""
@@ -128,10 +130,15 @@ class Workers:
 
     async def start_handlers(self, contexts: Iterable[str]) -> None:
         from handlers import contexts as all_contexts
+        from handlers import served_by
 
         known = all_contexts()
         for name in contexts:
             module = known[name]
+            if (elsewhere := served_by(module)) is not None:
+                # Another module (in another language) answers these commands.
+                log.info("handler_elsewhere", context=name, module=elsewhere)
+                continue
             worker = HandlerWorker(
                 self.infra.nc,
                 self.infra.store,
@@ -289,9 +296,10 @@ class Workers:
     async def start_hub(self, host: str, port: int) -> None:
         """The hub: registry, health and the dashboard, on its own port."""
         from hub.app import create_hub_app
-        from station.catalogue import station
+        from station.catalogue import running_optional, station
 
-        app = create_hub_app(self.infra, station())  # type: ignore[arg-type]
+        expected = station(running_optional(self.infra.settings.without_module_names()))
+        app = create_hub_app(self.infra, expected)  # type: ignore[arg-type]
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_address=True).start()
@@ -316,23 +324,48 @@ class Workers:
         self._stopper("hub", stop)
         log.info("hub_started", url=url)
 
+    async def start_process_modules(
+        self, names: Iterable[str], *, capture: bool = False, settings: Any = None
+    ) -> dict[str, str]:
+        """Start the modules that are programs of their own (`station.catalogue.OPTIONAL`)
+        as child processes, each waited for until it has docked; those that cannot start
+        here are skipped. Returns module name -> why it did not start."""
+        from station.process_modules import process_modules
+
+        skipped: dict[str, str] = {}
+        for child in process_modules(list(names), settings or self.infra.settings, capture=capture):
+            if problem := child.problem():
+                skipped[child.name] = problem
+                log.warning("module_not_started", module=child.name, reason=problem)
+                continue
+            await child.start()
+            self.children.append(child)
+            if not await child.wait_docked(self.infra.nc):
+                skipped[child.name] = "it did not dock (its output says why)"
+                log.error("module_not_docked", module=child.name)
+                continue
+            log.info("module_docked", module=child.name, pid=child.pid)
+        return skipped
+
     async def stop(self) -> None:
         """Every module, in reverse dependency order: the edge (no new commands), the hub,
-        handlers (commands in flight finish), workers, then read models (their batch
-        commits)."""
+        handlers (commands in flight finish; modules in processes of their own drain on
+        SIGTERM beside them), workers, then read models (their batch commits)."""
         rank = {"edge": 0, "hub": 1}
         projections = {m for m in self.stoppers if m.startswith("projection-")}
         handlers = {h.context for h in self.handlers}
-        order = sorted(
-            self.stoppers,
-            key=lambda m: (
-                rank.get(m, 2 if m in handlers else 4 if m in projections else 3),
-                m,
-            ),
-        )
-        for module in order:
+
+        def rank_of(m: str) -> int:
+            return rank.get(m, 2 if m in handlers else 4 if m in projections else 3)
+
+        children = self.children
+        for module in sorted(self.stoppers, key=lambda m: (rank_of(m), m)):
+            if children and rank_of(module) >= 2:
+                children = await self._stop_children()
             with contextlib.suppress(Exception):
                 await self.stop_module(module)
+        if children:
+            await self._stop_children()
         # Whatever was handed to these lists without a module of its own (a test's extra
         # worker) stops too.
         for h in list(self.handlers):
@@ -348,6 +381,13 @@ class Workers:
                 t.cancel()
             with contextlib.suppress(BaseException):
                 await asyncio.gather(*self.projection_tasks, return_exceptions=True)
+
+    async def _stop_children(self) -> list[Any]:
+        """Modules in processes of their own, beside the handlers: SIGTERM, and each drains.
+        (They are not this process's modules to the manager: each answers for itself.)"""
+        await asyncio.gather(*(c.stop() for c in self.children), return_exceptions=True)
+        self.children.clear()
+        return self.children
 
 
 def install_signal_handlers(stop: asyncio.Event) -> Callable[[], None]:

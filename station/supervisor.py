@@ -38,7 +38,7 @@ from core.natsutil import NATS_UNAVAILABLE
 from core.settings import PREFIX, Settings, settings_env
 from hub.registry import Instance, discover, instance_status
 from station import control
-from station.catalogue import modules
+from station.catalogue import OPTIONAL, modules, running_optional
 
 log = get_logger("quark.supervisor")
 
@@ -107,7 +107,8 @@ class Supervisor:
     def __init__(self, nc: NATS, settings: Settings) -> None:
         self.nc = nc
         self.settings = settings
-        self.kinds = {m: k for m, k in modules().items() if k != "hub"}
+        optional = running_optional(settings.without_module_names())
+        self.kinds = {m: k for m, k in modules(optional).items() if k != "hub"}
         self.children: list[Child] = []
         self._sub: Any = None
         self._encoder = msgspec.json.Encoder()
@@ -154,18 +155,34 @@ class Supervisor:
         path = logs / f"{module}-{self._counter}.log"
         out = path.open("ab")
         try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "station.cli",
-                "run",
-                *run_args(module, kind),
-                env=self._env(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
+            if module in OPTIONAL:
+                # A program of its own (in another language): run as `quark up` runs it,
+                # with only the settings it reads.
+                from station.process_modules import child_environment
+
+                program = OPTIONAL[module]
+                process = await asyncio.create_subprocess_exec(
+                    *program.command,
+                    cwd=program.path,
+                    env=child_environment(self.settings),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            else:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "station.cli",
+                    "run",
+                    *run_args(module, kind),
+                    env=self._env(),
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=asyncio.subprocess.STDOUT,
+                    start_new_session=True,
+                )
         finally:
             out.close()
         child = Child(module, process, path)

@@ -122,6 +122,9 @@ async def settings(
         # Still argon2id, at a cost that keeps the suite fast on 2 cores.
         password_hash_memory_kib=8192,
         password_hash_iterations=1,
+        # The in-process platform runs no module in another language; the tests of one
+        # start it themselves (tests/support/link_preview.py).
+        without_modules="link-preview",
     )
     admin = await asyncpg.connect(pg_admin_url)
     try:

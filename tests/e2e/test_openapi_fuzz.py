@@ -50,6 +50,7 @@ from core.settings import Settings
 from tests.support.cli import run_quark, use_settings
 from tests.support.deadletters import assert_nothing_dead_lettered
 from tests.support.identity import PASSWORD, IdentityClient, lifted_limits
+from tests.support.link_preview import link_preview, local_pages
 from tests.support.platform import Platform
 
 #: Examples per operation and generation mode (positive and negative) in the first pass.
@@ -319,9 +320,13 @@ async def test_every_operation_answers_only_what_the_document_says(
     http: aiohttp.ClientSession, platform: Platform, client: IdentityClient, admin: Known
 ) -> None:
     schema = await load_schema(http)
-    failures = await run_pass(
-        operations_of(schema, ending=False), platform.base_url, lambda: admin, EXAMPLES
-    )
+    # Link previews are answered by the Node.js module, allowed to reach this machine only;
+    # aimed examples preview a page served here.
+    async with local_pages() as pages, link_preview(platform):
+        admin["url"] = pages.url("/article")
+        failures = await run_pass(
+            operations_of(schema, ending=False), platform.base_url, lambda: admin, EXAMPLES
+        )
     assert not failures, "\n\n".join(failures)
     await assert_nothing_dead_lettered(platform)
     # The person's session held throughout: the run tested handlers, not 401s.

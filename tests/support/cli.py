@@ -23,6 +23,7 @@ def quark_env(settings: Settings) -> dict[str, str]:
         "QUARK_DATA_DIR": str(settings.data_dir),
         "QUARK_STREAMS_FILE": str(ROOT / "streams.yaml"),
         "QUARK_LOG_LEVEL": "warning",
+        "QUARK_WITHOUT_MODULES": settings.without_modules,
     }
 
 

@@ -17,6 +17,7 @@ from core.settings import Settings
 from edge.app import all_routes
 from tests.support.cli import run_quark, use_settings
 from tests.support.identity import IdentityClient, lifted_limits, new_phone
+from tests.support.link_preview import link_preview, local_pages
 from tests.support.media import picture, ready
 from tests.support.platform import Platform
 
@@ -325,6 +326,8 @@ async def test_every_command_route_answers_its_position(
 
     # Moderation: a report of a person, and a moderator (here an admin) taking the case.
     reported = await people.sign_up()
+    # Someone else's sign-up: the admin's reads do not wait for it by themselves.
+    await platform.wait("profiles", reported["position"])
     filed = await r.call(
         "POST",
         "/v1/reports",
@@ -375,6 +378,10 @@ async def test_every_command_route_answers_its_position(
     # Notifications.
     await r.call("PUT", "/v1/notifications/settings", token, {"disabled": ["reaction"]})
     await r.call("POST", "/v1/notifications/read", token, {})
+
+    # A link preview, answered by the module in Node.js.
+    async with local_pages() as pages, link_preview(platform):
+        await r.call("POST", "/v1/link-previews", token, {"url": pages.url("/article")})
 
     # Erasure, last.
     await r.call("POST", "/v1/auth/logout", admin_token)

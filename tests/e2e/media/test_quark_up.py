@@ -46,6 +46,9 @@ async def test_quark_up_serves_media(settings: Settings, s3_server: str, backend
     await up.start()
     try:
         await up.wait_ready(timeout=60)
+        # The edge answers before the banner is printed (the hub and any module in another
+        # language start after it).
+        await up.wait_output("quark is up")
         where = f"bucket {bucket}" if backend == "s3" else str(settings.data_dir / "media")
         assert any("media" in line and where in line for line in up.output), up.output
         async with aiohttp.ClientSession(base_url=up.base_url) as http:

@@ -58,6 +58,8 @@ QUARK_SERVICES = (
     "projection-stats",
 )
 MIN_NATS = (2, 12, 3)
+#: Modules in other languages: each builds its own image from its folder.
+MODULE_SERVICES = {"link-preview": "modules/link-preview"}
 
 
 def docker_compose() -> str:
@@ -101,7 +103,12 @@ def resolved() -> dict[str, Any]:
 
 
 def quark_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: svc for name, svc in compose["services"].items() if "build" in svc}
+    """The services of the Python image (the modules in other languages have their own)."""
+    return {
+        name: svc
+        for name, svc in compose["services"].items()
+        if "build" in svc and name not in MODULE_SERVICES
+    }
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -275,11 +282,38 @@ def test_stateful_services_use_named_volumes(compose: dict[str, Any]) -> None:
 def test_every_context_and_read_model_has_its_worker(compose: dict[str, Any]) -> None:
     """A new context or projection that compose does not run would silently do nothing in
     production."""
-    from handlers import contexts
+    from handlers import contexts, served_by
     from projections import projections
 
     commands = {tuple(svc.get("command", [])) for svc in quark_services(compose).values()}
-    for context in contexts():
+    for context, package in contexts().items():
+        if (module := served_by(package)) is not None:
+            assert module in compose["services"], f"{context}: no {module} service"
+            continue
         assert ("run", "handler", context) in commands, context
     for name in projections():
         assert ("run", "projection", name) in commands, name
+
+
+def test_modules_in_other_languages_build_their_own_non_root_image(
+    compose: dict[str, Any], resolved: dict[str, Any]
+) -> None:
+    from station.catalogue import OPTIONAL
+
+    assert set(MODULE_SERVICES) == set(OPTIONAL)
+    for name, folder in MODULE_SERVICES.items():
+        svc = compose["services"][name]
+        assert (ROOT / svc["build"]).resolve() == (ROOT / folder).resolve() == OPTIONAL[name].path
+        dockerfile = (ROOT / folder / "Dockerfile").read_text()
+        users = re.findall(r"^\s*USER\s+(\S+)", dockerfile, flags=re.MULTILINE | re.IGNORECASE)
+        assert users and users[-1].split(":")[0] not in {"root", "0"}, name
+        assert "npm ci" in dockerfile  # the locked dependencies, nothing resolved anew
+        assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert svc["restart"] == "unless-stopped" and svc["stop_grace_period"] == "30s"
+        # Only what it reads (a QUARK_* it does not know is still a Python setting).
+        env = environment(resolved["services"][name])
+        settings = load_settings(env)
+        assert settings.env == "production" and settings.database_url == "", name
+        hosts = re.findall(r"nats://([\w.-]+):4222", settings.nats_url)
+        assert sorted(hosts) == list(NATS_SERVICES), name
+        assert not any("SECRET" in key or "PASSWORD" in key for key in env), name

@@ -182,6 +182,9 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_HUB_MODULE_TTL_SECONDS": "10",
         "QUARK_HUB_LAG_DEGRADED_EVENTS": "50",
         "QUARK_HUB_LAG_DEGRADED_SECONDS": "2.5",
+        "QUARK_WITHOUT_MODULES": "link-preview",
+        "QUARK_LINK_PREVIEW_NETWORKS": "203.0.113.0/24, 2001:db8::/32",
+        "QUARK_LIMIT_LINK_PREVIEWS": "20/h",
     }
     assert documented == set(values)
     settings = load_settings(values)
@@ -209,6 +212,16 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     assert (settings.group_max_members, settings.read_receipts_max_members) == (50, 20)
     assert settings.presence_ttl_seconds == 20.0
     assert settings.limit_reports == "10/h"
+    assert settings.without_module_names() == ["link-preview"]
+    assert [str(n) for n in settings.link_preview_network_list()] == [
+        "203.0.113.0/24",
+        "2001:db8::/32",
+    ]
+    assert settings.limit_link_previews == "20/h"
+    with pytest.raises(ConfigError, match="QUARK_LINK_PREVIEW_NETWORKS"):
+        load_settings({"QUARK_LINK_PREVIEW_NETWORKS": "10.0.0.0/255.0.0.0"})
+    with pytest.raises(ConfigError, match="QUARK_WITHOUT_MODULES"):
+        load_settings({"QUARK_WITHOUT_MODULES": "Link Preview"})
     assert settings.auto_hide_score == 4.5
     assert (
         settings.media_delivery,
@@ -272,6 +285,7 @@ def test_cors_origins_are_exact_origins_or_a_config_error_naming_the_variable() 
 def test_the_shipped_streams_file_is_valid() -> None:
     decl = load_streams(ROOT / "streams.yaml")
     assert decl.stream_map().stream_for("posts") == "CONTENT"
+    assert decl.stream_map().stream_for("links") == "LINKS"
     assert {"ACCOUNTS", "CONTENT", "CHAT", "MEDIA", "INBOX", "DLQ"} <= set(decl.file.streams)
 
 
