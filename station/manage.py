@@ -52,13 +52,13 @@ async def status(settings: Settings, *, as_json: bool) -> int:
     from hub.health import station_health
     from hub.registry import HttpModules, discover
     from station.catalogue import modules, running_optional, station
-    from station.cli import _open, _require_external
+    from station.servers import open_infra_for, require_external
 
-    settings = _require_external(settings)
+    settings = require_external(settings)
     optional = running_optional(settings.without_module_names())
     async with AsyncExitStack() as stack:
         with console.status("asking the station…"):
-            infra = await _open(settings, stack, "quark-status")
+            infra = await open_infra_for(settings, stack, "quark-status")
             found = [*await discover(infra.nc)]
             with contextlib.suppress(Exception):
                 found += await HttpModules(infra.nc, settings.hub_module_ttl_seconds).instances()
@@ -151,10 +151,10 @@ async def manage(
 ) -> int:
     import nats.errors
 
-    from station.cli import _require_external
+    from station.servers import require_external
     from station.supervisor import SUBJECT, Report
 
-    settings = _require_external(settings)
+    settings = require_external(settings)
     import nats
 
     nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=2)
@@ -266,7 +266,7 @@ class Finding(msgspec.Struct):
 
 async def doctor(settings: Settings) -> int:
     from core.embedded import nats_binary
-    from station.cli import _require_external
+    from station.servers import require_external
 
     findings: list[Finding] = []
     add = lambda c, s, d: findings.append(Finding(c, s, d))  # noqa: E731
@@ -282,7 +282,7 @@ async def doctor(settings: Settings) -> int:
         add("nats-server (embedded)", "ok", out.decode().strip())
     _local_checks(settings, add)
     try:
-        external = _require_external(settings)
+        external = require_external(settings)
     except Exception as exc:
         add("servers", "warn", f"not running: {exc}")
         external = None
