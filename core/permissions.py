@@ -28,6 +28,9 @@ _ADMIN = _MODERATOR | {
     # The station (the hub): its modules, health and dashboard; retrying dead letters.
     "station.view",
     "station.manage",
+    # The server-wide word filter's rules (`/v1/admin/word-filters`): what every write of
+    # every person is screened with, so admins only, not moderators.
+    "moderation.rules",
 }
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {

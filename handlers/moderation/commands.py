@@ -117,3 +117,55 @@ class DecideAppeal(Command, frozen=True):
     appeal_id: Uuid
     approve: bool
     reason: Reason
+
+
+# -- the word filter's rules (`handlers.moderation.wordfilters`) ------------------------------
+
+#: What a rule does with a write that matches it: `block` refuses it (422), `hold` publishes
+#: it for its author's eyes only until a moderator releases it, `flag` publishes it and
+#: files a report by the system, `censor` stores it with the match replaced by `*`.
+WordFilterAction = Literal["block", "hold", "flag", "censor"]
+WORD_FILTER_ACTIONS: tuple[str, ...] = ("block", "hold", "flag", "censor")
+#: The writes a rule screens: posts (title, body), comments, chat messages and profiles
+#: (display name, bio, handle).
+ScreenedContext = Literal["posts", "comments", "messages", "profiles"]
+SCREENED_CONTEXTS: tuple[str, ...] = ("posts", "comments", "messages", "profiles")
+PATTERN_MAX = 200
+NOTE_MAX = 500
+#: Plain text, matched as text (never a regular expression); it must keep a letter or a
+#: digit once folded (`core.wordfilter.letters_of`), which the decision checks.
+Pattern = Annotated[str, msgspec.Meta(min_length=1, max_length=PATTERN_MAX, pattern=ONE_LINE)]
+ScreenedContexts = Annotated[
+    list[ScreenedContext], msgspec.Meta(min_length=1, max_length=len(SCREENED_CONTEXTS))
+]
+#: Why the rule exists, for the admins who read the list ("" or absent: no note).
+Note = Annotated[str, msgspec.Meta(max_length=NOTE_MAX, pattern=ONE_LINE)]
+
+
+class AddWordFilter(Command, frozen=True):
+    """An admin adds a rule to the server-wide word filter."""
+
+    context: ClassVar[str] = "moderation"
+    rule_id: Uuid
+    pattern: Pattern
+    whole_word: bool
+    action: WordFilterAction
+    contexts: ScreenedContexts
+    note: Note | None = None
+
+
+class ChangeWordFilter(Command, frozen=True):
+    """None leaves a field as it is; a `note` of "" removes the note."""
+
+    context: ClassVar[str] = "moderation"
+    rule_id: Uuid
+    pattern: Pattern | None = None
+    whole_word: bool | None = None
+    action: WordFilterAction | None = None
+    contexts: ScreenedContexts | None = None
+    note: Note | None = None
+
+
+class RemoveWordFilter(Command, frozen=True):
+    context: ClassVar[str] = "moderation"
+    rule_id: Uuid

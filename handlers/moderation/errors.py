@@ -41,3 +41,26 @@ class AppealRefused(ConflictError):
 class AppealDecidedAlready(ConflictError):
     code = "appeal-decided"
     title = "This appeal has been decided already"
+
+
+class WordFilterNotFound(NotFoundError):
+    code = "word-filter-not-found"
+    title = "No such word filter rule"
+
+
+class WordFilterExists(ConflictError):
+    code = "word-filter-exists"
+    title = "A word filter rule with this id exists already"
+
+
+class BadWordFilter(ValidationError):
+    code = "bad-word-filter"
+    title = "This word filter rule cannot be used"
+
+
+class WordFilterBlocked(ValidationError):
+    """Raised by the edge (the write never reaches a handler): the text matched a rule whose
+    action is `block` (or `hold` where a write cannot be held: a profile)."""
+
+    code = "word-filter-blocked"
+    title = "The text matches a word filter rule that does not allow it"

@@ -125,6 +125,41 @@ class AppealDecided(Event, frozen=True):
     decided_by: str = ""
 
 
+class WordFilterAdded(Event, frozen=True):
+    """An admin added a rule to the server-wide word filter (`handlers.moderation.wordfilters`)."""
+
+    name: ClassVar[str] = "moderation.WordFilterAdded"
+    rule_id: str
+    pattern: str
+    whole_word: bool
+    action: str
+    contexts: list[str]
+    note: str | None
+    at: datetime
+    by: str
+
+
+class WordFilterChanged(Event, frozen=True):
+    """Only what changed is set (None: as it was); a `note` of "" removed the note."""
+
+    name: ClassVar[str] = "moderation.WordFilterChanged"
+    rule_id: str
+    at: datetime
+    by: str
+    pattern: str | None = None
+    whole_word: bool | None = None
+    action: str | None = None
+    contexts: list[str] | None = None
+    note: str | None = None
+
+
+class WordFilterRemoved(Event, frozen=True):
+    name: ClassVar[str] = "moderation.WordFilterRemoved"
+    rule_id: str
+    at: datetime
+    by: str
+
+
 EVENTS = (
     ReportFiled,
     ReportUpdated,
@@ -133,4 +168,7 @@ EVENTS = (
     CaseAutoHidden,
     AppealFiled,
     AppealDecided,
+    WordFilterAdded,
+    WordFilterChanged,
+    WordFilterRemoved,
 )
