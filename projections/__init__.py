@@ -24,6 +24,7 @@ def projections() -> dict[str, Projection]:
     from projections.sessions import SessionsProjection
     from projections.stats import StatsProjection
     from projections.timelines import TimelinesProjection
+    from projections.word_filters import WordFiltersProjection
 
     items: list[Projection] = [
         PostsProjection(),
@@ -44,5 +45,6 @@ def projections() -> dict[str, Projection]:
         ModerationProjection(),
         StatsProjection(),
         LinkPreviewsProjection(),
+        WordFiltersProjection(),
     ]
     return {p.name: p for p in items}

@@ -56,6 +56,7 @@ QUARK_SERVICES = (
     "projection-chat",
     "projection-live",
     "projection-stats",
+    "projection-word-filters",
 )
 MIN_NATS = (2, 12, 3)
 #: Modules in other languages: each builds its own image from its folder.
