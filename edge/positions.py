@@ -54,6 +54,11 @@ class PositionWatcher:
         if seq_text.isdigit():
             self._advance((projection, stream), int(seq_text))
 
+    def known(self, projection: str, stream: str) -> int:
+        """The latest position of `stream` that `projection` is known to have applied here
+        (-1: none heard of yet); no I/O."""
+        return self._known.get((projection, stream), -1)
+
     def _advance(self, key: tuple[str, str], seq: int) -> None:
         if seq <= self._known.get(key, -1):
             return

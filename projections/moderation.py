@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from core.envelope import RecordedEvent
+from core.moderation import SYSTEM
 from core.projection import PgProjection
 from handlers.moderation.events import (
     AppealDecided,
@@ -221,7 +222,9 @@ class ModerationProjection(PgProjection):
                     e.moderator_id, e.actions, e.reason, e.rule, e.reporters, e.at, seq,
                     e.suspend_until,
                 )  # fmt: skip
-                if inserted and e.reporters:
+                # The word filter's reports are no reporter's judgement: no record.
+                people = [r for r in e.reporters if r != SYSTEM]
+                if inserted and people:
                     dismissed = e.actions == ["dismiss"]
                     await conn.execute(
                         """INSERT INTO reporter_records AS r
@@ -229,7 +232,7 @@ class ModerationProjection(PgProjection):
                            ON CONFLICT (reporter_id) DO UPDATE SET
                                upheld = r.upheld + excluded.upheld,
                                dismissed = r.dismissed + excluded.dismissed""",
-                        e.reporters, 0 if dismissed else 1, 1 if dismissed else 0,
+                        people, 0 if dismissed else 1, 1 if dismissed else 0,
                     )  # fmt: skip
                 await conn.execute(
                     "UPDATE reports SET open = false WHERE case_id = $1 AND open", e.case_id

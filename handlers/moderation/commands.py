@@ -53,6 +53,11 @@ class FileReport(Command, frozen=True):
     #: target is hidden pending review (None: never).
     weight: float = 1.0
     auto_hide_at: float | None = None
+    #: Filed by the word filter (the actor is `core.moderation.SYSTEM`): the rules that
+    #: matched, and whether the content was held until a moderator releases it. Only the
+    #: system files such reports, and the system files no other kind.
+    word_filter_rules: Annotated[list[Uuid], msgspec.Meta(max_length=50)] = []
+    held: bool = False
 
 
 #: What a decision does. `hide` and `restore` act on content (posts, comments, messages),

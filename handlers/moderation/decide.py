@@ -15,8 +15,8 @@ import msgspec
 from core.commands import CommandMeta
 from core.errors import FieldError
 from core.eventstore import AggregateKind
-from core.moderation import APPEAL_WINDOW
-from core.permissions import require
+from core.moderation import APPEAL_WINDOW, SYSTEM
+from core.permissions import PermissionDenied, require
 from core.registry import Event
 from handlers.moderation.commands import (
     ACCOUNT_ACTIONS,
@@ -79,6 +79,9 @@ class CaseState(msgspec.Struct, frozen=True):
     assignee: str | None = None
     #: Hidden pending review since the last decision.
     auto_hidden: bool = False
+    #: Held by the word filter since the last decision (shown again by the next one, like
+    #: hiding pending review).
+    held: bool = False
     decisions: dict[str, DecisionMark] = {}
 
 
@@ -93,7 +96,10 @@ def evolve(state: CaseState, event: Event) -> CaseState:
                 target_id=event.target_id,
                 author_id=event.author_id,
                 reporters={**state.reporters, event.reporter_id: event.weight},
+                held=state.held or event.held,
             )
+        case ReportUpdated() if event.held:
+            return replace(state, held=True)
         case CaseAssigned():
             return replace(state, assignee=event.assignee)
         case CaseAutoHidden():
@@ -104,6 +110,7 @@ def evolve(state: CaseState, event: Event) -> CaseState:
                 state,
                 reporters={},
                 auto_hidden=False,
+                held=False,
                 decisions={**state.decisions, event.decision_id: mark},
             )
         case AppealFiled():
@@ -125,8 +132,26 @@ CASE = AggregateKind(
 )
 
 
-def decide_report(state: CaseState, command: FileReport, meta: CommandMeta) -> list[Event]:
+def _check_reporter(command: FileReport, meta: CommandMeta) -> bool:
+    """Whether the word filter (the system) files this report. The system files its own
+    kind only (naming the rules that matched), with no role; a person needs `REPORT` and
+    never files that kind."""
+    by_filter = bool(command.word_filter_rules)
+    if meta.actor == SYSTEM:
+        if not by_filter:
+            raise PermissionDenied("the system files word filter reports only")
+        return True
     require(meta.roles, REPORT)
+    if by_filter or command.held:
+        raise PermissionDenied("only the word filter files word filter reports")
+    return False
+
+
+def decide_report(state: CaseState, command: FileReport, meta: CommandMeta) -> list[Event]:
+    """A person's report, or the word filter's: the system's weighs nothing (a filter's
+    match is no reporter's judgement, so it never adds to hiding pending review) and may
+    hold the content until the next decision."""
+    system = _check_reporter(command, meta)
     reporter = meta.actor or ""
     if reporter in (command.author_id, command.target_id if command.target_type == "user" else ""):
         raise OwnContent()
@@ -139,8 +164,10 @@ def decide_report(state: CaseState, command: FileReport, meta: CommandMeta) -> l
                 category=command.category,
                 comment=command.comment,
                 at=meta.received_at,
+                held=command.held,
             )
         ]
+    weight = 0.0 if system else command.weight
     events: list[Event] = [
         ReportFiled(
             case_id=cid,
@@ -152,12 +179,14 @@ def decide_report(state: CaseState, command: FileReport, meta: CommandMeta) -> l
             comment=command.comment,
             snapshot=command.snapshot,
             at=meta.received_at,
-            weight=command.weight,
+            weight=weight,
+            word_filter_rules=list(command.word_filter_rules),
+            held=command.held,
         )
     ]
     # Distinct reporters only: a person's repeat is `ReportUpdated` above and weighs nothing.
-    score = round(sum(state.reporters.values()) + command.weight, 4)
-    threshold = command.auto_hide_at
+    score = round(sum(state.reporters.values()) + weight, 4)
+    threshold = None if system else command.auto_hide_at
     hideable = command.target_type in CONTENT_TARGETS
     if hideable and threshold is not None and not state.auto_hidden and score >= threshold:
         events.append(
@@ -243,7 +272,8 @@ def decide_decision(state: CaseState, command: DecideCase, meta: CommandMeta) ->
             reporters=sorted(state.reporters),
             at=meta.received_at,
             suspend_until=command.suspend_until if suspending else None,
-            auto_hidden=state.auto_hidden,
+            # Held by the word filter is hidden pending review too: the decision ends it.
+            auto_hidden=state.auto_hidden or state.held,
         )
     ]
 

@@ -28,6 +28,10 @@ class ReportFiled(Event, frozen=True):
     #: The reporter's weight towards hiding the target pending review (`core.moderation`),
     #: fixed when they reported.
     weight: float = 1.0
+    #: A report by the word filter (`core.moderation.SYSTEM`): the rules that matched, and
+    #: whether the content is held until a moderator's next decision on the case.
+    word_filter_rules: list[str] = []
+    held: bool = False
 
 
 class ReportUpdated(Event, frozen=True):
@@ -39,6 +43,8 @@ class ReportUpdated(Event, frozen=True):
     category: str
     comment: str | None
     at: datetime
+    #: The word filter held the content again (an edit it held while its report was open).
+    held: bool = False
 
 
 class CaseAssigned(Event, frozen=True):

@@ -13,16 +13,28 @@ import msgspec
 import pytest
 
 from core.commands import CommandMeta
+from core.moderation import SYSTEM, content_state
 from core.permissions import PermissionDenied
 from core.wordfilter import Rule, WordFilter
 from handlers.moderation.commands import (
     REPORT_COMMENT_MAX,
     AddWordFilter,
     ChangeWordFilter,
+    DecideCase,
+    FileReport,
     RemoveWordFilter,
+    Snapshot,
 )
+from handlers.moderation.decide import CaseState, case_id, decide_decision, decide_report
+from handlers.moderation.decide import evolve as evolve_case
 from handlers.moderation.errors import BadWordFilter, WordFilterExists, WordFilterNotFound
-from handlers.moderation.events import WordFilterAdded, WordFilterChanged, WordFilterRemoved
+from handlers.moderation.events import (
+    DecisionTaken,
+    ReportFiled,
+    WordFilterAdded,
+    WordFilterChanged,
+    WordFilterRemoved,
+)
 from handlers.moderation.screening import carried_out, screen
 from handlers.moderation.wordfilters import (
     RuleState,
@@ -228,3 +240,72 @@ def test_censoring_a_field_that_cannot_hold_an_asterisk_blocks_it() -> None:
     assert verdict.blocked.field == "handle"
     assert carried_out("profiles", "censor", fixed=True) == "block"
     assert carried_out("profiles", "censor") == "censor"
+
+
+# -- the system's reports -----------------------------------------------------------------------
+
+POST = "0190e4c2-0000-7000-8000-000000000001"
+AUTHOR = "0190e4c2-0000-7000-8000-0000000000a1"
+
+
+def system_report(**fields: object) -> FileReport:
+    values: dict[str, object] = {
+        "target_type": "post",
+        "target_id": POST,
+        "category": "other",
+        "author_id": AUTHOR,
+        "snapshot": Snapshot(body="казино", stream="CONTENT", seq=7),
+        "comment": "word filter: rule r (hold) matched 'казино' in body",
+        "word_filter_rules": [RULE],
+        "held": True,
+        **fields,
+    }
+    return FileReport(**values)  # type: ignore[arg-type]
+
+
+def as_system() -> CommandMeta:
+    return CommandMeta("c", SYSTEM, frozenset(), "c", datetime(2026, 12, 3, tzinfo=UTC))
+
+
+def test_the_system_files_a_word_filter_report_without_a_role_and_it_weighs_nothing() -> None:
+    (filed,) = decide_report(CaseState(), system_report(weight=5.0, auto_hide_at=1.0), as_system())
+    assert isinstance(filed, ReportFiled)
+    assert (filed.reporter_id, filed.weight, filed.held) == (SYSTEM, 0.0, True)
+    assert filed.word_filter_rules == [RULE]
+
+
+def test_only_the_system_files_word_filter_reports_and_it_files_no_other_kind() -> None:
+    person = CommandMeta("c", ADMIN, frozenset({"admin"}), "c", datetime(2026, 12, 3, tzinfo=UTC))
+    with pytest.raises(PermissionDenied):
+        decide_report(CaseState(), system_report(), person)
+    with pytest.raises(PermissionDenied):
+        decide_report(CaseState(), system_report(word_filter_rules=[], held=True), person)
+    with pytest.raises(PermissionDenied):
+        decide_report(CaseState(), system_report(word_filter_rules=[], held=False), as_system())
+
+
+def test_the_next_decision_on_a_held_case_shows_the_content_again() -> None:
+    case = reduce(
+        evolve_case, decide_report(CaseState(), system_report(), as_system()), CaseState()
+    )
+    assert case.held
+    moderator = CommandMeta(
+        "c", ADMIN, frozenset({"moderator"}), "c", datetime(2026, 12, 3, tzinfo=UTC)
+    )
+    command = DecideCase(
+        case_id=case_id("post", POST),
+        decision_id="0190e4c2-0000-7000-8000-0000000000d1",
+        actions=["dismiss"],
+        reason="fine",
+    )
+    (decided,) = decide_decision(case, command, moderator)
+    assert isinstance(decided, DecisionTaken) and decided.auto_hidden
+    assert content_state(decided) == "visible"
+    assert not evolve_case(case, decided).held
+    flagged = reduce(
+        evolve_case,
+        decide_report(CaseState(), system_report(held=False), as_system()),
+        CaseState(),
+    )
+    (plain,) = decide_decision(flagged, command, moderator)
+    assert content_state(plain) is None
