@@ -76,24 +76,26 @@ class CommentsProjection(PgProjection):
         match e:
             case CommentAdded():
                 # The counter moves only when the row is really new: an event applied twice
-                # (a redelivered batch retried one by one) counts once.
+                # (a redelivered batch retried one by one) counts once. A comment the word
+                # filter held is for its author's eyes only: not counted.
                 await conn.execute(
                     """
                     WITH parent AS (
                         SELECT path FROM comments WHERE id = $4::uuid AND post_id = $2
                     ), added AS (
                         INSERT INTO comments (id, post_id, author_id, body, body_html, reply_to,
-                                              path, depth, added_at, position)
+                                              path, depth, added_at, position, moderation)
                         SELECT $1, $2, $3, $5, $6, $4::uuid,
                                coalesce((SELECT path FROM parent), '{}') || $7::bigint,
                                coalesce(array_length((SELECT path FROM parent), 1), 0),
-                               $8, $7
+                               $8, $7, CASE WHEN $9 THEN 'held' ELSE 'visible' END
                         ON CONFLICT (id) DO NOTHING
                         RETURNING post_id
                     )
                     INSERT INTO comment_counts (post_id, comments)
-                    SELECT post_id, 1 FROM added
-                    ON CONFLICT (post_id) DO UPDATE SET comments = comment_counts.comments + 1
+                    SELECT post_id, CASE WHEN $9 THEN 0 ELSE 1 END FROM added
+                    ON CONFLICT (post_id) DO UPDATE
+                    SET comments = comment_counts.comments + excluded.comments
                     """,
                     e.comment_id,
                     e.post_id,
@@ -103,16 +105,34 @@ class CommentsProjection(PgProjection):
                     _html(e.body, e.mentions),
                     seq,
                     e.added_at,
+                    e.held,
                 )
             case CommentEdited():
+                # The word filter holds a visible comment (one less counted); hidden or
+                # removed stays so.
                 await conn.execute(
-                    """UPDATE comments SET body = $2, body_html = $3, edited_at = $4, position = $5
-                       WHERE id = $1 AND position < $5 AND deleted_at IS NULL""",
+                    """
+                    WITH old AS (
+                        SELECT moderation FROM comments
+                        WHERE id = $1 AND position < $5 AND deleted_at IS NULL FOR UPDATE
+                    ), changed AS (
+                        UPDATE comments c SET body = $2, body_html = $3, edited_at = $4,
+                               position = $5,
+                               moderation = CASE WHEN $6 AND old.moderation = 'visible'
+                                                 THEN 'held' ELSE c.moderation END
+                        FROM old WHERE c.id = $1
+                        RETURNING c.post_id, old.moderation AS was
+                    )
+                    UPDATE comment_counts n SET comments = n.comments - 1
+                    FROM changed
+                    WHERE $6 AND changed.was = 'visible' AND n.post_id = changed.post_id
+                    """,
                     e.comment_id,
                     e.body,
                     _html(e.body, e.mentions),
                     e.edited_at,
                     seq,
+                    e.held,
                 )
             case CommentDeleted():
                 await conn.execute(

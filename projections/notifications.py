@@ -159,17 +159,21 @@ class NotificationsProjection(PgProjection):
         match e:
             case PostPublished():
                 await _own(conn, "post", e.post_id, e.author_id, e.post_id)
+                if e.held:
+                    return  # held by the word filter: nobody else is to know of it yet
                 await _mentions(
                     conn, e.mentions, e.author_id, "post", e.post_id, e.post_id, e.published_at
                 )
             case PostEdited():
                 author = await _owner(conn, "post", e.post_id)
-                if author is not None:
+                if author is not None and not e.held:
                     await _mentions(
                         conn, e.mentions, author[0], "post", e.post_id, e.post_id, e.edited_at
                     )
             case CommentAdded():
                 await _own(conn, "comment", e.comment_id, e.author_id, e.post_id)
+                if e.held:
+                    return
                 parent = await _owner(conn, "comment", e.reply_to) if e.reply_to else None
                 to = parent[0] if parent is not None else e.post_author_id
                 if to != e.author_id:
@@ -183,7 +187,7 @@ class NotificationsProjection(PgProjection):
                 )
             case CommentEdited():
                 author = await _owner(conn, "comment", e.comment_id)
-                if author is not None:
+                if author is not None and not e.held:
                     await _mentions(
                         conn, e.mentions, author[0], "comment", e.comment_id, e.post_id, e.edited_at
                     )

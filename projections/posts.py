@@ -181,6 +181,8 @@ class PostsProjection(PgProjection):
         # deletion first writes what is pending, so statements apply in log order. Tag
         # counts only add up, so their changes are summed over the batch and written once.
         new: dict[str, list[Any]] = {}
+        #: New posts of `new` that the word filter held.
+        held: set[str] = set()
         tag_counts: Counter[str] = Counter()
         for recorded in events:
             match recorded.event:
@@ -201,22 +203,24 @@ class PostsProjection(PgProjection):
                         list(e.tags),
                         body_text(e.body),
                     ]
+                    if e.held:
+                        held.add(e.post_id)
                 case PostEdited() as e:
-                    await self._write_new(conn, new, tag_counts)
+                    await self._write_new(conn, new, tag_counts, held)
                     await self._edit(conn, e, recorded.seq, tag_counts)
                 case PostDeleted() as e:
-                    await self._write_new(conn, new, tag_counts)
+                    await self._write_new(conn, new, tag_counts, held)
                     await self._change(
                         conn, "deleted_at = $2", e.post_id, e.deleted_at, recorded.seq, tag_counts
                     )
                 case PostModerated() as e:
-                    await self._write_new(conn, new, tag_counts)
+                    await self._write_new(conn, new, tag_counts, held)
                     await self._change(
                         conn, "moderation = $2", e.post_id, e.state, recorded.seq, tag_counts
                     )
                 case _:
                     pass
-        await self._write_new(conn, new, tag_counts)
+        await self._write_new(conn, new, tag_counts, held)
         changed = {tag: n for tag, n in tag_counts.items() if n}
         if changed:
             await conn.execute(
@@ -228,15 +232,23 @@ class PostsProjection(PgProjection):
             )
 
     async def _write_new(
-        self, conn: asyncpg.Connection, new: dict[str, list[Any]], tag_counts: Counter[str]
+        self,
+        conn: asyncpg.Connection,
+        new: dict[str, list[Any]],
+        tag_counts: Counter[str],
+        held: set[str],
     ) -> None:
         if not new:
             return
         rows = list(new.values())
         new.clear()
+        # A held post is there for its author only: its tags are not counted.
+        held_now = {row[0] for row in rows if row[0] in held}
+        held.clear()
         for row in rows:
-            if row[9] == "public":  # a new post is live and visible
-                tag_counts.update(row[12])
+            if row[9] == "public" and row[0] not in held_now:
+                tag_counts.update(row[12])  # a new post is live and visible
+        fresh = {uuid.UUID(row[0]) for row in rows}
         if len(rows) >= COPY_THRESHOLD:
             # Replays and catch-ups: COPY is several times cheaper per row than INSERT, and
             # a post is published once (expected sequence 0), so no row can exist already;
@@ -267,8 +279,15 @@ class PostsProjection(PgProjection):
                 # A redelivered post is counted once: take back the rows that were there.
                 fresh = {uuid.UUID(r[0]) for r in inserted}
                 for row in rows:
-                    if uuid.UUID(row[0]) not in fresh and row[9] == "public":
+                    counted = row[9] == "public" and row[0] not in held_now
+                    if uuid.UUID(row[0]) not in fresh and counted:
                         tag_counts.subtract(row[12])
+        if held_now:
+            # Only rows written now: a redelivered post keeps whatever state it has since.
+            await conn.execute(
+                "UPDATE posts SET moderation = 'held' WHERE id = ANY($1::uuid[])",
+                list(fresh & {uuid.UUID(i) for i in held_now}),
+            )
         # The first version of each, in one statement (one round trip per batch).
         await conn.execute(
             """INSERT INTO post_versions (post_id, version, title, body, body_html, at, by_user)
@@ -319,7 +338,10 @@ class PostsProjection(PgProjection):
                 visibility = coalesce($7, p.visibility),
                 edited_at = $8,
                 position = $9,
-                body_text = coalesce($10, p.body_text)
+                body_text = coalesce($10, p.body_text),
+                -- The word filter holds a visible post; hidden or removed stays so.
+                moderation = CASE WHEN $11 AND p.moderation = 'visible' THEN 'held'
+                                  ELSE p.moderation END
             FROM (SELECT tags, {_COUNTED} AS counted FROM posts WHERE id = $1) old
             WHERE p.id = $1 AND p.position < $9
             RETURNING p.title, p.body, p.body_html, old.tags AS old_tags, old.counted, p.tags,
@@ -335,6 +357,7 @@ class PostsProjection(PgProjection):
             e.edited_at,
             seq,
             body_text(e.body) if e.body is not None else None,
+            e.held,
         )
         _recount(tag_counts, changed)
         if changed is not None and (e.body is not None or e.title is not None or e.title_cleared):

@@ -47,6 +47,9 @@ class PublishPost(Command, frozen=True):
     #: Filled in by the edge: the mentioned handles that belong to someone, with whose
     #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
+    #: Set by the edge when the word filter holds the text (`handlers.moderation.screening`):
+    #: it is published for its author's eyes only until a moderator's decision.
+    held: bool = False
 
 
 class EditPost(Command, frozen=True):
@@ -61,6 +64,9 @@ class EditPost(Command, frozen=True):
     #: Filled in by the edge: the mentioned handles that belong to someone, with whose
     #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
+    #: Set by the edge when the word filter holds the text (`handlers.moderation.screening`):
+    #: it is published for its author's eyes only until a moderator's decision.
+    held: bool = False
 
 
 class DeletePost(Command, frozen=True):
@@ -82,6 +88,9 @@ class AddComment(Command, frozen=True):
     #: Filled in by the edge: the mentioned handles that belong to someone, with whose
     #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
+    #: Set by the edge when the word filter holds the text (`handlers.moderation.screening`):
+    #: it is published for its author's eyes only until a moderator's decision.
+    held: bool = False
 
 
 class EditComment(Command, frozen=True):
@@ -91,6 +100,9 @@ class EditComment(Command, frozen=True):
     #: Filled in by the edge: the mentioned handles that belong to someone, with whose
     #: they are (only those become links; their owners are notified).
     mentions: Mentions | None = None
+    #: Set by the edge when the word filter holds the text (`handlers.moderation.screening`):
+    #: it is published for its author's eyes only until a moderator's decision.
+    held: bool = False
 
 
 class DeleteComment(Command, frozen=True):

@@ -67,6 +67,7 @@ def decide_add(state: CommentState, command: AddComment, meta: CommandMeta) -> l
             added_at=meta.received_at,
             reply_to=command.reply_to,
             mentions=command.mentions,
+            held=command.held,
         )
     ]
 
@@ -90,6 +91,7 @@ def decide_edit(state: CommentState, command: EditComment, meta: CommandMeta) ->
             body=command.body,
             edited_at=meta.received_at,
             mentions=command.mentions,
+            held=command.held,
         )
     ]
 

@@ -97,6 +97,7 @@ def decide_publish(state: PostState, command: PublishPost, meta: CommandMeta) ->
             media_ids=list(command.media_ids),
             tags=extract_tags(command.body, MAX_TAGS),
             mentions=command.mentions,
+            held=command.held,
         )
     ]
 
@@ -121,6 +122,7 @@ def decide_edit(state: PostState, command: EditPost, meta: CommandMeta) -> list[
             visibility=visibility,
             tags=extract_tags(body, MAX_TAGS) if body is not None else None,
             mentions=command.mentions if body is not None else None,
+            held=command.held,
         )
     ]
 

@@ -27,6 +27,8 @@ class PostPublished(Event, frozen=True):
     #: owners' ids (only those are links); None in events from before mentions were
     #: checked: every mention is a link.
     mentions: dict[str, str] | None = None
+    #: The word filter held it: `held` (its author's eyes only) until a moderator decides.
+    held: bool = False
 
 
 class PostEdited(Event, frozen=True):
@@ -46,6 +48,9 @@ class PostEdited(Event, frozen=True):
     #: owners' ids (only those are links); None in events from before mentions were
     #: checked: every mention is a link.
     mentions: dict[str, str] | None = None
+    #: The word filter held the new text: a visible item becomes `held` until a moderator
+    #: decides (hidden or removed stays so; a later edit the filter passes leaves it held).
+    held: bool = False
 
 
 class PostDeleted(Event, frozen=True):
@@ -89,6 +94,8 @@ class CommentAdded(Event, frozen=True):
     #: owners' ids (only those are links); None in events from before mentions were
     #: checked: every mention is a link.
     mentions: dict[str, str] | None = None
+    #: The word filter held it: `held` (its author's eyes only) until a moderator decides.
+    held: bool = False
 
 
 class CommentEdited(Event, frozen=True):
@@ -101,6 +108,9 @@ class CommentEdited(Event, frozen=True):
     #: owners' ids (only those are links); None in events from before mentions were
     #: checked: every mention is a link.
     mentions: dict[str, str] | None = None
+    #: The word filter held the new text: a visible item becomes `held` until a moderator
+    #: decides (hidden or removed stays so; a later edit the filter passes leaves it held).
+    held: bool = False
 
 
 class CommentDeleted(Event, frozen=True):
