@@ -37,6 +37,7 @@ from edge.problems import MethodNotAllowed, ReadModelUnavailable, from_error, pr
 from edge.routes.live import SOCKETS, close_sockets, hub_ctx
 from edge.routing import Route
 from edge.security import apply_cors, security_headers
+from edge.wordfilter import WORD_FILTERS, WordFilters
 from edge.writes import WriteLog
 
 log = get_logger("quark.edge")
@@ -132,6 +133,7 @@ def all_routes() -> list[Route]:
         accounts,
         admin,
         admin_stats,
+        admin_wordfilters,
         categories,
         chat,
         chat_messages,
@@ -161,6 +163,7 @@ def all_routes() -> list[Route]:
         *presence.ROUTES,
         *admin.ROUTES,
         *admin_stats.ROUTES,
+        *admin_wordfilters.ROUTES,
         *posts.ROUTES,
         *tags.ROUTES,
         *search.ROUTES,
@@ -236,6 +239,7 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
 
     for name, lookup in checkpoint_lookups(infra, projections()).items():
         app[POSITIONS].checkpoint_source(name, lookup)
+    app[WORD_FILTERS] = WordFilters(infra, app[POSITIONS])
     app[READ_STREAMS] = {
         name: frozenset(source.stream for source in spec.sources)
         for name, spec in infra.decl.file.consumers.items()
