@@ -26,6 +26,7 @@ from edge.bodies import read_json
 from edge.context import client_ip, infra, limit, wait_for_position
 from edge.params import INT64_MAX, IntQuery
 from edge.routing import Param, Route
+from edge.wordfilter import file_report, screened
 from handlers.accounts.commands import (
     ChangePassword,
     Code,
@@ -73,6 +74,7 @@ from handlers.accounts.errors import (
     WrongPassword,
 )
 from handlers.accounts.procedures import normalise_phone
+from handlers.moderation.errors import WordFilterBlocked
 from projections import posts as posts_model
 from projections import profiles as profiles_model
 from projections import security_log as security_log_model
@@ -334,17 +336,30 @@ async def register(request: web.Request) -> web.Response:
         )["v"]
     except (ValueError, KeyError):
         raise InvalidRegistration() from None
+    # A display name is a profile's text: screened by the word filter like a change of it.
+    verdict = await screened(request, "profiles", {"display_name": body.display_name})
+    name = verdict.texts["display_name"] or body.display_name
     reply = await send_as(
         request,
         Register(
             verification_id=vid,
             password=body.password,
-            display_name=body.display_name,
+            display_name=name,
             device=_device(request),
             ip=client_ip(request),
         ),
     )
-    return _json(201, _tokens(request, reply))
+    tokens = _tokens(request, reply)
+    await file_report(
+        request,
+        verdict,
+        reply,
+        target_type="user",
+        target_id=tokens.user_id,
+        author_id=tokens.user_id,
+        title=name,
+    )
+    return _json(201, tokens)
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -703,7 +718,9 @@ ROUTES: list[Route] = [
         response=Tokens,
         status=201,
         limited=True,
-        raises=(InvalidRegistration, WeakPassword, PhoneTaken, VerificationUsed),
+        raises=(InvalidRegistration, WeakPassword, PhoneTaken, VerificationUsed, WordFilterBlocked),
+        # The word filter's rules as of the writes the request names.
+        after=True,
     ),
     _route(
         "POST",

@@ -37,6 +37,7 @@ from edge.routes.chat_common import (
 )
 from edge.routes.posts import CURSOR
 from edge.routing import Param, Route
+from edge.wordfilter import file_report, screened
 from handlers.chat.commands import Body, DeleteMessage, EditMessage, MarkRead, MediaIds, SendMessage
 from handlers.chat.errors import (
     Blocked,
@@ -49,6 +50,7 @@ from handlers.chat.errors import (
 )
 from handlers.media.commands import AttachMedia
 from handlers.media.errors import MediaNotFound, MediaNotReady
+from handlers.moderation.errors import WordFilterBlocked
 from projections import chat as model
 
 
@@ -119,6 +121,9 @@ async def send_message(request: web.Request) -> web.Response:
             )
     quota = max(1, int(int(p["messages_per_minute"]) * i.settings.perks_quota_scale))
     await limit(request, Rule("messages", quota, 60), who.user_id)
+    # The word filter: a message is never held (it is live), so a hold flags it.
+    verdict = await screened(request, "messages", {"body": body.body})
+    text = verdict.texts["body"] or body.body
     message_id = body.id or created_id(request, "message")
     for media_id in body.media_ids:
         # Media of a channel is public like the channel; any other stays behind signed links.
@@ -130,19 +135,28 @@ async def send_message(request: web.Request) -> web.Response:
             who,
             step=f"attach-{media_id}",
         )
-    owners = await mentioned(request, body.body)
+    owners = await mentioned(request, text)
     reply = await send_as(
         request,
         SendMessage(
             message_id=message_id,
             conversation_id=row.id,
-            body=body.body,
+            body=text,
             reply_to=body.reply_to,
             media_ids=body.media_ids,
             mentions=list(owners),
             mention_owners=owners,
         ),
         who,
+    )
+    await file_report(
+        request,
+        verdict,
+        reply,
+        target_type="message",
+        target_id=message_id,
+        author_id=who.user_id,
+        body=text,
     )
     headers = {
         **command_headers(reply),
@@ -224,13 +238,23 @@ async def edit_message(request: web.Request) -> web.Response:
     body = await read_json(request, EditBody, max_bytes=infra(request).settings.max_body_bytes)
     row, _ = await readable(request, who)
     message = await _message_in(request, row)
-    owners = await mentioned(request, body.body)
+    verdict = await screened(request, "messages", {"body": body.body})
+    text = verdict.texts["body"] or body.body
+    owners = await mentioned(request, text)
     reply = await send_as(
         request,
-        EditMessage(
-            message_id=message.id, body=body.body, mentions=list(owners), mention_owners=owners
-        ),
+        EditMessage(message_id=message.id, body=text, mentions=list(owners), mention_owners=owners),
         who,
+    )
+    # Only its sender edits a message: the report names them.
+    await file_report(
+        request,
+        verdict,
+        reply,
+        target_type="message",
+        target_id=message.id,
+        author_id=who.user_id,
+        body=text,
     )
     return json_response(
         200, MessageResult(message.id, row.id, reply.position or ""), command_headers(reply)
@@ -306,6 +330,7 @@ ROUTES = [
             MessageIdTaken,
             MediaNotFound,
             MediaNotReady,
+            WordFilterBlocked,
         ),
         auth="bearer",
         after=True,
@@ -348,7 +373,7 @@ ROUTES = [
         request=EditBody,
         response=MessageResult,
         params=(CONVERSATION_ID, _MESSAGE_ID),
-        raises=(ConversationNotFound, MessageNotFound, NotMessageSender),
+        raises=(ConversationNotFound, MessageNotFound, NotMessageSender, WordFilterBlocked),
         auth="bearer",
         after=True,
         name="edit_message",

@@ -18,6 +18,8 @@ from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery
 from edge.routes.posts import CURSOR, PostGone, hidden_authors, visible_post
 from edge.routing import Param, Route
+from edge.wordfilter import file_report, screened
+from handlers.moderation.errors import WordFilterBlocked
 from handlers.posts.commands import AddComment, Body, DeleteComment, EditComment
 from handlers.posts.errors import CommentNotFound, EmptyPost, NotCommentAuthor, PostNotFound
 from handlers.reactions.commands import Kind
@@ -153,6 +155,8 @@ async def add_comment(request: web.Request) -> web.Response:
                 "no such comment under this post",
                 errors=[FieldError("reply_to", "a comment of this post")],
             )
+    verdict = await screened(request, "comments", {"body": body.body})
+    text = verdict.texts["body"] or body.body
     comment_id = created_id(request, "comment")
     reply = await send_as(
         request,
@@ -160,11 +164,21 @@ async def add_comment(request: web.Request) -> web.Response:
             comment_id=comment_id,
             post_id=post.id,
             post_author_id=post.author_id,
-            body=body.body,
+            body=text,
             reply_to=body.reply_to,
-            mentions=await mentioned(request, body.body),
+            mentions=await mentioned(request, text),
+            held=verdict.held,
         ),
         who,
+    )
+    await file_report(
+        request,
+        verdict,
+        reply,
+        target_type="comment",
+        target_id=comment_id,
+        author_id=who.user_id,
+        body=text,
     )
     headers = {**command_headers(reply), "Location": f"/v1/comments/{comment_id}"}
     return _json(201, CommentResult(comment_id, reply.position or ""), headers)
@@ -203,12 +217,27 @@ async def edit_comment(request: web.Request) -> web.Response:
     body = await read_json(
         request, EditCommentBody, max_bytes=infra(request).settings.max_body_bytes
     )
+    verdict = await screened(request, "comments", {"body": body.body})
+    text = verdict.texts["body"] or body.body
     reply = await send_as(
         request,
         EditComment(
-            comment_id=comment_id, body=body.body, mentions=await mentioned(request, body.body)
+            comment_id=comment_id,
+            body=text,
+            mentions=await mentioned(request, text),
+            held=verdict.held,
         ),
         who,
+    )
+    # Only its author edits a comment: the report names them.
+    await file_report(
+        request,
+        verdict,
+        reply,
+        target_type="comment",
+        target_id=comment_id,
+        author_id=who.user_id,
+        body=text,
     )
     return _json(200, CommentResult(comment_id, reply.position or ""), command_headers(reply))
 
@@ -235,7 +264,7 @@ ROUTES = [
         response=CommentResult,
         status=201,
         params=(_POST_ID,),
-        raises=(PostNotFound, PostGone, EmptyPost),
+        raises=(PostNotFound, PostGone, EmptyPost, WordFilterBlocked),
         auth="bearer",
         after=True,
         idempotent_create=True,
@@ -267,8 +296,10 @@ ROUTES = [
         request=EditCommentBody,
         response=CommentResult,
         params=(_COMMENT_ID,),
-        raises=(CommentNotFound, NotCommentAuthor, EmptyPost),
+        raises=(CommentNotFound, NotCommentAuthor, EmptyPost, WordFilterBlocked),
         auth="bearer",
+        # The word filter's rules as of the writes the request names.
+        after=True,
         name="edit_comment",
     ),
     Route(

@@ -28,8 +28,10 @@ from edge.params import IntQuery
 from edge.perks import perks_of
 from edge.routes.media import MediaView, media_views
 from edge.routing import Param, Route
+from edge.wordfilter import file_report, screened
 from handlers.media.commands import AttachMedia
 from handlers.media.errors import MediaNotFound, MediaNotReady
+from handlers.moderation.errors import WordFilterBlocked
 from handlers.posts.commands import (
     Body,
     CategorySlug,
@@ -202,6 +204,9 @@ async def publish_post(request: web.Request) -> web.Response:
         raise ValidationError(
             "no such category", errors=[FieldError("category", "a slug of GET /v1/categories")]
         )
+    # The word filter: refused (422), censored, held or flagged before anything is written.
+    verdict = await screened(request, "posts", {"title": body.title, "body": body.body})
+    title, text = verdict.texts["title"], verdict.texts["body"] or body.body
     post_id = created_id(request, "post")
     # The media context accepts only the author's own ready media; what a public post
     # shows, anyone may fetch, what a followers-only post shows stays behind signed links.
@@ -220,14 +225,25 @@ async def publish_post(request: web.Request) -> web.Response:
         request,
         PublishPost(
             post_id=post_id,
-            title=body.title,
-            body=body.body,
+            title=title,
+            body=text,
             visibility=body.visibility,
             category=body.category,
             media_ids=body.media_ids,
-            mentions=await mentioned(request, body.body),
+            mentions=await mentioned(request, text),
+            held=verdict.held,
         ),
         who,
+    )
+    await file_report(
+        request,
+        verdict,
+        reply,
+        target_type="post",
+        target_id=post_id,
+        author_id=who.user_id,
+        title=title,
+        body=text,
     )
     headers = {**command_headers(reply), "Location": f"/v1/posts/{post_id}"}
     return _json(201, CommandResult(post_id, reply.position or ""), headers)
@@ -243,6 +259,10 @@ async def edit_post(request: web.Request) -> web.Response:
         raise ValidationError(
             "nothing to change", errors=[FieldError("$", "send title, body or visibility")]
         )
+    verdict = await screened(
+        request, "posts", {"title": given.get("title"), "body": given.get("body")}
+    )
+    given.update((k, v) for k, v in verdict.texts.items() if k in given)
     reply = await send_as(
         request,
         EditPost(
@@ -252,9 +272,24 @@ async def edit_post(request: web.Request) -> web.Response:
             body=given.get("body"),
             visibility=given.get("visibility"),
             mentions=await mentioned(request, given["body"]) if "body" in given else None,
+            held=verdict.held,
         ),
         who,
     )
+    if verdict.reported:
+        # The report names the post's author (a moderator may be the editor) and the post
+        # as it is after the edit (the read model's text for what the edit left).
+        row = await get_post(i.pool, post_id)
+        await file_report(
+            request,
+            verdict,
+            reply,
+            target_type="post",
+            target_id=post_id,
+            author_id=row.author_id if row is not None else who.user_id,
+            title=given.get("title", row.title if row else None),
+            body=given.get("body") or (row.body if row else ""),
+        )
     if "visibility" in given:
         # The attachments follow the post's audience: public with a public post, behind
         # signed links with a followers-only one.
@@ -426,11 +461,12 @@ ROUTES = [
         request=PublishPostBody,
         response=CommandResult,
         status=201,
-        raises=(EmptyPost, PostAlreadyExists, MediaNotFound, MediaNotReady),
+        raises=(EmptyPost, PostAlreadyExists, MediaNotFound, MediaNotReady, WordFilterBlocked),
         auth="bearer",
         idempotent_create=True,
         limited=True,
-        # The quota is the person's as of the writes the request names (a VIP grant).
+        # The quota is the person's as of the writes the request names (a VIP grant), and
+        # so are the word filter's rules (an admin's new rule).
         after=True,
         name="publish_post",
     ),
@@ -443,8 +479,10 @@ ROUTES = [
         request=EditPostBody,
         response=CommandResult,
         params=(_POST_ID,),
-        raises=(PostNotFound, NotPostAuthor, EmptyPost),
+        raises=(PostNotFound, NotPostAuthor, EmptyPost, WordFilterBlocked),
         auth="bearer",
+        # The word filter's rules as of the writes the request names.
+        after=True,
         name="edit_post",
     ),
     Route(

@@ -20,8 +20,10 @@ from edge.context import command_headers, infra, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
 from edge.params import IntQuery, query_text
 from edge.routing import Param, Route
+from edge.wordfilter import file_report, screened
 from handlers.media.commands import AttachMedia
 from handlers.media.errors import MediaNotFound, MediaNotReady, NotAnImage
+from handlers.moderation.errors import WordFilterBlocked
 from handlers.profiles.commands import (
     HANDLE_MAX,
     Bio,
@@ -161,6 +163,11 @@ async def patch_me(request: web.Request) -> web.Response:
     }
     if not given:
         raise ValidationError("nothing to change", errors=[FieldError("$", "send a field")])
+    # The word filter: a profile is never held (a hold refuses it), and a handle cannot
+    # carry an asterisk (censoring refuses it too).
+    texts = {k: given.get(k) for k in ("display_name", "bio", "handle")}
+    verdict = await screened(request, "profiles", texts, fixed={"handle"})
+    given.update((k, v) for k, v in verdict.texts.items() if k in given)
     avatar = given.pop("avatar_media_id", msgspec.UNSET)
     if isinstance(avatar, str):
         # The avatar must be the person's own ready image: the media context decides, and
@@ -181,6 +188,21 @@ async def patch_me(request: web.Request) -> web.Response:
         clear_avatar=avatar is None,
     )
     reply = await send_as(request, command, who)
+    if verdict.reported:
+        # The profile as it is after the change (the read model's text for what it left).
+        row = await model.by_user(infra(request).pool, who.user_id)
+        name = given.get("display_name", row.display_name if row else "")
+        handle = given.get("handle", row.handle if row else None)
+        await file_report(
+            request,
+            verdict,
+            reply,
+            target_type="user",
+            target_id=who.user_id,
+            author_id=who.user_id,
+            title=f"{name} (@{handle})" if handle else name,
+            body=given.get("bio", row.bio if row else ""),
+        )
     return _json(200, ProfileChanged(who.user_id, reply.position or ""), command_headers(reply))
 
 
@@ -345,7 +367,9 @@ ROUTES: list[Route] = [
     Route("PATCH", "/v1/me", patch_me, "Change my profile (name, bio, handle, locale, avatar)",
           "profiles", request=MeBody, response=ProfileChanged, auth="bearer",
           raises=(HandleTaken, HandleCoolingOff, HandleReserved, MediaNotFound, MediaNotReady,
-                  NotAnImage, *_COMMAND_ERRORS)),
+                  NotAnImage, WordFilterBlocked, *_COMMAND_ERRORS),
+          # The word filter's rules as of the writes the request names.
+          after=True),
     Route("GET", "/v1/users/{handle}", get_user, "A public profile", "profiles",
           response=PublicProfile, after=True, raises=(UserNotFound,), params=(_HANDLE_PARAM,)),
     Route("GET", "/v1/users", search_users, "Find people by handle or name (prefix)",
