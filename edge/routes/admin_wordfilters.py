@@ -128,15 +128,15 @@ async def list_word_filters(request: web.Request) -> web.Response:
     after: tuple[int, str] | None = None
     if "cursor" in request.query:
         c = decode_cursor(i.secret_key, _SCOPE, request.query["cursor"])
-        if not isinstance(c.get("s"), int) or not isinstance(c.get("i"), str):
+        if not isinstance(c.get("n"), int) or not isinstance(c.get("i"), str):
             raise BadCursor()
-        after = (c["s"], c["i"])
+        after = (c["n"], c["i"])
     await wait_for_position(request, PROJECTION)
     rows = await model.list_rules(i.pool, after=after, limit=size + 1)
     page, more = rows[:size], len(rows) > size
     cursor = None
     if more:
-        cursor = encode_cursor(i.secret_key, _SCOPE, {"s": page[-1].added_seq, "i": page[-1].id})
+        cursor = encode_cursor(i.secret_key, _SCOPE, {"n": page[-1].added_seq, "i": page[-1].id})
     return _json(200, WordFilterPage([_view(r) for r in page], cursor))
 
 
