@@ -323,6 +323,21 @@ async def test_every_command_route_answers_its_position(
         "PATCH", "/v1/admin/categories/{slug}", admin_token, {"position": 2}, slug="travel"
     )
     await r.call("DELETE", "/v1/admin/categories/{slug}", admin_token, slug="travel")
+    # The word filter's rules (admins).
+    rule = await r.call(
+        "POST",
+        "/v1/admin/word-filters",
+        admin_token,
+        {"pattern": "spam", "action": "flag", "contexts": ["posts"]},
+    )
+    await r.call(
+        "PATCH",
+        "/v1/admin/word-filters/{rule_id}",
+        admin_token,
+        {"action": "censor"},
+        rule_id=rule["id"],
+    )
+    await r.call("DELETE", "/v1/admin/word-filters/{rule_id}", admin_token, rule_id=rule["id"])
 
     # Moderation: a report of a person, and a moderator (here an admin) taking the case.
     reported = await people.sign_up()
