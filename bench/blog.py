@@ -104,7 +104,8 @@ WORKERS: tuple[tuple[str, ...], ...] = (
     ("projection", "posts"),
     ("projection", "author_stats"),
     ("projection", "timelines"),
-    ("projection", "profiles,follows,media,reactions,comments"),
+    # The word filter's rules: posts and comments are screened with them.
+    ("projection", "profiles,follows,media,reactions,comments,word_filters"),
     ("edge",),
 )
 #: The projections of `WORKERS` that read CONTENT: a figure starts once they are idle.

@@ -90,8 +90,9 @@ WORKERS: tuple[tuple[str, ...], ...] = (
     ("handler", "chat"),
     ("projection", "chat"),
     ("projection", "live"),
-    # A direct message checks blocks (follows) and that its members are people (profiles).
-    ("projection", "profiles,follows"),
+    # A direct message checks blocks (follows) and that its members are people (profiles);
+    # every message is screened with the word filter's rules.
+    ("projection", "profiles,follows,word_filters"),
     ("edge",),
 )
 #: Thousands of messages a minute from one person: far past the hourly perks (core/perks.py).

@@ -268,8 +268,9 @@ WORKERS: tuple[tuple[str, ...], ...] = (
     ("projection", "posts"),
     ("projection", "author_stats"),
     # What a post's view and its publishing read besides the posts read model (the author's
-    # perks, blocks, attachments, reactions, comment counts), in one process.
-    ("projection", "profiles,follows,media,reactions,comments"),
+    # perks, blocks, attachments, reactions, comment counts, the word filter's rules), in
+    # one process.
+    ("projection", "profiles,follows,media,reactions,comments,word_filters"),
     ("edge",),
 )
 

@@ -84,7 +84,8 @@ from tests.support.identity import IdentityClient
 #: The processes the figures need, in start order, the edge last.
 WORKERS: tuple[tuple[str, ...], ...] = (
     ("handler", "accounts"),
-    ("projection", "security_log"),
+    # A sign-up's display name is screened with the word filter's rules.
+    ("projection", "security_log,word_filters"),
     ("edge",),
 )
 #: Settings lifted for the workers: every request comes from 127.0.0.1, which the shipped

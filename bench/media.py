@@ -79,7 +79,8 @@ WORKERS: tuple[tuple[str, ...], ...] = (
     ("handler", "media"),
     ("handler", "profiles"),
     ("projection", "media"),
-    ("projection", "profiles"),
+    # A profile change (the avatar) is screened with the word filter's rules.
+    ("projection", "profiles,word_filters"),
     ("edge",),
 )
 #: Image processes of the media worker: one per core of the development machine.

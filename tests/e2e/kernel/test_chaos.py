@@ -40,8 +40,9 @@ COMMAND_TIMEOUT = 2.0
 #: Slack for "the claim has expired": scheduling on a busy 2-core machine.
 MARGIN = 1.0
 #: The read models a post's view is made of (its attachments, reactions, comment count,
-#: the reader's blocks), one process for all of them.
-POST_VIEW_MODELS = "posts,profiles,follows,media,reactions,comments"
+#: the reader's blocks) and the word filter's rules its publishing is screened with, one
+#: process for all of them.
+POST_VIEW_MODELS = "posts,profiles,follows,media,reactions,comments,word_filters"
 
 
 @dataclass
