@@ -104,3 +104,15 @@ def test_a_deleted_post_is_not_found_for_edit_or_delete() -> None:
 def test_editing_a_post_that_never_existed_is_not_found() -> None:
     with pytest.raises(PostNotFound):
         decide_edit(PostState(), EditPost(post_id=new_id(), title="x"), meta())
+
+
+def test_a_post_held_by_the_word_filter_is_published_and_edited_held() -> None:
+    post_id = new_id()
+    [event] = decide_publish(PostState(), PublishPost(post_id=post_id, body="B", held=True), meta())
+    assert isinstance(event, PostPublished) and event.held
+    [edited] = decide_edit(
+        published(post_id), EditPost(post_id=post_id, body="C", held=True), meta()
+    )
+    assert isinstance(edited, PostEdited) and edited.held
+    [plain] = decide_edit(published(post_id), EditPost(post_id=post_id, body="D"), meta())
+    assert isinstance(plain, PostEdited) and not plain.held
