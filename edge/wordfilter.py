@@ -25,7 +25,9 @@ the same report once. If the report fails, the request answers that failure (503
 swallowed) with the content already written — held content then waits unseen, flagged
 content stands unreported, until the client retries with its key. Held content is never
 visible without a moderator's decision either way; what can be lost without a retry is the
-queue entry, the trade-off of not having one transaction across two aggregates.
+queue entry, the trade-off of not having one transaction across two aggregates. (A sign-up
+takes no key and cannot be sent twice: if its flagged display name's report fails, the
+account stands and the name goes unreported; the person signs in.)
 """
 
 from __future__ import annotations
