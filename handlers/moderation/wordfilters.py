@@ -15,8 +15,6 @@ every person's writes.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import msgspec
 
 from core.commands import CommandMeta
@@ -32,8 +30,6 @@ from handlers.moderation.events import WordFilterAdded, WordFilterChanged, WordF
 #: Who may add, change and remove rules (`core.permissions`).
 MANAGE_RULES = "moderation.rules"
 
-T = TypeVar("T")
-
 
 class RuleState(msgspec.Struct, frozen=True):
     exists: bool = False
@@ -43,10 +39,6 @@ class RuleState(msgspec.Struct, frozen=True):
     action: str = ""
     contexts: tuple[str, ...] = ()
     note: str | None = None
-
-
-def _new_or(new: T | None, old: T) -> T:
-    return old if new is None else new
 
 
 def evolve(state: RuleState, event: Event) -> RuleState:
@@ -61,14 +53,17 @@ def evolve(state: RuleState, event: Event) -> RuleState:
                 note=event.note,
             )
         case WordFilterChanged():
-            return msgspec.structs.replace(
-                state,
-                pattern=_new_or(event.pattern, state.pattern),
-                whole_word=_new_or(event.whole_word, state.whole_word),
-                action=_new_or(event.action, state.action),
-                contexts=tuple(_new_or(event.contexts, list(state.contexts))),
-                note=state.note if event.note is None else (event.note or None),
-            )
+            # Only what changed is set; a note of "" was removed.
+            changed: dict[str, object] = {
+                field: value
+                for field in ("pattern", "whole_word", "action")
+                if (value := getattr(event, field)) is not None
+            }
+            if event.contexts is not None:
+                changed["contexts"] = tuple(event.contexts)
+            if event.note is not None:
+                changed["note"] = event.note or None
+            return msgspec.structs.replace(state, **changed)
         case WordFilterRemoved():
             return msgspec.structs.replace(state, removed=True)
         case _:
