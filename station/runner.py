@@ -48,6 +48,9 @@ def edge_status(app: web.Application) -> Callable[[], dict[str, Any]]:
     return status
 
 
+#: Longest request line the edge reads (bytes).
+MAX_REQUEST_LINE = 40_960
+
 #: How long a stopping edge lets its clients finish and move (connections it still holds
 #: after that are closed).
 EDGE_DRAIN_SECONDS = 10.0
@@ -265,7 +268,11 @@ class Workers:
         from edge.app import create_app
 
         app = create_app(self.infra)
-        runner = self.site_runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # A request line may carry a query value of up to 6,144 characters (a link to
+        # preview), percent-encoded: aiohttp's 8,190-byte default would answer 400 itself.
+        runner = self.site_runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, max_line_size=MAX_REQUEST_LINE
+        )
         await runner.setup()
         # reuse_port: a second edge (a rolling restart, `quark scale edge 2`) binds the same
         # port and the kernel spreads connections; with net.ipv4.tcp_migrate_req on, the

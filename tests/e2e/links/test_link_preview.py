@@ -232,6 +232,12 @@ async def test_bad_links_are_422_problems_and_append_nothing(
         assert (await resp.json())["type"] == "quark:link-preview-not-found"
     async with http.get("/v1/link-previews", params={"url": "gopher://x/"}) as resp:
         assert resp.status == 422
+    # The longest value the document allows, all of it percent-encoded two-byte letters, is
+    # read by the edge (no 400 from the HTTP layer's request-line limit).
+    longest = "http://x/" + "\u00cf" * 6135
+    async with http.get("/v1/link-previews", params={"url": longest}) as resp:
+        assert resp.status in (404, 422), await resp.text()
+        assert resp.headers["Content-Type"] == "application/problem+json"
     assert await messages(platform) == 0
 
 
