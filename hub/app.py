@@ -90,8 +90,8 @@ class Hub:
         self._lock = asyncio.Lock()
 
     async def instances(self, max_age: float = 0.0) -> list[Instance]:
-        """Everything running now (one discovery round shared by concurrent requests, and by
-        requests within `max_age` seconds of it)."""
+        """Everything running now: a discovery round per call (one at a time), or the last
+        one when it is at most `max_age` seconds old (the live sampler's cadence)."""
         async with self._lock:
             at, found = self._seen
             if time.monotonic() - at > max_age:
@@ -120,7 +120,8 @@ class Hub:
         s = self.infra.settings
         return await station_health(
             self.infra,
-            await self.instances(),
+            # The live sampler has just discovered for this tick's modules: no second round.
+            await self.instances(max_age=1.0),
             self.station.expected,
             self.station.projections,
             max_lag_events=s.hub_lag_degraded_events,
