@@ -66,6 +66,19 @@ class LiveClient:
                 return frame["item"] | {"cursor": frame["cursor"]}
             assert frame["type"] in ("typing", "presence", "result"), frame
 
+    async def signal(self, timeout: float = 10) -> dict[str, Any]:
+        """The next frame that is not an item (an error, a typing or presence signal, a
+        pong); items read meanwhile stay for `item()` and `notification()`. Items come
+        through the inbox stream and signals straight from the edge, so their order between
+        them is not fixed: a late notification item may come before an error."""
+        while True:
+            frame = await self.frame(timeout)
+            if frame["type"] != "item":
+                return frame
+            got = frame["item"] | {"cursor": frame["cursor"]}
+            kept = self.notifications if got["type"].startswith("notification") else self.items
+            kept.append(got)
+
     async def notification(self, timeout: float = 10) -> dict[str, Any]:
         """The next notification item; other items read meanwhile stay for `item()`."""
         if self.notifications:
