@@ -13,10 +13,12 @@ from tests.support.timelines import person, publish, relate
 
 
 async def settled(platform: Platform) -> None:
-    """Every notification made and every post readable by everyone."""
+    """Every notification made, every post readable by everyone and every block known
+    (the notifications read filters on the follows read model's blocks)."""
     for stream in ("CONTENT", "PEOPLE", "NOTIFY"):
         await platform.wait("notifications", await head_position(platform.infra, stream))
     await platform.wait("posts", await head_position(platform.infra, "CONTENT"))
+    await platform.wait("follows", await head_position(platform.infra, "PEOPLE"))
 
 
 async def mine(client: IdentityClient, who: dict[str, Any], query: str = "") -> dict[str, Any]:
