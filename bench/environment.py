@@ -56,7 +56,8 @@ from core.bootstrap import Infra, open_infra
 from core.logging import configure_logging
 from core.permissions import USER
 from core.settings import Settings, load_settings
-from core.tokens import KeyRing, TokenService
+from core.signing_keys import KeyRing
+from core.tokens import TokenService
 from handlers import all_events, contexts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -421,7 +422,7 @@ def access_tokens(
 ) -> list[str]:
     """`count` access tokens, each for a user and a session of its own (role `user`): new
     users, or the first `count` of `users` when a suite needs to know who is who. They live
-    `core.tokens.ACCESS_TTL` (15 minutes), longer than any suite runs."""
+    `core.access_claims.ACCESS_TTL` (15 minutes), longer than any suite runs."""
     now = int(time.time())
     who = list(users[:count]) if users is not None else [str(uuid.uuid4()) for _ in range(count)]
     return [tokens.issue(user, str(uuid.uuid4()), (USER,), now)[0] for user in who]
