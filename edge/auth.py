@@ -30,7 +30,8 @@ from core.commands import Command, CommandReply
 from core.errors import QuarkError
 from core.ids import is_uuid
 from core.permissions import require
-from core.tokens import KeyRing, TokenService
+from core.signing_keys import KeyRing
+from core.tokens import TokenService
 from edge.context import COMMAND_POSITION, INFRA, WRITES, command_id_for, correlation_id
 from edge.routing import Handler
 from handlers.accounts.errors import AccountSuspendedError

@@ -26,6 +26,7 @@ import msgspec
 from aiohttp import web
 
 from core.access import AccessList
+from core.access_claims import AccessClaims
 from core.bootstrap import Infra
 from core.errors import (
     FieldError,
@@ -38,7 +39,8 @@ from core.errors import (
 from core.logging import get_logger
 from core.metrics import render
 from core.permissions import PermissionDenied, require
-from core.tokens import AccessClaims, KeyRing, TokenService
+from core.signing_keys import KeyRing
+from core.tokens import TokenService
 from hub import deadletters
 from hub.health import station_health
 from hub.logs import LEVELS, LogBuffer

@@ -265,7 +265,7 @@ class Finding(msgspec.Struct):
 
 
 async def doctor(settings: Settings) -> int:
-    from core.embedded import nats_binary
+    from core.embedded_nats import nats_binary
     from station.servers import require_external
 
     findings: list[Finding] = []

@@ -20,16 +20,18 @@ async def start_embedded(
     settings: Settings, stack: AsyncExitStack, *, quiet: bool = False
 ) -> Settings:
     """Start whatever server is not configured, in the data dir; stop them with `stack`."""
-    from core import embedded
+    from core.embedded_nats import start_nats
+    from core.embedded_postgres import start_postgres
+    from core.embedded_redis import start_redis
 
     data = settings.data_dir
     data.mkdir(parents=True, exist_ok=True)
     changes: dict[str, str] = {}
     started = time.perf_counter()
     for field, start in (
-        ("nats_url", embedded.start_nats),
-        ("database_url", embedded.start_postgres),
-        ("redis_url", embedded.start_redis),
+        ("nats_url", start_nats),
+        ("database_url", start_postgres),
+        ("redis_url", start_redis),
     ):
         if getattr(settings, field):
             continue

@@ -44,7 +44,7 @@ async def cmd_streams(settings: Settings, action: str, *, as_json: bool) -> int:
 
 async def cmd_keys(settings: Settings, action: str) -> int:
     from core.bootstrap import connect_nats, secret_key
-    from core.tokens import KeyRing, signing_key_of
+    from core.signing_keys import KeyRing, signing_key_of
 
     settings = require_external(settings)
     now = int(time.time())

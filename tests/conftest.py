@@ -24,7 +24,7 @@ import nats.js.errors
 import pytest
 import redis.asyncio as aioredis
 
-from core import embedded
+from core import embedded, embedded_nats
 from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
 from core.settings import Settings
@@ -54,7 +54,7 @@ def started_servers() -> Iterator[list[embedded.ManagedServer]]:
 def nats_server(
     session_tmp: Path, started_servers: list[embedded.ManagedServer]
 ) -> embedded.ManagedServer:
-    server = embedded.start_nats(session_tmp / "nats")
+    server = embedded_nats.start_nats(session_tmp / "nats")
     started_servers.append(server)
     return server
 

@@ -14,6 +14,7 @@ from core.commands import CommandMeta, CommandReply, parse_position
 from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
 from core.permissions import require
+from handlers.accounts.account import ACCOUNT, decide_role, decide_vip
 from handlers.accounts.commands import (
     GrantRole,
     GrantVip,
@@ -29,8 +30,8 @@ from handlers.accounts.common import (
     publish_ended_sessions,
 )
 from handlers.accounts.errors import AccountNotFound
+from handlers.accounts.phone_claim import PHONE_CLAIM
 from handlers.accounts.standing import decide_suspension, suspended_now, suspended_until
-from handlers.accounts.state import ACCOUNT, PHONE_CLAIM, decide_role, decide_vip
 
 
 async def user_of_phone(infra: Infra, raw_phone: str) -> str:

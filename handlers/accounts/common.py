@@ -18,10 +18,11 @@ from core.ids import derived_id, is_uuid
 from core.permissions import require
 from core.ratelimit import LockoutPolicy
 from handlers.accounts import credentials as cred
+from handlers.accounts.account import AccountState
 from handlers.accounts.errors import InvalidCredentials, InvalidPhone
 from handlers.accounts.events import SessionOpened, SessionRevoked
 from handlers.accounts.standing import suspended_now, suspended_until
-from handlers.accounts.state import AccountState, Verdict
+from handlers.accounts.verdict import Verdict
 
 
 class Services:

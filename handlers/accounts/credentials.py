@@ -112,6 +112,15 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# -- comparing stored hashes ----------------------------------------------------------------
+
+
+def msgspec_compare(a: str, b: str) -> bool:
+    """Whether a stored hash (of an SMS code or a refresh token) equals the one presented,
+    compared in constant time so the time taken tells nothing about how much of it matched."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
 # -- TOTP -----------------------------------------------------------------------------------
 
 

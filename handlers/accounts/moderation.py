@@ -18,9 +18,9 @@ from core.bus import transact
 from core.ids import is_uuid
 from core.moderation import account_effect, meta_of, moderator, reactor, reason
 from core.registry import Event
+from handlers.accounts.account import ACCOUNT, AccountState
 from handlers.accounts.common import publish_ended_sessions
 from handlers.accounts.standing import decide_standing
-from handlers.accounts.state import ACCOUNT, AccountState
 
 
 async def apply_decision(infra: Any, recorded: Any) -> None:

@@ -1,8 +1,9 @@
 """How each accounts command a person sends about themself is carried out: the I/O around
-the pure decisions of `state.py` — hashing passwords in a thread, sealing personal values,
-counting failures in Redis, queueing SMS, publishing ended sessions — composed from
-`transact` calls. Signing in is in `signin.py`, what admins do in `admin.py`, what moderators'
-decisions do in `moderation.py`; `common.py` holds what they share.
+the pure decisions of the aggregates (`account.py`, `verification.py`, `phone_claim.py`) —
+hashing passwords in a thread, sealing personal values, counting failures in Redis, queueing
+SMS, publishing ended sessions — composed from `transact` calls. Signing in is in
+`signin.py`, what admins do in `admin.py`, what moderators' decisions do in `moderation.py`;
+`common.py` holds what they share.
 
 Ids a command creates (verification, account, session) are derived from the command id, so a
 retried command converges on the same aggregates instead of creating new ones.
@@ -20,6 +21,16 @@ from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import derived_id
 from core.ratelimit import Rule
 from handlers.accounts import credentials as cred
+from handlers.accounts.account import (
+    ACCOUNT,
+    decide_erase,
+    decide_password_change,
+    decide_register,
+    decide_rename_device,
+    decide_totp_disable,
+    decide_totp_enable,
+    decide_totp_setup,
+)
 from handlers.accounts.commands import (
     ChangePassword,
     DisableTwoFactor,
@@ -54,25 +65,15 @@ from handlers.accounts.errors import (
     TwoFactorState,
     WrongPassword,
 )
+from handlers.accounts.phone_claim import PHONE_CLAIM, decide_claim, decide_release_phone
 from handlers.accounts.sms_jobs import SmsJob, enqueue
 from handlers.accounts.standing import suspended_now, suspended_until
-from handlers.accounts.state import (
-    ACCOUNT,
-    PHONE_CLAIM,
+from handlers.accounts.verification import (
     VERIFICATION,
     decide_check_code,
-    decide_claim,
     decide_consume,
-    decide_erase,
-    decide_password_change,
-    decide_register,
     decide_reissue,
-    decide_release_phone,
-    decide_rename_device,
     decide_start_verification,
-    decide_totp_disable,
-    decide_totp_enable,
-    decide_totp_setup,
 )
 
 SMS_TEXT = "Quark: your code is {code}. It expires in {minutes} min. Never share it."

@@ -18,6 +18,13 @@ from core.errors import QuarkError
 from core.ids import derived_id, is_uuid
 from core.logging import get_logger
 from handlers.accounts import credentials as cred
+from handlers.accounts.account import (
+    ACCOUNT,
+    decide_end_session,
+    decide_open_session,
+    decide_refresh,
+    decide_second_factor,
+)
 from handlers.accounts.commands import CompleteSecondFactor, EndSession, LogIn, RefreshSession
 from handlers.accounts.common import (
     command_reply,
@@ -34,14 +41,7 @@ from handlers.accounts.common import (
 )
 from handlers.accounts.errors import InvalidCredentials, InvalidPhone, InvalidRefreshToken
 from handlers.accounts.events import LoginFailed, LoginLockedOut
-from handlers.accounts.state import (
-    ACCOUNT,
-    PHONE_CLAIM,
-    decide_end_session,
-    decide_open_session,
-    decide_refresh,
-    decide_second_factor,
-)
+from handlers.accounts.phone_claim import PHONE_CLAIM
 
 log = get_logger("quark.accounts")
 #: Failure records written after a login was answered (kept so they are not collected).

@@ -1,5 +1,5 @@
 """An account's standing: suspended (until a time, or indefinitely) and limited. Pure, like
-`state.py`: `now` comes in as an argument.
+the aggregates (`account.py`): `now` comes in as an argument.
 
 A suspension with an end is over when the end passes, with no job and no event: like VIP's
 expiry (`core.perks`), it is read from the stored end at the moment of asking —
@@ -19,6 +19,7 @@ from datetime import datetime
 from core.errors import FieldError, ValidationError
 from core.moderation import AccountEffect
 from core.registry import Event
+from handlers.accounts.account import AccountState
 from handlers.accounts.errors import AccountNotFound
 from handlers.accounts.events import (
     AccountLimited,
@@ -27,7 +28,6 @@ from handlers.accounts.events import (
     AccountUnsuspended,
     SessionRevoked,
 )
-from handlers.accounts.state import AccountState
 
 
 def suspended_now(state: AccountState, now: datetime) -> bool:

@@ -9,7 +9,8 @@ from nats.aio.client import Client as NATS
 
 from core.bootstrap import Infra
 from core.ids import new_id
-from core.tokens import KeyRing, TokenService
+from core.signing_keys import KeyRing
+from core.tokens import TokenService
 
 
 class Tokens:

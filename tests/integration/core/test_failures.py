@@ -20,7 +20,7 @@ import aiohttp
 import nats
 import pytest
 
-from core import embedded
+from core import embedded, embedded_nats
 from core import streams as streams_mod
 from core.bootstrap import open_infra, secret_key
 from core.envelope import AggregateRef, utc_now
@@ -44,7 +44,7 @@ HEADERS: dict[str, str] = {}
 
 @pytest.fixture
 async def own_nats(tmp_path: Path) -> AsyncIterator[embedded.ManagedServer]:
-    server = embedded.start_nats(tmp_path / "own-nats")
+    server = embedded_nats.start_nats(tmp_path / "own-nats")
     yield server
     server.stop()
 
@@ -88,7 +88,7 @@ async def test_with_nats_down_commands_get_503_and_acknowledged_work_survives(
             async with http.get(f"/v1/posts/{acknowledged[0]}") as resp:
                 assert resp.status == 200
 
-            restarted = embedded.start_nats(tmp_path / "own-nats", port=own_nats.port)
+            restarted = embedded_nats.start_nats(tmp_path / "own-nats", port=own_nats.port)
             stack.callback(restarted.stop)
             for _ in range(200):  # the client reconnects on its own; wait for it, bounded
                 if infra.nc.is_connected:
@@ -163,7 +163,7 @@ async def test_every_acknowledged_commit_survives_nats_killed_with_sigkill(
     assert own_nats.process is not None
     assert own_nats.process.wait(10) == -signal.SIGKILL
 
-    restarted = embedded.start_nats(tmp_path / "own-nats", port=own_nats.port)
+    restarted = embedded_nats.start_nats(tmp_path / "own-nats", port=own_nats.port)
     try:
         nc = await nats.connect(restarted.url)
         try:

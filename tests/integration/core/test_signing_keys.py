@@ -20,7 +20,8 @@ from core.bootstrap import secret_key
 from core.errors import ConfigError
 from core.ids import new_id
 from core.settings import Settings
-from core.tokens import BUCKET, InvalidToken, KeyRing, TokenService
+from core.signing_keys import BUCKET, KeyRing
+from core.tokens import InvalidToken, TokenService
 from tests.support.cli import run_quark, use_settings
 
 SECRET = secrets.token_hex(32).encode()

@@ -8,6 +8,13 @@ import pytest
 
 from core.personal import Sealed
 from handlers.accounts import credentials as cred
+from handlers.accounts.account import (
+    ACCOUNT,
+    AccountState,
+    decide_refresh,
+    decide_second_factor,
+    decide_totp_enable,
+)
 from handlers.accounts.devices import device_name
 from handlers.accounts.errors import (
     InvalidRefreshToken,
@@ -18,17 +25,11 @@ from handlers.accounts.errors import (
     WeakPassword,
 )
 from handlers.accounts.events import LoginFailed, SessionOpened
-from handlers.accounts.state import (
-    ACCOUNT,
+from handlers.accounts.phone_claim import ClaimState, decide_claim
+from handlers.accounts.verification import (
     VERIFICATION,
-    AccountState,
-    ClaimState,
     decide_check_code,
-    decide_claim,
-    decide_refresh,
-    decide_second_factor,
     decide_start_verification,
-    decide_totp_enable,
 )
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

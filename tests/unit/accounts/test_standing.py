@@ -11,6 +11,7 @@ import pytest
 from core.errors import ValidationError
 from core.moderation import AccountEffect
 from core.registry import Event
+from handlers.accounts.account import ACCOUNT, AccountState, decide_open_session, decide_refresh
 from handlers.accounts.errors import AccountNotFound
 from handlers.accounts.events import (
     AccountErased,
@@ -28,12 +29,6 @@ from handlers.accounts.standing import (
     decide_suspension,
     suspended_now,
     suspended_until,
-)
-from handlers.accounts.state import (
-    ACCOUNT,
-    AccountState,
-    decide_open_session,
-    decide_refresh,
 )
 from tests.unit.accounts.test_decide import SEALED, SID, USER
 

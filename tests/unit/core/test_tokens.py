@@ -20,26 +20,12 @@ from typing import Any
 import jwt
 import msgspec
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from core.access_claims import ACCESS_TTL, AUDIENCE, CLOCK_SKEW, ISSUER, AccessClaims
 from core.errors import UnauthorizedError
 from core.ids import new_id
-from core.tokens import (
-    ACCESS_TTL,
-    AUDIENCE,
-    CLOCK_SKEW,
-    ISSUER,
-    MAX_TOKEN_BYTES,
-    AccessClaims,
-    InvalidToken,
-    KeyRing,
-    NoSigningKey,
-    SigningKey,
-    TokenService,
-    plan_rotation,
-    sign,
-    signing_key_of,
-)
+from core.signing_keys import KeyRing, NoSigningKey, SigningKey
+from core.tokens import MAX_TOKEN_BYTES, InvalidToken, TokenService, sign
 
 
 def b64(data: bytes) -> str:
@@ -477,43 +463,7 @@ async def test_a_wrongly_typed_claim_is_rejected(
     await rejected(service, forge(key, claims(now, **change)), reason, now)
 
 
-# -- the ring ------------------------------------------------------------------------------------
-
-
-def test_the_newest_active_key_signs_and_ties_break_on_kid(now: int) -> None:
-    a = SigningKey.generate(now, kid="a")
-    b = SigningKey.generate(now, kid="b")
-    old = SigningKey.generate(now - 10, kid="z")
-    retiring = SigningKey(
-        "zz", now + 5, now + 1000, Ed25519PrivateKey.generate()
-    )  # newer, but retiring
-    assert signing_key_of([old, b, a, retiring], now) is b
-    assert signing_key_of([retiring], now) is None
-
-
-def test_a_rotation_retires_older_keys_and_removes_retired_ones(now: int) -> None:
-    active = SigningKey.generate(now - 100, kid="active")
-    retiring = SigningKey("retiring", now - 2000, now + 50, Ed25519PrivateKey.generate())
-    retired = SigningKey("retired", now - 3000, now, Ed25519PrivateKey.generate())
-    plan = plan_rotation([active, retiring, retired], now, 600)
-    assert [(k.kid, k.retire_at) for k in plan.retiring] == [("active", now + 600)]
-    assert plan.removed == ["retired"]
-    assert plan.new.retire_at is None and plan.new.created_at == now
-
-
-def test_a_rotation_in_the_same_second_as_the_last_still_ranks_the_new_key_first(
-    now: int,
-) -> None:
-    current = SigningKey.generate(now, kid="zzzzzzzzzzzz")  # would win a tie on kid
-    plan = plan_rotation([current], now, 600)
-    assert plan.new.rank > current.rank
-    assert signing_key_of([*plan.retiring, plan.new], now) is plan.new
-
-
-def test_a_rotation_never_retires_a_key_ranked_above_its_new_one(now: int) -> None:
-    newer = SigningKey.generate(now + 10, kid="racing")  # a concurrent rotation's key
-    plan = plan_rotation([newer], now, 600, new=SigningKey.generate(now, kid="mine"))
-    assert plan.retiring == []
+# -- rotation and unknown keys, as the verifier meets them ---------------------------------------
 
 
 async def test_rotating_an_in_memory_ring_switches_the_signer(
@@ -526,21 +476,6 @@ async def test_rotating_an_in_memory_ring_switches_the_signer(
     assert [k.kid for k in rotation.retiring] == ["k1"]
     await service.verify(old_token, now + 299)
     await rejected(service, old_token, "retired", now=now + 300)
-
-
-def test_jwks_lists_the_public_half_of_live_keys_only(key: SigningKey, now: int) -> None:
-    retired = SigningKey("gone", now - 5000, now, Ed25519PrivateKey.generate())
-    ring = KeyRing.in_memory([key, retired])
-    [jwk] = ring.jwks(now)["keys"]
-    assert jwk == {
-        "kty": "OKP",
-        "crv": "Ed25519",
-        "x": b64(key.public_key.public_bytes_raw()),
-        "kid": "k1",
-        "use": "sig",
-        "alg": "EdDSA",
-    }
-    assert len(ring.jwks(now - 1)["keys"]) == 2
 
 
 async def test_unknown_kids_reload_the_ring_at_most_once_a_second(

@@ -1,37 +1,30 @@
-"""The aggregates of the accounts context: pure `evolve` and `decide` functions (no I/O, no
-clock: `now` and every hash come in as arguments). The procedures compose them.
-
-A decision that must record a failure (a wrong code counts as an attempt) returns the events
-*and* the error to raise once they are committed: `Verdict`.
+"""The account aggregate (`accounts.account`, one per person): password, sessions, second
+factor, roles, standing and VIP. Pure `evolve` and `decide`, like every aggregate of the
+context: no I/O, no clock (`now` and every hash come in as arguments); the procedures
+compose them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import msgspec
 
-from core.errors import FieldError, QuarkError, ValidationError
+from core.errors import FieldError, ValidationError
 from core.eventstore import AggregateKind
 from core.permissions import ROLES, USER
 from core.personal import Sealed
 from core.registry import Event
+from handlers.accounts.credentials import msgspec_compare
 from handlers.accounts.errors import (
     AccountNotFound,
     InvalidRefreshToken,
     InvalidSecondFactor,
-    PhoneTaken,
     RefreshTokenReusedError,
-    ResendTooSoon,
     SessionNotFound,
     TwoFactorState,
     UnknownRole,
-    VerificationExhausted,
-    VerificationExpired,
-    VerificationNotFound,
     VerificationUsed,
-    WrongCode,
 )
 from handlers.accounts.events import (
     AccountErased,
@@ -43,8 +36,6 @@ from handlers.accounts.events import (
     DeviceRenamed,
     LoginFailed,
     PasswordChanged,
-    PhoneClaimed,
-    PhoneReleased,
     RefreshTokenReused,
     RoleGranted,
     RoleRevoked,
@@ -54,230 +45,14 @@ from handlers.accounts.events import (
     TwoFactorDisabled,
     TwoFactorEnabled,
     TwoFactorSetupStarted,
-    VerificationAttemptFailed,
-    VerificationCodeReissued,
-    VerificationConsumed,
-    VerificationStarted,
-    VerificationSucceeded,
     VipGranted,
 )
+from handlers.accounts.verdict import Verdict
 
-MAX_CODE_ATTEMPTS = 5
 #: Rotated refresh-token hashes remembered per session, to recognise reuse.
 USED_TOKENS_KEPT = 50
 #: Ended sessions remembered per account (their revocation is re-published on retries).
 REVOKED_KEPT = 50
-
-
-@dataclass
-class Verdict:
-    """Events to commit, then (optionally) an error to answer with."""
-
-    events: list[Event] = field(default_factory=list)
-    error: QuarkError | None = None
-
-
-# -- verification ---------------------------------------------------------------------------
-
-
-class VerificationState(msgspec.Struct, frozen=True):
-    exists: bool = False
-    purpose: str = ""
-    phone_hash: str = ""
-    phone: Sealed | None = None
-    user_id: str = ""
-    code_hash: str = ""
-    expires_at: datetime | None = None
-    resend_after: datetime | None = None
-    attempts: int = 0
-    #: "pending" | "verified" | "consumed"
-    status: str = ""
-    reissues: int = 0
-
-
-def evolve_verification(state: VerificationState, event: Event) -> VerificationState:
-    match event:
-        case VerificationStarted():
-            return VerificationState(
-                exists=True,
-                purpose=event.purpose,
-                phone_hash=event.phone_hash,
-                phone=event.phone,
-                user_id=event.user_id,
-                code_hash=event.code_hash,
-                expires_at=event.expires_at,
-                resend_after=event.resend_after,
-                status="pending",
-            )
-        case VerificationCodeReissued():
-            return msgspec.structs.replace(
-                state,
-                code_hash=event.code_hash,
-                expires_at=event.expires_at,
-                resend_after=event.resend_after,
-                attempts=0,
-                reissues=state.reissues + 1,
-            )
-        case VerificationAttemptFailed():
-            return msgspec.structs.replace(state, attempts=event.attempts)
-        case VerificationSucceeded():
-            return msgspec.structs.replace(state, status="verified")
-        case VerificationConsumed():
-            return msgspec.structs.replace(state, status="consumed")
-        case _:
-            return state
-
-
-VERIFICATION = AggregateKind(
-    type="accounts.verification",
-    initial=VerificationState,
-    evolve=evolve_verification,
-    state_type=VerificationState,
-)
-
-
-def decide_start_verification(
-    state: VerificationState,
-    *,
-    verification_id: str,
-    purpose: str,
-    phone_hash: str,
-    phone: Sealed | None,
-    user_id: str,
-    code_hash: str,
-    ttl: timedelta,
-    resend_after: timedelta,
-    now: datetime,
-) -> list[Event]:
-    if state.exists:
-        return []  # a retry of the same start (ids are derived from the command id)
-    return [
-        VerificationStarted(
-            verification_id=verification_id,
-            purpose=purpose,
-            phone_hash=phone_hash,
-            phone=phone,
-            user_id=user_id,
-            code_hash=code_hash,
-            expires_at=now + ttl,
-            resend_after=now + resend_after,
-            started_at=now,
-        )
-    ]
-
-
-def _pending(state: VerificationState, now: datetime) -> None:
-    if not state.exists:
-        raise VerificationNotFound()
-    if state.status != "pending":
-        raise VerificationUsed()
-    if state.attempts >= MAX_CODE_ATTEMPTS:
-        raise VerificationExhausted()
-
-
-def decide_reissue(
-    state: VerificationState,
-    *,
-    verification_id: str,
-    code_hash: str,
-    ttl: timedelta,
-    resend_after: timedelta,
-    now: datetime,
-) -> list[Event]:
-    _pending(state, now)
-    assert state.resend_after is not None
-    if now < state.resend_after:
-        wait = (state.resend_after - now).total_seconds()
-        raise ResendTooSoon(f"wait {wait:.0f} s before asking again", retry_after=wait)
-    return [
-        VerificationCodeReissued(
-            verification_id=verification_id,
-            code_hash=code_hash,
-            expires_at=now + ttl,
-            resend_after=now + resend_after,
-            reissued_at=now,
-        )
-    ]
-
-
-def decide_check_code(
-    state: VerificationState,
-    *,
-    verification_id: str,
-    purpose: str,
-    candidate_hash: str,
-    now: datetime,
-) -> Verdict:
-    """A code attempt. A wrong code is an event (attempts are counted in the log, so no
-    process restart resets them), then the error."""
-    if state.exists and state.purpose != purpose:
-        raise VerificationNotFound()
-    _pending(state, now)
-    assert state.expires_at is not None
-    if now >= state.expires_at:
-        raise VerificationExpired()
-    if not msgspec_compare(state.code_hash, candidate_hash):
-        attempts = state.attempts + 1
-        left = MAX_CODE_ATTEMPTS - attempts
-        error: QuarkError = (
-            WrongCode(f"{left} attempt{'s' if left != 1 else ''} left")
-            if left
-            else VerificationExhausted()
-        )
-        return Verdict(
-            [
-                VerificationAttemptFailed(
-                    verification_id=verification_id, attempts=attempts, failed_at=now
-                )
-            ],
-            error,
-        )
-    return Verdict([VerificationSucceeded(verification_id=verification_id, succeeded_at=now)])
-
-
-def msgspec_compare(a: str, b: str) -> bool:
-    import hmac
-
-    return hmac.compare_digest(a.encode(), b.encode())
-
-
-def decide_consume(
-    state: VerificationState, *, verification_id: str, user_id: str, now: datetime
-) -> list[Event]:
-    if state.status == "consumed":
-        return []
-    if state.status != "verified":
-        raise VerificationUsed("the phone was not verified")
-    return [VerificationConsumed(verification_id=verification_id, user_id=user_id, consumed_at=now)]
-
-
-# -- phone claim ----------------------------------------------------------------------------
-
-
-class ClaimState(msgspec.Struct, frozen=True):
-    user_id: str = ""
-
-
-def evolve_claim(state: ClaimState, event: Event) -> ClaimState:
-    if isinstance(event, PhoneClaimed):
-        return ClaimState(event.user_id)
-    if isinstance(event, PhoneReleased):
-        return ClaimState()
-    return state
-
-
-PHONE_CLAIM = AggregateKind(type="accounts.phone", initial=ClaimState, evolve=evolve_claim)
-
-
-def decide_claim(state: ClaimState, *, phone_hash: str, user_id: str, now: datetime) -> list[Event]:
-    if state.user_id == user_id:
-        return []
-    if state.user_id:
-        raise PhoneTaken()
-    return [PhoneClaimed(phone_hash=phone_hash, user_id=user_id, claimed_at=now)]
-
-
-# -- account --------------------------------------------------------------------------------
 
 
 class SessionState(msgspec.Struct, frozen=True):
@@ -639,14 +414,6 @@ def decide_erase(
     ]
     events.append(AccountErased(user_id=user_id, erased_at=now))
     return events
-
-
-def decide_release_phone(
-    state: ClaimState, *, phone_hash: str, user_id: str, now: datetime
-) -> list[Event]:
-    if state.user_id != user_id:
-        return []
-    return [PhoneReleased(phone_hash=phone_hash, user_id=user_id, released_at=now)]
 
 
 def decide_rename_device(
