@@ -131,6 +131,8 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 def all_routes() -> list[Route]:
     from edge.routes import (
         accounts,
+        accounts_data,
+        accounts_security,
         admin,
         admin_stats,
         admin_wordfilters,
@@ -159,6 +161,8 @@ def all_routes() -> list[Route]:
     return [
         *health.ROUTES,
         *accounts.ROUTES,
+        *accounts_security.ROUTES,
+        *accounts_data.ROUTES,
         *profiles.ROUTES,
         *presence.ROUTES,
         *admin.ROUTES,
