@@ -131,6 +131,8 @@ async def problems(request: web.Request, handler: web.RequestHandler) -> web.Str
 def all_routes() -> list[Route]:
     from edge.routes import (
         accounts,
+        accounts_data,
+        accounts_security,
         admin,
         admin_stats,
         admin_wordfilters,
@@ -143,6 +145,7 @@ def all_routes() -> list[Route]:
         link_previews,
         live,
         media,
+        media_uploads,
         moderation,
         moderation_appeals,
         moderation_decisions,
@@ -159,6 +162,8 @@ def all_routes() -> list[Route]:
     return [
         *health.ROUTES,
         *accounts.ROUTES,
+        *accounts_security.ROUTES,
+        *accounts_data.ROUTES,
         *profiles.ROUTES,
         *presence.ROUTES,
         *admin.ROUTES,
@@ -178,6 +183,7 @@ def all_routes() -> list[Route]:
         *chat_state.ROUTES,
         *timelines.ROUTES,
         *media.ROUTES,
+        *media_uploads.ROUTES,
         *notifications.ROUTES,
         *link_previews.ROUTES,
         *live.ROUTES,

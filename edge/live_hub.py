@@ -9,8 +9,9 @@ handed to the local sessions of its person (`inbox.<user>`) or of its channel
 members are connected to it, and a thousand-member channel is no thousand consumers.
 
 What a session missed while away is read by `catch_up` from its own cursor with a
-short-lived consumer filtered to its subjects; `Session` (edge/routes/live.py) buffers the
-hub's items meanwhile, and the two meet at the hub's position without a gap or a repeat.
+short-lived consumer filtered to its subjects; `Connection` (edge/live_connection.py)
+buffers the hub's items meanwhile, and the two meet at the hub's position without a gap or a
+repeat.
 
 Ephemeral signals (typing, presence) never touch the stream: they are core NATS messages on
 `eph.<user_id>`, one wildcard subscription per edge.

@@ -15,6 +15,7 @@ import pytest
 from core import inbox
 from core.ids import new_id
 from core.settings import Settings
+from edge import live_connection
 from edge.routes import live
 from tests.e2e.live.test_websocket import auth_frame, connect, next_item, send
 from tests.support.auth import Tokens
@@ -56,7 +57,7 @@ async def test_a_client_without_an_auth_frame_in_time_is_closed_4408(
 ) -> None:
     monkeypatch.setattr(live, "AUTH_DEADLINE_SECONDS", 0.2)
     ws = await http.ws_connect("/v1/ws")
-    assert await closed_with(ws) == live.CLOSE_AUTH_TIMEOUT
+    assert await closed_with(ws) == live_connection.CLOSE_AUTH_TIMEOUT
 
 
 @pytest.mark.parametrize(
@@ -79,7 +80,7 @@ async def test_a_first_frame_that_is_not_a_valid_auth_is_closed_4400(
     before = await heads(platform)
     ws = await http.ws_connect("/v1/ws")
     await (ws.send_bytes(first) if isinstance(first, bytes) else ws.send_str(first))
-    assert await closed_with(ws) == live.CLOSE_BAD_FIRST_FRAME
+    assert await closed_with(ws) == live_connection.CLOSE_BAD_FIRST_FRAME
     assert await heads(platform) == before
 
 
@@ -89,7 +90,7 @@ async def test_an_invalid_token_is_closed_4401(
 ) -> None:
     ws = await http.ws_connect("/v1/ws")
     await ws.send_json({"type": "auth", "token": token})
-    assert await closed_with(ws) == live.CLOSE_UNAUTHORIZED
+    assert await closed_with(ws) == live_connection.CLOSE_UNAUTHORIZED
 
 
 async def test_a_handshake_authorization_header_is_not_enough(
@@ -100,7 +101,7 @@ async def test_a_handshake_authorization_header_is_not_enough(
 ) -> None:
     monkeypatch.setattr(live, "AUTH_DEADLINE_SECONDS", 0.2)
     ws = await http.ws_connect("/v1/ws", headers=signed_in.headers(new_id()))
-    assert await closed_with(ws) == live.CLOSE_AUTH_TIMEOUT
+    assert await closed_with(ws) == live_connection.CLOSE_AUTH_TIMEOUT
 
 
 async def test_a_cursor_ahead_of_the_inbox_is_closed_4422(
@@ -108,7 +109,7 @@ async def test_a_cursor_ahead_of_the_inbox_is_closed_4422(
 ) -> None:
     ws = await http.ws_connect("/v1/ws")
     await ws.send_json(auth_frame(new_id(), cursor=2**62))
-    assert await closed_with(ws) == live.CLOSE_BAD_CURSOR
+    assert await closed_with(ws) == live_connection.CLOSE_BAD_CURSOR
 
 
 @pytest.mark.parametrize(
@@ -158,15 +159,15 @@ async def test_a_flood_of_frames_gets_an_error_then_a_4429_close(
 ) -> None:
     ws = await connect(http, new_id())
     before = await heads(platform)
-    for _ in range(live.FRAME_BURST + live.FLOOD_STRIKES + 20):
+    for _ in range(live_connection.FRAME_BURST + live_connection.FLOOD_STRIKES + 20):
         await ws.send_json({"type": "ping"})
     frames = []
     while (msg := await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
         frames.append(json.loads(msg.data))
-    assert ws.close_code == live.CLOSE_FLOOD
+    assert ws.close_code == live_connection.CLOSE_FLOOD
     errors = [f for f in frames if f["type"] == "error"]
     assert [e["code"] for e in errors] == ["rate-limited"]
-    assert len([f for f in frames if f["type"] == "pong"]) >= live.FRAME_BURST
+    assert len([f for f in frames if f["type"] == "pong"]) >= live_connection.FRAME_BURST
     assert await heads(platform) == before
     async with http.get("/metrics") as resp:
         assert 'quark_websocket_closes_total{code="4429"}' in await resp.text()
@@ -229,7 +230,7 @@ async def test_a_cursor_whose_items_are_all_kept_gets_no_reset(
 async def test_a_client_that_stops_reading_is_closed_with_its_cursor_and_resumes_gapless(
     http: aiohttp.ClientSession, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live, "MAX_QUEUED_FRAMES", 16)
+    monkeypatch.setattr(live_connection, "MAX_QUEUED_FRAMES", 16)
     user = new_id()
     ws = await connect(http, user)
     sock = ws.get_extra_info("socket")
@@ -242,7 +243,7 @@ async def test_a_client_that_stops_reading_is_closed_with_its_cursor_and_resumes
     got = []
     while (msg := await ws.receive(timeout=10)).type == aiohttp.WSMsgType.TEXT:
         got.append(json.loads(msg.data)["cursor"])
-    assert ws.close_code == live.CLOSE_TOO_SLOW
+    assert ws.close_code == live_connection.CLOSE_TOO_SLOW
     assert len(got) < len(sent)
     reason = json.loads(msg.extra)
     assert reason == {"reason": "too-slow", "cursor": got[-1]}

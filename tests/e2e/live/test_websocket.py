@@ -11,6 +11,7 @@ import pytest
 from core import inbox
 from core.access import publish_revocations
 from core.ids import new_id
+from edge import live_connection
 from edge.routes import live
 from tests.support.auth import Tokens, as_user
 from tests.support.platform import Platform
@@ -149,4 +150,4 @@ async def test_a_socket_of_an_ended_session_is_closed(
     await publish_revocations(infra.nc.jetstream(), ALICE, [claims.sid])
     closing = await ws.receive(timeout=5)
     assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
-    assert ws.close_code == live.CLOSE_UNAUTHORIZED
+    assert ws.close_code == live_connection.CLOSE_UNAUTHORIZED

@@ -5,18 +5,18 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from edge import live_connection
 from edge import live_frames as frames
 from edge.live_hub import text_frame
-from edge.routes import live
 
 
 def test_every_client_frame_type_has_a_handler_and_every_handler_a_frame_type() -> None:
     union = {cls.__struct_config__.tag for cls in frames.ClientFrame.__args__}
-    assert union == live.FRAME_TYPES == {"auth", "ping", "send", "read", "typing"}
+    assert union == live_connection.FRAME_TYPES == {"auth", "ping", "send", "read", "typing"}
 
 
 def test_an_auth_frame_decodes_with_or_without_a_cursor() -> None:
-    decode = live._decode_frame.decode
+    decode = frames.decode_frame.decode
     assert decode(b'{"type": "auth", "token": "t"}') == frames.Auth("t")
     assert decode(b'{"type": "auth", "token": "t", "cursor": 7}') == frames.Auth("t", 7)
 
@@ -33,7 +33,7 @@ def test_an_auth_frame_decodes_with_or_without_a_cursor() -> None:
 )
 def test_a_frame_out_of_bounds_or_with_unknown_fields_is_refused(frame: bytes) -> None:
     with pytest.raises(msgspec.ValidationError):
-        live._decode_frame.decode(frame)
+        frames.decode_frame.decode(frame)
 
 
 def test_server_frames_carry_their_type_first() -> None:
@@ -43,8 +43,8 @@ def test_server_frames_carry_their_type_first() -> None:
 
 def test_a_token_bucket_allows_its_burst_then_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
-    monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
-    bucket = live.TokenBucket(rate=2, burst=3)
+    monkeypatch.setattr(live_connection.time, "monotonic", lambda: now[0])
+    bucket = live_connection.TokenBucket(rate=2, burst=3)
     assert [bucket.take() for _ in range(4)] == [True, True, True, False]
     now[0] += 0.5  # one token back
     assert [bucket.take(), bucket.take()] == [True, False]
