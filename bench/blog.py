@@ -17,8 +17,8 @@ in the kernel suite (`LIFTED`); the limiter still runs.
    does not show the post yet is read again. Which follower reads does not matter: the
    whole fan-out of a commit is one Lua script in one MULTI/EXEC, so every follower's home
    changes at the same instant. Floor: `POST /v1/posts` at one client (the command alone,
-   `bench.kernel.commands_figure`); beside it, the fan-out batch timed directly against
-   Redis (`bench.fanout`), without the log, the runtime or the edge.
+   `bench.kernel_commands.commands_figure`); beside it, the fan-out batch timed directly
+   against Redis (`bench.fanout`), without the log, the runtime or the edge.
 2. **Home timeline pages/s** at 64 clients, each a different follower whose home holds the
    cap (400 posts of 8 authors), `GET /v1/timelines/home` (20 posts a page), with the
    share answered from Redis. Ceiling: the same client and headers against the hello-world
@@ -31,9 +31,9 @@ in the kernel suite (`LIFTED`); the limiter still runs.
 4. **Comments/s on one hot post** at 64 clients, each a different commenter, every answer
    not 201 counted; afterwards the comments read model must hold every acknowledged comment.
    Ceiling: commands/s of `POST /v1/posts` at 64 clients, measured the kernel suite's way
-   in the same run (`bench.kernel.commands_figure`) with the same Python load generator
-   and 64 distinct posters: wrk, which the kernel suite prefers, sends one token per
-   thread, so it could not give 64 distinct commenters and would not compare like with
+   in the same run (`bench.kernel_commands.commands_figure`) with the same Python load
+   generator and 64 distinct posters: wrk, which the kernel suite prefers, sends one token
+   per thread, so it could not give 64 distinct commenters and would not compare like with
    like.
 
 People are set up through the real log, as fast as it goes: the follows are `Follow`
@@ -64,9 +64,9 @@ import aiohttp
 from bench import ceilings
 from bench.blog_search import search_figures
 from bench.cpu import metered_loop
-from bench.environment import BenchSetupError, Platform, access_tokens, set_up
+from bench.environment import LIFTED, BenchSetupError, Platform, access_tokens, set_up
 from bench.fanout import fanout
-from bench.kernel import HTTP_BODY, LIFTED, commands_figure, wait_platform
+from bench.kernel_commands import HTTP_BODY, commands_figure, wait_platform
 from bench.loadgen import (
     LoopResult,
     bearer_headers,
@@ -81,6 +81,7 @@ from bench.report import (
     fmt_ratio,
     footer,
     machine,
+    plus,
     ratio,
     render_table,
 )
@@ -559,8 +560,8 @@ def assemble(
         "post_p99_ms_1": rounded(c1.p99_ms),
         "fanout_batch_ms_many": fan_many,
         "fanout_batch_ms_few": fan_few,
-        "post_p50_plus_fanout_ms_many": rounded(_sum(c1.p50_ms, fan_many)),
-        "post_p50_plus_fanout_ms_few": rounded(_sum(c1.p50_ms, fan_few)),
+        "post_p50_plus_fanout_ms_many": rounded(plus(c1.p50_ms, fan_many)),
+        "post_p50_plus_fanout_ms_few": rounded(plus(c1.p50_ms, fan_few)),
         "aiohttp_hello_get_per_s_64": round(hello.per_s, 1),
         "aiohttp_hello_get_p50_ms_64": rounded(hello.p50_ms),
         "aiohttp_hello_get_p99_ms_64": rounded(hello.p99_ms),
@@ -626,10 +627,6 @@ def assemble(
         "load_generator": "python (aiohttp client)",
         **machine(),
     }
-
-
-def _sum(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a + b
 
 
 # --- the report ---------------------------------------------------------------------------

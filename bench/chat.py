@@ -65,6 +65,7 @@ from bench import ceilings
 from bench.blog import caught_up
 from bench.cpu import metered_loop
 from bench.environment import (
+    LIFTED,
     LOOPBACK,
     BenchSetupError,
     Child,
@@ -95,8 +96,6 @@ WORKERS: tuple[tuple[str, ...], ...] = (
     ("projection", "profiles,follows,word_filters"),
     ("edge",),
 )
-#: Thousands of messages a minute from one person: far past the hourly perks (core/perks.py).
-LIFTED: dict[str, str] = {"QUARK_PERKS_QUOTA_SCALE": "100000"}
 CLIENTS = 64
 CHANNEL_POSTERS = 4
 RESUME_SENDERS = 10
