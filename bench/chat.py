@@ -62,7 +62,6 @@ import nats
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench import ceilings
-from bench.blog import caught_up
 from bench.cpu import metered_loop
 from bench.environment import (
     LIFTED,
@@ -71,20 +70,20 @@ from bench.environment import (
     Child,
     Platform,
     access_tokens,
+    caught_up,
     child_env,
     set_up,
     spawn,
     wait_for_port,
+    watch_positions,
 )
 from bench.loadgen import LoopResult, bearer_headers, http_closed_loop, open_loop, percentile
 from bench.loadgen import rounded as _r
 from bench.report import cpu_ms_per_request, fmt, fmt_ratio, footer, machine, ratio, render_table
 from core import embedded, inbox
 from core.ids import new_id
-from core.projection_worker import checkpoint_lookups
 from core.pull import PullStream
 from edge.positions import PositionWatcher
-from projections import projections
 
 #: The processes the figures need, in start order, the edge last.
 WORKERS: tuple[tuple[str, ...], ...] = (
@@ -857,11 +856,7 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
                 warmup_seconds=sizes.warmup_seconds,
             )
 
-            watcher = PositionWatcher(infra.nc, infra.pool)
-            await watcher.start()
-            stack.push_async_callback(watcher.stop)
-            for name, lookup in checkpoint_lookups(infra, projections()).items():
-                watcher.checkpoint_source(name, lookup)
+            watcher = await watch_positions(infra, stack)
 
             say("starting the platform: " + " / ".join(" ".join(w) for w in WORKERS))
             stack.callback(platform.stop)

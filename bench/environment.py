@@ -55,9 +55,12 @@ from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
 from core.logging import configure_logging
 from core.permissions import USER
+from core.projection_worker import checkpoint_lookups
 from core.settings import Settings, load_settings
 from core.tokens import KeyRing, TokenService
+from edge.positions import PositionWatcher
 from handlers import all_events, contexts
+from projections import projections
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS_FILE = ROOT / "streams.yaml"
@@ -429,6 +432,29 @@ def access_tokens(
     now = int(time.time())
     who = list(users[:count]) if users is not None else [str(uuid.uuid4()) for _ in range(count)]
     return [tokens.issue(user, str(uuid.uuid4()), (USER,), now)[0] for user in who]
+
+
+async def watch_positions(infra: Infra, stack: AsyncExitStack) -> PositionWatcher:
+    """What the edge waits on for `Quark-After`, in the bench process: a started
+    `PositionWatcher` that also knows the read models checkpointed outside PostgreSQL;
+    `stack` stops it."""
+    watcher = PositionWatcher(infra.nc, infra.pool)
+    await watcher.start()
+    stack.push_async_callback(watcher.stop)
+    for name, lookup in checkpoint_lookups(infra, projections()).items():
+        watcher.checkpoint_source(name, lookup)
+    return watcher
+
+
+async def caught_up(
+    watcher: PositionWatcher, infra: Infra, stream: str, names: Sequence[str], timeout: float
+) -> int:
+    """Until every projection in `names` has applied `stream` up to its last commit; that
+    sequence."""
+    head = (await infra.nc.jetstream().stream_info(stream)).state.last_seq
+    for name in names:
+        await watcher.wait(name, stream, head, timeout)
+    return head
 
 
 async def apply_streams(nats_url: str) -> None:
