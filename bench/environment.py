@@ -264,6 +264,33 @@ def wait_for_port(child: Child, port: int, timeout: float = 20.0) -> None:
     raise BenchSetupError(f"{child.name} did not listen on {port} within {timeout:.0f}s")
 
 
+class BenchServer:
+    """A server of the bench's own (`python -m <module> <port>`: a ceiling's stand-in for
+    the edge) in a child process on a free port; `stop()` ends it."""
+
+    def __init__(self, name: str, module: str, tmp: Path) -> None:
+        self.port = embedded.free_port()
+        self.base_url = f"http://{LOOPBACK}:{self.port}"
+        self.child: Child = spawn(
+            name,
+            [sys.executable, "-m", module, str(self.port)],
+            child_env({}),
+            tmp / "logs",
+        )
+        try:
+            wait_for_port(self.child, self.port)
+        except Exception:
+            self.child.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.child.process.pid
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
 #: The worker processes of the posts slice, in start order (`quark run ...` arguments);
 #: the edge comes last (its port says the platform is up).
 WORKERS: tuple[tuple[str, ...], ...] = (
