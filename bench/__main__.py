@@ -10,7 +10,8 @@ from pathlib import Path
 from bench.report import run_suite
 
 #: Each suite, a module `bench.<name>` with its sizes (`FULL`, `QUICK`), `run(sizes, quick,
-#: say)` returning the report, and the texts printed from it (`table`, `details_text`).
+#: say)` returning the report, and the texts printed from it (`table`, `details_text`); its
+#: figures may be measured in sibling modules `bench.<name>_*`.
 SUITES: dict[str, str] = {
     "kernel": "commands/s, latency, read-model lag, replay rate, aggregate load",
     "identity": "token verifications/s, authenticated requests/s, logins/s against argon2",

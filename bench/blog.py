@@ -17,8 +17,8 @@ in the kernel suite (`LIFTED`); the limiter still runs.
    does not show the post yet is read again. Which follower reads does not matter: the
    whole fan-out of a commit is one Lua script in one MULTI/EXEC, so every follower's home
    changes at the same instant. Floor: `POST /v1/posts` at one client (the command alone,
-   `bench.kernel.commands_figure`); beside it, the fan-out batch timed directly against
-   Redis (`bench.fanout`), without the log, the runtime or the edge.
+   `bench.kernel_commands.commands_figure`); beside it, the fan-out batch timed directly
+   against Redis (`bench.fanout`), without the log, the runtime or the edge.
 2. **Home timeline pages/s** at 64 clients, each a different follower whose home holds the
    cap (400 posts of 8 authors), `GET /v1/timelines/home` (20 posts a page), with the
    share answered from Redis. Ceiling: the same client and headers against the hello-world
@@ -31,9 +31,9 @@ in the kernel suite (`LIFTED`); the limiter still runs.
 4. **Comments/s on one hot post** at 64 clients, each a different commenter, every answer
    not 201 counted; afterwards the comments read model must hold every acknowledged comment.
    Ceiling: commands/s of `POST /v1/posts` at 64 clients, measured the kernel suite's way
-   in the same run (`bench.kernel.commands_figure`) with the same Python load generator
-   and 64 distinct posters: wrk, which the kernel suite prefers, sends one token per
-   thread, so it could not give 64 distinct commenters and would not compare like with
+   in the same run (`bench.kernel_commands.commands_figure`) with the same Python load
+   generator and 64 distinct posters: wrk, which the kernel suite prefers, sends one token
+   per thread, so it could not give 64 distinct commenters and would not compare like with
    like.
 
 People are set up through the real log, as fast as it goes: the follows are `Follow`
@@ -42,18 +42,19 @@ pair, decide, append with expected sequence), 256 at a time, and every figure wa
 the follows and timelines projections have applied them; posts that fill the homes are
 published through the edge. The runs of figures 2 and 4 also sample the CPU of every
 process (`bench.cpu`).
+
+This module holds the sizes, the run in its order and the report. The people and the posts
+that fill their homes are set up in `bench/blog_people.py`; figure 1 is measured in
+`bench/blog_visibility.py`, figures 2 and 4 in `bench/blog_throughput.py`, figure 3 in
+`bench/blog_search.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import tempfile
-import time
-import uuid
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,40 +63,24 @@ from typing import Any
 import aiohttp
 
 from bench import ceilings
+from bench.blog_people import FEW_FOLLOWERS, People, fill_homes, follow_all
 from bench.blog_search import search_figures
-from bench.cpu import metered_loop
-from bench.environment import BenchSetupError, Platform, access_tokens, set_up
+from bench.blog_throughput import CLIENTS, HOME, comments_figure, home_figure
+from bench.blog_visibility import visibility_figure
+from bench.environment import LIFTED, access_tokens, caught_up, set_up, watch_positions
 from bench.fanout import fanout
-from bench.kernel import HTTP_BODY, LIFTED, commands_figure, wait_platform
-from bench.loadgen import (
-    LoopResult,
-    bearer_headers,
-    http_sender,
-    percentile,
-    rounded,
-    server_errors,
-)
+from bench.kernel_commands import commands_figure, wait_platform
+from bench.loadgen import LoopResult, rounded, server_errors
 from bench.report import (
     cpu_ms_per_request,
     fmt,
     fmt_ratio,
     footer,
     machine,
+    plus,
     ratio,
     render_table,
 )
-from core.bootstrap import Infra
-from core.commands import CommandMeta, parse_position
-from core.envelope import utc_now
-from core.ids import new_id
-from core.permissions import USER
-from core.projection_worker import checkpoint_lookups
-from edge.positions import PositionWatcher
-from edge.routes.timelines import SOURCE_HEADER
-from handlers.profiles.commands import Follow
-from handlers.profiles.procedures import follow
-from projections import comments as comments_model
-from projections import projections
 
 #: The processes the figures need, in start order, the edge last: the kernel suite's posts
 #: slice plus the timelines projection in a process of its own (figure 1 times it).
@@ -110,17 +95,7 @@ WORKERS: tuple[tuple[str, ...], ...] = (
 )
 #: The projections of `WORKERS` that read CONTENT: a figure starts once they are idle.
 CONTENT_READERS = ("posts", "author_stats", "timelines", "comments", "reactions")
-#: Clients of figures 2 and 4 (and of the kernel's command rate beside figure 4).
-CLIENTS = 64
 SEARCH_CLIENTS = 16
-#: Authors whose posts fill each reader's home to the cap (400, `QUARK_TIMELINE_CAP`).
-FEED_AUTHORS = 8
-HOME_CAP = 400
-FEW_FOLLOWERS = 10
-HOME = "/v1/timelines/home"
-COMMENT_BODY = json.dumps(
-    {"body": "Fan-out on write pays at publish time so that every read is one sorted set."}
-).encode()
 
 
 @dataclass(frozen=True)
@@ -164,244 +139,6 @@ QUICK = Sizes(
 )
 
 
-@dataclass(frozen=True)
-class People:
-    """Who is who: the two authors of figure 1, the feed authors, the 64 readers (each
-    follows every feed author and both figure-1 authors; the first 10 are the small
-    author's whole audience) and the rest of the large author's audience."""
-
-    big: str
-    small: str
-    feed: list[str]
-    readers: list[str]
-    others: list[str]
-
-    @classmethod
-    def make(cls, followers: int) -> People:
-        def ids(n: int) -> list[str]:
-            return [str(uuid.uuid4()) for _ in range(n)]
-
-        return cls(ids(1)[0], ids(1)[0], ids(FEED_AUTHORS), ids(CLIENTS), ids(followers - CLIENTS))
-
-    def follows(self) -> list[tuple[str, str]]:
-        """(follower, followee) of every follow the run makes."""
-        pairs = [(r, a) for r in self.readers for a in self.feed]
-        pairs += [(f, self.big) for f in self.readers + self.others]
-        pairs += [(r, self.small) for r in self.readers[:FEW_FOLLOWERS]]
-        return pairs
-
-
-# --- setting up ---------------------------------------------------------------------------
-
-
-async def follow_all(
-    infra: Infra, pairs: Sequence[tuple[str, str]], concurrency: int
-) -> dict[str, float]:
-    """Every (follower, followee) as a `Follow` command carried out by the profiles handler's
-    procedure in this process, `concurrency` at once: the commits a handler worker appends,
-    without the HTTP and NATS request hops that the figures do not measure."""
-    todo = iter(pairs)
-    started = time.perf_counter()
-
-    async def worker() -> None:
-        for follower, followee in todo:
-            meta = CommandMeta(
-                command_id=new_id(),
-                actor=follower,
-                roles=frozenset({USER}),
-                correlation_id=new_id(),
-                received_at=utc_now(),
-            )
-            await follow(infra, Follow(target_id=followee), meta)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    seconds = time.perf_counter() - started
-    return {
-        "follows": len(pairs),
-        "seconds": round(seconds, 2),
-        "per_s": round(len(pairs) / seconds),
-    }
-
-
-async def caught_up(
-    watcher: PositionWatcher, infra: Infra, stream: str, names: Sequence[str], timeout: float
-) -> int:
-    """Until every projection in `names` has applied `stream` up to its last commit; that
-    sequence."""
-    head = (await infra.nc.jetstream().stream_info(stream)).state.last_seq
-    for name in names:
-        await watcher.wait(name, stream, head, timeout)
-    return head
-
-
-async def publish(
-    session: aiohttp.ClientSession, base_url: str, headers: dict[str, str], body: bytes
-) -> tuple[str, int]:
-    """`POST /v1/posts`; the new post's id and its commit's CONTENT sequence."""
-    async with session.post(f"{base_url}/v1/posts", data=body, headers=headers) as resp:
-        text = await resp.text()
-        if resp.status != 201:
-            raise BenchSetupError(f"POST /v1/posts answered {resp.status}: {text[:200]}")
-        _, seq = parse_position(resp.headers["Quark-Position"])
-        return json.loads(text)["id"], seq
-
-
-async def fill_homes(
-    platform: Platform, people: People, tokens: dict[str, str], say: Callable[[str], None]
-) -> str:
-    """Each feed author publishes `HOME_CAP / FEED_AUTHORS` posts through the edge (so every
-    reader's home holds the cap), then the large author the hot post of figure 4; its id."""
-    per_author = HOME_CAP // FEED_AUTHORS
-    say(f"publishing {per_author * FEED_AUTHORS} posts of {FEED_AUTHORS} authors (the homes)")
-    async with aiohttp.ClientSession() as session:
-
-        async def author(user: str) -> None:
-            headers = bearer_headers([tokens[user]])[0]
-            for n in range(per_author):
-                body = json.dumps({"title": f"Post {n}", "body": f"Feed post {n} by {user}."})
-                await publish(session, platform.base_url, headers, body.encode())
-
-        await asyncio.gather(*(author(a) for a in people.feed))
-        hot, _ = await publish(
-            session, platform.base_url, bearer_headers([tokens[people.big]])[0], HTTP_BODY
-        )
-    return hot
-
-
-# --- figure 1: publish -> visible ---------------------------------------------------------
-
-
-async def visibility_figure(
-    platform: Platform,
-    watcher: PositionWatcher,
-    author_token: str,
-    follower_token: str,
-    count: int,
-) -> dict[str, Any]:
-    """`count` posts by the author, one at a time, each timed from its POST until the
-    follower's first home page shows it on top from Redis (see the module docstring)."""
-    author = bearer_headers([author_token])[0]
-    reader = bearer_headers([follower_token])[0]
-    url = f"{platform.base_url}{HOME}?limit=1"
-    visible: list[float] = []
-    acked: list[float] = []
-    reads: list[int] = []
-    sources: Counter[str] = Counter()
-    async with aiohttp.ClientSession() as session:
-        for n in range(count):
-            body = json.dumps({"body": f"Visible to my followers, number {n}."}).encode()
-            t0 = time.perf_counter()
-            post_id, seq = await publish(session, platform.base_url, author, body)
-            acked.append((time.perf_counter() - t0) * 1000)
-            await watcher.wait("timelines", "CONTENT", seq, 30)
-            await watcher.wait("posts", "CONTENT", seq, 30)
-            attempts = 0
-            while True:
-                attempts += 1
-                async with session.get(url, headers=reader) as resp:
-                    page = await resp.json()
-                    source = resp.headers.get(SOURCE_HEADER, "")
-                if page["items"] and page["items"][0]["id"] == post_id and "redis" in source:
-                    break
-                if attempts == 1000:
-                    raise BenchSetupError(f"post {post_id} never reached the follower's home")
-                sources[f"not yet ({source})"] += 1
-                await asyncio.sleep(0.001)
-            visible.append((time.perf_counter() - t0) * 1000)
-            reads.append(attempts)
-            sources[source] += 1
-    return {
-        "posts": count,
-        "visible_p50_ms": rounded(percentile(visible, 50)),
-        "visible_p99_ms": rounded(percentile(visible, 99)),
-        "visible_max_ms": rounded(max(visible)),
-        "post_201_p50_ms": rounded(percentile(acked, 50)),
-        "post_201_p99_ms": rounded(percentile(acked, 99)),
-        "reads_per_post_max": max(reads),
-        "sources": dict(sources),
-    }
-
-
-# --- figures 2 and 4: 64 clients ----------------------------------------------------------
-
-
-async def _metered(
-    platform: Platform,
-    sizes: Sizes,
-    method: str,
-    url: str,
-    headers: list[dict[str, str]],
-    **sender: Any,
-) -> tuple[LoopResult, dict[str, float]]:
-    """`CLIENTS` clients in a closed loop (`http_sender` with `sender`'s options), one
-    connection each, and the cores every process used meanwhile."""
-    connector = aiohttp.TCPConnector(limit=CLIENTS)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        return await metered_loop(
-            http_sender(session, method, url, headers, **sender),
-            platform.pids(),
-            clients=CLIENTS,
-            seconds=sizes.http_seconds,
-            max_requests=sizes.http_max_requests,
-            warmup_seconds=sizes.warmup_seconds,
-        )
-
-
-async def home_figure(
-    platform: Platform, tokens: list[str], sizes: Sizes, say: Callable[[str], None]
-) -> tuple[LoopResult, dict[str, float], dict[str, int]]:
-    """Home pages at `CLIENTS` clients, each reader with a token of their own; the answers
-    by `Quark-Timeline-Source`."""
-    url = f"{platform.base_url}{HOME}"
-    headers = bearer_headers(tokens)
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, headers=headers[0]) as resp:
-            items = len((await resp.json())["items"])
-            if items != 20 or resp.headers.get(SOURCE_HEADER) != "redis":
-                raise BenchSetupError(
-                    f"a reader's first page has {items} posts from "
-                    f"{resp.headers.get(SOURCE_HEADER)!r}; expected 20 from redis"
-                )
-    sources: Counter[str] = Counter()
-    say(f"figure 2: GET {HOME}, {CLIENTS} clients (distinct readers)")
-    result, cores = await _metered(
-        platform,
-        sizes,
-        "GET",
-        url,
-        headers,
-        seen=lambda resp: sources.update([resp.headers.get(SOURCE_HEADER, "")]),
-    )
-    return result, cores, dict(sources)
-
-
-async def comments_figure(
-    platform: Platform,
-    infra: Infra,
-    watcher: PositionWatcher,
-    post_id: str,
-    tokens: list[str],
-    sizes: Sizes,
-    say: Callable[[str], None],
-) -> tuple[LoopResult, dict[str, float], dict[str, int]]:
-    """Comments on one post at `CLIENTS` clients, each a commenter of their own; then the
-    comments read model is checked to hold every acknowledged one (warm-up included)."""
-    say(f"figure 4: POST /v1/posts/{{id}}/comments on one post, {CLIENTS} commenters")
-    url = f"{platform.base_url}/v1/posts/{post_id}/comments"
-    acked = [0]
-
-    def count(_resp: aiohttp.ClientResponse) -> None:
-        acked[0] += 1
-
-    headers = bearer_headers(tokens)
-    result, cores = await _metered(
-        platform, sizes, "POST", url, headers, body=COMMENT_BODY, status=201, seen=count
-    )
-    await caught_up(watcher, infra, "CONTENT", ["comments"], 120)
-    stored = (await comments_model.counts_for(infra.pool, [post_id])).get(post_id, 0)
-    return result, cores, {"acknowledged": acked[0], "in_read_model": stored}
-
-
 # --- the run ------------------------------------------------------------------------------
 
 
@@ -419,11 +156,7 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
             # The kernel figure's posters: people of their own, as in the kernel suite.
             posters = access_tokens(setup.tokens, CLIENTS)
 
-            watcher = PositionWatcher(infra.nc, infra.pool)
-            await watcher.start()
-            stack.push_async_callback(watcher.stop)
-            for name, lookup in checkpoint_lookups(infra, projections()).items():
-                watcher.checkpoint_source(name, lookup)
+            watcher = await watch_positions(infra, stack)
 
             say("starting the platform: " + " / ".join(" ".join(w) for w in WORKERS))
             stack.callback(platform.stop)
@@ -559,8 +292,8 @@ def assemble(
         "post_p99_ms_1": rounded(c1.p99_ms),
         "fanout_batch_ms_many": fan_many,
         "fanout_batch_ms_few": fan_few,
-        "post_p50_plus_fanout_ms_many": rounded(_sum(c1.p50_ms, fan_many)),
-        "post_p50_plus_fanout_ms_few": rounded(_sum(c1.p50_ms, fan_few)),
+        "post_p50_plus_fanout_ms_many": rounded(plus(c1.p50_ms, fan_many)),
+        "post_p50_plus_fanout_ms_few": rounded(plus(c1.p50_ms, fan_few)),
         "aiohttp_hello_get_per_s_64": round(hello.per_s, 1),
         "aiohttp_hello_get_p50_ms_64": rounded(hello.p50_ms),
         "aiohttp_hello_get_p99_ms_64": rounded(hello.p99_ms),
@@ -626,10 +359,6 @@ def assemble(
         "load_generator": "python (aiohttp client)",
         **machine(),
     }
-
-
-def _sum(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a + b
 
 
 # --- the report ---------------------------------------------------------------------------

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -46,7 +45,7 @@ import nats
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nats.js.api import StorageType, StreamConfig
 
-from bench.environment import LOOPBACK, Child, child_env, spawn, wait_for_port
+from bench.environment import LOOPBACK, BenchServer
 from bench.loadgen import (
     LoopResult,
     bearer_headers,
@@ -56,7 +55,6 @@ from bench.loadgen import (
     percentile,
 )
 from bench.wrk import WrkResult, wrk_binary, wrk_loop
-from core import embedded
 from core.ids import uuid7
 from core.natsutil import ReplyMux, status_of
 from core.streamreader import read_stream
@@ -106,27 +104,12 @@ async def jetstream_publish(
         await nc.close()
 
 
-class HelloServer:
+class HelloServer(BenchServer):
     """`bench/hello.py` in a child process on a free port."""
 
     def __init__(self, tmp: Path) -> None:
-        self.port = embedded.free_port()
-        self.base_url = f"http://{LOOPBACK}:{self.port}"
+        super().__init__("hello", "bench.hello", tmp)
         self.url = f"{self.base_url}/v1/posts"
-        self.child: Child = spawn(
-            "hello",
-            [sys.executable, "-m", "bench.hello", str(self.port)],
-            child_env({}),
-            tmp / "logs",
-        )
-        try:
-            wait_for_port(self.child, self.port)
-        except Exception:
-            self.child.stop()
-            raise
-
-    def stop(self) -> None:
-        self.child.stop()
 
 
 async def aiohttp_hello(

@@ -55,10 +55,13 @@ from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
 from core.logging import configure_logging
 from core.permissions import USER
+from core.projection_worker import checkpoint_lookups
 from core.settings import Settings, load_settings
 from core.signing_keys import KeyRing
 from core.tokens import TokenService
+from edge.positions import PositionWatcher
 from handlers import all_events, contexts
+from projections import projections
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAMS_FILE = ROOT / "streams.yaml"
@@ -262,6 +265,33 @@ def wait_for_port(child: Child, port: int, timeout: float = 20.0) -> None:
     raise BenchSetupError(f"{child.name} did not listen on {port} within {timeout:.0f}s")
 
 
+class BenchServer:
+    """A server of the bench's own (`python -m <module> <port>`: a ceiling's stand-in for
+    the edge) in a child process on a free port; `stop()` ends it."""
+
+    def __init__(self, name: str, module: str, tmp: Path) -> None:
+        self.port = embedded.free_port()
+        self.base_url = f"http://{LOOPBACK}:{self.port}"
+        self.child: Child = spawn(
+            name,
+            [sys.executable, "-m", module, str(self.port)],
+            child_env({}),
+            tmp / "logs",
+        )
+        try:
+            wait_for_port(self.child, self.port)
+        except Exception:
+            self.child.stop()
+            raise
+
+    @property
+    def pid(self) -> int:
+        return self.child.process.pid
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
 #: The worker processes of the posts slice, in start order (`quark run ...` arguments);
 #: the edge comes last (its port says the platform is up).
 WORKERS: tuple[tuple[str, ...], ...] = (
@@ -274,6 +304,10 @@ WORKERS: tuple[tuple[str, ...], ...] = (
     ("projection", "profiles,follows,media,reactions,comments,word_filters"),
     ("edge",),
 )
+#: Thousands of posts or messages a second from a few dozen people: far past a person's
+#: hourly quotas (`core/perks.py`), which the suites that send them lift for the run (and
+#: print); the limiter itself still runs.
+LIFTED: dict[str, str] = {"QUARK_PERKS_QUOTA_SCALE": "100000"}
 
 
 class Platform:
@@ -426,6 +460,29 @@ def access_tokens(
     now = int(time.time())
     who = list(users[:count]) if users is not None else [str(uuid.uuid4()) for _ in range(count)]
     return [tokens.issue(user, str(uuid.uuid4()), (USER,), now)[0] for user in who]
+
+
+async def watch_positions(infra: Infra, stack: AsyncExitStack) -> PositionWatcher:
+    """What the edge waits on for `Quark-After`, in the bench process: a started
+    `PositionWatcher` that also knows the read models checkpointed outside PostgreSQL;
+    `stack` stops it."""
+    watcher = PositionWatcher(infra.nc, infra.pool)
+    await watcher.start()
+    stack.push_async_callback(watcher.stop)
+    for name, lookup in checkpoint_lookups(infra, projections()).items():
+        watcher.checkpoint_source(name, lookup)
+    return watcher
+
+
+async def caught_up(
+    watcher: PositionWatcher, infra: Infra, stream: str, names: Sequence[str], timeout: float
+) -> int:
+    """Until every projection in `names` has applied `stream` up to its last commit; that
+    sequence."""
+    head = (await infra.nc.jetstream().stream_info(stream)).state.last_seq
+    for name in names:
+        await watcher.wait(name, stream, head, timeout)
+    return head
 
 
 async def apply_streams(nats_url: str) -> None:

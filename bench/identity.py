@@ -32,17 +32,18 @@ still run on every request, only their allowance is larger. No wrong password is
 
 In-process figures and ceilings run before the platform starts, so nothing competes with
 them for the cores; the HTTP figures share the machine's cores with the load generator.
+
+This module holds the sizes, what each figure measures (`MEASURED`), the run in its order
+and the report. Figure 1 and the in-process ceilings are measured in
+`bench/identity_checks.py`, figures 2 and 3 in `bench/identity_requests.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
-import json
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -51,23 +52,18 @@ from typing import Any
 
 import aiohttp
 
-from bench import ceilings
-from bench.cpu import metered_loop
-from bench.environment import (
-    BenchSetupError,
-    Platform,
-    Setup,
-    access_tokens,
-    set_up,
+from bench.environment import BenchSetupError, Setup, access_tokens, set_up
+from bench.identity_checks import verification_figures
+from bench.identity_requests import (
+    LOGIN_CLIENTS,
+    READ_CLIENTS,
+    SECURITY_LOG,
+    hello_get_ceiling,
+    login_figure,
+    read_figure,
+    sign_up,
 )
-from bench.loadgen import (
-    LoopResult,
-    Send,
-    bearer_headers,
-    closed_loop,
-    http_sender,
-    rounded,
-)
+from bench.loadgen import LoopResult, rounded
 from bench.report import (
     cpu_ms_per_request,
     fmt,
@@ -77,9 +73,6 @@ from bench.report import (
     ratio,
     render_table,
 )
-from core.access import AccessList
-from core.tokens import TokenService
-from tests.support.identity import IdentityClient
 
 #: The processes the figures need, in start order, the edge last.
 WORKERS: tuple[tuple[str, ...], ...] = (
@@ -96,11 +89,6 @@ LIFTED_LIMITS: dict[str, str] = {
     "QUARK_LOCKOUT_ACCOUNT_FAILURES": "1000000",
     "QUARK_LOCKOUT_IP_FAILURES": "1000000",
 }
-SECURITY_LOG = "/v1/me/security-log?limit=1"
-READ_CLIENTS = 64
-#: Alternating rounds of the authenticated read, with and without read-your-writes.
-READ_ROUNDS = 3
-LOGIN_CLIENTS = (1, 4, 16)
 
 #: How each figure is measured, one line each (printed, and kept in the report).
 MEASURED: dict[str, str] = {
@@ -155,201 +143,6 @@ QUICK = Sizes(
     max_requests=50_000,
     overall_timeout=240.0,
 )
-
-
-# --- figure 1 and the in-process ceilings -------------------------------------------------
-
-
-async def verification_figures(
-    setup: Setup, tokens: list[str], sizes: Sizes, say: Callable[[str], None]
-) -> dict[str, LoopResult]:
-    service: TokenService = setup.tokens
-    infra = setup.infra
-    out: dict[str, LoopResult] = {}
-
-    # The edge remembers checked signatures; the figure is the check itself (a token seen
-    # for the first time), so this service remembers nothing. `cached` is the repeat cost.
-    cold = TokenService(service.ring, cache_size=0)
-
-    async def verify(i: int) -> str | None:
-        await cold.verify(tokens[i], int(time.time()))
-        return None
-
-    async def verify_cached(i: int) -> str | None:
-        await service.verify(tokens[i], int(time.time()))
-        return None
-
-    access = AccessList(infra.nc, infra.settings.nats_url)
-    await access.start()
-
-    async def verify_and_check(i: int) -> str | None:
-        claims = await service.verify(tokens[i], int(time.time()))
-        await access.current()
-        return "session revoked" if access.is_revoked(claims.sid) else None
-
-    say(f"figure 1: TokenService.verify, one core, {sizes.cpu_seconds:.0f}s")
-    out["verify"] = await closed_loop(
-        verify, clients=1, seconds=sizes.cpu_seconds, max_requests=10_000_000, warmup_seconds=0.5
-    )
-    say(
-        f"figure 1: TokenService.verify of a token seen before (remembered), {sizes.cpu_seconds:.0f}s"
-    )
-    out["verify_cached"] = await closed_loop(
-        verify_cached,
-        clients=1,
-        seconds=sizes.cpu_seconds,
-        max_requests=10_000_000,
-        warmup_seconds=0.5,
-    )
-    say(f"figure 1: verify + ended-session check (barrier, memory), {READ_CLIENTS} tasks")
-    out["verify_and_check"] = await closed_loop(
-        verify_and_check,
-        clients=READ_CLIENTS,
-        seconds=sizes.cpu_seconds,
-        max_requests=10_000_000,
-        warmup_seconds=0.5,
-    )
-    await access.stop()
-    say("ceiling: bare Ed25519 checks of the same token")
-    header, payload, signature = tokens[0].split(".")
-    key = service.ring.signing_key(int(time.time())).public_key
-    out["ed25519"] = await ceilings.ed25519_verify(
-        key,
-        f"{header}.{payload}".encode(),
-        base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
-        seconds=sizes.cpu_seconds,
-    )
-    settings = infra.settings
-    for threads in (1, os.cpu_count() or 1):
-        say(
-            f"ceiling: argon2id checks ({settings.password_hash_memory_kib} KiB, "
-            f"{settings.password_hash_iterations} passes), {threads} at a time"
-        )
-        out[f"argon2_{threads}"] = await ceilings.argon2_verify(
-            settings.password_hash_memory_kib,
-            settings.password_hash_iterations,
-            threads=threads,
-            seconds=sizes.cpu_seconds,
-        )
-    return out
-
-
-async def hello_get_ceiling(
-    tmp: Path, tokens: list[str], sizes: Sizes, say: Callable[[str], None]
-) -> LoopResult:
-    say(f"ceiling: aiohttp hello-world GET, {READ_CLIENTS} clients")
-    return await ceilings.aiohttp_hello_get(
-        tmp,
-        SECURITY_LOG,
-        tokens,
-        clients=READ_CLIENTS,
-        seconds=sizes.http_seconds,
-        max_requests=sizes.max_requests,
-        warmup_seconds=sizes.warmup_seconds,
-    )
-
-
-# --- figures 2 and 3: through the platform ------------------------------------------------
-
-
-async def sign_up(
-    platform: Platform, session: aiohttp.ClientSession, sizes: Sizes, say: Callable[[str], None]
-) -> tuple[list[dict[str, Any]], float]:
-    """`sizes.accounts` accounts through the sign-up flow, as a client does it; their tokens,
-    phones and passwords, and the seconds it took."""
-    say(f"creating {sizes.accounts} accounts through sign-up (codes from the SMS outbox)")
-    # The client the e2e tests sign up with: the bench drives the flow exactly as they do.
-    client = IdentityClient(session, platform.data_dir / "sms-outbox.jsonl")
-    slots = asyncio.Semaphore(sizes.sign_up_concurrency)
-
-    async def one() -> dict[str, Any]:
-        async with slots:
-            return await client.sign_up()
-
-    started = time.perf_counter()
-    try:
-        accounts = await asyncio.gather(*(one() for _ in range(sizes.accounts)))
-    except AssertionError as exc:
-        platform.check_alive()
-        raise BenchSetupError(f"sign-up failed: {exc}") from None
-    return list(accounts), time.perf_counter() - started
-
-
-async def read_figure(
-    platform: Platform,
-    session: aiohttp.ClientSession,
-    accounts: list[dict[str, Any]],
-    sizes: Sizes,
-    say: Callable[[str], None],
-) -> dict[str, list[tuple[LoopResult, dict[str, float]]]]:
-    """The authenticated read through two fresh edge processes started side by side, one
-    with read-your-writes (as shipped), one with `QUARK_READ_YOUR_WRITES=false`, in
-    alternating rounds so that the machine's drift hits both alike: what the guarantee
-    costs. (The platform's own edge served the sign-ups; a fresh pair compares like with
-    like.)"""
-    with_ = platform.start_extra_edge("edge with RYW", {"QUARK_READ_YOUR_WRITES": "true"})
-    without = platform.start_extra_edge("edge without RYW", {"QUARK_READ_YOUR_WRITES": "false"})
-    tokens = [accounts[i % len(accounts)]["access_token"] for i in range(READ_CLIENTS)]
-    rounds: dict[str, list[tuple[LoopResult, dict[str, float]]]] = {"with": [], "without": []}
-    for round_no in range(READ_ROUNDS):
-        for label, base in (("with", with_), ("without", without)):
-            say(
-                f"figure 2: GET {SECURITY_LOG}, {READ_CLIENTS} clients, {label} read-your-writes "
-                f"(round {round_no + 1} of {READ_ROUNDS})"
-            )
-            send = http_sender(session, "GET", f"{base}{SECURITY_LOG}", bearer_headers(tokens))
-            rounds[label].append(await _through_platform(platform, send, READ_CLIENTS, sizes))
-    return rounds
-
-
-async def login_figure(
-    platform: Platform,
-    session: aiohttp.ClientSession,
-    accounts: list[dict[str, Any]],
-    sizes: Sizes,
-    say: Callable[[str], None],
-) -> dict[int, tuple[LoopResult, dict[str, float]]]:
-    bodies = [
-        json.dumps({"phone": a["phone"], "password": a["password"]}).encode() for a in accounts
-    ]
-    url = f"{platform.base_url}/v1/auth/login"
-    out: dict[int, tuple[LoopResult, dict[str, float]]] = {}
-    for clients in LOGIN_CLIENTS:
-        say(f"figure 3: POST /v1/auth/login, {clients} client(s)")
-        headers = [{"Content-Type": "application/json"}] * clients
-        send = http_sender(session, "POST", url, headers, body=_in_turn(bodies, clients))
-        out[clients] = await _through_platform(platform, send, clients, sizes)
-    return out
-
-
-async def _through_platform(
-    platform: Platform, send: Send, clients: int, sizes: Sizes
-) -> tuple[LoopResult, dict[str, float]]:
-    """A warmed-up closed loop against the platform, with the cores each process used."""
-    result = await metered_loop(
-        send,
-        platform.pids(),
-        clients=clients,
-        seconds=sizes.http_seconds,
-        max_requests=sizes.max_requests,
-        warmup_seconds=sizes.warmup_seconds,
-    )
-    platform.check_alive()
-    return result
-
-
-def _in_turn(bodies: list[bytes], clients: int) -> Callable[[int], bytes]:
-    """Client i's next body of `bodies[i], bodies[i + clients], ...`: no two clients share
-    one (`len(bodies)` is a multiple of `clients`)."""
-    sent = [0] * clients
-
-    def body(i: int) -> bytes:
-        n = sent[i]
-        sent[i] += 1
-        return bodies[(i + clients * n) % len(bodies)]
-
-    return body
-
 
 # --- the run ------------------------------------------------------------------------------
 

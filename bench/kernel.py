@@ -39,18 +39,19 @@ figure 4. Ratios are value / ceiling for throughputs and value / floor for laten
 
 The machine has two cores and the load generator shares them with the servers; so does the
 hello-world ceiling, which is driven by the same client code and therefore comparable.
+
+This module holds the sizes, the run in its order and the report; the figures are measured
+in `bench/kernel_commands.py` (1, 2 and the overload phase), `bench/kernel_replay.py` (3 and
+4) and `bench/hub_cost.py` (5), the ceilings taken before the platform starts in
+`bench/kernel_ceilings.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import dataclasses
-import json
 import shutil
 import tempfile
-import time
-import uuid
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -58,56 +59,30 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import nats
-from nats.aio.msg import Msg
 
-from bench import ceilings
-from bench.cpu import CpuMeter, metered_loop
-from bench.environment import (
-    Backends,
-    BenchSetupError,
-    Platform,
-    access_tokens,
-    set_up,
-)
+from bench.environment import LIFTED, Backends, access_tokens, set_up
 from bench.hub_cost import hub_cost_figure, hub_cost_text
-from bench.loadgen import (
-    LoopResult,
-    bearer_headers,
-    closed_loop,
-    http_post_sender,
-    median,
-    open_loop,
-    percentile,
-    rounded,
-    server_errors,
+from bench.kernel_ceilings import measure_ceilings
+from bench.kernel_commands import (
+    HTTP_BODY,
+    PositionLog,
+    commands_figure,
+    lag_figure,
+    overload_figure,
+    wait_platform,
 )
+from bench.kernel_replay import load_figure, replay_figure
+from bench.loadgen import LoopResult, rounded, server_errors
 from bench.report import (
     fmt,
     fmt_ratio,
     footer,
     machine,
+    plus,
     ratio,
     render_table,
 )
-from bench.wrk import WrkResult, wrk_binary, wrk_loop
-from core import streams as streams_mod
-from core.bootstrap import Infra
-from core.bus import execute
-from core.commands import CommandMeta, parse_position
-from core.envelope import AggregateRef, Commit, Envelope, encode_commit, utc_now
-from core.eventstore import EventStore
-from core.ids import new_id
 from core.projection import POSITIONS_SUBJECT
-from core.projection_pg import PgSink
-from core.registry import EventRegistry
-from core.replay import replay
-from handlers import all_events
-from handlers.posts import TABLE
-from handlers.posts.commands import EditPost, PublishPost
-from handlers.posts.decide import POST
-from handlers.posts.events import PostPublished
-from projections.posts import PostsProjection
 
 #: From DESIGN.md and the kernel issue. Throughputs are floors, latencies ceilings.
 TARGETS: dict[str, float] = {
@@ -120,14 +95,6 @@ TARGETS: dict[str, float] = {
     "aggregate_load_ms": 5,
 }
 HIGHER_IS_BETTER = {"commands_per_s_64", "commands_per_s_1", "replay_events_per_s"}
-
-TITLE = "A benchmark post"
-BODY = (
-    "Event sourcing keeps every change as an immutable event; the read models are folds "
-    "over the log and can be rebuilt at any time. This body is about as long as a typical "
-    "social post, so that commits, rows and HTTP bodies have a realistic size."
-)
-HTTP_BODY = json.dumps({"title": TITLE, "body": BODY}).encode()
 
 
 @dataclass(frozen=True)
@@ -180,488 +147,7 @@ QUICK = Sizes(
 )
 
 
-# --- helpers ------------------------------------------------------------------------------
-
-
-class PositionLog:
-    """Every checkpoint a projection announces on `quark.positions.<name>`, with the time it
-    reached us. Sequences are kept as a running maximum so a bisect finds the first
-    announcement at or past any position."""
-
-    def __init__(self, stream: str = "CONTENT") -> None:
-        self.stream = stream
-        self.times: list[float] = []
-        self.seqs: list[int] = []
-        self._changed = asyncio.Event()
-
-    @property
-    def latest(self) -> int:
-        return self.seqs[-1] if self.seqs else -1
-
-    async def on_msg(self, msg: Msg) -> None:
-        now = time.perf_counter()
-        stream, _, seq_text = msg.data.decode().partition(" ")
-        if stream != self.stream or not seq_text.isdigit():
-            return
-        self.times.append(now)
-        self.seqs.append(max(int(seq_text), self.latest))
-        self._changed.set()
-
-    async def wait_until(self, seq: int, timeout: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while self.latest < seq:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            self._changed.clear()
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                return False
-        return True
-
-    def first_at_or_after(self, seq: int) -> float | None:
-        i = bisect.bisect_left(self.seqs, seq)
-        return self.times[i] if i < len(self.seqs) else None
-
-
-# --- ceilings -----------------------------------------------------------------------------
-
-
-async def measure_ceilings(
-    backends: Backends,
-    tmp: Path,
-    sizes: Sizes,
-    tokens: list[str],
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    """The HTTP, JetStream and PostgreSQL-commit ceilings, before the platform starts (so
-    nothing else competes for the cores). The hello-world server gets the same bearer
-    headers as the edge, so both read requests of the same size."""
-    out: dict[str, Any] = {}
-    hello = ceilings.HelloServer(tmp)
-    try:
-        for clients in (1, 64):
-            say(f"ceiling: aiohttp hello-world, {clients} client(s)")
-            r = await ceilings.aiohttp_hello(
-                hello.url,
-                HTTP_BODY,
-                tokens,
-                clients=clients,
-                seconds=sizes.http_seconds,
-                max_requests=sizes.http_max_requests,
-                warmup_seconds=sizes.warmup_seconds,
-            )
-            out[f"aiohttp_hello_{clients}"] = r
-    finally:
-        hello.stop()
-    payload = _sample_commit()
-    for publishers in (1, 64):
-        say(f"ceiling: JetStream publish (durable), {publishers} publisher(s)")
-        out[f"jetstream_{publishers}"] = await ceilings.jetstream_publish(
-            backends.nats_url,
-            payload,
-            publishers=publishers,
-            seconds=sizes.http_seconds,
-            max_requests=sizes.http_max_requests,
-            warmup_seconds=sizes.warmup_seconds,
-        )
-    say(f"floor: PostgreSQL one-row commits x {sizes.pg_commits}")
-    out["pg_commit"] = await ceilings.pg_commit(backends.database_url, sizes.pg_commits)
-    return out
-
-
-def _sample_commit() -> bytes:
-    """An encoded commit with one `PostPublished`, as a handler appends it (for payload size)."""
-    registry = EventRegistry(all_events())
-    post_id, author = new_id(), str(uuid.uuid4())
-    event = PostPublished(
-        post_id=post_id, author_id=author, title=TITLE, body=BODY, published_at=utc_now()
-    )
-    command_id = new_id()
-    envelope = Envelope(
-        id=new_id(),
-        type=event.name,
-        schema=event.schema,
-        aggregate=AggregateRef(POST.type, post_id),
-        occurred_at=utc_now(),
-        actor=author,
-        correlation_id=command_id,
-        causation_id=command_id,
-        payload=registry.encode_payload(event),
-    )
-    return encode_commit(Commit([envelope]))
-
-
-# --- figures 1 and 2: through the platform ------------------------------------------------
-
-
-async def wait_platform(
-    platform: Platform,
-    session: aiohttp.ClientSession,
-    nc: nats.NATS,
-    token: str,
-    timeout: float = 60.0,
-) -> None:
-    """Until the edge answers, a command commits and both projections announce a position."""
-    seen: set[str] = set()
-
-    async def on_position(msg: Msg) -> None:
-        seen.add(msg.subject.rsplit(".", 1)[-1])
-
-    sub = await nc.subscribe(f"{POSITIONS_SUBJECT}.*", cb=on_position)
-    try:
-        await platform.wait_ready(session, timeout)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        last = ""
-        while loop.time() < deadline:
-            platform.check_alive()
-            async with session.post(
-                f"{platform.base_url}/v1/posts", data=HTTP_BODY, headers=bearer_headers([token])[0]
-            ) as resp:
-                last = f"HTTP {resp.status}: {(await resp.text())[:200]}"
-                if resp.status == 201:
-                    break
-            await asyncio.sleep(0.2)
-        else:
-            raise BenchSetupError(f"the first command did not commit: {last}")
-        while {"posts", "author_stats"} - seen:
-            platform.check_alive()
-            if loop.time() > deadline:
-                raise BenchSetupError(f"projections not running; announced: {sorted(seen)}")
-            await asyncio.sleep(0.1)
-    finally:
-        await sub.unsubscribe()
-
-
-async def commands_figure(
-    platform: Platform,
-    sizes: Sizes,
-    tokens: list[str],
-    cpu_pids: dict[str, int],
-    say: Callable[[str], None],
-    *,
-    use_wrk: bool = True,
-) -> tuple[dict[int, LoopResult | WrkResult], dict[str, float]]:
-    """POST /v1/posts in a closed loop; each client (each wrk thread) is a user of its own.
-    With `use_wrk` false the Python load generator runs even where wrk is installed: for a
-    suite that compares this rate with a figure of its own taken with that generator."""
-    results: dict[int, LoopResult | WrkResult] = {}
-    cores: dict[str, float] = {}
-    url = f"{platform.base_url}/v1/posts"
-    wrk = wrk_binary() if use_wrk else None
-    for clients in (1, 64):
-        say(
-            f"figure 1: POST /v1/posts, {clients} client(s), load from {'wrk' if wrk else 'Python'}"
-        )
-        if wrk:
-            # Warm-up separately so the CPU sample covers the measured part only.
-            await wrk_loop(
-                wrk, url, HTTP_BODY, tokens, clients=clients, seconds=sizes.warmup_seconds
-            )
-            meter = CpuMeter(cpu_pids)
-            meter.start()
-            results[clients] = await wrk_loop(
-                wrk, url, HTTP_BODY, tokens, clients=clients, seconds=sizes.http_seconds
-            )
-            if clients == 64:
-                cores = meter.stop()
-            platform.check_alive()
-            continue
-        headers = bearer_headers(tokens[:clients])
-        connector = aiohttp.TCPConnector(limit=clients)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            send = http_post_sender(session, url, HTTP_BODY, headers)
-            results[clients], used = await metered_loop(
-                send,
-                cpu_pids,
-                clients=clients,
-                seconds=sizes.http_seconds,
-                max_requests=sizes.http_max_requests,
-                warmup_seconds=sizes.warmup_seconds,
-            )
-            if clients == 64:
-                cores = used
-        platform.check_alive()
-    return results, cores
-
-
-async def lag_figure(
-    platform: Platform,
-    nc: nats.NATS,
-    positions: PositionLog,
-    sizes: Sizes,
-    tokens: list[str],
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    js = nc.jetstream()
-    acks: list[tuple[float, int]] = []
-    latencies: list[float] = []
-    headers = bearer_headers(tokens[:64])
-    url = f"{platform.base_url}/v1/posts"
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        # Open the connections first, so the first commands do not pay the TCP handshakes.
-        await closed_loop(
-            http_post_sender(session, url, HTTP_BODY, headers),
-            clients=64,
-            seconds=0.5,
-            max_requests=640,
-        )
-        head = (await js.stream_info("CONTENT")).state.last_seq
-        say(f"figure 2: waiting for the posts projection to reach CONTENT:{head}")
-        if not await positions.wait_until(head, 180):
-            raise BenchSetupError(
-                f"the posts projection did not catch up with CONTENT:{head} (at {positions.latest})"
-            )
-        say(f"figure 2: {sizes.lag_rate:.0f} commands/s for {sizes.lag_seconds:.0f}s, open loop")
-
-        async def send(i: int) -> str | None:
-            t0 = time.perf_counter()
-            async with session.post(url, data=HTTP_BODY, headers=headers[i % 64]) as resp:
-                await resp.read()
-                t_ack = time.perf_counter()
-                if resp.status != 201:
-                    return f"HTTP {resp.status}"
-                _, seq = parse_position(resp.headers["Quark-Position"])
-            acks.append((t_ack, seq))
-            latencies.append((t_ack - t0) * 1000)
-            return None
-
-        offered = await open_loop(send, rate=sizes.lag_rate, seconds=sizes.lag_seconds)
-    last = max((seq for _, seq in acks), default=0)
-    if not await positions.wait_until(last, 60):
-        raise BenchSetupError(f"the posts projection never reached CONTENT:{last}")
-    lags: list[float] = []
-    before_reply = 0
-    for t_ack, seq in acks:
-        t_seen = positions.first_at_or_after(seq)
-        assert t_seen is not None
-        if t_seen <= t_ack:
-            before_reply += 1
-        lags.append(max(0.0, t_seen - t_ack) * 1000)
-    return {
-        "offered_per_s": offered.offered_per_s,
-        "achieved_per_s": round(offered.achieved_per_s, 1),
-        "commands": len(acks),
-        "errors": offered.errors,
-        "first_error": offered.first_error,
-        **server_errors(offered.error_kinds),
-        "lag_p50_ms": rounded(percentile(lags, 50)),
-        "lag_p90_ms": rounded(percentile(lags, 90)),
-        "lag_p99_ms": rounded(percentile(lags, 99)),
-        "lag_max_ms": rounded(max(lags, default=None)),
-        "visible_before_reply": before_reply,
-        "http_p50_ms": rounded(percentile(latencies, 50)),
-        "http_p99_ms": rounded(percentile(latencies, 99)),
-    }
-
-
-async def overload_figure(
-    platform: Platform,
-    store: EventStore,
-    sizes: Sizes,
-    tokens: list[str],
-    capacity_per_s: float,
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    """More than the platform can take: open loop at `overload_factor` x the 64-client
-    closed-loop rate. Every answer must be 201 or 503 (the edge and the handler shed what
-    they cannot take, at once, with Retry-After), never another 5xx; every 201 must be in
-    the log."""
-    rate = max(500.0, capacity_per_s * sizes.overload_factor)
-    say(f"overload: {rate:.0f} commands/s offered for {sizes.overload_seconds:.0f}s, open loop")
-    headers = bearer_headers(tokens[:64])
-    url = f"{platform.base_url}/v1/posts"
-    acked: list[str] = []
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-        async def send(i: int) -> str | None:
-            t0 = time.perf_counter()
-            async with session.post(url, data=HTTP_BODY, headers=headers[i % 64]) as resp:
-                body = await resp.read()
-                if resp.status != 201:
-                    return f"HTTP {resp.status}"
-            latencies.append((time.perf_counter() - t0) * 1000)
-            acked.append(json.loads(body)["id"])
-            return None
-
-        offered = await open_loop(send, rate=rate, seconds=sizes.overload_seconds)
-    missing = 0
-    for post_id in acked:
-        if not (await store.load(POST, post_id)).state.exists:
-            missing += 1
-    return {
-        "offered_per_s": round(rate, 1),
-        "achieved_per_s": round(offered.achieved_per_s, 1),
-        "sent": offered.sent,
-        "acknowledged": len(acked),
-        "acknowledged_per_s": round(len(acked) / sizes.overload_seconds, 1),
-        "errors": offered.errors,
-        "error_kinds": dict(offered.error_kinds),
-        **server_errors(offered.error_kinds),
-        "acknowledged_missing_from_the_log": missing,
-        "p50_ms_201": rounded(percentile(latencies, 50)),
-        "p99_ms_201": rounded(percentile(latencies, 99)),
-    }
-
-
-# --- figure 3: replay ---------------------------------------------------------------------
-
-
-async def bulk_load(
-    store: EventStore, count: int, concurrency: int, max_seconds: float
-) -> dict[str, float]:
-    """`count` PostPublished commits through `EventStore.append`, `concurrency` in flight."""
-    authors = [str(uuid.uuid4()) for _ in range(1000)]
-    issued = 0
-    started = time.perf_counter()
-    deadline = started + max_seconds
-
-    async def worker() -> None:
-        nonlocal issued
-        while issued < count and time.perf_counter() < deadline:
-            author = authors[issued % len(authors)]
-            issued += 1
-            post_id = new_id()
-            event = PostPublished(
-                post_id=post_id, author_id=author, title=TITLE, body=BODY, published_at=utc_now()
-            )
-            await store.append(
-                AggregateRef(POST.type, post_id), 0, [event], command_id=new_id(), actor=author
-            )
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    seconds = time.perf_counter() - started
-    return {"commits": issued, "seconds": round(seconds, 2), "per_s": round(issued / seconds, 1)}
-
-
-async def replay_figure(
-    infra: Infra, backends: Backends, sizes: Sizes, say: Callable[[str], None]
-) -> dict[str, Any]:
-    js = infra.nc.jetstream()
-    await js.delete_stream("CONTENT")
-    report = await streams_mod.apply(js, infra.decl)
-    if not report.ok:
-        raise BenchSetupError(f"could not recreate CONTENT: {report.refused}")
-    say(
-        f"figure 3: appending {sizes.replay_events:,} PostPublished commits "
-        f"({sizes.bulk_concurrency} in flight, durable server)"
-    )
-    loaded = await bulk_load(
-        infra.store, sizes.replay_events, sizes.bulk_concurrency, sizes.bulk_max_seconds
-    )
-    head = (await js.stream_info("CONTENT")).state.last_seq
-    say(f"figure 3: loaded {loaded['commits']:,} commits at {loaded['per_s']:,.0f}/s")
-    say("ceiling: bulk stream read (no decoding)")
-    read = await ceilings.stream_read(backends.nats_url, "CONTENT", head)
-    say("figure 3: replaying the posts projection")
-    async with infra.pool.acquire() as conn:
-        await ceilings.checkpoint(conn)
-    projection = PostsProjection()
-    sink = PgSink(projection, infra.pool, ["CONTENT"])
-    rep = await replay(
-        projection,
-        sink,
-        infra.nc,
-        infra.registry,
-        infra.decl.file.consumers[projection.name],
-        backends.nats_url,
-    )
-    rows = await infra.pool.fetchval("SELECT count(*) FROM posts.posts")
-    if rows != loaded["commits"]:
-        raise BenchSetupError(f"replay produced {rows} posts for {loaded['commits']} commits")
-    say(f"ceiling: PostgreSQL COPY of {loaded['commits']:,} rows")
-    copy = await ceilings.pg_copy(backends.database_url, int(loaded["commits"]), TITLE, BODY)
-    return {
-        "bulk_load": loaded,
-        "stream_read": read,
-        "pg_copy": copy,
-        "replay": {
-            "messages": rep.messages,
-            "events": rep.events,
-            "seconds": round(rep.seconds, 3),
-            "events_per_s": round(rep.events_per_s, 1),
-            "rows": rows,
-        },
-    }
-
-
-# --- figure 4: aggregate load -------------------------------------------------------------
-
-
-async def load_figure(
-    infra: Infra, nats_url: str, sizes: Sizes, say: Callable[[str], None]
-) -> dict[str, Any]:
-    store = infra.store
-    author = str(uuid.uuid4())
-    post_id = new_id()
-
-    def meta() -> CommandMeta:
-        return CommandMeta(
-            command_id=new_id(),
-            actor=author,
-            roles=frozenset(),
-            correlation_id=new_id(),
-            received_at=utc_now(),
-        )
-
-    say("figure 4: building a post with 1 PublishPost + 99 EditPost commits")
-    await execute(
-        store, TABLE[PublishPost], PublishPost(post_id=post_id, title=TITLE, body=BODY), meta()
-    )
-    for i in range(1, 100):
-        await execute(store, TABLE[EditPost], EditPost(post_id=post_id, title=f"Edit {i}"), meta())
-    plain = dataclasses.replace(POST, snapshot_every=0)
-    check = await store.load(plain, post_id)
-    if check.events_since_snapshot != 100 or check.state.title != "Edit 99":
-        raise BenchSetupError(f"expected 100 events, loaded {check.events_since_snapshot}")
-
-    async def timed(kind: Any, repeat: int) -> list[float]:
-        for _ in range(min(20, repeat)):
-            await store.load(kind, post_id)
-        samples = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            await store.load(kind, post_id)
-            samples.append((time.perf_counter() - t0) * 1000)
-        return samples
-
-    say(f"figure 4: loading it {sizes.load_repeat} times, snapshots off and on")
-    plain_ms = await timed(plain, sizes.load_repeat)
-    snap = await store.load(POST, post_id)
-    snap_ms = await timed(POST, sizes.load_repeat)
-    say("floor: one batch direct get of the 100 messages (raw socket, then nats-py)")
-    subject = f"ev.{POST.type}.{post_id}"
-    floor = await ceilings.direct_get(
-        nats_url, "CONTENT", subject, repeat=sizes.load_repeat, expected=100
-    )
-    via_client = await ceilings.direct_get_nats_py(
-        infra.nc, "CONTENT", subject, repeat=sizes.load_repeat, expected=100
-    )
-    return {
-        "events": check.events_since_snapshot,
-        "median_ms": rounded(median(plain_ms)),
-        "p99_ms": rounded(percentile(plain_ms, 99)),
-        "with_snapshot_median_ms": rounded(median(snap_ms)),
-        "with_snapshot_p99_ms": rounded(percentile(snap_ms, 99)),
-        "with_snapshot_events_after_snapshot": snap.events_since_snapshot,
-        "direct_get": floor,
-        "direct_get_nats_py": via_client,
-    }
-
-
 # --- the run ------------------------------------------------------------------------------
-
-
-#: Thousands of posts a second from 64 people: far past a person's hourly post quota
-#: (`core/perks.py`), which is lifted for the run; the limiter itself still runs.
-LIFTED: dict[str, str] = {"QUARK_PERKS_QUOTA_SCALE": "100000"}
 
 
 async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str, Any]:
@@ -757,8 +243,8 @@ def assemble(
         "direct_get_100_p99_ms": rounded(aggregate["direct_get"]["p99_ms"]),
         "direct_get_100_nats_py_ms": rounded(aggregate["direct_get_nats_py"]["median_ms"]),
     }
-    floor_p50_1 = _sum(js1.p50_ms, h1.p50_ms)
-    floor_p99_64 = _sum(js64.p99_ms, h64.p99_ms)
+    floor_p50_1 = plus(js1.p50_ms, h1.p50_ms)
+    floor_p99_64 = plus(js64.p99_ms, h64.p99_ms)
     ceilings_out["floor_p50_ms_1"] = rounded(floor_p50_1)
     ceilings_out["floor_p99_ms_64"] = rounded(floor_p99_64)
 
@@ -830,10 +316,6 @@ def assemble(
         "load_generator": "wrk" if shutil.which("wrk") else "python (aiohttp client)",
         **machine(),
     }
-
-
-def _sum(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a + b
 
 
 # --- the report ---------------------------------------------------------------------------

@@ -43,17 +43,19 @@ The platform runs as separate processes: `quark run handler media` (the worker r
 `quark run handler profiles` (the avatar), `quark run projection media`, `quark run
 projection profiles` (the upload limits read `vip_until`) and `quark run edge`. The load
 generator is the Python aiohttp client, which shares the machine's two cores with them.
+
+This module holds the sizes, what each figure measures (`MEASURED`), figure 2 and the
+ceilings taken before the platform starts, the run in its order and the report. Figure 1 is
+measured in `bench/media_uploads.py`, figure 3 in `bench/media_delivery.py`; the pipeline's
+own measurements are `bench/media_pipeline.py`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
-import json
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -61,17 +63,30 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
 
 from bench import ceilings
-from bench.cpu import metered_loop
-from bench.environment import BenchSetupError, Platform, Setup, access_tokens, set_up
-from bench.loadgen import LoopResult, Send, http_closed_loop, http_sender, rounded
+from bench.environment import BenchSetupError, Setup, access_tokens, set_up
+from bench.loadgen import LoopResult, http_closed_loop, rounded
+from bench.media_delivery import (
+    GET_CLIENTS,
+    THUMBNAIL,
+    get_figures,
+    nearest_asset,
+    public_thumbnail,
+)
 from bench.media_pipeline import make_jpeg, megapixels, ms_per_megapixel, peak_rss_mb
+from bench.media_uploads import (
+    READY_POLL,
+    UPLOAD_CLIENTS,
+    UPLOADED,
+    UPLOADS_PER_USER,
+    Accepted,
+    UniqueBodies,
+    Uploaders,
+    UploadPhase,
+    upload_phase,
+)
 from bench.report import cpu_ms_per_request, fmt, fmt_ratio, footer, machine, ratio, render_table
-from core.perks import STANDARD
-from core.tokens import TokenService
-from edge.docs import load_assets
 from handlers.media.images import DEFAULT_ENGINE, ENGINES
 
 #: The processes the figures need, in start order, the edge last.
@@ -92,13 +107,6 @@ SOURCES: dict[str, tuple[int, int]] = {
     "12MP": (4000, 3000),
     "24MP": (6000, 4000),
 }
-UPLOADED = ("1MP", "12MP")
-UPLOAD_CLIENTS = (4, 16)
-#: The standard perks' uploads per person and hour: no bench user goes past it.
-UPLOADS_PER_USER = int(STANDARD["uploads_per_hour"])
-GET_CLIENTS = 64
-READY_POLL = 0.1
-THUMBNAIL = "320"
 
 MEASURED: dict[str, str] = {
     "uploads_per_s": "POST /v1/media, raw JPEG body, closed-loop clients, counted at the 202 "
@@ -171,71 +179,6 @@ QUICK = Sizes(
 )
 
 
-# --- the bodies and the users who upload them ---------------------------------------------
-
-
-class UniqueBodies:
-    """A JPEG with a comment segment (`COM`) holding a counter right after its start marker:
-    every body is another file (another SHA-256) showing the same picture."""
-
-    def __init__(self, jpeg: bytes) -> None:
-        if jpeg[:2] != b"\xff\xd8":
-            raise ValueError("not a JPEG")
-        self.jpeg = jpeg
-        self.counter = itertools.count()
-
-    def __call__(self, _client: int = 0) -> bytes:
-        note = f"quark bench upload {next(self.counter)}".encode()
-        return b"\xff\xd8\xff\xfe" + (len(note) + 2).to_bytes(2, "big") + note + self.jpeg[2:]
-
-
-class Uploaders:
-    """Access tokens of bench users, each handed out for at most `per_user` uploads; a new
-    user's token is minted when the last one has had its share."""
-
-    def __init__(self, tokens: TokenService, per_user: int) -> None:
-        self.tokens = tokens
-        self.per_user = per_user
-        self.users = 0
-        self._current = ""
-        self._left = 0
-
-    def next(self) -> str:
-        if self._left == 0:
-            self._current = access_tokens(self.tokens, 1)[0]
-            self.users += 1
-            self._left = self.per_user
-        self._left -= 1
-        return self._current
-
-
-@dataclass
-class Accepted:
-    """Uploads a phase had accepted (202): (media id, its owner's token), in order."""
-
-    uploads: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-
-
-def upload_sender(
-    session: aiohttp.ClientSession,
-    url: str,
-    bodies: UniqueBodies,
-    uploaders: Uploaders,
-    accepted: Accepted,
-) -> Send:
-    async def send(_client: int) -> str | None:
-        token = uploaders.next()
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "image/jpeg"}
-        async with session.post(url, data=bodies(), headers=headers) as resp:
-            answer = await resp.read()
-            if resp.status != 202:
-                return f"HTTP {resp.status}: {answer[:200]!r}"
-        accepted.uploads.append((json.loads(answer)["id"], token))
-        return None
-
-    return send
-
-
 # --- figure 2: the pipeline, in this process ----------------------------------------------
 
 
@@ -300,167 +243,6 @@ async def ceiling_figures(
     finally:
         hello.stop()
     return out
-
-
-# --- figure 1: uploads through the platform -----------------------------------------------
-
-
-@dataclass
-class UploadPhase:
-    size: str
-    clients: int
-    result: LoopResult
-    cores: dict[str, float]
-    accepted: int
-    ready: int
-    failed: int
-    #: From the phase's first POST to the last upload concluded (ready or failed).
-    seconds_to_all_ready: float
-    drain_seconds: float
-
-    @property
-    def ready_per_s(self) -> float:
-        return self.ready / self.seconds_to_all_ready if self.seconds_to_all_ready else 0.0
-
-
-async def concluded(pool: asyncpg.Pool, ids: list[str]) -> tuple[int, int]:
-    """(ready, failed) among `ids` in the media read model."""
-    row = await pool.fetchrow(
-        """SELECT count(*) FILTER (WHERE status = 'ready') AS ready,
-                  count(*) FILTER (WHERE status = 'failed') AS failed
-           FROM media.media WHERE id = ANY($1::uuid[])""",
-        ids,
-    )
-    return int(row["ready"]), int(row["failed"])
-
-
-async def upload_phase(
-    platform: Platform,
-    pool: asyncpg.Pool,
-    session: aiohttp.ClientSession,
-    label: str,
-    clients: int,
-    bodies: UniqueBodies,
-    uploaders: Uploaders,
-    sizes: Sizes,
-    say: Callable[[str], None],
-) -> tuple[UploadPhase, Accepted]:
-    accepted = Accepted()
-    send = upload_sender(session, f"{platform.base_url}/v1/media", bodies, uploaders, accepted)
-    cap = sizes.max_uploads[label]
-    say(f"figure 1: POST /v1/media, {label}, {clients} clients (at most {cap} uploads)")
-    started = time.perf_counter()
-    result, cores = await metered_loop(
-        send,
-        platform.pids(),
-        clients=clients,
-        seconds=sizes.upload_seconds,
-        max_requests=cap,
-        warmup_seconds=sizes.warmup_seconds,
-    )
-    platform.check_alive()
-    ids = [media_id for media_id, _ in accepted.uploads]
-    say(f"figure 1: waiting for the worker to process {len(ids)} uploads ({label})")
-    uploaded = time.perf_counter()
-    deadline = uploaded + sizes.drain_timeout
-    while True:
-        ready, failed = await concluded(pool, ids)
-        if ready + failed >= len(ids):
-            break
-        if time.perf_counter() > deadline:
-            raise BenchSetupError(
-                f"{len(ids) - ready - failed} of {len(ids)} uploads not processed after "
-                f"{sizes.drain_timeout:.0f}s"
-            )
-        platform.check_alive()
-        await asyncio.sleep(READY_POLL)
-    done = time.perf_counter()
-    phase = UploadPhase(
-        label, clients, result, cores, len(ids), ready, failed, done - started, done - uploaded
-    )
-    say(
-        f"  {result.per_s:.1f} uploads/s; {ready} ready, {failed} failed; "
-        f"{phase.ready_per_s:.2f} ready/s"
-    )
-    return phase, accepted
-
-
-# --- figure 3: delivery -------------------------------------------------------------------
-
-
-async def public_thumbnail(
-    platform: Platform, session: aiohttp.ClientSession, media_id: str, token: str
-) -> tuple[str, int, str]:
-    """Make `media_id` its owner's avatar (public); its thumbnail's URL, size and ETag."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    body = json.dumps({"avatar_media_id": media_id})
-    async with session.patch(f"{platform.base_url}/v1/me", data=body, headers=headers) as resp:
-        changed = await resp.json(content_type=None)
-        if resp.status != 200:
-            raise BenchSetupError(f"setting the avatar failed: {resp.status} {changed}")
-    after = {"Quark-After": changed["position"]}
-    async with session.get(f"{platform.base_url}/v1/media/{media_id}", headers=after) as resp:
-        view = await resp.json(content_type=None)
-        if resp.status != 200:
-            raise BenchSetupError(f"the avatar's media view: {resp.status} {view}")
-    url = view["variants"][THUMBNAIL]["url"]
-    if "sig=" in url:
-        raise BenchSetupError(f"the avatar's thumbnail is not public: {url}")
-    # The attachment reaches the media read model on its own; wait until it serves the bytes.
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while True:
-        async with session.get(f"{platform.base_url}{url}") as resp:
-            data = await resp.read()
-            if resp.status == 200:
-                return url, len(data), resp.headers["ETag"]
-        if loop.time() > deadline:
-            raise BenchSetupError(f"the public thumbnail answers {resp.status}")
-        await asyncio.sleep(0.1)
-
-
-def nearest_asset(size: int) -> tuple[str, int]:
-    """The URL path and size of the edge's static asset nearest in size to `size` bytes."""
-    asset = min(load_assets().values(), key=lambda a: abs(len(a.body) - size))
-    return asset.url, len(asset.body)
-
-
-async def get_figures(
-    platform: Platform,
-    session: aiohttp.ClientSession,
-    thumbnail: str,
-    etag: str,
-    static: str,
-    sizes: Sizes,
-    say: Callable[[str], None],
-) -> dict[str, list[tuple[LoopResult, dict[str, float]]]]:
-    plain = [{"Accept-Encoding": "identity"}] * GET_CLIENTS
-    cached = [{"Accept-Encoding": "identity", "If-None-Match": etag}] * GET_CLIENTS
-    base = platform.base_url
-    senders: dict[str, Send] = {
-        "media": http_sender(session, "GET", f"{base}{thumbnail}", plain),
-        "static": http_sender(session, "GET", f"{base}{static}", plain),
-        "media_304": http_sender(session, "GET", f"{base}{thumbnail}", cached, status=304),
-    }
-    rounds: dict[str, list[tuple[LoopResult, dict[str, float]]]] = {k: [] for k in senders}
-    for round_no in range(sizes.get_rounds):
-        for name, send in senders.items():
-            say(
-                f"figure 3: GET {name}, {GET_CLIENTS} clients "
-                f"(round {round_no + 1} of {sizes.get_rounds})"
-            )
-            rounds[name].append(
-                await metered_loop(
-                    send,
-                    platform.pids(),
-                    clients=GET_CLIENTS,
-                    seconds=sizes.get_seconds,
-                    max_requests=sizes.max_requests,
-                    warmup_seconds=sizes.warmup_seconds,
-                )
-            )
-            platform.check_alive()
-    return rounds
 
 
 # --- the run ------------------------------------------------------------------------------

@@ -4,9 +4,9 @@ word filter costs a write.
 Two groups of figures, each printed beside a ceiling (or floor) measured in the same run:
 
 1. **Post creation with 1,000 rules**: `POST /v1/posts` at 64 clients and at 1 client, the
-   kernel suite's way (`bench.kernel.commands_figure`, the Python load generator, each
-   client a user of its own), with 1,000 word filter rules screening posts. Ceiling: the
-   same figure with no rule, measured first in the same run on the same platform. The
+   kernel suite's way (`bench.kernel_commands.commands_figure`, the Python load generator,
+   each client a user of its own), with 1,000 word filter rules screening posts. Ceiling:
+   the same figure with no rule, measured first in the same run on the same platform. The
    rules are added through `POST /v1/admin/word-filters` as an admin and none of them
    matches the bench's post (checked before they are added), so every post is published:
    the figure is what screening costs, not what a refusal saves. The platform is the kernel
@@ -39,9 +39,9 @@ from typing import Any
 import ahocorasick
 import aiohttp
 
+from bench.environment import LIFTED, BenchSetupError, access_tokens, set_up
 from bench.environment import WORKERS as POSTS_SLICE
-from bench.environment import BenchSetupError, access_tokens, set_up
-from bench.kernel import BODY, LIFTED, TITLE, commands_figure, wait_platform
+from bench.kernel_commands import BODY, TITLE, commands_figure, wait_platform
 from bench.loadgen import LoopResult, rounded, server_errors
 from bench.report import (
     cpu_ms_per_request,

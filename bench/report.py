@@ -87,6 +87,11 @@ def ratio(value: float | None, bound: float | None) -> float | None:
     return None if not value or not bound else round(value / bound, 3)
 
 
+def plus(a: float | None, b: float | None) -> float | None:
+    """`a + b` (a floor made of two floors); None when either is missing."""
+    return None if a is None or b is None else a + b
+
+
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> str:
     """Columns padded to their widest cell; the columns in `right` aligned right."""
     widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(headers)]

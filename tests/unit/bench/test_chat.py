@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from bench.chat import Arrivals, delivery_rate, kib_per_socket, padded_frame
+from bench.chat_ceilings import padded_frame
+from bench.chat_deliveries import Arrivals, delivery_rate
+from bench.chat_sockets import kib_per_socket
 
 
 @pytest.mark.parametrize("size", [200, 437, 1000])

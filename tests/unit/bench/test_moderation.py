@@ -3,7 +3,7 @@ sends, the matcher's posts have the asked size and some carry a rule, and its ar
 
 from __future__ import annotations
 
-from bench.kernel import BODY, TITLE
+from bench.kernel_commands import BODY, TITLE
 from bench.moderation import bench_rules, extra_ms_per_post, microseconds_per, sample_posts
 from core.wordfilter import WordFilter
 
