@@ -15,6 +15,7 @@ hub asks the instance it means.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.metadata
 import os
 import socket
@@ -46,8 +47,10 @@ STARTED_AT = datetime.now(UTC)
 KINDS = ("handler", "projection", "edge", "worker", "hub", "external")
 
 
+@functools.cache
 def version() -> str:
-    """The installed platform's version (every Python module shares it)."""
+    """The installed platform's version (every Python module shares it); read once, as
+    reading package metadata scans the environment's distributions."""
     try:
         return importlib.metadata.version("quark")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - source tree only

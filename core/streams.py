@@ -7,6 +7,7 @@ change in place (storage, retention, a stream's name) instead of ignoring it.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,9 +203,17 @@ def load(path: Path | str) -> Declarations:
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8")
+    return _load_text(path, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_text(path: Path, text: str) -> Declarations:
+    """Keyed on the text: every process reads the file at each start and the test suite once
+    per test, and parsing it was a sixth of a test platform's start-up."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it was built
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=loader)
+        raw = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

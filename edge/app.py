@@ -31,7 +31,7 @@ from edge.context import (
 )
 from edge.docs import OPENAPI_PATH, add_reference_routes
 from edge.idempotency import idempotent
-from edge.openapi import build_openapi
+from edge.openapi import API_TITLE, build_openapi
 from edge.positions import PositionWatcher
 from edge.problems import MethodNotAllowed, ReadModelUnavailable, from_error, problem_response
 from edge.routes.live import SOCKETS, close_sockets, hub_ctx
@@ -260,14 +260,17 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
             # Outermost: the permission and idempotency checks already meet the caller.
             handler = while_suspended(handler)
         app.router.add_route(r.method, r.path, handler, name=r.name)
-    spec = build_openapi(routes, version=VERSION)
-    spec_body = _encoder.encode(spec)
+    spec_body: list[bytes] = []
 
     async def openapi(_: web.Request) -> web.Response:
-        return web.Response(body=spec_body, content_type="application/json")
+        # Built on first request, not at start: most edges never serve it, and building it
+        # is a fifth of an edge's start-up.
+        if not spec_body:
+            spec_body.append(_encoder.encode(build_openapi(routes, version=VERSION)))
+        return web.Response(body=spec_body[0], content_type="application/json")
 
     app.router.add_get(OPENAPI_PATH, openapi)
-    add_reference_routes(app, title=f"{spec['info']['title']} {VERSION}")
+    add_reference_routes(app, title=f"{API_TITLE} {VERSION}")
     app.on_response_prepare.append(security_headers(settings))
     app.on_response_prepare.append(_request_id_header)
     apply_cors(app, settings.cors_origin_list())

@@ -280,6 +280,10 @@ def _operation(route: Route) -> dict[str, Any]:
     return op
 
 
+#: The document's title, also the reference page's.
+API_TITLE = "Quark API"
+
+
 def build_openapi(routes: list[Route], *, version: str) -> dict[str, Any]:
     types: list[Any] = [Problem]
     for r in routes:
@@ -302,7 +306,7 @@ def build_openapi(routes: list[Route], *, version: str) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Quark API",
+            "title": API_TITLE,
             "version": version,
             "description": "Conventions: docs/api.md. Errors are RFC 9457 problem documents.",
         },

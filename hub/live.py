@@ -32,6 +32,10 @@ HEALTH_EVERY = 5
 SAMPLER = web.AppKey("sampler", "Sampler")
 
 
+#: Put in a viewer's queue when the hub stops: its stream ends.
+END = b""
+
+
 class Sampler:
     """Samples the station once a second while anyone listens."""
 
@@ -61,6 +65,13 @@ class Sampler:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # Every open stream ends now: the hub's shutdown waits for its handlers, and a viewer
+        # left waiting for its next keep-alive held a stop for up to 15 s.
+        for queue in list(self.listeners):
+            with contextlib.suppress(asyncio.QueueEmpty):
+                while True:
+                    queue.get_nowait()
+            queue.put_nowait(END)
 
     async def _run(self) -> None:
         while self.listeners:
@@ -158,6 +169,8 @@ async def live(request: web.Request) -> web.StreamResponse:
                 data = await asyncio.wait_for(queue.get(), 15)
             except TimeoutError:
                 data = b": keep-alive\n\n"
+            if data is END:
+                break
             await response.write(data)
     except (ConnectionResetError, asyncio.CancelledError):
         pass

@@ -27,8 +27,11 @@ import redis.asyncio as aioredis
 from core import embedded, embedded_nats
 from core import streams as streams_mod
 from core.bootstrap import Infra, open_infra
+from core.projection import PgProjection
+from core.projection_pg import PgSink
 from core.settings import Settings
 from handlers import all_events
+from projections import projections
 from tests.support import auth as auth_support
 from tests.support import servers
 from tests.support.auth import Tokens
@@ -96,14 +99,46 @@ async def reset_streams(nats_url: str, decl: streams_mod.Declarations) -> None:
         await nc.close()
 
 
+@pytest.fixture(scope="session")
+async def template_database(pg_admin_url: str) -> AsyncIterator[str]:
+    """A database holding every PostgreSQL read model, made once per test process. Each
+    test's database is a copy of it, so a test's platform finds its read models made, as a
+    restarted station does, instead of spending a fifth of its start-up on DDL."""
+    name = f"quark_template_{secrets.token_hex(6)}"
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    consumers = streams_mod.load(ROOT / "streams.yaml").file.consumers
+    pool = await asyncpg.create_pool(_with_database(pg_admin_url, name), min_size=1, max_size=1)
+    try:
+        for projection in projections().values():
+            if isinstance(projection, PgProjection):
+                sources = [s.stream for s in consumers[projection.name].sources]
+                await PgSink(projection, pool, sources).ensure()
+    finally:
+        await pool.close()  # a template may have no connections while it is copied
+    yield name
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 @pytest.fixture
 async def settings(
-    nats_server: embedded.ManagedServer, pg_admin_url: str, redis_base_url: str, tmp_path: Path
+    nats_server: embedded.ManagedServer,
+    pg_admin_url: str,
+    template_database: str,
+    redis_base_url: str,
+    tmp_path: Path,
 ) -> AsyncIterator[Settings]:
     database = f"quark_test_{secrets.token_hex(6)}"
     admin = await asyncpg.connect(pg_admin_url)
     try:
-        await admin.execute(f'CREATE DATABASE "{database}"')
+        await admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template_database}"')
     finally:
         await admin.close()
     prefix = f"quarktest:{secrets.token_hex(4)}:"

@@ -306,18 +306,30 @@ async def run_pass(
     return failures
 
 
-def operations_of(schema: Any, *, ending: bool) -> list[Any]:
+def operations_of(schema: Any, *, ending: bool, shard: int = 0, shards: int = 1) -> list[Any]:
+    """The operations that end a session (or the others), every `shards`-th one from
+    `shard`: the shards run as tests of their own, on whichever worker is free."""
     found = [result.ok() for result in schema.get_all_operations()]
     chosen = [op for op in found if (f"{op.method.upper()} {op.path}" in SESSION_ENDING) == ending]
+    chosen = chosen[shard::shards]
     assert chosen
     return chosen
+
+
+#: The other operations run in this many tests (together they are every operation once).
+SHARDS = 3
 
 
 # About 50 requests for every operation of the API, one after another: the run grows with
 # the API (it took 100-130 s on a slow day with 120 operations), so it has a bound of its own.
 @pytest.mark.timeout(600)
+@pytest.mark.parametrize("shard", range(SHARDS), ids=lambda n: f"shard{n + 1}of{SHARDS}")
 async def test_every_operation_answers_only_what_the_document_says(
-    http: aiohttp.ClientSession, platform: Platform, client: IdentityClient, admin: Known
+    http: aiohttp.ClientSession,
+    platform: Platform,
+    client: IdentityClient,
+    admin: Known,
+    shard: int,
 ) -> None:
     schema = await load_schema(http)
     # Link previews are answered by the Node.js module, allowed to reach this machine only;
@@ -325,7 +337,10 @@ async def test_every_operation_answers_only_what_the_document_says(
     async with local_pages() as pages, link_preview(platform):
         admin["url"] = pages.url("/article")
         failures = await run_pass(
-            operations_of(schema, ending=False), platform.base_url, lambda: admin, EXAMPLES
+            operations_of(schema, ending=False, shard=shard, shards=SHARDS),
+            platform.base_url,
+            lambda: admin,
+            EXAMPLES,
         )
     assert not failures, "\n\n".join(failures)
     await assert_nothing_dead_lettered(platform)
