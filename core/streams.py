@@ -213,7 +213,7 @@ def _load_text(path: Path, text: str) -> Declarations:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when it was built
     try:
         root = yaml.compose(text, Loader=loader)
-        raw = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+        raw = yaml.load(text, Loader=loader)  # a safe loader: CSafeLoader or SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
