@@ -37,6 +37,7 @@ from edge.problems import MethodNotAllowed, ReadModelUnavailable, from_error, pr
 from edge.routes.live import SOCKETS, close_sockets, hub_ctx
 from edge.routing import Route
 from edge.security import apply_cors, security_headers
+from edge.web import add_web_routes
 from edge.wordfilter import WORD_FILTERS, WordFilters
 from edge.writes import WriteLog
 
@@ -271,6 +272,7 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
 
     app.router.add_get(OPENAPI_PATH, openapi)
     add_reference_routes(app, title=f"{API_TITLE} {VERSION}")
+    add_web_routes(app)
     app.on_response_prepare.append(security_headers(settings))
     app.on_response_prepare.append(_request_id_header)
     apply_cors(app, settings.cors_origin_list())

@@ -136,18 +136,13 @@ def docs_page(title: str, assets: Mapping[str, Asset]) -> str:
 
 
 def add_reference_routes(app: web.Application, *, title: str) -> None:
-    """`/` (a redirect until the web app exists), `/docs` and its assets.
+    """`/docs` and its assets (`/` is the web app's: edge/web.py).
 
     Not routes of the route tables: they are not API operations, so `/openapi.json` does not
     list them.
     """
     assets = load_assets()
     page = docs_page(title, assets).encode()
-
-    async def home(_: web.Request) -> web.Response:
-        # Returned, not raised: the request middleware records the status of what a handler
-        # returns, and would count a raised redirect as a 500.
-        return web.Response(status=302, headers={hdrs.LOCATION: "/docs"})
 
     async def docs(_: web.Request) -> web.Response:
         return web.Response(
@@ -177,6 +172,5 @@ def add_reference_routes(app: web.Application, *, title: str) -> None:
             response.enable_compression()
         return response
 
-    app.router.add_get("/", home)
     app.router.add_get("/docs", docs)
     app.router.add_get(ASSETS_PREFIX + "/{digest}/{name}", asset)

@@ -173,14 +173,6 @@ async def test_bundle_travels_compressed_to_a_browser_that_accepts_it(
     assert len(sent) < 1_000_000
 
 
-async def test_root_redirects_to_the_reference_until_the_web_app_exists(
-    http: aiohttp.ClientSession,
-) -> None:
-    async with http.get("/", allow_redirects=False) as resp:
-        assert resp.status in (302, 307)
-        assert resp.headers["Location"] == "/docs"
-
-
 async def test_the_reference_itself_is_not_an_operation_of_the_api(
     http: aiohttp.ClientSession,
 ) -> None:
