@@ -69,3 +69,73 @@ async def sign_up_in_app(
     await page.get_by_role("button", name=re.compile("Create the account|Создать")).click()
     await page.wait_for_url(re.compile(r"/(home|profile/edit)"))
     return phone
+
+
+#: Text nodes on a screen that are not the catalog's: what people wrote (`data-user`),
+#: formatted dates and numbers (`data-fmt`, `<time>`), decorations (`aria-hidden`), words that
+#: are never translated (`translate="no"`). Everything else must match a catalog entry.
+_SCREEN_TEXTS = """() => {
+  const skip = (el) => el.closest('[data-user], [data-fmt], time, [aria-hidden="true"], [translate="no"], script, style, noscript, [hidden]');
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.replace(/\\s+/g, ' ').trim();
+    if (text && /\\p{L}/u.test(text) && !skip(node.parentElement)) texts.push(text);
+  }
+  for (const el of document.querySelectorAll('[aria-label], [placeholder], [title], img[alt]')) {
+    if (skip(el)) continue;
+    for (const name of ['aria-label', 'placeholder', 'title', 'alt']) {
+      const value = (el.getAttribute(name) || '').trim();
+      if (value && /\\p{L}/u.test(value)) texts.push(value);
+    }
+  }
+  return texts;
+}"""
+
+
+def catalog_patterns(lang: str) -> list[re.Pattern[str]]:
+    import json
+
+    from edge.web import WEB_DIR
+
+    entries = json.loads((WEB_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+    values: list[str] = []
+    for value in entries.values():
+        values.extend(value.values() if isinstance(value, dict) else [value])
+    patterns = []
+    for value in values:
+        parts = re.split(r"\{\w+\}", value)
+        patterns.append(re.compile("^" + ".+?".join(re.escape(p) for p in parts) + "$", re.S))
+    return patterns
+
+
+async def assert_catalog_text(page: Page, lang: str) -> None:
+    """Every piece of text on the screen that the app wrote is from `lang`'s catalog."""
+    patterns = catalog_patterns(lang)
+    texts = await page.evaluate(_SCREEN_TEXTS)
+    strangers = sorted({t for t in texts if t != "Quark" and not any(p.match(t) for p in patterns)})
+    assert strangers == [], f"{page.url} ({lang}): text not in the catalog: {strangers}"
+
+
+async def set_language(page: Page, lang: str) -> None:
+    """Switch the app's language with its own toggle (the session stays in memory)."""
+    if await page.evaluate("document.documentElement.lang") != lang:
+        await page.locator("#language-toggle").click()
+        await page.wait_for_function(f"document.documentElement.lang === '{lang}'")
+        await page.wait_for_load_state("networkidle")
+
+
+async def shoot_screen(page: Page, name: str, folder: Any) -> None:
+    """Screenshots of the screen shown now at both widths, in both themes and both
+    languages (`<name>-<lang>-<theme>-<width>.png`), each language's text checked against
+    its catalog; the page is left in English, light, at desktop width."""
+    for lang in ("ru", "en"):
+        await set_language(page, lang)
+        await assert_catalog_text(page, lang)
+        for scheme in ("dark", "light"):
+            await page.emulate_media(color_scheme=scheme)
+            for size in (PHONE, DESKTOP):
+                await page.set_viewport_size(size)
+                await page.screenshot(
+                    path=folder / f"{name}-{lang}-{scheme}-{size['width']}.png", full_page=True
+                )
