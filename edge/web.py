@@ -54,7 +54,11 @@ CLIENT_ROUTES = (
 )
 
 #: Folders of `web/` served as they are, under their own name.
-ASSET_DIRS = ("app", "styles", "i18n", "icons")
+ASSET_DIRS = ("app", "styles", "icons")
+#: The languages of the app: `web/i18n/<lang>/*.json`, one file per area of the app (so
+#: screens add their strings without touching one shared file), served merged as
+#: `/i18n/<lang>.json`.
+LANGUAGES = ("en", "ru")
 #: What may be served, by suffix (anything else in `web/` is not).
 TYPES = {
     ".js": "text/javascript",
@@ -102,6 +106,20 @@ def _file(body: bytes, suffix: str) -> WebFile:
     return WebFile(body, gzipped, content_type, f'"{digest}"')
 
 
+def catalogs(root: Path = WEB_DIR) -> dict[str, dict[str, object]]:
+    """Each language's catalog, merged from its files; a key in two files is an error."""
+    merged: dict[str, dict[str, object]] = {}
+    for lang in LANGUAGES:
+        entries: dict[str, object] = {}
+        for path in sorted((root / "i18n" / lang).glob("*.json")):
+            for key, value in json.loads(path.read_text(encoding="utf-8")).items():
+                if key in entries:
+                    raise ValueError(f"{path}: {key!r} is already in another {lang} file")
+                entries[key] = value
+        merged[lang] = entries
+    return merged
+
+
 @functools.cache
 def load_files(root: Path = WEB_DIR) -> dict[str, WebFile]:
     """URL path -> file, for every servable file of `web/` (read once per process)."""
@@ -111,6 +129,10 @@ def load_files(root: Path = WEB_DIR) -> dict[str, WebFile]:
             if path.is_file() and path.suffix in TYPES:
                 url = "/" + path.relative_to(root).as_posix()
                 files[url] = _file(path.read_bytes(), path.suffix)
+    for lang, entries in catalogs(root).items():
+        files[f"/i18n/{lang}.json"] = _file(
+            json.dumps(entries, ensure_ascii=False).encode(), ".json"
+        )
     files["/manifest.webmanifest"] = _file(
         (root / "manifest.webmanifest").read_bytes(), ".webmanifest"
     )

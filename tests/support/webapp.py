@@ -94,11 +94,9 @@ _SCREEN_TEXTS = """() => {
 
 
 def catalog_patterns(lang: str) -> list[re.Pattern[str]]:
-    import json
+    from edge.web import catalogs
 
-    from edge.web import WEB_DIR
-
-    entries = json.loads((WEB_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+    entries = catalogs()[lang]
     values: list[str] = []
     for value in entries.values():
         values.extend(value.values() if isinstance(value, dict) else [value])

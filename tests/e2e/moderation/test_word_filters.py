@@ -355,7 +355,9 @@ async def never_made(infra: Infra, projection: str) -> None:
     """Remove a read model the test database was copied with (tests/conftest.py's template
     holds every one), as on a station where its projection never ran."""
     async with infra.pool.acquire() as conn, conn.transaction():
-        builds = await conn.fetch("SELECT build FROM quark.builds WHERE projection = $1", projection)
+        builds = await conn.fetch(
+            "SELECT build FROM quark.builds WHERE projection = $1", projection
+        )
         for row in builds:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{projection}__b{row["build"]}" CASCADE')
         await conn.execute(f'DROP SCHEMA IF EXISTS "{projection}" CASCADE')

@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from edge.web import CLIENT_ROUTES, SHELL_POLICY, WEB_DIR, load_files
+from edge.web import CLIENT_ROUTES, SHELL_POLICY, WEB_DIR, catalogs, load_files
 
 APP = WEB_DIR / "app"
 SCRIPTS = sorted(APP.rglob("*.js"))
@@ -17,7 +17,7 @@ PLURAL_FORMS = {"en": {"one", "other"}, "ru": {"one", "few", "many", "other"}}
 
 
 def catalog(lang: str) -> dict[str, object]:
-    return json.loads((WEB_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+    return catalogs()[lang]
 
 
 def test_the_edge_serves_exactly_the_screens_the_router_knows() -> None:
