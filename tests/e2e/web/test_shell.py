@@ -161,6 +161,8 @@ async def test_guest_screens_in_both_languages_themes_and_widths(platform: Platf
         await page.get_by_label("Phone number").fill("+79990000000")
         await page.get_by_label("Password").fill("not the password")
         await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_role("alert").filter(has_text="Wrong phone number or password.").wait_for()
+        await (
+            page.get_by_role("alert").filter(has_text="Wrong phone number or password.").wait_for()
+        )
         await assert_catalog_text(page, "en")
         watched.assert_clean()
