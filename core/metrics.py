@@ -92,6 +92,13 @@ UPLOAD_BYTES_TOTAL = Counter(
     "Bytes of accepted media uploads",
     registry=REGISTRY,
 )
+PUSHES_TOTAL = Counter(
+    "quark_pushes_total",
+    "Notifications the push sender handled, by outcome (pushed, online, no_device, expired, "
+    "failed, retried)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 MODULE_INSTANCES = Gauge(
     "quark_module_instances",
     "Instances of each module the hub finds (discovery), by kind",

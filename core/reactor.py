@@ -8,20 +8,18 @@ succeeded. Failures are retried with growing delays; NATS being away only pauses
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import nats.errors
-import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from core.envelope import RecordedEvent
 from core.logging import get_logger
 from core.natsutil import NATS_UNAVAILABLE
 from core.registry import EventRegistry
+from core.worker_loop import ConsumerLoop
 
 log = get_logger("quark.reactor")
 #: Delay before the n-th redelivery of a commit whose reaction failed (seconds).
@@ -38,9 +36,7 @@ class Reactor:
     #: Event type names this reactor acts on; other events are not decoded.
     reacts_to: frozenset[str]
     react: Callable[[RecordedEvent], Awaitable[None]]
-    _task: asyncio.Task[None] | None = None
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    _busy: bool = False
+    _loop: ConsumerLoop | None = None
 
     async def start(self) -> None:
         config = ConsumerConfig(
@@ -50,37 +46,18 @@ class Reactor:
             filter_subject=self.filter_subject,
             ack_wait=60,
         )
-        with contextlib.suppress(nats.js.errors.BadRequestError):
-            await self.js.add_consumer(self.stream, config=config)
-        self._sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
-        self._task = asyncio.create_task(self._run(), name=f"reactor-{self.name}")
+        self._loop = ConsumerLoop(
+            self.js, self.stream, config, self._handle_batch, name=f"reactor-{self.name}", batch=50
+        )
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            if not self._busy:
-                self._task.cancel()  # idle in a fetch: nothing to finish
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 15)
-        with contextlib.suppress(Exception):
-            await self._sub.unsubscribe()
+        if self._loop is not None:
+            await self._loop.stop()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(50, timeout=1)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:  # NATS away: wait, never give up
-                log.warning("reactor_fetch_failed", reactor=self.name, error=repr(exc))
-                await asyncio.sleep(1)
-                continue
-            self._busy = True
-            try:
-                for msg in msgs:  # in order: reactions may depend on earlier ones
-                    await self._handle(msg)
-            finally:
-                self._busy = False
+    async def _handle_batch(self, msgs: list[Any]) -> None:
+        for msg in msgs:  # in order: reactions may depend on earlier ones
+            await self._handle(msg)
 
     async def _handle(self, msg: Any) -> None:
         try:

@@ -22,6 +22,11 @@ from core.ratelimit import Rule
 PREFIX = "QUARK_"
 #: `scheme://host[:port]`, lower case, as browsers send `Origin` (no path, no slash).
 _ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(:[0-9]{1,5})?")
+#: A VAPID contact as py-vapid signs it: an address at `localhost` or at a dotted domain,
+#: or a site (`https://` and a dotted host, nothing after it).
+_PUSH_CONTACT = re.compile(
+    r"mailto:[^@\s]+@(localhost|[\w-]+(\.[\w-]+)+)|https://[\w-]+(\.[\w-]+)+", re.IGNORECASE
+)
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
@@ -144,6 +149,19 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     sms_ru_url: str = "https://sms.ru"
     #: Sender name approved by the gateway; empty means the account's default sender.
     sms_sender: str = ""
+    #: Who runs this installation, for push services (the VAPID `sub` claim): a `mailto:`
+    #: address or an `https://` site they may turn to when our pushes cause trouble.
+    push_contact: str = "mailto:postmaster@localhost"
+    #: Accept push subscriptions whose endpoint is plain `http:`, an IP address or a local
+    #: name (tests and dev, with a push service on this machine); never in production.
+    push_allow_local_endpoints: bool = False
+    #: How long a push service keeps a push for a device that is offline (seconds; the
+    #: `TTL` header). Older notifications are not pushed at all.
+    push_ttl_seconds: int = 86_400
+    #: How long one push may take, connection included (seconds).
+    push_timeout_seconds: float = 10.0
+    #: Pushes one push sender has in flight at once.
+    push_concurrency: int = 16
     #: Proxies (comma-separated addresses or CIDR networks) whose `X-Forwarded-For` the edge
     #: believes: the client address for rate limits and sessions is the last one before them.
     trusted_proxies: str = ""
@@ -197,6 +215,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             "group_max_members",
             "read_receipts_max_members",
             "refresh_cookie_max_age_seconds",
+            "push_concurrency",
+            "push_ttl_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")
@@ -204,6 +224,14 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             raise ValueError("`auto_hide_score` must not be negative")
         if self.presence_ttl_seconds <= 0:
             raise ValueError("`presence_ttl_seconds` must be positive")
+        if self.push_timeout_seconds <= 0:
+            raise ValueError("`push_timeout_seconds` must be positive")
+        if not _PUSH_CONTACT.fullmatch(self.push_contact):
+            raise ValueError(
+                "`push_contact`: mailto:<address> or https://<site>, e.g. mailto:ops@example.org"
+            )
+        if self.push_allow_local_endpoints and self.env == "production":
+            raise ValueError("`push_allow_local_endpoints` is for tests and dev, not production")
         try:
             self.proxy_networks()
         except ValueError as exc:

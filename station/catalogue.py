@@ -12,7 +12,7 @@ from pathlib import Path
 from core.errors import ConfigError
 
 #: Workers started with a context's handlers that are modules of their own.
-WORKERS = {"media-worker": "media", "sms-sender": "accounts"}
+WORKERS = {"media-worker": "media", "sms-sender": "accounts", "push-sender": "accounts"}
 #: The platform's root (modules in other languages live under it).
 ROOT = Path(__file__).resolve().parent.parent
 

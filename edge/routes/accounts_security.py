@@ -1,5 +1,5 @@
-"""Identity, for the signed-in person: where they are signed in (sessions, named devices),
-their password and second factor, and their security log.
+"""Identity, for the signed-in person: where they are signed in (sessions, named devices and
+their Web Push subscriptions), their password and second factor, and their security log.
 
 Apart from `edge.routes.accounts` (which opens and recovers sessions) because every route
 here takes a token and acts on the caller's own account.
@@ -17,9 +17,10 @@ from aiohttp import web
 
 from core.ids import is_uuid
 from core.ratelimit import LockedOut
+from core.vapid import VapidKey
 from edge.auth import Principal, principal, send_as
 from edge.bodies import read_json
-from edge.context import infra, wait_for_position
+from edge.context import command_headers, infra, wait_for_position
 from edge.params import INT64_MAX, IntQuery
 from edge.routes.accounts import account_route, no_store_json
 from edge.routing import Param, Route
@@ -31,12 +32,16 @@ from handlers.accounts.commands import (
     EnableTwoFactor,
     EndSession,
     Password,
+    PushSubscription,
+    RemovePushSubscription,
     RenameDevice,
+    SetPushSubscription,
     StartTwoFactorSetup,
 )
 from handlers.accounts.credentials import totp_uri
 from handlers.accounts.errors import (
     AccountNotFound,
+    InvalidPushSubscription,
     InvalidSecondFactor,
     SessionNotFound,
     TwoFactorState,
@@ -140,6 +145,13 @@ async def end_session(request: web.Request) -> web.Response:
 # -- devices ---------------------------------------------------------------------------------
 
 
+class PushSubscriptionView(msgspec.Struct, rename={"expiration_time": "expirationTime"}):
+    """Where a device takes pushes. Its keys are not shown again: they are the device's."""
+
+    endpoint: str
+    expiration_time: int | None = None
+
+
 class DeviceView(msgspec.Struct):
     id: str
     #: The name the person gave it, else the one read from its User-Agent.
@@ -149,8 +161,18 @@ class DeviceView(msgspec.Struct):
     created_at: datetime
     last_seen_at: datetime
     current: bool
-    #: A push subscription will be attached here (Web Push, FCM).
-    push_subscription: dict[str, Any] | None = None
+    #: Its Web Push subscription (`PUT /v1/me/devices/{id}/push`); null: no pushes.
+    push_subscription: PushSubscriptionView | None = None
+
+
+class PushKeyView(msgspec.Struct):
+    #: The application server key for `pushManager.subscribe({applicationServerKey})`:
+    #: an uncompressed P-256 public key, base64url.
+    public_key: str
+
+
+class PushChanged(msgspec.Struct):
+    position: str
 
 
 class DeviceList(msgspec.Struct):
@@ -173,20 +195,61 @@ async def list_devices(request: web.Request) -> web.Response:
             created_at=r.opened_at,
             last_seen_at=r.last_seen_at,
             current=r.session_id == who.session_id,
+            push_subscription=_push_view(r.push_subscription),
         )
         for r, ip in await _open_sessions(request, who)
     ]
     return no_store_json(200, DeviceList(items))
 
 
-async def rename_device(request: web.Request) -> web.Response:
-    who = await principal(request)
+def _push_view(subscription: dict[str, Any] | None) -> PushSubscriptionView | None:
+    if subscription is None:
+        return None
+    return PushSubscriptionView(subscription["endpoint"], subscription.get("expirationTime"))
+
+
+def _device_id(request: web.Request) -> str:
     session_id = request.match_info["device_id"]
     if not is_uuid(session_id):
         raise SessionNotFound()
+    return session_id
+
+
+async def rename_device(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = _device_id(request)
     body = await read_json(request, DeviceNameBody, max_bytes=4096)
     reply = await send_as(request, RenameDevice(session_id=session_id, name=body.name), who)
     return web.Response(status=204, headers={"Quark-Position": reply.position or ""})
+
+
+# -- web push --------------------------------------------------------------------------------
+
+
+async def push_key(request: web.Request) -> web.Response:
+    key = VapidKey.from_secret(infra(request).secret_key)
+    return web.Response(
+        body=msgspec.json.encode(PushKeyView(key.public_key)),
+        content_type="application/json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+async def set_push(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = _device_id(request)
+    body = await read_json(request, PushSubscription, max_bytes=4096)
+    reply = await send_as(
+        request, SetPushSubscription(session_id=session_id, subscription=body), who
+    )
+    return no_store_json(200, PushChanged(reply.position or ""), command_headers(reply))
+
+
+async def remove_push(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = _device_id(request)
+    reply = await send_as(request, RemovePushSubscription(session_id=session_id), who)
+    return no_store_json(200, PushChanged(reply.position or ""), command_headers(reply))
 
 
 # -- passwords -------------------------------------------------------------------------------
@@ -255,6 +318,7 @@ async def security_log(request: web.Request) -> web.Response:
 
 
 _SESSION_ID = Param("session_id", "path", "Session id", {"type": "string", "format": "uuid"})
+_DEVICE_ID = Param("device_id", "path", "Device (session) id", {"type": "string", "format": "uuid"})
 _LOG_BEFORE = IntQuery("before", "Page before this position", minimum=1, maximum=INT64_MAX)
 _LOG_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=200, default=50)
 
@@ -287,9 +351,35 @@ ROUTES: list[Route] = [
         request=DeviceNameBody,
         status=204,
         raises=(SessionNotFound,),
-        params=(
-            Param("device_id", "path", "Device (session) id", {"type": "string", "format": "uuid"}),
-        ),
+        params=(_DEVICE_ID,),
+    ),
+    account_route(
+        "GET",
+        "/v1/push/key",
+        push_key,
+        "The application server key devices subscribe to Web Push with",
+        response=PushKeyView,
+    ),
+    account_route(
+        "PUT",
+        "/v1/me/devices/{device_id}/push",
+        set_push,
+        "Push notifications to one of my devices (its PushSubscription JSON)",
+        auth="bearer",
+        request=PushSubscription,
+        response=PushChanged,
+        raises=(SessionNotFound, InvalidPushSubscription),
+        params=(_DEVICE_ID,),
+    ),
+    account_route(
+        "DELETE",
+        "/v1/me/devices/{device_id}/push",
+        remove_push,
+        "No more push notifications to one of my devices",
+        auth="bearer",
+        response=PushChanged,
+        raises=(SessionNotFound,),
+        params=(_DEVICE_ID,),
     ),
     account_route(
         "DELETE",

@@ -2,9 +2,10 @@
 refresh tokens, TOTP second factor, roles, and the account's standing (suspended, limited).
 
 `TABLE` is the index of this context: every command it answers and the procedure that
-carries it out (`procedures.py`, `signin.py`, `admin.py`). `background` starts the SMS
-sender and the reactor that carries out moderators' account actions (`moderation.py`)
-beside the handlers.
+carries it out (`procedures.py`, `signin.py`, `admin.py`, `push.py` for devices' push
+subscriptions). `background` starts the SMS sender, the push sender (`push_sender.py`)
+and the reactor that carries out moderators' account actions (`moderation.py`) beside the
+handlers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.bus import HandlerTable, Procedure
-from handlers.accounts import admin, signin
+from handlers.accounts import admin, push, signin
 from handlers.accounts import procedures as p
 from handlers.accounts.commands import (
     ChangePassword,
@@ -21,6 +22,7 @@ from handlers.accounts.commands import (
     EnableTwoFactor,
     EndSession,
     EraseAccount,
+    ExpirePushSubscription,
     ExportAccount,
     GrantRole,
     GrantVip,
@@ -28,10 +30,12 @@ from handlers.accounts.commands import (
     LogOut,
     RefreshSession,
     Register,
+    RemovePushSubscription,
     RenameDevice,
     ResendVerificationCode,
     ResetPassword,
     RevokeRole,
+    SetPushSubscription,
     StartPhoneVerification,
     StartTwoFactorSetup,
     SuspendAccount,
@@ -65,18 +69,24 @@ TABLE: HandlerTable = {
     ExportAccount: Procedure(p.export_account),
     RenameDevice: Procedure(p.rename_device),
     GrantVip: Procedure(admin.grant_vip),
+    SetPushSubscription: Procedure(push.set_push_subscription),
+    RemovePushSubscription: Procedure(push.remove_push_subscription),
+    ExpirePushSubscription: Procedure(push.expire_push_subscription),
 }
 
 
 def background(infra: Any) -> list[Any]:
-    """The SMS sender, draining the queue the procedures fill, and the reactor to
+    """The SMS sender, draining the queue the procedures fill, the push sender, pushing
+    notifications to the devices of people who are not connected, and the reactor to
     moderators' decisions and appeals."""
     from handlers.accounts import moderation
+    from handlers.accounts.push_sender import PushSender
     from handlers.accounts.sms import build_provider
     from handlers.accounts.sms_jobs import SmsSender
 
     return [
         SmsSender(infra.nc.jetstream(), infra.secret_key, build_provider(infra.settings)),
+        PushSender(infra),
         *moderation.background(infra),
     ]
 

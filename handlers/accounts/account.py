@@ -36,6 +36,8 @@ from handlers.accounts.events import (
     DeviceRenamed,
     LoginFailed,
     PasswordChanged,
+    PushSubscriptionRemoved,
+    PushSubscriptionSet,
     RefreshTokenReused,
     RoleGranted,
     RoleRevoked,
@@ -61,6 +63,8 @@ class SessionState(msgspec.Struct, frozen=True):
     device: str
     opened_at: datetime
     last_seen_at: datetime
+    #: The fingerprint of the device's push subscription (None: no pushes).
+    push: str | None = None
 
 
 class AccountState(msgspec.Struct, frozen=True):
@@ -96,6 +100,15 @@ def _without_session(state: AccountState, session_id: str) -> AccountState:
     return msgspec.structs.replace(state, sessions=sessions, revoked=revoked)
 
 
+def _with_push(state: AccountState, session_id: str, fingerprint: str | None) -> AccountState:
+    current = state.sessions.get(session_id)
+    if current is None:
+        return state
+    sessions = dict(state.sessions)
+    sessions[session_id] = msgspec.structs.replace(current, push=fingerprint)
+    return msgspec.structs.replace(state, sessions=sessions)
+
+
 def evolve_account(state: AccountState, event: Event) -> AccountState:
     replace = msgspec.structs.replace
     match event:
@@ -129,6 +142,10 @@ def evolve_account(state: AccountState, event: Event) -> AccountState:
             return replace(state, sessions=sessions)
         case SessionRevoked():
             return _without_session(state, event.session_id)
+        case PushSubscriptionSet():
+            return _with_push(state, event.session_id, event.fingerprint)
+        case PushSubscriptionRemoved():
+            return _with_push(state, event.session_id, None)
         case PasswordChanged():
             return replace(state, password_hash=event.password_hash)
         case TwoFactorSetupStarted():
@@ -176,6 +193,8 @@ ACCOUNT = AggregateKind(
     evolve=evolve_account,
     state_type=AccountState,
     snapshot_every=100,
+    #: 2: sessions know their push subscription.
+    state_version=2,
 )
 
 
@@ -445,6 +464,63 @@ def decide_rename_device(
     if session_id not in state.sessions:
         raise SessionNotFound()
     return [DeviceRenamed(user_id=user_id, session_id=session_id, device_name=name, renamed_at=now)]
+
+
+def decide_push(
+    state: AccountState,
+    *,
+    user_id: str,
+    session_id: str,
+    subscription: Sealed,
+    fingerprint: str,
+    now: datetime,
+) -> list[Event]:
+    """Subscribe a session's device; the same subscription again changes nothing."""
+    _exists(state)
+    session = state.sessions.get(session_id)
+    if session is None:
+        raise SessionNotFound()
+    if session.push == fingerprint:
+        return []
+    return [
+        PushSubscriptionSet(
+            user_id=user_id,
+            session_id=session_id,
+            subscription=subscription,
+            fingerprint=fingerprint,
+            subscribed_at=now,
+        )
+    ]
+
+
+def decide_no_push(
+    state: AccountState,
+    *,
+    user_id: str,
+    session_id: str,
+    reason: str,
+    now: datetime,
+    fingerprint: str | None = None,
+) -> list[Event]:
+    """Unsubscribe a session's device. With `fingerprint` (the push service said a
+    subscription is gone) only that subscription goes: one the device made since stays,
+    and an ended session or an erased account is left as it is."""
+    if fingerprint is not None:
+        session = state.sessions.get(session_id) if state.exists else None
+        if session is None or session.push != fingerprint:
+            return []
+    else:
+        _exists(state)
+        session = state.sessions.get(session_id)
+        if session is None:
+            raise SessionNotFound()
+        if session.push is None:
+            return []
+    return [
+        PushSubscriptionRemoved(
+            user_id=user_id, session_id=session_id, reason=reason, removed_at=now
+        )
+    ]
 
 
 def decide_vip(

@@ -147,6 +147,57 @@ class RenameDevice(_Accounts, frozen=True):
     name: DeviceName
 
 
+#: Bounds of a browser's push subscription (`PushSubscription.toJSON()`); the exact rules
+#: (https, key lengths, a point on P-256) are `handlers.accounts.push.check_subscription`.
+PUSH_ENDPOINT_MAX = 2048
+PushEndpoint = Annotated[str, msgspec.Meta(min_length=1, max_length=PUSH_ENDPOINT_MAX)]
+
+
+class PushKeys(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    #: The device's P-256 public key, uncompressed (65 bytes), base64url.
+    p256dh: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    #: The device's authentication secret (16 bytes), base64url.
+    auth: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+
+
+class PushSubscription(
+    msgspec.Struct,
+    frozen=True,
+    forbid_unknown_fields=True,
+    rename={"expiration_time": "expirationTime"},
+):
+    """A device's Web Push subscription as the browser writes it (`PushSubscriptionJSON`,
+    camelCase included), so a page sends `subscription.toJSON()` as it is."""
+
+    endpoint: PushEndpoint
+    keys: PushKeys
+    #: When the subscription ends (ms since the epoch); null: when the push service says.
+    expiration_time: Annotated[int, msgspec.Meta(ge=0, le=2**53)] | None = None
+
+
+class SetPushSubscription(_Accounts, frozen=True):
+    """Push notifications to this session's device (replacing its subscription, if any)."""
+
+    session_id: str
+    subscription: PushSubscription
+
+
+class RemovePushSubscription(_Accounts, frozen=True):
+    """No more pushes to this session's device (the person turned them off)."""
+
+    session_id: str
+
+
+class ExpirePushSubscription(_Accounts, frozen=True):
+    """The push service said the subscription is gone (404/410): sent by the push sender
+    (actor `system`), it removes the subscription only if it is still the one that failed
+    (`fingerprint`), never one the device made since."""
+
+    user_id: str
+    session_id: str
+    fingerprint: Annotated[str, msgspec.Meta(max_length=64)]
+
+
 class GrantVip(_Accounts, frozen=True):
     user_id: str
     until: datetime

@@ -99,6 +99,11 @@ class SessionNotFound(NotFoundError):
     title = "No such session"
 
 
+class InvalidPushSubscription(ValidationError):
+    code = "invalid-push-subscription"
+    title = "The push subscription is not valid"
+
+
 class WrongPassword(ForbiddenError):
     code = "wrong-password"
     title = "The current password is not correct"

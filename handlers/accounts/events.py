@@ -266,6 +266,32 @@ class DeviceRenamed(Event, frozen=True):
     renamed_at: datetime
 
 
+class PushSubscriptionSet(Event, frozen=True):
+    """A session's device takes Web Push notifications (replacing its earlier subscription).
+    The subscription (endpoint and the device's keys) is sealed: an endpoint names one
+    browser, and its keys let anyone write to it. `fingerprint` is a keyed hash of it, for
+    comparing without opening."""
+
+    name: ClassVar[str] = "accounts.PushSubscriptionSet"
+    user_id: str
+    session_id: str
+    subscription: Sealed
+    fingerprint: str
+    subscribed_at: datetime
+
+
+class PushSubscriptionRemoved(Event, frozen=True):
+    """No more pushes to this session's device: the person turned them off (`removed`), or
+    the push service said the subscription is gone (`expired`). Ending a session drops its
+    subscription without this event."""
+
+    name: ClassVar[str] = "accounts.PushSubscriptionRemoved"
+    user_id: str
+    session_id: str
+    reason: str  # "removed" | "expired"
+    removed_at: datetime
+
+
 class VipGranted(Event, frozen=True):
     """VIP until `until` (a later grant extends it). Expiry is no event: it is `until`."""
 
@@ -305,4 +331,6 @@ EVENTS = (
     PhoneReleased,
     DeviceRenamed,
     VipGranted,
+    PushSubscriptionSet,
+    PushSubscriptionRemoved,
 )

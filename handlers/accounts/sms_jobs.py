@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import msgspec
-import nats.errors
-import nats.js.errors
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
@@ -27,6 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 
 from core.logging import get_logger
 from core.natsutil import NATS_UNAVAILABLE, unavailable
+from core.worker_loop import ConsumerLoop
 from handlers.accounts.sms import SmsError, SmsProvider
 
 SUBJECT = "sms.outbound"
@@ -82,9 +81,7 @@ class SmsSender:
     js: Any
     secret: bytes
     provider: SmsProvider
-    _task: asyncio.Task[None] | None = None
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    _sending: bool = False
+    _loop: ConsumerLoop | None = None
 
     async def start(self) -> None:
         config = ConsumerConfig(
@@ -93,38 +90,16 @@ class SmsSender:
             max_deliver=MAX_DELIVER,
             ack_wait=60,
         )
-        with contextlib.suppress(nats.js.errors.BadRequestError):
-            await self.js.add_consumer(STREAM, config=config)
-        self._sub = await self.js.pull_subscribe_bind(durable=CONSUMER, stream=STREAM)
-        self._task = asyncio.create_task(self._run(), name="sms-sender")
+        self._loop = ConsumerLoop(self.js, STREAM, config, self._send, name="sms-sender")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            if not self._sending:
-                self._task.cancel()  # idle in a fetch: nothing to finish
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 15)
-        # An open pull subscription would hold up the connection's drain at shutdown.
-        with contextlib.suppress(Exception):
-            await self._sub.unsubscribe()
+        if self._loop is not None:
+            await self._loop.stop()
         await self.provider.close()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(10, timeout=1)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:  # NATS away: wait and try again, never give up
-                log.warning("sms_fetch_failed", error=repr(exc))
-                await asyncio.sleep(1)
-                continue
-            self._sending = True
-            try:
-                await asyncio.gather(*(self._deliver(m) for m in msgs))
-            finally:
-                self._sending = False
+    async def _send(self, msgs: list[Any]) -> None:
+        await asyncio.gather(*(self._deliver(m) for m in msgs))
 
     async def _deliver(self, msg: Any) -> None:
         try:

@@ -21,12 +21,10 @@ import contextlib
 import multiprocessing
 import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import nats.errors
-import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from core.blobstore import BlobNotFound, BlobStore
@@ -35,6 +33,7 @@ from core.commands import CommandMeta
 from core.envelope import utc_now
 from core.logging import get_logger
 from core.natsutil import NATS_UNAVAILABLE
+from core.worker_loop import ConsumerLoop
 from handlers.media import images
 from handlers.media.content import HEAD_BYTES, RefusedContent, TooManyPixels, sniff
 from handlers.media.decide import (
@@ -93,13 +92,10 @@ class MediaProcessor:
     #: Jobs one process runs at once (the pool's size: more would only queue).
     concurrency: int = 1
     ack_wait: float = ACK_WAIT_SECONDS
-    _task: asyncio.Task[None] | None = None
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _loop: ConsumerLoop | None = None
     _executor: Executor | None = None
-    _busy: bool = False
 
     async def start(self) -> None:
-        js = self.infra.nc.jetstream()
         self.stream = self.infra.store.streams.stream_for("media")
         config = ConsumerConfig(
             durable_name=CONSUMER,
@@ -109,44 +105,30 @@ class MediaProcessor:
             ack_wait=self.ack_wait,
             max_deliver=-1,
         )
-        with contextlib.suppress(nats.js.errors.BadRequestError):
-            await js.add_consumer(self.stream, config=config)
-        self._sub = await js.pull_subscribe_bind(durable=CONSUMER, stream=self.stream)
         if self.concurrency > 0:
             # `spawn`: a fork of a process running an event loop and NATS threads is unsafe.
             self._executor = ProcessPoolExecutor(
                 max_workers=self.concurrency, mp_context=multiprocessing.get_context("spawn")
             )
         self.blobs = await self.infra.blobstore()
-        self._task = asyncio.create_task(self._run(), name="media-processor")
+        self._loop = ConsumerLoop(
+            self.infra.nc.jetstream(),
+            self.stream,
+            config,
+            self._handle_batch,
+            name="media-processor",
+            batch=self.concurrency,
+        )
+        await self._loop.start()
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            if not self._busy:
-                self._task.cancel()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 15)
-        with contextlib.suppress(Exception):
-            await self._sub.unsubscribe()
+        if self._loop is not None:
+            await self._loop.stop()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(max(1, self.concurrency), timeout=1)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:  # NATS away: wait, never give up
-                log.warning("media_fetch_failed", error=repr(exc))
-                await asyncio.sleep(1)
-                continue
-            self._busy = True
-            try:
-                await asyncio.gather(*(self._handle(m) for m in msgs))
-            finally:
-                self._busy = False
+    async def _handle_batch(self, msgs: list[Any]) -> None:
+        await asyncio.gather(*(self._handle(m) for m in msgs))
 
     async def _handle(self, msg: Any) -> None:
         seq = msg.metadata.sequence.stream

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.servers import serving
+
 API_ID = "0A1B2C3D-4E5F-6071-8293-A4B5C6D7E8F9"
 
 
@@ -143,14 +145,8 @@ async def running_gateway(api_id: str = API_ID) -> AsyncIterator[FakeSmsRu]:
     fake = FakeSmsRu(api_id)
     app = web.Application()
     app.router.add_route("*", "/sms/send", fake.send)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    fake.url = f"http://{host}:{port}"
-    try:
-        yield fake
-    finally:
-        fake.released.set()  # let held requests finish so the server stops at once
-        await runner.cleanup()
+    async with serving(app) as fake.url:
+        try:
+            yield fake
+        finally:
+            fake.released.set()  # let held requests finish so the server stops at once

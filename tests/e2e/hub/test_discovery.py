@@ -57,6 +57,7 @@ async def test_every_module_answers_the_micro_protocol_as_its_schemas_say(
         "quark-hub",
         "quark-media-worker",
         "quark-sms-sender",
+        "quark-push-sender",
         "quark-accounts",
     ):
         assert expected in names

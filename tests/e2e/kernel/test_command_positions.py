@@ -103,6 +103,18 @@ async def test_every_command_route_answers_its_position(
         {"name": "laptop"},
         device_id=me["session_id"],
     )
+    # A device takes Web Push, then no more (RFC 8291's example keys; nothing is pushed).
+    subscription = {
+        "endpoint": "https://push.example.com/wpush/v2/abc",
+        "keys": {
+            "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+            "auth": "BTBZMqHH6r4Tts7J_aSIgg",
+        },
+    }
+    for method, body in (("PUT", subscription), ("DELETE", None)):
+        await r.call(
+            method, "/v1/me/devices/{device_id}/push", token, body, device_id=me["session_id"]
+        )
     await r.call(
         "DELETE", "/v1/auth/sessions/{session_id}", token, session_id=refreshed["session_id"]
     )

@@ -186,6 +186,12 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_WITHOUT_MODULES": "link-preview",
         "QUARK_LINK_PREVIEW_NETWORKS": "203.0.113.0/24, 2001:db8::/32",
         "QUARK_LIMIT_LINK_PREVIEWS": "20/h",
+        "QUARK_PUSH_CONTACT": "mailto:ops@example.org",
+        # Refused in production when true (tests/unit/core/test_vapid.py).
+        "QUARK_PUSH_ALLOW_LOCAL_ENDPOINTS": "false",
+        "QUARK_PUSH_TTL_SECONDS": "3600",
+        "QUARK_PUSH_TIMEOUT_SECONDS": "5",
+        "QUARK_PUSH_CONCURRENCY": "4",
     }
     assert documented == set(values)
     settings = load_settings(values)
@@ -220,6 +226,13 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "2001:db8::/32",
     ]
     assert settings.limit_link_previews == "20/h"
+    assert (
+        settings.push_contact,
+        settings.push_allow_local_endpoints,
+        settings.push_ttl_seconds,
+        settings.push_timeout_seconds,
+        settings.push_concurrency,
+    ) == ("mailto:ops@example.org", False, 3600, 5.0, 4)
     with pytest.raises(ConfigError, match="QUARK_LINK_PREVIEW_NETWORKS"):
         load_settings({"QUARK_LINK_PREVIEW_NETWORKS": "10.0.0.0/255.0.0.0"})
     with pytest.raises(ConfigError, match="QUARK_WITHOUT_MODULES"):
