@@ -105,6 +105,21 @@ function languageButton() {
   }, other.toUpperCase());
 }
 
+/** "Write a post" from any screen: the composer, loaded when first wanted. */
+function writeButton() {
+  if (!api.session()) return null;
+  return h(
+    "button",
+    {
+      class: "primary write-button",
+      type: "button",
+      onclick: () => import("./elements/composer.js").then((m) => m.openComposer()),
+    },
+    h("span", { "aria-hidden": "true" }, "✎"),
+    h("span", {}, t("composer.write")),
+  );
+}
+
 function shell() {
   const main = h("main", { id: "main", class: "content", tabindex: "-1" });
   const layout = h(
@@ -116,6 +131,7 @@ function shell() {
       h("a", { class: "brand", href: api.session() ? "/home" : "/public" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
       h("span", { class: "spacer" }),
       h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine }, t("shell.offline")),
+      writeButton(),
       languageButton(),
       themeButton(),
     ),
