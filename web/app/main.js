@@ -117,7 +117,7 @@ function writeButton() {
       onclick: () => import("./elements/composer.js").then((m) => m.openComposer()),
     },
     h("span", { "aria-hidden": "true" }, "✎"),
-    h("span", {}, t("composer.write")),
+    h("span", { class: "label" }, t("composer.write")),
   );
 }
 

@@ -163,7 +163,9 @@ export function commentThread(post) {
       }
     }
 
-    article.append(
+    // Element.append would write a null as the text "null": clear() skips it.
+    clear(
+      article,
       h("header", {}, byline(c.author, c.author_id, timeOf(c.added_at), { id: `comment-${c.id}-author`, edited: !!c.edited_at })),
       c.moderation && c.moderation !== "visible" ? h("p", { class: "chip warn" }, t(`post.moderation.${c.moderation}`)) : null,
       body,

@@ -20,6 +20,13 @@ const MEDIA_MAX = 10;
 const ALT_MAX = 1_500;
 const ACCEPT = "image/jpeg,image/png,image/webp,image/gif,image/avif,image/heic,video/mp4,video/webm,application/pdf";
 
+// A draft is the person's own: when the session ends (signing out, or a session that can no
+// longer be refreshed) no draft stays behind on this device for the next person to read.
+api.onSession((who) => {
+  if (who) return;
+  for (const name of Object.keys(localStorage)) if (name.startsWith("quark.draft.")) localStorage.removeItem(name);
+});
+
 /** Characters as the API counts them (code points, not UTF-16 units). */
 const length = (text) => [...text].length;
 
@@ -75,7 +82,7 @@ export function composer({ prefix = "compose", inline = false, onPublished } = {
       "div",
       { class: "field" },
       files,
-      h("label", { for: `${prefix}-files`, class: "button" }, h("span", { "aria-hidden": "true" }, "＋"), t("composer.attach")),
+      h("label", { for: `${prefix}-files`, class: "button" }, h("span", { "aria-hidden": "true" }, "+"), t("composer.attach")),
       list,
       h("p", { class: "error", id: `${prefix}-media_ids-error`, hidden: true }),
     ),
@@ -173,9 +180,9 @@ export function composer({ prefix = "compose", inline = false, onPublished } = {
         { class: "upload-info" },
         h("p", { class: "row" }, userText(a.name, "span", { class: "upload-name" }), a.stateText),
         a.progress,
-        field(`${prefix}-alt-${n}`, "composer.alt", alt, "composer.alt_hint"),
       ),
       h("button", { type: "button", class: "icon-button", "aria-label": t("composer.remove", { name: a.name }), onclick: () => remove(a) }, h("span", { "aria-hidden": "true" }, "✕")),
+      field(`${prefix}-alt-${n}`, "composer.alt", alt, "composer.alt_hint"),
     );
     list.append(a.li);
     return a;

@@ -1,8 +1,9 @@
 // Modal dialogs as real <dialog> elements (focus kept inside, Escape closes, the page behind
 // inert): a titled dialog for forms and lists, and a confirmation that answers true/false.
-// They hang off <body>, outside the screen, so they are closed when the screen goes.
+// They hang off <body>, outside the screen: a screen that opens them closes them when it
+// goes (closeDialogs in its cleanup), and a language switch closes them.
 import { h } from "../dom.js";
-import { t } from "../i18n.js";
+import { onChange, t } from "../i18n.js";
 
 let serial = 0;
 
@@ -25,7 +26,11 @@ export function openDialog({ title, body, className = "" }) {
     ),
     body,
   );
+  // Its words are the language's it was opened in: a switch closes it (the screen behind
+  // is drawn again in the new one).
+  const unlisten = onChange(() => dialog.close());
   dialog.addEventListener("close", () => {
+    unlisten();
     dialog.remove();
     if (before && before.isConnected) before.focus();
   });

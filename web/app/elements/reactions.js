@@ -8,7 +8,7 @@ import { problemText, toast } from "../ui.js";
 
 /** The kinds the API knows, in the order it lists them (docs/api.md, "Reactions"). */
 export const KINDS = ["like", "love", "laugh", "wow", "sad", "angry"];
-export const EMOJI = { like: "👍", love: "❤", laugh: "😂", wow: "😮", sad: "😢", angry: "😠" };
+export const EMOJI = { like: "★", love: "❤", laugh: "😂", wow: "😮", sad: "😢", angry: "😠" };
 
 /**
  * reactionBar("/v1/posts/<id>", {counts, mine}, {kinds}) -> a group of toggle buttons.

@@ -78,7 +78,7 @@ export default async function search(container, { query }) {
   );
   const form = h(
     "form",
-    { role: "search", class: "search-form", "aria-label": t("search.label") },
+    { role: "search", class: "search-form", "aria-label": t("search.title") },
     h("div", { class: "field" }, h("label", { for: "search-q" }, t("search.label")), h("div", { class: "row search-row" }, input, h("button", { type: "submit", class: "primary" }, t("search.submit")))),
     h("fieldset", { class: "segments" }, h("legend", { class: "visually-hidden" }, t("search.type")), choices),
   );

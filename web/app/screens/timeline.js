@@ -50,7 +50,7 @@ export default async function timeline(container, params) {
       ? h("section", { class: "compose", "aria-labelledby": "compose-heading" }, h("h2", { id: "compose-heading" }, t("composer.heading")), composer({ prefix: "compose", inline: true, onPublished: published }))
       : null,
     status,
-    h("div", { "aria-live": "polite" }, banner),
+    banner, // said through the shared announcer when it appears
     list,
     nothing,
     more,
