@@ -69,6 +69,7 @@ export function composer({ prefix = "compose", inline = false, onPublished } = {
   const visibility = h("select", {}, h("option", { value: "public" }, t("post.visibility.public")), h("option", { value: "followers" }, t("post.visibility.followers")));
   visibility.value = draft.visibility || "public";
   const category = h("select", {}, h("option", { value: "" }, t("composer.no_category")));
+  let categoriesShown = false;
   const status = h("p", { class: "muted small", role: "status" });
   const form = h(
     "form",
@@ -100,7 +101,8 @@ export function composer({ prefix = "compose", inline = false, onPublished } = {
         title: title.value,
         body: body.value,
         visibility: visibility.value,
-        category: category.value,
+        // Until the list arrives the select cannot hold the draft's choice: keep it.
+        category: categoriesShown ? category.value : draft.category || "",
         attachments: attachments.filter((a) => a.id).map(({ id, name: fileName, type, alt }) => ({ id, name: fileName, type, alt })),
       }),
     );
@@ -320,6 +322,7 @@ export function composer({ prefix = "compose", inline = false, onPublished } = {
   loadCategories().then((items) => {
     for (const c of items) category.append(h("option", { value: c.slug, "data-user": "" }, categoryName(c.slug)));
     category.value = draft.category && items.some((c) => c.slug === draft.category) ? draft.category : "";
+    categoriesShown = true;
   });
   return form;
 }
