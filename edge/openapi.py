@@ -185,7 +185,7 @@ def error_classes(route: Route) -> list[type[QuarkError]]:
         found += [ValidationError, TimeoutWaitingError]
     if route.limited:
         found.append(RateLimited)
-    if route.method not in READ_METHODS:
+    if route.method not in READ_METHODS and route.writes:
         # A command whose aggregate kept changing through every retry (`core.bus`).
         found.append(ConflictError)
     if any(p.where == "query" for p in route.params):
@@ -242,7 +242,7 @@ def _success_response(route: Route) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "OK"}
     names = ["X-Request-Id"]
     required = ["X-Request-Id"]
-    if route.method not in READ_METHODS:
+    if route.method not in READ_METHODS and route.writes:
         # Every command answers its commit's position (the request context adds it from the
         # bus's reply; tests/e2e/kernel/test_command_positions.py walks the route table).
         names.append("Quark-Position")

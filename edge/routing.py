@@ -76,5 +76,8 @@ class Route:
     #: The permission (`core.permissions`) the caller's current roles must grant; checked
     #: before the body is read, so a refused caller learns nothing from validation.
     permission: str | None = None
+    #: False for a POST that writes nothing: a read whose input is too long for a query
+    #: string (a post's preview). It answers no `Quark-Position`, having made no commit.
+    writes: bool = True
     name: str | None = None
     in_openapi: bool = True

@@ -51,7 +51,8 @@ from projections import follows as follows_model
 from projections import reactions as reactions_model
 from projections.author_stats import AuthorStatsProjection
 from projections.comments import CommentsProjection
-from projections.posts import PostRow, can_see, get_post, history, list_posts
+from projections.posts import PostRow, body_html, can_see, get_post, history, list_posts
+from projections.profiles import ProfilesProjection
 from projections.reactions import Counts, ReactionsProjection
 
 PROJECTION = "posts"
@@ -75,6 +76,16 @@ class EditPostBody(msgspec.Struct, forbid_unknown_fields=True):
     title: Title | msgspec.UnsetType | None = msgspec.UNSET
     body: Body | msgspec.UnsetType = msgspec.UNSET
     visibility: Visibility | msgspec.UnsetType = msgspec.UNSET
+
+
+class PreviewBody(msgspec.Struct, forbid_unknown_fields=True):
+    body: Body
+
+
+class PostPreview(msgspec.Struct):
+    #: The body as a published post would show it: rendered and sanitised by the very
+    #: function the posts read model uses, mentions linked only for handles that exist.
+    body_html: str
 
 
 class CommandResult(msgspec.Struct):
@@ -247,6 +258,19 @@ async def publish_post(request: web.Request) -> web.Response:
     )
     headers = {**command_headers(reply), "Location": f"/v1/posts/{post_id}"}
     return _json(201, CommandResult(post_id, reply.position or ""), headers)
+
+
+async def preview_post(request: web.Request) -> web.Response:
+    """A body's Markdown rendered as publishing it would render it; nothing is written.
+
+    The composer's preview needs the server's renderer: a second Markdown renderer in the
+    browser would show what the post will not look like (mentions, tags, unwrapped images,
+    the sanitiser's allow-list), and the browser may insert only HTML the server cleaned."""
+    await principal(request)
+    body = await read_json(request, PreviewBody, max_bytes=infra(request).settings.max_body_bytes)
+    # Which handles exist as of the writer's own latest writes (a handle just claimed).
+    await wait_for_position(request, ProfilesProjection.name)
+    return _json(200, PostPreview(body_html(body.body, await mentioned(request, body.body))))
 
 
 async def edit_post(request: web.Request) -> web.Response:
@@ -469,6 +493,19 @@ ROUTES = [
         # so are the word filter's rules (an admin's new rule).
         after=True,
         name="publish_post",
+    ),
+    Route(
+        "POST",
+        "/v1/posts/preview",
+        preview_post,
+        "Render a post's body as publishing would, writing nothing",
+        "posts",
+        request=PreviewBody,
+        response=PostPreview,
+        auth="bearer",
+        after=True,
+        writes=False,
+        name="preview_post",
     ),
     Route(
         "PATCH",

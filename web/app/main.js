@@ -106,6 +106,21 @@ function languageButton() {
   }, other.toUpperCase());
 }
 
+/** "Write a post" from any screen: the composer, loaded when first wanted. */
+function writeButton() {
+  if (!api.session()) return null;
+  return h(
+    "button",
+    {
+      class: "primary write-button",
+      type: "button",
+      onclick: () => import("./elements/composer.js").then((m) => m.openComposer()),
+    },
+    h("span", { "aria-hidden": "true" }, "✎"),
+    h("span", { class: "label" }, t("composer.write")),
+  );
+}
+
 function shell() {
   const main = h("main", { id: "main", class: "content", tabindex: "-1" });
   const layout = h(
@@ -117,6 +132,7 @@ function shell() {
       h("a", { class: "brand", href: api.session() ? "/home" : "/public", translate: "no" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
       h("span", { class: "spacer" }),
       h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine && api.online() }, t("shell.offline")),
+      writeButton(),
       languageButton(),
       themeButton(),
     ),

@@ -74,6 +74,9 @@ def test_commands_document_their_position_and_creations_their_location() -> None
     assert publish["Location"]["required"] is True
     assert "Quark-Position" in publish
     assert "Quark-Position" not in SPEC["paths"]["/v1/posts"]["get"]["responses"]["200"]["headers"]
+    # A POST that commits nothing (a preview) promises no position.
+    preview = SPEC["paths"]["/v1/posts/preview"]["post"]["responses"]["200"]["headers"]
+    assert "Quark-Position" not in preview
 
 
 def test_reads_that_wait_for_a_position_document_quark_after() -> None:
