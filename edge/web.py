@@ -190,5 +190,6 @@ def add_web_routes(app: web.Application, files: dict[str, WebFile] | None = None
         app.router.add_get(pattern, page)
     for folder in ASSET_DIRS:
         app.router.add_get(f"/{folder}/{{path:.+}}", asset)
+    app.router.add_get("/i18n/{lang}.json", asset)
     app.router.add_get("/manifest.webmanifest", asset)
     app.router.add_get("/sw.js", asset)

@@ -13,7 +13,9 @@ export class ApiError extends Error {
     super(problem.detail || problem.title || `HTTP ${status}`);
     this.status = status;
     this.problem = problem;
-    this.code = problem.code || (status === 0 ? "offline" : `http-${status}`);
+    // Problems name their code in `type` (`quark:handle-taken`, docs/api.md).
+    const type = typeof problem.type === "string" && problem.type.startsWith("quark:") ? problem.type.slice(6) : null;
+    this.code = problem.code || type || (status === 0 ? "offline" : `http-${status}`);
     this.errors = problem.errors || [];
   }
 
@@ -104,6 +106,12 @@ export async function signOut() {
   } catch {
     // Signed out here regardless; the session ends on the server when it next can.
   }
+  forgetSession();
+}
+
+/** Drop the session here without telling the server, which has ended it already (an
+ * erased account): the reader's cached answers go with it. */
+export function forgetSession() {
   setSession(null);
   if (navigator.serviceWorker && navigator.serviceWorker.controller) {
     navigator.serviceWorker.controller.postMessage({ type: "forget" });
