@@ -97,6 +97,7 @@ function languageButton() {
     type: "button",
     id: "language-toggle",
     lang: other,
+    translate: "no", // a language's code is the same in every language
     "aria-label": t("language.switch_to"),
     onclick: async () => {
       await i18n.choose(other);
@@ -113,7 +114,7 @@ function shell() {
     h(
       "header",
       { class: "topbar" },
-      h("a", { class: "brand", href: api.session() ? "/home" : "/public" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
+      h("a", { class: "brand", href: api.session() ? "/home" : "/public", translate: "no" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
       h("span", { class: "spacer" }),
       h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine }, t("shell.offline")),
       languageButton(),
@@ -173,6 +174,7 @@ async function boot() {
   live.start();
   await router.start(main);
   document.documentElement.dataset.ready = "true";
+  performance.mark("quark-ready"); // the shell is interactive (tests print the time to it)
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((error) => console.warn("service worker", error));
   }

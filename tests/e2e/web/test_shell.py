@@ -9,12 +9,19 @@ import json
 import re
 
 import aiohttp
+from playwright.async_api import Page
 
 from edge.web import SHELL_POLICY
 from tests.support.browser import chromium, screenshots
 from tests.support.identity import IdentityClient
 from tests.support.platform import Platform
-from tests.support.webapp import DESKTOP, open_page, sign_up_in_app
+from tests.support.webapp import (
+    DESKTOP,
+    assert_catalog_text,
+    open_page,
+    shoot_screen,
+    sign_up_in_app,
+)
 
 
 async def test_every_screen_url_answers_the_shell_under_a_strict_policy(
@@ -57,6 +64,39 @@ async def test_nothing_outside_the_app_folder_is_reachable(http: aiohttp.ClientS
             assert resp.status == 404, path
 
 
+async def measure_first_load(page: Page) -> None:
+    """The budget, printed (not asserted in time: this machine's speed varies): bytes the
+    shell transferred compressed until it was interactive, the time to interactive, and how
+    many files the service worker then cached for offline use."""
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    sizes: dict[str, float] = {}
+    cdp.on(
+        "Network.loadingFinished",
+        lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]),
+    )
+    await page.goto("/public")
+    await page.wait_for_function("() => document.documentElement.dataset.ready === 'true'")
+    ready_ms = await page.evaluate("performance.getEntriesByName('quark-ready')[0].startTime")
+    shell_bytes = sum(sizes.values())
+    await page.wait_for_function(
+        "() => navigator.serviceWorker.controller !== null", timeout=15_000
+    )
+    await page.wait_for_load_state("networkidle")
+    figures = {
+        "shell_bytes_compressed": int(shell_bytes),
+        "interactive_ms": round(ready_ms, 1),
+        "files_cached_for_offline": await page.evaluate(
+            "() => caches.keys().then(names => Promise.all(names.map(n => caches.open(n)"
+            ".then(c => c.keys())))).then(lists => lists.flat().length)"
+        ),
+    }
+    (screenshots("web") / "budget.json").write_text(json.dumps(figures, indent=2))
+    print(f"web app first load: {figures}")
+    # The issue's budget for the shell; the time is printed only.
+    assert figures["shell_bytes_compressed"] <= 150_000, figures
+
+
 async def test_the_app_signs_up_is_installable_and_works_offline(
     platform: Platform, client: IdentityClient
 ) -> None:
@@ -64,7 +104,7 @@ async def test_the_app_signs_up_is_installable_and_works_offline(
     async with chromium() as browser:
         watched = await open_page(browser, platform.base_url, viewport=DESKTOP)
         page = watched.page
-        await page.goto("/public")
+        await measure_first_load(page)
         await page.get_by_role("heading", name="Public posts").wait_for()
         await sign_up_in_app(page, client)
         await page.screenshot(path=out / "after-sign-up.png")
@@ -79,7 +119,7 @@ async def test_the_app_signs_up_is_installable_and_works_offline(
 
         # Installable, with a service worker in control after the first load.
         await page.wait_for_function(
-            "navigator.serviceWorker.controller !== null || null", timeout=15_000
+            "() => navigator.serviceWorker.controller !== null", timeout=15_000
         )
         cdp = await page.context.new_cdp_session(page)
         errors = await cdp.send("Page.getInstallabilityErrors")
@@ -94,4 +134,35 @@ async def test_the_app_signs_up_is_installable_and_works_offline(
         await page.locator("#offline-state").wait_for(state="visible")
         await page.screenshot(path=out / "offline.png")
         await page.context.set_offline(False)
+        watched.assert_clean()
+
+
+async def test_guest_screens_in_both_languages_themes_and_widths(platform: Platform) -> None:
+    out = screenshots("web")
+    async with chromium() as browser:
+        # The language comes from the browser when nothing was chosen.
+        watched = await open_page(browser, platform.base_url, locale="ru-RU")
+        page = watched.page
+        await page.goto("/signin")
+        await page.get_by_role("heading", name="Вход").wait_for()
+        assert await page.evaluate("document.documentElement.lang") == "ru"
+        for path, name in (("/signin", "signin"), ("/signup", "signup"), ("/reset", "reset")):
+            await page.goto(path)
+            await page.locator("h1").wait_for()
+            await shoot_screen(page, name, out)
+        # The choice is remembered on this browser over the browser's language.
+        await page.reload()
+        await page.get_by_role("heading", name="Reset your password").wait_for()
+        # Every control is reachable by keyboard, starting with the skip link.
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.className") == "skip-link"
+        # A wrong password is said in words from the catalog, next to the form.
+        await page.goto("/signin")
+        await page.get_by_label("Phone number").fill("+79990000000")
+        await page.get_by_label("Password").fill("not the password")
+        await page.get_by_role("button", name="Sign in").click()
+        await (
+            page.get_by_role("alert").filter(has_text="Wrong phone number or password.").wait_for()
+        )
+        await assert_catalog_text(page, "en")
         watched.assert_clean()
