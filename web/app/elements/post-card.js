@@ -6,6 +6,7 @@ export function postCard(post) {
   const author = post.author || {};
   const handle = author.handle || post.author_handle || post.author_id;
   const name = author.display_name || post.author_name || handle;
+  const published = post.published_at || post.created_at; // the post view names it published_at
   return h(
     "article",
     { class: "post", "data-post-id": post.id, "aria-labelledby": `post-${post.id}-author` },
@@ -15,7 +16,7 @@ export function postCard(post) {
       h("a", { class: "author", id: `post-${post.id}-author`, href: `/people/${encodeURIComponent(handle)}` }, userText(name)),
       author.vip ? h("span", { class: "chip vip" }, t("profile.vip")) : null,
       h("span", { class: "meta" }, "@", userText(handle)),
-      h("a", { class: "meta", href: `/posts/${post.id}` }, h("time", { datetime: post.created_at, title: dateTime(post.created_at) }, ago(post.created_at))),
+      h("a", { class: "meta", href: `/posts/${post.id}` }, h("time", { datetime: published, title: dateTime(published) }, ago(published))),
     ),
     post.body_html ? sanitisedHtml(post.body_html, "div", { class: "body" }) : userText(post.body || "", "div", { class: "body" }),
     (post.media || []).length

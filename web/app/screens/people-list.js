@@ -1,6 +1,7 @@
 // Who follows someone and whom they follow (/people/{handle}/followers, /following): newest
 // first, a page at a time.
 import * as api from "../api.js";
+import { ApiError } from "../api.js";
 import { h, clear, userText } from "../dom.js";
 import { dateTime, t } from "../i18n.js";
 import { avatar } from "../elements/avatar.js";
@@ -48,6 +49,7 @@ export default async function peopleList(container, { handle, list }) {
       if (!items.children.length) items.replaceWith(empty(list === "followers" ? "people.no_followers" : "people.no_following"));
       more.replaceChildren(cursor ? h("button", { type: "button", onclick: page }, t("people.more")) : "");
     } catch (error) {
+      if (!(error instanceof ApiError)) throw error; // a bug, not an answer: let it be seen
       more.replaceChildren(h("p", { role: "alert" }, errorText("profile", error)));
     }
   }

@@ -42,7 +42,9 @@ export default async function profileEdit(container, { query }) {
 
   // -- the picture ------------------------------------------------------------------------
   const preview = h("div", { class: "avatar-preview" });
-  const chooser = h("input", { type: "file", accept: "image/png,image/jpeg,image/webp,image/gif" });
+  // The browser's own file button speaks the browser's language, not the app's: the input
+  // is hidden (still focusable) and its label is the button people see.
+  const chooser = h("input", { type: "file", id: "avatar-file", class: "visually-hidden", accept: "image/png,image/jpeg,image/webp,image/gif", "aria-describedby": "avatar-file-hint" });
   const cropArea = h("div", { class: "crop-area" });
   const progress = h("progress", { max: "1", value: "0", id: "avatar-progress", "aria-labelledby": "avatar-state" });
   const state = h("p", { id: "avatar-state", role: "status", class: "muted" });
@@ -190,7 +192,7 @@ export default async function profileEdit(container, { query }) {
       { class: "card stack avatar-editor", "aria-labelledby": "avatar-title" },
       h("h2", { id: "avatar-title" }, t("profile.edit.avatar")),
       h("div", { class: "row" }, preview, remove),
-      field("avatar-file", "profile.edit.avatar_choose", chooser, "profile.edit.avatar_hint"),
+      h("div", { class: "field file-field" }, chooser, h("label", { for: "avatar-file", class: "button" }, t("profile.edit.avatar_choose")), h("p", { class: "hint", id: "avatar-file-hint" }, t("profile.edit.avatar_hint"))),
       cropArea,
       progress,
       state,

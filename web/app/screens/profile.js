@@ -3,6 +3,7 @@
 // posts. The nav's "Profile" names the person by id until they choose a handle: their own id
 // sends them to choose one, anyone else's cannot be looked up (profiles are by handle).
 import * as api from "../api.js";
+import { ApiError } from "../api.js";
 import { h, clear, userText } from "../dom.js";
 import { ago, date, dateTime, t } from "../i18n.js";
 import { go } from "../router.js";
@@ -22,7 +23,7 @@ export default async function profile(container, { handle }) {
   const me = api.session();
   if (UUID.test(handle)) {
     if (me && me.id === handle.toLowerCase()) {
-      return go(me.handle ? `/people/${encodeURIComponent(me.handle)}` : "/profile/edit?welcome=1", { replace: true });
+      return go(me.handle ? `/people/${encodeURIComponent(me.handle)}` : "/profile/edit", { replace: true });
     }
     return notFound(container);
   }
@@ -125,6 +126,7 @@ export default async function profile(container, { handle }) {
   // Presence: only for signed-in readers, and only when the person shows it (online null).
   const presence = h("span", { class: "presence", "aria-live": "polite" });
   if (me && !mine) {
+    presence.setAttribute("aria-busy", "true");
     api
       .get(`/v1/users/${encodeURIComponent(person.id)}/presence`)
       .then((p) => {
@@ -132,7 +134,8 @@ export default async function profile(container, { handle }) {
         else if (p.online === false && p.last_seen) presence.replaceChildren(h("span", { class: "presence-dot", "aria-hidden": "true" }), t("profile.last_seen"), " ", h("time", { datetime: p.last_seen, title: dateTime(p.last_seen) }, ago(p.last_seen)));
         else if (p.online === false) presence.replaceChildren(h("span", { class: "presence-dot", "aria-hidden": "true" }), t("profile.offline"));
       })
-      .catch(() => {}); // hidden, blocked or offline: nothing to say
+      .catch(() => {}) // hidden, blocked or offline: nothing to say
+      .finally(() => presence.setAttribute("aria-busy", "false"));
   }
 
   let cursor = null;
@@ -145,6 +148,7 @@ export default async function profile(container, { handle }) {
       if (!posts.children.length) posts.replaceWith(empty("profile.no_posts"));
       more.replaceChildren(cursor ? h("button", { type: "button", onclick: page }, t("profile.more_posts")) : "");
     } catch (error) {
+      if (!(error instanceof ApiError)) throw error; // a bug, not an answer: let it be seen
       more.replaceChildren(h("p", { role: "alert" }, errorText("profile", error)));
     } finally {
       posts.setAttribute("aria-busy", "false");

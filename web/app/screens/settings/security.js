@@ -4,7 +4,7 @@
 import * as api from "../../api.js";
 import { h, clear } from "../../dom.js";
 import { t } from "../../i18n.js";
-import { clearProblem, placeProblem } from "../../elements/problems.js";
+import { clearProblem, errorText, placeProblem } from "../../elements/problems.js";
 import { busy, field, toast } from "../../ui.js";
 
 const ON_FIELD = { "wrong-password": "old_password", "weak-password": "new_password", "invalid-code": "code", "locked-out": "code" };
@@ -74,10 +74,11 @@ function download(name, text, type) {
 }
 
 function twoFactor() {
-  const box = h("section", { class: "card stack", "aria-labelledby": "twofa-title" });
+  const box = h("section", { class: "card stack", "aria-labelledby": "twofa-title", "aria-busy": "true" });
   const head = () => [h("h2", { id: "twofa-title" }, t("settings.2fa.title")), h("p", { class: "muted" }, t("settings.2fa.detail"))];
 
   function draw(enabled) {
+    box.removeAttribute("aria-busy");
     if (enabled) {
       clear(
         box,
@@ -103,7 +104,7 @@ function twoFactor() {
       secret = await api.post("/v1/auth/2fa/setup", {});
     } catch (error) {
       button.disabled = false;
-      toast(t("error.generic.detail"), { error: true });
+      toast(errorText("settings", error), { error: true });
       return;
     }
     // The API's QR code is an SVG document: shown as an image (data: URL), never inserted
