@@ -201,6 +201,11 @@ async def test_settings_sections_from_devices_to_erasure(
         status, elsewhere = await client.log_in(phone)
         assert status == 200
 
+        # Without a handle the nav's "Profile" (by id) leads to choosing one.
+        await page.get_by_role("link", name="Profile", exact=True).click()
+        await page.wait_for_url(re.compile(r"/profile/edit$"))
+        await page.get_by_text("Your profile gets its address once you choose a handle.").wait_for()
+
         # Devices: both sessions, this one marked; rename the other, then end it.
         await page.get_by_role("link", name="Settings").click()
         await page.get_by_role("heading", name="Where you are signed in").wait_for()

@@ -127,7 +127,9 @@ export default async function profileEdit(container, { query }) {
   const locale = h(
     "select",
     {},
-    h("option", { value: "" }, t("profile.edit.locale_auto")),
+    // Until a language is saved the app follows the browser; once saved it can be changed,
+    // not unset (the API has no "none").
+    me.locale ? null : h("option", { value: "" }, t("profile.edit.locale_auto")),
     i18n.LANGUAGES.map((lang) => h("option", { value: lang, lang, translate: "no" }, t(`settings.language_name.${lang}`))),
   );
   locale.value = (me.locale || "").split("-")[0];

@@ -21,8 +21,6 @@ export default async function settings(container, { section = "sessions" }) {
     ),
     body,
   );
-  // On a phone the tabs scroll sideways: keep the open one in sight.
-  container.querySelector('.tabs [aria-current="page"]')?.scrollIntoView({ block: "nearest", inline: "nearest" });
   const module = await import(`./settings/${section}.js`);
   return module.default(body);
 }
