@@ -49,8 +49,8 @@ def picture() -> bytes:
 
 
 async def visit(page: Page, path: str) -> None:
-    """Open `path` inside the app (history and popstate, as the back button does): a full
-    load would start a new page whose session comes from the refresh cookie."""
+    """Open `path` inside the app (history and popstate, as the back button does), without
+    reloading the page."""
     await page.evaluate(
         "path => { history.pushState(null, '', path); dispatchEvent(new PopStateEvent('popstate')); }",
         path,
@@ -318,6 +318,10 @@ async def test_settings_sections_from_devices_to_erasure(
         await page.get_by_role("link", name="Appearance").click()
         await page.get_by_role("radio", name="Dark").check()
         await page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
+        await page.reload()  # the session comes back from the refresh cookie
+        await page.get_by_role("heading", name="Appearance").wait_for()
+        assert await page.get_by_role("radio", name="Dark").is_checked()
+        assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
 
         # Erasing: the dialog names what goes; a wrong password stays in it; then gone.
         await page.get_by_role("link", name="Your data").click()
@@ -338,8 +342,10 @@ async def test_settings_sections_from_devices_to_erasure(
         status, _ = await client.log_in(phone, new_password)
         assert status == 401
 
+        # A reload stays signed out (the erased session's cookie opens nothing), still dark.
         await page.reload()
         await page.get_by_role("heading", name="Public posts").wait_for()
+        await page.get_by_role("link", name="Sign in").wait_for()
         assert await page.evaluate("document.documentElement.dataset.theme") == "dark"
         assert await page.locator("#theme-toggle").get_attribute("aria-pressed") == "true"
         watched.assert_clean()
