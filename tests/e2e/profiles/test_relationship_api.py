@@ -12,7 +12,7 @@ async def _person(client: IdentityClient, handle: str) -> dict[str, Any]:
     person = await client.sign_up(name=handle.title())
     status, body = await client.call("PATCH", "/v1/me", person["access_token"], {"handle": handle})
     assert status == 200, body
-    return {**person, "handle": handle}
+    return {**person, "handle": handle, "position": body["position"]}
 
 
 async def test_the_profile_says_who_follows_and_blocks_whom(client: IdentityClient) -> None:
@@ -24,8 +24,10 @@ async def test_the_profile_says_who_follows_and_blocks_whom(client: IdentityClie
         base = {"following": False, "followed_by": False, "blocking": False, "blocked_by": False}
         return {**base, **changed}
 
-    # Ann's own writes are seen by her next read without Quark-After.
-    status, profile = await client.get("/v1/users/rel_bob", token)
+    # Bob's handle is his write: Ann waits for it; her own writes she sees without asking.
+    status, profile = await client.get(
+        "/v1/users/rel_bob", token, **{"Quark-After": bob["position"]}
+    )
     assert status == 200 and profile["relationship"] == relation()
     status, _ = await client.call("POST", "/v1/users/rel_bob/follow", token)
     status, profile = await client.get("/v1/users/rel_bob", token)
@@ -35,11 +37,13 @@ async def test_the_profile_says_who_follows_and_blocks_whom(client: IdentityClie
     assert profile["relationship"] == relation(following=True, followed_by=True)
 
     # A block ends the follows both ways; each side sees its half.
-    status, _ = await client.call("POST", "/v1/users/rel_bob/block", token)
+    status, blocked = await client.call("POST", "/v1/users/rel_bob/block", token)
     assert status == 200
     status, profile = await client.get("/v1/users/rel_bob", token)
     assert profile["relationship"] == relation(blocking=True)
-    status, profile = await client.get("/v1/users/rel_ann", bob["access_token"])
+    status, profile = await client.get(
+        "/v1/users/rel_ann", bob["access_token"], **{"Quark-After": blocked["position"]}
+    )
     assert profile["relationship"] == relation(blocked_by=True)
     status, _ = await client.call("DELETE", "/v1/users/rel_bob/block", token)
     status, profile = await client.get("/v1/users/rel_bob", token)

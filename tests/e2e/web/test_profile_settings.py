@@ -131,8 +131,11 @@ async def test_profile_editing_avatar_follow_block_and_lists(
         assert status == 200 and (media["width"], media["height"]) == (512, 512)
 
         # The nav's "Profile" now names the handle; Bob follows Ann meanwhile.
-        status, _ = await client.call("POST", f"/v1/users/{mine}/follow", bob["access_token"])
+        status, followed = await client.call(
+            "POST", f"/v1/users/{mine}/follow", bob["access_token"]
+        )
         assert status == 200
+        await platform.wait("follows", followed["position"])  # Bob's write, not Ann's
         await page.get_by_role("link", name="View your profile").click()
         await page.get_by_role("heading", name="Ann Edited").wait_for()
         assert page.url.endswith(f"/people/{mine}")
