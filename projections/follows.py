@@ -125,3 +125,18 @@ async def block_partners(pool: asyncpg.Pool, viewer: str) -> set[str]:
         viewer,
     )
     return {r[0] for r in records}
+
+
+async def relationship(pool: asyncpg.Pool, viewer: str, other: str) -> tuple[bool, ...]:
+    """(viewer follows other, other follows viewer, viewer blocks other, other blocks viewer)."""
+    row = await pool.fetchrow(
+        """SELECT
+             EXISTS (SELECT 1 FROM follows.follows WHERE follower = $1::uuid AND followee = $2::uuid),
+             EXISTS (SELECT 1 FROM follows.follows WHERE follower = $2::uuid AND followee = $1::uuid),
+             EXISTS (SELECT 1 FROM follows.blocks WHERE blocker = $1::uuid AND blocked = $2::uuid),
+             EXISTS (SELECT 1 FROM follows.blocks WHERE blocker = $2::uuid AND blocked = $1::uuid)""",
+        viewer,
+        other,
+    )
+    assert row is not None
+    return tuple(bool(v) for v in row.values())

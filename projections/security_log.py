@@ -156,3 +156,15 @@ async def entries(
         limit,
     )
     return [LogRow(r[0], r[1], r[2], msgspec.json.decode(r[3])) for r in records]
+
+
+async def two_factor_enabled(pool: asyncpg.Pool, user_id: str) -> bool:
+    """Whether the person's second factor is on: the later of their last enabling and
+    disabling (nothing else turns it on or off)."""
+    kind = await pool.fetchval(
+        """SELECT kind FROM security_log.entries
+           WHERE user_id = $1::uuid AND kind IN ('two-factor-enabled', 'two-factor-disabled')
+           ORDER BY position DESC, idx DESC LIMIT 1""",
+        user_id,
+    )
+    return kind == "two-factor-enabled"

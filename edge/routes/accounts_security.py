@@ -69,6 +69,10 @@ class TwoFactorSetup(msgspec.Struct):
     qr_svg: str
 
 
+class TwoFactorStatus(msgspec.Struct):
+    enabled: bool
+
+
 class RecoveryCodes(msgspec.Struct):
     recovery_codes: list[str]
 
@@ -279,6 +283,13 @@ def _qr_svg(uri: str) -> str:
     return out.getvalue().decode()
 
 
+async def totp_status(request: web.Request) -> web.Response:
+    who = await principal(request)
+    await wait_for_position(request, "security_log")  # enabling and disabling are logged there
+    enabled = await security_log_model.two_factor_enabled(infra(request).pool, who.user_id)
+    return no_store_json(200, TwoFactorStatus(enabled))
+
+
 async def totp_setup(request: web.Request) -> web.Response:
     who = await principal(request)
     reply = await send_as(request, StartTwoFactorSetup(), who)
@@ -402,6 +413,15 @@ ROUTES: list[Route] = [
         request=PasswordChangeBody,
         status=204,
         raises=(WrongPassword, WeakPassword, LockedOut, AccountNotFound),
+    ),
+    account_route(
+        "GET",
+        "/v1/auth/2fa",
+        totp_status,
+        "Whether my second factor (TOTP) is on",
+        auth="bearer",
+        after=True,
+        response=TwoFactorStatus,
     ),
     account_route(
         "POST",

@@ -14,7 +14,7 @@ from core.errors import FieldError, ValidationError
 from core.ids import is_uuid
 from core.perks import is_vip, perks
 from core.permissions import PermissionDenied
-from edge.auth import principal, send_as
+from edge.auth import principal, send_as, token_holder
 from edge.bodies import read_json
 from edge.context import command_headers, infra, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
@@ -65,6 +65,15 @@ class MeBody(msgspec.Struct, forbid_unknown_fields=True):
     avatar_media_id: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
+class Relationship(msgspec.Struct):
+    """How the signed-in reader and the person relate (what their buttons show)."""
+
+    following: bool
+    followed_by: bool
+    blocking: bool
+    blocked_by: bool
+
+
 class PublicProfile(msgspec.Struct):
     id: str
     handle: str | None
@@ -76,6 +85,8 @@ class PublicProfile(msgspec.Struct):
     vip: bool = False
     followers: int | None = None
     following: int | None = None
+    #: For a signed-in reader looking at someone else (else null): `GET /v1/users/{handle}`.
+    relationship: Relationship | None = None
 
 
 class MyProfile(msgspec.Struct):
@@ -217,7 +228,19 @@ async def get_user(request: web.Request) -> web.Response:
     if row is None:
         raise UserNotFound()
     followers, following = await follows_model.counts(pool, row.user_id)
-    view = msgspec.structs.replace(public_profile(row), followers=followers, following=following)
+    # Whoever holds a token (a suspended person too: reading a profile is not acting).
+    reader = await token_holder(request)
+    relationship = None
+    if reader is not None and reader.user_id != row.user_id:
+        relationship = Relationship(
+            *await follows_model.relationship(pool, reader.user_id, row.user_id)
+        )
+    view = msgspec.structs.replace(
+        public_profile(row),
+        followers=followers,
+        following=following,
+        relationship=relationship,
+    )
     return _json(200, view)
 
 

@@ -126,6 +126,16 @@ async def set_language(page: Page, lang: str) -> None:
         await page.locator("#language-toggle").click()
         await page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
         await page.wait_for_load_state("networkidle")
+        # The screen redraws in the new language: the page's load state says nothing of
+        # that (it passed long ago), so wait for its heading and for nothing to be loading.
+        await page.wait_for_function(_SETTLED)
+
+
+#: A screen has drawn (its heading is there) and nothing on it says it is still loading.
+_SETTLED = """() => {
+  const main = document.querySelector('#main');
+  return !!main && !!main.querySelector('h1') && !main.querySelector('[aria-busy="true"], .spinner');
+}"""
 
 
 async def shoot_screen(page: Page, name: str, folder: Any) -> None:

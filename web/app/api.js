@@ -146,6 +146,12 @@ export async function signOut() {
   } catch {
     // Signed out here regardless; the session ends on the server when it next can.
   }
+  forgetSession();
+}
+
+/** Drop the session here without telling the server, which has ended it already (an
+ * erased account): the reader's cached answers go with it. */
+export function forgetSession() {
   setSession(null);
   if (navigator.serviceWorker && navigator.serviceWorker.controller) {
     navigator.serviceWorker.controller.postMessage({ type: "forget" });
