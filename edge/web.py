@@ -90,6 +90,10 @@ SHELL_POLICY = "; ".join(
 )
 
 
+#: The service worker's own policy: it fetches and caches this origin's files and answers.
+WORKER_POLICY = "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'"
+
+
 @dataclass(frozen=True)
 class WebFile:
     body: bytes
@@ -142,7 +146,7 @@ def load_files(root: Path = WEB_DIR) -> dict[str, WebFile]:
     worker = (root / "sw.js").read_text(encoding="utf-8")
     head = (
         f"const VERSION = {json.dumps(version)};\n"
-        f"const SHELL_FILES = {json.dumps(['/', *sorted(files)])};\n"
+        f"const SHELL_FILES = {json.dumps(['/', *sorted(set(files) - {'/index.html'})])};\n"
     )
     files["/sw.js"] = _file((head + worker).encode(), ".js")
     return files
@@ -184,11 +188,15 @@ def add_web_routes(app: web.Application, files: dict[str, WebFile] | None = None
         headers = {hdrs.CACHE_CONTROL: "no-cache"}
         if request.path == "/sw.js":
             headers["Service-Worker-Allowed"] = "/"
+            # A worker runs under the policy its script came with: the API's `default-src
+            # 'none'` would stop it fetching the very files it caches.
+            headers["Content-Security-Policy"] = WORKER_POLICY
         return _answer(request, found, **headers)
 
     for pattern in CLIENT_ROUTES:
         app.router.add_get(pattern, page)
     for folder in ASSET_DIRS:
         app.router.add_get(f"/{folder}/{{path:.+}}", asset)
+    app.router.add_get("/i18n/{path:.+}", asset)
     app.router.add_get("/manifest.webmanifest", asset)
     app.router.add_get("/sw.js", asset)

@@ -330,7 +330,8 @@ async def cmd_up(settings: Settings) -> int:
             else settings.data_dir / "media"
         )
         print(
-            f"\nquark is up:\n  API        {base}/v1/posts\n  API docs   {base}/docs\n"
+            f"\nquark is up:\n  web app    {base}/\n  API        {base}/v1/posts\n"
+            f"  API docs   {base}/docs\n"
             f"  OpenAPI    {base}/openapi.json\n  health     {base}/readyz\n"
             f"  metrics    {base}/metrics\n  sign-up    POST {base}/v1/auth/phone/start\n"
             f"  hub        {workers.hub_url}/ (the dashboard; admins sign in)\n{children}"

@@ -119,7 +119,7 @@ async def set_language(page: Page, lang: str) -> None:
     """Switch the app's language with its own toggle (the session stays in memory)."""
     if await page.evaluate("document.documentElement.lang") != lang:
         await page.locator("#language-toggle").click()
-        await page.wait_for_function(f"document.documentElement.lang === '{lang}'")
+        await page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
         await page.wait_for_load_state("networkidle")
 
 

@@ -173,6 +173,7 @@ async function boot() {
   live.start();
   await router.start(main);
   document.documentElement.dataset.ready = "true";
+  performance.mark("quark-ready"); // the shell is interactive (tests print the time to it)
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((error) => console.warn("service worker", error));
   }

@@ -9,6 +9,7 @@ import json
 import re
 
 import aiohttp
+from playwright.async_api import Page
 
 from edge.web import SHELL_POLICY
 from tests.support.browser import chromium, screenshots
@@ -57,6 +58,39 @@ async def test_nothing_outside_the_app_folder_is_reachable(http: aiohttp.ClientS
             assert resp.status == 404, path
 
 
+async def measure_first_load(page: Page) -> None:
+    """The budget, printed (not asserted in time: this machine's speed varies): bytes the
+    shell transferred compressed until it was interactive, the time to interactive, and how
+    many files the service worker then cached for offline use."""
+    cdp = await page.context.new_cdp_session(page)
+    await cdp.send("Network.enable")
+    sizes: dict[str, float] = {}
+    cdp.on(
+        "Network.loadingFinished",
+        lambda e: sizes.__setitem__(e["requestId"], e["encodedDataLength"]),
+    )
+    await page.goto("/public")
+    await page.wait_for_function("() => document.documentElement.dataset.ready === 'true'")
+    ready_ms = await page.evaluate("performance.getEntriesByName('quark-ready')[0].startTime")
+    shell_bytes = sum(sizes.values())
+    await page.wait_for_function(
+        "() => navigator.serviceWorker.controller !== null", timeout=15_000
+    )
+    await page.wait_for_load_state("networkidle")
+    figures = {
+        "shell_bytes_compressed": int(shell_bytes),
+        "interactive_ms": round(ready_ms, 1),
+        "files_cached_for_offline": await page.evaluate(
+            "() => caches.keys().then(names => Promise.all(names.map(n => caches.open(n)"
+            ".then(c => c.keys())))).then(lists => lists.flat().length)"
+        ),
+    }
+    (screenshots("web") / "budget.json").write_text(json.dumps(figures, indent=2))
+    print(f"web app first load: {figures}")
+    # The issue's budget for the shell; the time is printed only.
+    assert figures["shell_bytes_compressed"] <= 150_000, figures
+
+
 async def test_the_app_signs_up_is_installable_and_works_offline(
     platform: Platform, client: IdentityClient
 ) -> None:
@@ -64,7 +98,7 @@ async def test_the_app_signs_up_is_installable_and_works_offline(
     async with chromium() as browser:
         watched = await open_page(browser, platform.base_url, viewport=DESKTOP)
         page = watched.page
-        await page.goto("/public")
+        await measure_first_load(page)
         await page.get_by_role("heading", name="Public posts").wait_for()
         await sign_up_in_app(page, client)
         await page.screenshot(path=out / "after-sign-up.png")
@@ -79,7 +113,7 @@ async def test_the_app_signs_up_is_installable_and_works_offline(
 
         # Installable, with a service worker in control after the first load.
         await page.wait_for_function(
-            "navigator.serviceWorker.controller !== null || null", timeout=15_000
+            "() => navigator.serviceWorker.controller !== null", timeout=15_000
         )
         cdp = await page.context.new_cdp_session(page)
         errors = await cdp.send("Page.getInstallabilityErrors")

@@ -85,3 +85,52 @@ def test_the_shell_policy_allows_no_inline_script_or_eval() -> None:
     html = (WEB_DIR / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"<script(?![^>]*\bsrc=)", html), "an inline script"
     assert " style=" not in html and "<style" not in html
+
+
+def _tokens() -> dict[str, tuple[str, str]]:
+    css = (WEB_DIR / "styles" / "tokens.css").read_text(encoding="utf-8")
+    return {
+        name: (light, dark)
+        for name, light, dark in re.findall(
+            r"--([\w-]+):\s*light-dark\((#[0-9a-f]{6}),\s*(#[0-9a-f]{6})\)", css
+        )
+    }
+
+
+def _luminance(colour: str) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_text_keeps_a_readable_contrast_in_both_themes() -> None:
+    """WCAG AA (4.5:1) for every pairing the stylesheet uses for text."""
+    tokens = _tokens()
+    pairs = [
+        ("text", "bg"),
+        ("text", "surface"),
+        ("text", "surface-2"),
+        ("text-muted", "bg"),
+        ("text-muted", "surface"),
+        ("accent", "bg"),
+        ("accent", "surface"),
+        ("accent-text", "accent"),
+        ("danger", "surface"),
+        ("danger-text", "danger"),
+        ("text", "accent-soft"),
+        ("text", "mark"),
+        ("bg", "warn"),
+        ("bg", "text"),
+    ]
+    for theme in (0, 1):
+        for fg, bg in pairs:
+            ratio = _contrast(tokens[fg][theme], tokens[bg][theme])
+            assert ratio >= 4.5, (("light", "dark")[theme], fg, bg, round(ratio, 2))
