@@ -97,6 +97,7 @@ function languageButton() {
     type: "button",
     id: "language-toggle",
     lang: other,
+    translate: "no", // a language's code is the same in every language
     "aria-label": t("language.switch_to"),
     onclick: async () => {
       await i18n.choose(other);
@@ -113,9 +114,9 @@ function shell() {
     h(
       "header",
       { class: "topbar" },
-      h("a", { class: "brand", href: api.session() ? "/home" : "/public" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
+      h("a", { class: "brand", href: api.session() ? "/home" : "/public", translate: "no" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
       h("span", { class: "spacer" }),
-      h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine }, t("shell.offline")),
+      h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine && api.online() }, t("shell.offline")),
       languageButton(),
       themeButton(),
     ),
@@ -131,7 +132,7 @@ function shell() {
 
 function showOffline() {
   const el = document.getElementById("offline-state");
-  if (el) el.hidden = navigator.onLine;
+  if (el) el.hidden = navigator.onLine && api.online();
 }
 
 async function loadProfile() {
@@ -168,6 +169,16 @@ async function boot() {
     router.start(main);
   });
   router.onNavigate(markCurrent);
+  api.onReachable((reachable) => {
+    showOffline();
+    // Back online after an offline start: turn the remembered person into a session again.
+    const who = api.session();
+    if (reachable && who && who.offline) api.refresh().then((ok) => ok && live.start());
+  });
+  addEventListener("online", () => {
+    const who = api.session();
+    if (who && who.offline) api.refresh().then((ok) => ok && live.start());
+  });
   addEventListener("online", showOffline);
   addEventListener("offline", showOffline);
   live.start();
