@@ -22,9 +22,16 @@ class Person:
     token: str
     client: IdentityClient
 
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """A request as this person, over the API."""
-        return await self.client.call(method, path, self.token, body)
+    async def call(
+        self, method: str, path: str, body: Any = None, *, after: str | None = None
+    ) -> tuple[int, Any]:
+        """A request as this person, over the API (after the write at position `after`,
+        as someone told of it would read)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if after:
+            headers["Quark-After"] = after
+        async with self.client.http.request(method, path, json=body, headers=headers) as resp:
+            return resp.status, await resp.json(content_type=None)
 
 
 async def person(client: IdentityClient, name: str) -> Person:
@@ -51,3 +58,10 @@ async def signed_in(browser: Browser, base_url: str, who: Person) -> Watched:
 async def open_nav(page: Page, name: str) -> None:
     """Follow a link of the app's navigation (in-app, no reload)."""
     await page.get_by_role("navigation").get_by_role("link", name=name).click()
+
+
+async def write(page: Page, text: str) -> None:
+    """Write a message in the open conversation and send it with Enter."""
+    box = page.get_by_label("Message", exact=True)
+    await box.fill(text)
+    await box.press("Enter")

@@ -10,9 +10,10 @@ import pytest
 from playwright.async_api import Page, expect
 
 from core.settings import Settings
-from tests.e2e.web.people_support import Person, open_nav, person, signed_in
+from tests.e2e.web.people_support import Person, open_nav, person, signed_in, write
 from tests.support.browser import chromium, screenshots
 from tests.support.identity import IdentityClient, lifted_limits
+from tests.support.media import photo
 from tests.support.platform import Platform
 from tests.support.webapp import shoot_screen
 
@@ -27,14 +28,10 @@ def settings(settings: Settings) -> Settings:
 
 
 def bubble(page: Page, text: str):  # type: ignore[no-untyped-def]
-    """The message showing `text`."""
-    return page.locator("li.message").filter(has_text=text)
-
-
-async def write(page: Page, text: str) -> None:
-    box = page.get_by_label("Message", exact=True)
-    await box.fill(text)
-    await box.press("Enter")
+    """The message whose text is `text`."""
+    return page.locator("li.message").filter(
+        has=page.locator(".message-body").get_by_text(text, exact=True)
+    )
 
 
 async def test_two_people_write_to_each_other_live(
@@ -106,19 +103,36 @@ async def test_two_people_write_to_each_other_live(
         )
         await expect(bubble(b, "Hello Bob!")).to_have_count(0)
         await expect(a.locator("li.message.deleted")).to_have_count(1)
+
+        # A picture: uploaded while the message is written, sent once it is ready.
+        await a.locator("#composer-file").set_input_files(
+            files=[{"name": "beach.jpg", "mimeType": "image/jpeg", "buffer": photo()}]
+        )
+        await write(a, "The beach")
+        await expect(bubble(b, "The beach").locator(".attachments img")).to_have_count(1)
+
+        # Bob mutes the conversation: it says so in his list and no longer counts for the badge.
+        await b.get_by_role("button", name="Mute").click()
+        await expect(b.get_by_role("button", name="Unmute")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+        await expect(
+            b.locator("a[data-conversation]").filter(has_text="Ann Archer")
+        ).to_contain_text("Muted")
         await shoot_screen(a, "messages-direct", out)
         ann_w.assert_clean()
         bob_w.assert_clean()
 
 
-async def group_of(owner: Person, members: list[Person], name: str) -> str:
+async def group_of(owner: Person, members: list[Person], name: str) -> tuple[str, str]:
+    """A group made over the API: its id and the position to read it after."""
     status, body = await owner.call(
         "POST",
         "/v1/conversations",
         {"kind": "group", "members": [m.id for m in members], "name": name},
     )
     assert status == 201, body
-    return str(body["id"])
+    return str(body["id"]), str(body["position"])
 
 
 async def test_a_group_is_renamed_and_loses_a_member_from_its_settings(
@@ -136,7 +150,12 @@ async def test_a_group_is_renamed_and_loses_a_member_from_its_settings(
         await expect(b.get_by_text("No conversations yet.")).to_be_visible()
 
         # A group made over the API arrives live in Bob's list (he was added to it).
-        gid = await group_of(ann, [bob, cy], "Weekend plans")
+        gid, made = await group_of(ann, [bob, cy], "Weekend plans")
+        for n in range(1, 36):
+            status, _ = await cy.call(
+                "POST", f"/v1/conversations/{gid}/messages", {"body": f"Line {n}"}, after=made
+            )
+            assert status == 201
         status, _ = await cy.call(
             "POST", f"/v1/conversations/{gid}/messages", {"body": "Count me in"}
         )
@@ -146,6 +165,12 @@ async def test_a_group_is_renamed_and_loses_a_member_from_its_settings(
         await row.click()
         await expect(bubble(b, "Count me in")).to_contain_text("Cy Clark")
         await expect(b.get_by_text("3 members")).to_be_visible()
+        # The latest page first; scrolling up loads the older ones.
+        await expect(bubble(b, "Line 35")).to_be_visible()
+        await expect(bubble(b, "Line 1")).to_have_count(0)
+        await b.locator(".chat-scroll").hover()
+        await b.mouse.wheel(0, -20_000)
+        await expect(bubble(b, "Line 1")).to_have_count(1)
 
         # Ann, its owner, renames it from its settings and removes Cy.
         await a.locator(f'a[data-conversation="{gid}"]').click()
@@ -165,8 +190,10 @@ async def test_a_group_is_renamed_and_loses_a_member_from_its_settings(
         await expect(members.locator("li")).to_have_count(2)
         await expect(members).not_to_contain_text("Cy Clark")
         await expect(b.get_by_text("2 members")).to_be_visible()
-        status, _ = await cy.call("GET", f"/v1/conversations/{gid}/messages")
-        assert status == 404
+        # The owner's own reads see her change (read-your-writes): Cy is out.
+        status, detail = await ann.call("GET", f"/v1/conversations/{gid}")
+        assert status == 200 and set(detail["members"]) == {ann.id, bob.id}
+        assert detail["conversation"]["name"] == "Weekend trip"
         await shoot_screen(a, "messages-group-settings", out)
         await a.get_by_role("link", name="Back to the conversation").click()
         await expect(bubble(a, "Count me in")).to_be_visible()

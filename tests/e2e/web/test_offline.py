@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from core.settings import Settings
-from tests.e2e.web.people_support import open_nav, person, signed_in
+from tests.e2e.web.people_support import open_nav, person, signed_in, write
 from tests.support.browser import chromium
 from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.platform import Platform
@@ -21,12 +21,6 @@ pytestmark = pytest.mark.timeout(300)
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return lifted_limits(settings)
-
-
-async def write(page: Page, text: str) -> None:
-    box = page.get_by_label("Message", exact=True)
-    await box.fill(text)
-    await box.press("Enter")
 
 
 def bubbles(page: Page, text: str):  # type: ignore[no-untyped-def]
@@ -42,8 +36,11 @@ async def test_a_message_written_offline_is_delivered_once_and_missed_ones_arriv
     )
     assert status == 201, started
     cid = started["id"]
-    status, _ = await ann.call("POST", f"/v1/conversations/{cid}/messages", {"body": "Hi Bob"})
+    status, sent = await ann.call("POST", f"/v1/conversations/{cid}/messages", {"body": "Hi Bob"})
     assert status == 201
+    # Bob's reads come after it (his browser then finds the conversation in his list).
+    status, listed = await bob.call("GET", "/v1/conversations", after=sent["position"])
+    assert [c["id"] for c in listed["items"]] == [cid]
     async with chromium() as browser:
         ann_w = await signed_in(browser, platform.base_url, ann)
         bob_w = await signed_in(browser, platform.base_url, bob)

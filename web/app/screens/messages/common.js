@@ -1,15 +1,9 @@
-// What the messenger's parts share: how a person and a conversation are named, times of
-// day, avatars, and a confirmation asked in a <dialog>.
+// What the messenger's parts share: how a conversation is named, its attachments, and a
+// confirmation asked in a <dialog> (people, avatars and times: elements/listing.js).
 
 import { h, userText } from "../../dom.js";
-import * as i18n from "../../i18n.js";
+import { nameOf } from "../../elements/listing.js";
 import { t } from "../../i18n.js";
-
-/** A person as the API gives them (an author), or null: their name, else their handle. */
-export function nameOf(person) {
-  if (!person) return "";
-  return person.display_name || (person.handle ? `@${person.handle}` : "");
-}
 
 /** A conversation's title: its name, or a direct one's other person. */
 export function titleOf(view) {
@@ -22,28 +16,6 @@ export function titleOf(view) {
 export function titleNode(view, tag = "span", attrs = {}) {
   const title = titleOf(view);
   return title ? userText(title, tag, attrs) : h(tag, attrs, t(`chat.untitled.${view.kind}`));
-}
-
-/** An initial in a circle (decoration: the name is always written next to it). */
-export function avatar(person, title) {
-  const media = person && person.avatar;
-  const variants = (media && media.variants) || {};
-  const image = variants["64"] || variants["320"] || variants.original;
-  if (image) return h("span", { class: "avatar", "aria-hidden": "true" }, h("img", { src: image.url, alt: "" }));
-  const initial = (title || "?").replace(/^@/, "").trim().charAt(0).toUpperCase() || "?";
-  return h("span", { class: "avatar", "aria-hidden": "true" }, initial);
-}
-
-/** A moment as the list and the bubbles show it: the time today, else the date. */
-export function shortTime(value) {
-  const when = new Date(value);
-  const today = new Date().toDateString() === when.toDateString();
-  const format = today ? { timeStyle: "short" } : { dateStyle: "short" };
-  return h(
-    "time",
-    { datetime: when.toISOString(), title: i18n.dateTime(value) },
-    new Intl.DateTimeFormat(i18n.current(), format).format(when),
-  );
 }
 
 /** The picture of an attachment that is ready (the 320 px one when there is one). */

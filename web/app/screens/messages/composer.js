@@ -7,7 +7,8 @@ import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { problemText } from "../../ui.js";
-import { nameOf, wait } from "./common.js";
+import { nameOf } from "../../elements/listing.js";
+import { wait } from "./common.js";
 
 const TYPING_EVERY = 3000;
 

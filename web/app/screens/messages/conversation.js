@@ -10,7 +10,8 @@ import { h, clear, uuid } from "../../dom.js";
 import { t } from "../../i18n.js";
 import * as live from "../../live.js";
 import { announce, problemText, spinner } from "../../ui.js";
-import { nameOf, titleNode, wait } from "./common.js";
+import { nameOf } from "../../elements/listing.js";
+import { titleNode, wait } from "./common.js";
 import { composer } from "./composer.js";
 import { managePanel } from "./manage.js";
 import { drawMessage, messageItem } from "./message.js";
@@ -41,7 +42,8 @@ export async function conversationView(pane, conversationId, { panel = false } =
   const heading = h("h1", { class: "chat-title" });
   const subtitle = h("p", { class: "muted small chat-subtitle" });
   const headActions = h("div", { class: "row chat-head-actions" });
-  const writer = composer({ onSend: send, onTyping: () => live.typing(conversationId) });
+  // Channels carry no typing signal (the gateway refuses it there).
+  const writer = composer({ onSend: send, onTyping: () => kind() !== "channel" && live.typing(conversationId) });
   const panelSlot = h("div", { class: "manage-slot" });
   let settings = null; // the settings panel, once the conversation is read
 
@@ -466,6 +468,7 @@ export async function conversationView(pane, conversationId, { panel = false } =
     await (panel ? loadPanel() : load());
   } catch (error) {
     status.textContent = problemText(error);
+    writer.enable(false);
     if (error.status === 404) clear(heading, t("error.not_found.title"));
   }
   observer.observe(older);

@@ -9,7 +9,8 @@ import * as i18n from "../../i18n.js";
 import { t } from "../../i18n.js";
 import * as live from "../../live.js";
 import { empty, problemText, spinner } from "../../ui.js";
-import { avatar, nameOf, shortTime, titleNode, titleOf, wait } from "./common.js";
+import { avatar, nameOf, shortTime } from "../../elements/listing.js";
+import { titleNode, titleOf, wait } from "./common.js";
 import { openStartDialog } from "./start.js";
 
 function preview(view) {

@@ -11,7 +11,8 @@ import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { busy, field, problemText, showProblem } from "../../ui.js";
-import { avatar, confirmDialog, nameOf } from "./common.js";
+import { avatar, nameOf } from "../../elements/listing.js";
+import { confirmDialog } from "./common.js";
 import { peoplePicker } from "./people.js";
 
 const ROLES = ["member", "admin", "owner"];

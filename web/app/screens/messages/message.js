@@ -7,7 +7,8 @@ import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { problemText } from "../../ui.js";
-import { attachment, confirmDialog, nameOf, shortTime } from "./common.js";
+import { nameOf, shortTime } from "../../elements/listing.js";
+import { attachment, confirmDialog } from "./common.js";
 
 /**
  * ctx: {conversationId, kind, me, manager, people: Map id -> author, find(id) -> message,
@@ -71,8 +72,10 @@ function actions(li, message, ctx) {
   return buttons.length ? h("div", { class: "message-actions" }, buttons) : null;
 }
 
-/** Draw (again) a message's content into its <li>. */
+/** Draw (again) a message's content into its <li> (not while it is being edited: a read
+ * receipt or an edit coming in must not throw away what is being typed). */
 export function drawMessage(li, message, ctx) {
+  if (li.dataset.editing) return;
   const mine = message.sender_id === ctx.me || message.pending || message.failed;
   li.className = `message${mine ? " mine" : ""}${message.deleted ? " deleted" : ""}${message.pending ? " pending" : ""}`;
   const who = senderOf(message, ctx);
@@ -107,17 +110,22 @@ function editForm(li, message, ctx) {
     h(
       "div",
       { class: "row end" },
-      h("button", { type: "button", onclick: () => drawMessage(li, message, ctx) }, t("chat.cancel")),
+      h("button", { type: "button", onclick: () => done() }, t("chat.cancel")),
       h("button", { type: "submit", class: "primary" }, t("chat.message.save")),
     ),
   );
+  const done = () => {
+    delete li.dataset.editing;
+    drawMessage(li, message, ctx);
+  };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = text.value.trim();
-    if (!body || body === message.body) return drawMessage(li, message, ctx);
+    if (!body || body === message.body) return done();
     try {
       await api.patch(`/v1/conversations/${ctx.conversationId}/messages/${message.id}`, { body });
       Object.assign(message, { body, edited_at: new Date().toISOString() });
+      delete li.dataset.editing;
       ctx.changed(message);
       li.querySelector(".message-actions button")?.focus();
     } catch (error2) {
@@ -126,8 +134,9 @@ function editForm(li, message, ctx) {
     }
   });
   text.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") drawMessage(li, message, ctx);
+    if (event.key === "Escape") done();
   });
   clear(li, form);
+  li.dataset.editing = "1";
   text.focus();
 }

@@ -5,7 +5,7 @@ import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { field, problemText } from "../../ui.js";
-import { avatar, nameOf } from "./common.js";
+import { avatar, nameOf } from "../../elements/listing.js";
 
 /**
  * peoplePicker({id, onPick, skip}) -> {element, focus()}. `skip(person)` hides people

@@ -7,7 +7,7 @@ import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { busy, field, showProblem } from "../../ui.js";
-import { nameOf } from "./common.js";
+import { nameOf } from "../../elements/listing.js";
 import { peoplePicker } from "./people.js";
 
 export function openStartDialog() {
