@@ -126,6 +126,12 @@ async def set_language(page: Page, lang: str) -> None:
         await page.locator("#language-toggle").click()
         await page.wait_for_function("lang => document.documentElement.lang === lang", arg=lang)
         await page.wait_for_load_state("networkidle")
+        # The screen is drawn again in the new language and reads its data anew; the page's
+        # load state says nothing of that (it was reached long ago), so wait until the
+        # screen shows no spinner (ui.js `spinner()`) and nothing busy.
+        await page.wait_for_function(
+            """() => !document.querySelector('#main .spinner, #main [aria-busy="true"]')"""
+        )
 
 
 async def shoot_screen(page: Page, name: str, folder: Any) -> None:

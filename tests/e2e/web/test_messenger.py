@@ -120,6 +120,8 @@ async def test_two_people_write_to_each_other_live(
             b.locator("a[data-conversation]").filter(has_text="Ann Archer")
         ).to_contain_text("Muted")
         await shoot_screen(a, "messages-direct", out)
+        # Drawn again from the history (the language changed twice): the reply still quotes.
+        await expect(bubble(a, "Nice to see you again").locator(".quote")).to_contain_text("Hi Ann")
         ann_w.assert_clean()
         bob_w.assert_clean()
 

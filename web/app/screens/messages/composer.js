@@ -34,7 +34,8 @@ export function composer({ onSend, onTyping }) {
   const error = h("p", { class: "form-error", role: "alert", hidden: true });
   const note = h("p", { class: "muted composer-note", hidden: true });
   const fileInput = h("input", { type: "file", id: "composer-file", class: "visually-hidden attach-input", accept: "image/*,video/*", multiple: true });
-  const send = h("button", { type: "submit", class: "primary" }, t("chat.composer.send"));
+  // On a phone the button is an arrow (its word stays for screen readers): the text needs the room.
+  const send = h("button", { type: "submit", class: "primary send" }, h("span", { class: "send-icon", "aria-hidden": "true" }, "➤"), h("span", { class: "send-label" }, t("chat.composer.send")));
   const form = h(
     "form",
     { class: "composer", novalidate: true },

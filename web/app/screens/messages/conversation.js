@@ -32,6 +32,8 @@ export async function conversationView(pane, conversationId, { panel = false } =
   let reading = false; // a read marker on its way
   const shown = new Map(); // message id -> {message, li}
   const typists = new Map(); // user id -> timer
+  const quoted = new Map(); // message id -> a message replied to that is not on screen
+  const asked = new Set(); // the ids of those asked for
 
   const list = h("ol", { class: "messages", "aria-label": t("chat.conversation.messages") });
   const olderButton = h("button", { type: "button", class: "link", onclick: () => loadOlder() }, t("chat.conversation.older"));
@@ -80,7 +82,7 @@ export async function conversationView(pane, conversationId, { panel = false } =
     get canWrite() {
       return canWrite();
     },
-    find: (id) => (shown.get(id) || {}).message || null,
+    find: (id) => (shown.get(id) || {}).message || quoted.get(id) || (fetchQuoted(id), null),
     status: statusOf,
     statusParams: (message) => ({ count: readersOf(message) }),
     onReply: (message) => writer.replyTo(message, message.sender || people.get(message.sender_id)),
@@ -220,6 +222,32 @@ export async function conversationView(pane, conversationId, { panel = false } =
     if (entry) drawMessage(entry.li, entry.message, ctx);
   }
 
+  // A message replied to that is older than the pages shown: read once, then its replies
+  // are drawn again with the quote.
+  async function fetchQuoted(id) {
+    if (asked.has(id) || panel) return;
+    asked.add(id);
+    try {
+      const answer = await api.get(`/v1/conversations/${conversationId}/messages/${id}`);
+      quoted.set(id, answer.message);
+      requote(id);
+    } catch {
+      // Gone or offline: the reply says it answers an earlier message.
+    }
+  }
+
+  function requote(id) {
+    for (const [other, entry] of shown) if (entry.message.reply_to === id) redraw(other);
+  }
+
+  // A page comes newest first: placed oldest first, a quoted message is there before its
+  // replies; replies already shown to messages of an older page get their quote now.
+  function placePage(items) {
+    const added = items.filter((message) => !shown.has(message.id)).reverse();
+    for (const message of added) place(message);
+    for (const message of added) requote(message.id);
+  }
+
   function place(message) {
     const li = messageItem(message, ctx);
     shown.set(message.id, { message, li });
@@ -316,7 +344,7 @@ export async function conversationView(pane, conversationId, { panel = false } =
     const height = scroller.scrollHeight;
     try {
       const page = await api.get(`/v1/conversations/${conversationId}/messages`, { cursor: olderCursor, limit: PAGE });
-      for (const message of page.items) if (!shown.has(message.id)) place(message);
+      placePage(page.items);
       olderCursor = page.next_cursor;
       scroller.scrollTop += scroller.scrollHeight - height; // keep what was read in view
     } catch (error) {
@@ -350,7 +378,7 @@ export async function conversationView(pane, conversationId, { panel = false } =
     status.textContent = page.offline ? t("shell.offline") : "";
     takeDetail(next);
     if (!readUpTo) myRead = next.conversation.unread_count ? 0 : Infinity;
-    for (const message of page.items) if (!shown.has(message.id)) place(message);
+    placePage(page.items);
     for (const message of await live.queued(conversationId)) {
       if (!shown.has(message.id)) place({ ...message, seq: Infinity, sender_id: me, sent_at: null, pending: true });
     }
@@ -389,14 +417,14 @@ export async function conversationView(pane, conversationId, { panel = false } =
       if (!entry) return;
       Object.assign(entry.message, { body: item.body, edited_at: item.edited_at });
       redraw(item.message_id);
-      for (const [id, other] of shown) if (other.message.reply_to === item.message_id) redraw(id);
+      requote(item.message_id);
     })),
     live.on("message.deleted", here((item) => {
       const entry = shown.get(item.message_id);
       if (!entry) return;
       Object.assign(entry.message, { deleted: true, body: "", media: [], media_ids: [] });
       redraw(item.message_id);
-      for (const [id, other] of shown) if (other.message.reply_to === item.message_id) redraw(id);
+      requote(item.message_id);
       moveStatus();
     })),
     live.on("conversation.read", here((item) => {
@@ -452,6 +480,13 @@ export async function conversationView(pane, conversationId, { panel = false } =
   ];
   const seen = () => markRead();
   document.addEventListener("visibilitychange", seen);
+  // A conversation read at its end stays at its end when the pane changes size (a phone
+  // turned, the keyboard opening, a picture loading).
+  let pinned = true;
+  scroller.addEventListener("scroll", () => (pinned = nearBottom()), { passive: true });
+  const resized = new ResizeObserver(() => pinned && toBottom());
+  resized.observe(scroller);
+  resized.observe(list);
   const observer = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting)) loadOlder();
   }, { root: scroller });
@@ -476,6 +511,7 @@ export async function conversationView(pane, conversationId, { panel = false } =
     off.forEach((fn) => fn());
     for (const timer of typists.values()) clearTimeout(timer);
     observer.disconnect();
+    resized.disconnect();
     document.removeEventListener("visibilitychange", seen);
     badges.setViewing(null);
   };
