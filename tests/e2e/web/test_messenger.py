@@ -197,6 +197,24 @@ async def test_a_group_is_renamed_and_loses_a_member_from_its_settings(
         assert status == 200 and set(detail["members"]) == {ann.id, bob.id}
         assert detail["conversation"]["name"] == "Weekend trip"
         await shoot_screen(a, "messages-group-settings", out)
+
+        # Bob becomes an admin; Cy is invited back; Bob, a member, sees no controls of his own.
+        await a.get_by_label("Role of Bob Baker").select_option("admin")
+        await expect(a.get_by_label("Role of Bob Baker")).to_have_value("admin")
+        await a.get_by_label("Find people").fill("Cy")
+        await a.get_by_role("button", name="Choose Cy Clark").click()
+        await expect(a.get_by_role("list", name="3 members")).to_contain_text("Cy Clark")
+        await expect(b.get_by_text("3 members")).to_be_visible()
+
+        # Bob leaves from his own settings: back on his list, without the group.
+        await b.get_by_role("link", name="Group settings").click()
+        await expect(b.get_by_role("list", name="3 members")).to_contain_text("Admin")
+        await b.get_by_role("button", name="Leave the group").click()
+        await b.get_by_role("dialog").get_by_role("button", name="Leave").click()
+        await expect(b.get_by_role("heading", name="Messages", level=1)).to_be_visible()
+        await expect(b.locator(f'a[data-conversation="{gid}"]')).to_have_count(0)
+        await expect(a.get_by_role("list", name="2 members")).not_to_contain_text("Bob Baker")
+
         await a.get_by_role("link", name="Back to the conversation").click()
         await expect(bubble(a, "Count me in")).to_be_visible()
         await shoot_screen(a, "messages-group", out)

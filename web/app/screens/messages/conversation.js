@@ -147,10 +147,11 @@ export async function conversationView(pane, conversationId, { panel = false } =
 
   async function toggleMute() {
     const c = detail.conversation;
+    const next = !c.muted; // set, not flipped: the gateway's item may have come first
     try {
-      if (c.muted) await api.del(`/v1/conversations/${conversationId}/mute`);
-      else await api.put(`/v1/conversations/${conversationId}/mute`, {});
-      c.muted = !c.muted;
+      if (next) await api.put(`/v1/conversations/${conversationId}/mute`, {});
+      else await api.del(`/v1/conversations/${conversationId}/mute`);
+      c.muted = next;
       drawHead();
       headActions.querySelector("button")?.focus();
     } catch (error) {

@@ -129,24 +129,38 @@ export function managePanel({ conversationId, detail, me, reload }) {
     );
   }
 
-  function draw() {
+  const heading = h("h3", { id: "manage-members" });
+  const list = h("ul", { class: "members", "aria-labelledby": "manage-members" });
+  let drawnFor; // the reader's role the controls were drawn for
+
+  function drawMembers() {
     const d = detail();
-    const c = d.conversation;
+    const byRole = (a, b) => ORDER[a[1]] - ORDER[b[1]] || nameOf(d.people[a[0]]).localeCompare(nameOf(d.people[b[0]]));
+    heading.textContent = t("chat.manage.members", { count: d.conversation.member_count });
+    clear(list, Object.entries(d.members).sort(byRole).map(([id, role]) => memberRow(id, role, d.conversation.my_role)));
+  }
+
+  /** Draw what changed: the members, and the controls when the reader's role changed (what
+   * is being typed in the name or the search stays otherwise). */
+  function draw() {
+    const c = detail().conversation;
     const mine = c.my_role;
+    drawMembers();
+    if (mine === drawnFor) return;
+    drawnFor = mine;
     const managing = mine === "owner" || mine === "admin";
-    const members = Object.entries(d.members).sort((a, b) => ORDER[a[1]] - ORDER[b[1]] || nameOf(d.people[a[0]]).localeCompare(nameOf(d.people[b[0]])));
     const invite = managing
       ? peoplePicker({
           id: "manage-invite",
-          skip: (person) => person.id in d.members,
+          skip: (person) => person.id in detail().members,
           onPick: (person) => act(() => api.post(`/v1/conversations/${conversationId}/members`, { members: [person.id] })),
         })
       : null;
     clear(
       body,
       managing ? renameForm(c) : null,
-      h("h3", { id: "manage-members" }, t("chat.manage.members", { count: c.member_count })),
-      h("ul", { class: "members", "aria-labelledby": "manage-members" }, members.map(([id, role]) => memberRow(id, role, mine))),
+      heading,
+      list,
       invite ? h("section", { "aria-labelledby": "manage-invite-title" }, h("h3", { id: "manage-invite-title" }, t("chat.manage.invite")), invite.element) : null,
       h(
         "button",
