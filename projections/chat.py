@@ -352,6 +352,20 @@ async def members(conn: Conn, conversation_id: str, *, limit: int = 200) -> dict
     return {r["user_id"]: r["role"] for r in rows}
 
 
+async def direct_peers(conn: Conn, conversation_ids: list[str], user_id: str) -> dict[str, str]:
+    """The other person of each of these direct conversations of `user_id`, by conversation
+    (one query for a page of conversations: a list names a direct one by its other person)."""
+    if not conversation_ids:
+        return {}
+    rows = await conn.fetch(
+        """SELECT conversation_id::text, user_id FROM chat.members
+           WHERE conversation_id = ANY($1::uuid[]) AND user_id <> $2""",
+        conversation_ids,
+        user_id,
+    )
+    return {r["conversation_id"]: r["user_id"] for r in rows}
+
+
 async def read_markers(conn: Conn, conversation_id: str) -> dict[str, int]:
     """Each member's read marker: the place of the last message they have read (0: none)."""
     rows = await conn.fetch(

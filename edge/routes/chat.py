@@ -18,6 +18,7 @@ from core.commands import format_position
 from core.errors import FieldError, ValidationError
 from core.ids import derived_id, is_uuid
 from edge.auth import Principal, optional_principal, principal, send_as
+from edge.authors import Author, authors
 from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
@@ -111,6 +112,9 @@ class ConversationView(msgspec.Struct):
     muted: bool
     #: With `muted`: when the mute ends; null when it lasts until unmuted (or not muted).
     muted_until: datetime | None
+    #: A direct conversation's other person (a direct one has no name: clients show theirs);
+    #: null for groups and channels.
+    peer: Author | None = None
 
 
 class ConversationDetail(msgspec.Struct):
@@ -121,6 +125,9 @@ class ConversationDetail(msgspec.Struct):
     #: a direct conversation or a group of at most `QUARK_READ_RECEIPTS_MAX_MEMBERS`
     #: members, to members only; null in larger groups, in channels and to anyone else.
     read_up_to: dict[str, int] | None = None
+    #: The members listed, as people (name, handle, avatar), so a client can name who is
+    #: typing, who read what and whom it manages without one lookup per person.
+    people: dict[str, Author] = msgspec.field(default_factory=dict)
 
 
 class ConversationPage(msgspec.Struct):
@@ -198,15 +205,18 @@ async def start_conversation(request: web.Request) -> web.Response:
 
 
 async def _views(
-    request: web.Request, rows: list[model.MineRow | tuple[model.ConversationRow, str | None]]
+    request: web.Request,
+    rows: list[model.MineRow | tuple[model.ConversationRow, str | None]],
+    reader: str | None,
 ) -> list[ConversationView]:
-    last_ids = [
-        c.last_message_id
-        for c in (i.conversation if isinstance(i, model.MineRow) else i[0] for i in rows)
-        if c.last_message_id
-    ]
-    lasts = await model.messages_by_ids(infra(request).pool, last_ids)
+    conversations = [i.conversation if isinstance(i, model.MineRow) else i[0] for i in rows]
+    last_ids = [c.last_message_id for c in conversations if c.last_message_id]
+    pool = infra(request).pool
+    lasts = await model.messages_by_ids(pool, last_ids)
     views = {m.id: m for m in await message_views(request, list(lasts.values()))}
+    directs = [c.id for c in conversations if c.kind == "direct"]
+    peers = await model.direct_peers(pool, directs, reader) if reader and directs else {}
+    people = await authors(request, peers.values())
     out = []
     now = datetime.now(UTC)
     for item in rows:
@@ -230,6 +240,7 @@ async def _views(
                 mentions,
                 muted,
                 until,
+                people.get(peers.get(c.id, "")),
             )
         )
     return out
@@ -257,7 +268,8 @@ async def list_conversations(request: web.Request) -> web.Response:
         if more and last
         else None
     )
-    return json_response(200, ConversationPage(await _views(request, list(page)), cursor))
+    views = await _views(request, list(page), who.user_id)
+    return json_response(200, ConversationPage(views, cursor))
 
 
 async def get_conversation(request: web.Request) -> web.Response:
@@ -271,7 +283,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         )
         if mine:
             item = mine[0]
-    view = (await _views(request, [item]))[0]
+    view = (await _views(request, [item], who.user_id if who else None))[0]
     members = await model.members(i.pool, row.id)
     # Receipts only where few read them: a marker per member of a large group would be a
     # write fanned out to everyone on every read.
@@ -279,7 +291,9 @@ async def get_conversation(request: web.Request) -> web.Response:
         row.kind == "group" and row.member_count <= i.settings.read_receipts_max_members
     )
     receipts = await model.read_markers(i.pool, row.id) if role is not None and small else None
-    return json_response(200, ConversationDetail(view, members, receipts))  # type: ignore[arg-type]
+    people = await authors(request, members)
+    detail = ConversationDetail(view, members, receipts, people)  # type: ignore[arg-type]
+    return json_response(200, detail)
 
 
 async def change_conversation(request: web.Request) -> web.Response:

@@ -152,7 +152,19 @@ addEventListener("online", () => {
     connect();
   }
 });
-addEventListener("offline", () => setState("offline"));
+// A browser that says it is offline has lost the network: the socket it holds is dead even
+// if no close has come yet (that takes the heartbeat's 45 s). Drop it now, so that coming
+// back online reconnects with the cursor (the items missed meanwhile) and flushes the outbox.
+addEventListener("offline", () => {
+  const ws = socket;
+  if (ws) {
+    socket = null;
+    for (const [, waiting] of pending) waiting.reject(new Error("disconnected"));
+    pending.clear();
+    ws.close(1000);
+  }
+  setState("offline");
+});
 
 /** Send a request frame; resolves to its `result` frame. */
 export function request(frame) {
@@ -189,6 +201,13 @@ export async function send(conversationId, body, extra = {}) {
   await outbox.put(userId, message);
   emit("outbox", await outbox.all(userId));
   return { status: 202, queued: true, body: message };
+}
+
+/** The messages waiting in the outbox (of one conversation, or all), oldest first. */
+export async function queued(conversationId) {
+  if (!userId) return [];
+  const all = await outbox.all(userId);
+  return conversationId ? all.filter((m) => m.conversation_id === conversationId) : all;
 }
 
 let flushing = false;

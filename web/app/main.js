@@ -2,6 +2,7 @@
 // landmarks, the router, the gateway and the service worker.
 
 import * as api from "./api.js";
+import * as badgeCounts from "./badges.js";
 import { h, clear } from "./dom.js";
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
@@ -70,7 +71,9 @@ function markCurrent(pathname) {
 }
 
 export function setBadge(kind, count) {
-  badges[kind] = Math.max(0, count);
+  const next = Math.max(0, count);
+  if (badges[kind] === next) return; // redrawing the nav would drop a focused link's focus
+  badges[kind] = next;
   drawNav();
 }
 
@@ -197,6 +200,7 @@ async function boot() {
   });
   addEventListener("online", showOffline);
   addEventListener("offline", showOffline);
+  badgeCounts.watch(setBadge);
   live.start();
   await router.start(main);
   document.documentElement.dataset.ready = "true";

@@ -26,6 +26,11 @@ async def test_a_direct_conversation_is_one_per_pair_and_reads_both_ways(
     status, mine = await bob.call("GET", "/v1/conversations")
     assert [c["id"] for c in mine["items"]] == [first["id"]]
     assert mine["items"][0]["unread_count"] == 1
+    # A direct conversation has no name: each side is shown the other person.
+    assert mine["items"][0]["peer"]["id"] == ann.id
+    assert mine["items"][0]["peer"]["display_name"] == "Ada Lovelace"
+    status, mine = await ann.call("GET", "/v1/conversations")
+    assert mine["items"][0]["peer"]["id"] == bob.id
     status, sent = await bob.send(first["id"], "hi Ann")
     assert status == 201, sent
     for reader in (ann, bob):
@@ -94,6 +99,11 @@ async def test_a_group_is_managed_by_its_owner_and_admins(client: IdentityClient
     assert status == 200, detail
     assert detail["members"] == {owner.id: "owner", ann.id: "member", bob.id: "member"}
     assert detail["conversation"]["name"] == "friends"
+    # Members come with their names (to show who is typing, who read, whom to manage); a
+    # group is named by its name, not by a peer.
+    assert set(detail["people"]) == set(detail["members"])
+    assert detail["people"][bob.id]["display_name"] == "Ada Lovelace"
+    assert detail["conversation"]["peer"] is None
     # A member manages nothing.
     status, problem = await ann.call("PATCH", f"/v1/conversations/{gid}", {"name": "mine"})
     assert status == 403 and problem["type"] == "quark:chat-not-allowed"
