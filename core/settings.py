@@ -150,6 +150,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
     #: Origins (comma-separated, such as `https://app.example.org`) whose browser scripts may
     #: call the API (CORS); empty: none, the API is same-origin only.
     cors_origins: str = ""
+    #: How long a browser keeps its session cookies (seconds; 30 days), renewed on every
+    #: refresh: a refresh token has no lifetime of its own (it holds until its session
+    #: ends), so this is how long a browser may stay away and still be signed in.
+    refresh_cookie_max_age_seconds: int = 30 * 86_400
     #: How long an SMS code stays valid (seconds).
     verification_code_ttl_seconds: int = 300
     #: How long before a new code may be sent for the same verification (seconds).
@@ -192,6 +196,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=
             "comment_max_depth",
             "group_max_members",
             "read_receipts_max_members",
+            "refresh_cookie_max_age_seconds",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"`{name}` must be at least 1")

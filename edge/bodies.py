@@ -83,3 +83,11 @@ async def read_json(request: web.Request, kind: type[T], *, max_bytes: int) -> T
     if len(data) > max_bytes:
         raise BodyTooLarge(f"at most {max_bytes} bytes")
     return decode_struct(data, kind)
+
+
+async def read_optional_json(request: web.Request, kind: type[T], *, max_bytes: int) -> T:
+    """`read_json` for a route whose body may be left out: a request with none at all (no
+    bytes, whatever its content type) reads as `{}`, so `kind` must allow that."""
+    if not request.body_exists:
+        return decode_struct(b"{}", kind)
+    return await read_json(request, kind, max_bytes=max_bytes)

@@ -13,7 +13,9 @@ classes that carry their status and code.
   `x-while-suspended` in its operation); a route that honours `Quark-After` may wait for a
   position (422, 503); a limited route may refuse (429); a route that sends a command may
   meet a conflict that outlasted the handler's retries (409); query parameters are
-  validated (422). These are derived from the route's declaration, the same declaration the
+  validated (422); a route of browser clients' session cookies refuses another
+  `Quark-Session` than `cookie` (422) and, where it reads the refresh cookie, a missing or
+  wrong `Quark-CSRF` (403 `csrf-failed`). These are derived from the route's declaration, the same declaration the
   router is built from (`edge.app.create_app` wraps `permission` and `idempotent_create`);
   `tests/unit/edge/test_openapi.py` follows each handler's calls to check that what a route
   declares (body, token, `Quark-After`, limit) is what its handler does.
@@ -54,6 +56,15 @@ from edge.bodies import BodyTooLarge, MalformedBody, UnsupportedMediaType
 from edge.idempotency import KeyReused, RequestInFlight
 from edge.problems import PROBLEM_TYPE, Problem, ReadModelUnavailable
 from edge.routing import Route
+from edge.session_cookies import (
+    COOKIE_DELIVERY,
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    REFRESH_COOKIE,
+    REFRESH_PATH,
+    SESSION_HEADER,
+    CsrfFailed,
+)
 from handlers.accounts.errors import AccountSuspendedError
 
 _ERROR_TEXT = {
@@ -89,6 +100,13 @@ _HEADERS: dict[str, dict[str, Any]] = {
     "Location": {"description": "The created resource"},
     "Idempotent-Replayed": {"description": "`true`: the first answer to this Idempotency-Key"},
     "WWW-Authenticate": {"description": "The authentication scheme"},
+    "Set-Cookie": {
+        "description": f"With `{SESSION_HEADER}: {COOKIE_DELIVERY}`: the session cookies, one"
+        f" header each: `{REFRESH_COOKIE}` (the refresh token; HttpOnly, Secure,"
+        f" SameSite=Strict, Path={REFRESH_PATH}) and `{CSRF_COOKIE}` (repeat it in"
+        f" `{CSRF_HEADER}`; Secure, SameSite=Strict, Path=/), set, or cleared (Max-Age=0)"
+        " by a sign-out"
+    },
 }
 _RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 
@@ -108,6 +126,40 @@ _AFTER_PARAMS = (
         "required": False,
         "description": "The same as the Quark-After header, for clients that cannot set one.",
         "schema": _AFTER_SCHEMA,
+    },
+)
+
+#: Browser clients' session cookies (`edge.session_cookies`), on the routes that take them.
+_SESSION_PARAM = {
+    "name": SESSION_HEADER,
+    "in": "header",
+    "required": False,
+    "description": f"`{COOKIE_DELIVERY}`: the refresh token goes into the HttpOnly"
+    f" `{REFRESH_COOKIE}` cookie (Set-Cookie), not the body (browser clients).",
+    "schema": {"type": "string", "enum": [COOKIE_DELIVERY]},
+}
+_COOKIE_PARAMS = (
+    {
+        "name": CSRF_HEADER,
+        "in": "header",
+        "required": False,
+        "description": f"The `{CSRF_COOKIE}` cookie's value: needed when the session is the"
+        f" `{REFRESH_COOKIE}` cookie's.",
+        "schema": _STRING,
+    },
+    {
+        "name": REFRESH_COOKIE,
+        "in": "cookie",
+        "required": False,
+        "description": "The refresh token of a browser client (set by the edge, HttpOnly).",
+        "schema": _STRING,
+    },
+    {
+        "name": CSRF_COOKIE,
+        "in": "cookie",
+        "required": False,
+        "description": f"Set beside `{REFRESH_COOKIE}`; the page repeats it in `{CSRF_HEADER}`.",
+        "schema": _STRING,
     },
 )
 
@@ -138,6 +190,10 @@ def error_classes(route: Route) -> list[type[QuarkError]]:
         found.append(ConflictError)
     if any(p.where == "query" for p in route.params):
         found.append(ValidationError)
+    if route.session_cookies != "none":
+        found.append(ValidationError)  # another Quark-Session than `cookie`
+    if route.session_cookies == "reads":
+        found.append(CsrfFailed)
     found += route.raises
     return list(dict.fromkeys(found))
 
@@ -198,6 +254,8 @@ def _success_response(route: Route) -> dict[str, Any]:
         names.append("Idempotent-Replayed")
     if route.limited:
         names += _RATE_HEADERS
+    if route.session_cookies != "none":
+        names.append("Set-Cookie")
     if route.status != 101:  # a websocket handshake answers headers only
         ok["headers"] = _headers(*names, required=tuple(required))
     if route.response is not None:
@@ -229,6 +287,10 @@ def _operation(route: Route) -> dict[str, Any]:
     ]
     if route.after:
         params += _AFTER_PARAMS
+    if route.session_cookies != "none":
+        params.append(_SESSION_PARAM)
+    if route.session_cookies == "reads":
+        params += _COOKIE_PARAMS
     if route.idempotent_create or route.idempotent:
         params.append(
             {
@@ -243,7 +305,7 @@ def _operation(route: Route) -> dict[str, Any]:
         op["parameters"] = params
     if route.request is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": not route.optional_body,
             "content": {
                 "application/json": {
                     "schema": {"$ref": f"#/components/schemas/{route.request.__name__}"}

@@ -22,7 +22,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @dataclass(frozen=True)
 class Param:
     name: str
-    where: Literal["path", "query", "header"]
+    where: Literal["path", "query", "header", "cookie"]
     description: str
     schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"})
     required: bool = False
@@ -54,6 +54,13 @@ class Route:
     #: Statuses the handler answers with a body of its own instead of a problem document
     #: (readiness answers 503 with its checks).
     answers: tuple[tuple[int, type], ...] = ()
+    #: The body may be left out (`edge.bodies.read_optional_json`): a refresh by cookie.
+    optional_body: bool = False
+    #: Browser clients' session cookies (`edge.session_cookies`). "sets": with
+    #: `Quark-Session: cookie` the handler answers the refresh token in `Set-Cookie` (or
+    #: clears the cookies) instead of the body; "reads": it also takes the session from the
+    #: refresh cookie, which needs the `Quark-CSRF` header (403 `csrf-failed`).
+    session_cookies: Literal["none", "sets", "reads"] = "none"
     idempotent_create: bool = False
     #: Honours `Idempotency-Key` like a creating route, for a command that creates no one
     #: resource to point `Location` at (a bulk decision).

@@ -14,8 +14,12 @@ handshakes and the `/docs` assets, so none can slip through a path a middleware 
 
 CORS (`QUARK_CORS_ORIGINS`): browsers on the listed origins may call every route, sending the
 headers the API reads and reading the ones it answers with. No credentials: the API
-authenticates with `Authorization`, which a script sends explicitly; no cookie is involved.
-With no origins configured, no CORS header is ever sent (same-origin only).
+authenticates with `Authorization`, which a script sends explicitly. The one cookie, a
+browser client's refresh cookie (`edge.session_cookies`), is for pages of the edge's own
+origin: its headers (`Quark-Session`, `Quark-CSRF`) are left out here, so another origin
+asking for it fails at the preflight rather than losing its refresh token into a cookie
+its browser will not keep. With no origins configured, no CORS header is ever sent
+(same-origin only).
 """
 
 from __future__ import annotations

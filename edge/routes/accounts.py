@@ -5,6 +5,9 @@ The signed-in person's own account is managed in `edge.routes.accounts_security`
 
 Every endpoint that sends an SMS, checks a code or a password is rate-limited per IP (and
 per phone where one is given); failures count towards lockouts in the handler.
+
+Browser clients ask for their refresh token in an HttpOnly cookie instead of the body, and
+refresh and sign out with that cookie: `edge.session_cookies` says how and why.
 """
 
 from __future__ import annotations
@@ -17,14 +20,22 @@ import msgspec
 from aiohttp import web
 
 from core.commands import CommandReply
-from core.errors import QuarkError
+from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import is_uuid
 from core.ratelimit import LockedOut, Rule
 from core.signing import sign, unsign
-from edge.auth import TOKENS, issue, principal, send_as
-from edge.bodies import read_json
+from edge.auth import TOKENS, Unauthenticated, issue, optional_principal, send_as
+from edge.bodies import read_json, read_optional_json
 from edge.context import client_ip, infra, limit
 from edge.routing import Handler, Route
+from edge.session_cookies import (
+    CSRF_HEADER,
+    REFRESH_COOKIE,
+    clear_session_cookies,
+    cookie_delivery,
+    refresh_cookie,
+    set_session_cookies,
+)
 from edge.wordfilter import file_report, screened
 from handlers.accounts.commands import (
     Code,
@@ -32,6 +43,7 @@ from handlers.accounts.commands import (
     DisplayName,
     EndSession,
     LogIn,
+    LogOut,
     Password,
     Phone,
     RefreshSession,
@@ -102,7 +114,8 @@ class SecondFactorBody(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RefreshBody(msgspec.Struct, forbid_unknown_fields=True):
-    refresh_token: Token
+    #: Left out (or no body at all): the browser's `quark_refresh` cookie, with `Quark-CSRF`.
+    refresh_token: Token | None = None
 
 
 class ResetBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -128,7 +141,8 @@ class Tokens(msgspec.Struct):
     access_token: str
     token_type: str
     expires_in: int
-    refresh_token: str
+    #: Null when it went into the `quark_refresh` cookie (`Quark-Session: cookie`).
+    refresh_token: str | None
     #: The sign-in's commit (also in `Quark-Position`): reads wait for it by themselves.
     position: str
     #: The account is suspended: this session reaches only what a suspended person may
@@ -149,6 +163,7 @@ class LoginAnswer(msgspec.Struct, omit_defaults=True):
     access_token: str | None = None
     token_type: str | None = None
     expires_in: int | None = None
+    #: Absent when it went into the `quark_refresh` cookie (`Quark-Session: cookie`).
     refresh_token: str | None = None
     position: str | None = None
     #: As in `Tokens`: a suspended account's restricted session (`suspended_until` absent:
@@ -212,6 +227,18 @@ def _tokens(request: web.Request, reply: CommandReply) -> Tokens:
     )
 
 
+def _session_answer(
+    request: web.Request, status: int, answer: Tokens | LoginAnswer, *, cookie: bool
+) -> web.Response:
+    """An answer that opens or renews a session: the refresh token in the body, or (a
+    browser client) only in the HttpOnly cookie, the body carrying none."""
+    if not cookie or answer.refresh_token is None:
+        return no_store_json(status, answer)
+    response = no_store_json(status, msgspec.structs.replace(answer, refresh_token=None))
+    set_session_cookies(request, response, answer.refresh_token)
+    return response
+
+
 def _verification_started(request: web.Request, verification_id: str) -> web.Response:
     body = VerificationStarted(
         verification_id=verification_id,
@@ -272,6 +299,7 @@ async def phone_verify(request: web.Request) -> web.Response:
 
 async def register(request: web.Request) -> web.Response:
     await limit_per_ip(request, "limit_auth_per_ip")
+    cookie = cookie_delivery(request)
     body = await read_json(request, RegisterBody, max_bytes=4096)
     try:
         vid = unsign(
@@ -302,7 +330,7 @@ async def register(request: web.Request) -> web.Response:
         author_id=tokens.user_id,
         title=name,
     )
-    return no_store_json(201, tokens)
+    return _session_answer(request, 201, tokens, cookie=cookie)
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -310,6 +338,7 @@ async def register(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     await limit_per_ip(request, "limit_auth_per_ip")
+    cookie = cookie_delivery(request)
     body = await read_json(request, LoginBody, max_bytes=4096)
     reply = await send_as(
         request,
@@ -331,11 +360,13 @@ async def login(request: web.Request) -> web.Response:
         return no_store_json(
             200, LoginAnswer(mfa_required=True, mfa_token=token, position=reply.position)
         )
-    return no_store_json(200, LoginAnswer(**msgspec.structs.asdict(_tokens(request, reply))))
+    answer = LoginAnswer(**msgspec.structs.asdict(_tokens(request, reply)))
+    return _session_answer(request, 200, answer, cookie=cookie)
 
 
 async def login_second_factor(request: web.Request) -> web.Response:
     await limit_per_ip(request, "limit_auth_per_ip")
+    cookie = cookie_delivery(request)
     body = await read_json(request, SecondFactorBody, max_bytes=4096)
     try:
         user_id = unsign(infra(request).secret_key, "mfa", body.mfa_token, now=time.time())["u"]
@@ -347,20 +378,48 @@ async def login_second_factor(request: web.Request) -> web.Response:
             user_id=user_id, code=body.code, device=_device(request), ip=client_ip(request)
         ),
     )
-    return no_store_json(200, _tokens(request, reply))
+    return _session_answer(request, 200, _tokens(request, reply), cookie=cookie)
 
 
 async def refresh(request: web.Request) -> web.Response:
     await limit_per_ip(request, "limit_auth_per_ip")
-    body = await read_json(request, RefreshBody, max_bytes=4096)
-    reply = await send_as(request, RefreshSession(refresh_token=body.refresh_token))
-    return no_store_json(200, _tokens(request, reply))
+    cookie = cookie_delivery(request)
+    body = await read_optional_json(request, RefreshBody, max_bytes=4096)
+    token = body.refresh_token
+    if token is None:
+        token = refresh_cookie(request)
+        if token is None:
+            raise ValidationError(
+                f"send refresh_token, or the {REFRESH_COOKIE} cookie with {CSRF_HEADER}",
+                errors=[FieldError("refresh_token", "required without the cookie")],
+            )
+        # The cookie's token is spent now: its successor must replace it, never reach the
+        # page (a browser that sent the cookie gets the cookie, asked or not).
+        cookie = True
+    reply = await send_as(request, RefreshSession(refresh_token=token))
+    return _session_answer(request, 200, _tokens(request, reply), cookie=cookie)
 
 
 async def logout(request: web.Request) -> web.Response:
-    who = await principal(request)
-    await send_as(request, EndSession(session_id=who.session_id, reason="logout"), who)
-    return web.Response(status=204)
+    """Ends the session of the access token; without one, that of the browser's refresh
+    cookie (a page that lost its access token, say to a reload)."""
+    cookie = cookie_delivery(request)
+    who = await optional_principal(request)
+    if who is not None:
+        await send_as(request, EndSession(session_id=who.session_id, reason="logout"), who)
+    else:
+        token = refresh_cookie(request)
+        if token is None:
+            raise Unauthenticated(
+                "send Authorization: Bearer <access token>, or (a browser) the"
+                f" {REFRESH_COOKIE} cookie with {CSRF_HEADER}"
+            )
+        await send_as(request, LogOut(refresh_token=token))
+        cookie = True
+    response = web.Response(status=204)
+    if cookie:
+        clear_session_cookies(response)
+    return response
 
 
 # -- password reset --------------------------------------------------------------------------
@@ -447,6 +506,7 @@ ROUTES: list[Route] = [
         response=Tokens,
         status=201,
         limited=True,
+        session_cookies="sets",
         raises=(InvalidRegistration, WeakPassword, PhoneTaken, VerificationUsed, WordFilterBlocked),
         # The word filter's rules as of the writes the request names.
         after=True,
@@ -459,6 +519,7 @@ ROUTES: list[Route] = [
         request=LoginBody,
         response=LoginAnswer,
         limited=True,
+        session_cookies="sets",
         raises=(InvalidCredentials, LockedOut),
     ),
     account_route(
@@ -469,6 +530,7 @@ ROUTES: list[Route] = [
         request=SecondFactorBody,
         response=Tokens,
         limited=True,
+        session_cookies="sets",
         raises=(
             InvalidMfaToken,
             InvalidCredentials,
@@ -482,8 +544,10 @@ ROUTES: list[Route] = [
         refresh,
         "Exchange a refresh token (rotated on every use)",
         request=RefreshBody,
+        optional_body=True,
         response=Tokens,
         limited=True,
+        session_cookies="reads",
         raises=(InvalidRefreshToken, RefreshTokenReusedError),
     ),
     account_route(
@@ -491,9 +555,10 @@ ROUTES: list[Route] = [
         "/v1/auth/logout",
         logout,
         "End this session",
-        auth="bearer",
+        auth="optional",
         status=204,
-        raises=(SessionNotFound,),
+        raises=(SessionNotFound, InvalidRefreshToken, RefreshTokenReusedError),
+        session_cookies="reads",
         while_suspended=True,
     ),
     account_route(

@@ -23,6 +23,7 @@ from edge.context import infra, wait_for_position
 from edge.params import INT64_MAX, IntQuery
 from edge.routes.accounts import account_route, no_store_json
 from edge.routing import Param, Route
+from edge.session_cookies import clear_session_cookies, cookie_delivery
 from handlers.accounts.commands import (
     ChangePassword,
     Code,
@@ -124,11 +125,16 @@ async def _open_sessions(
 
 async def end_session(request: web.Request) -> web.Response:
     who = await principal(request)
+    cookie = cookie_delivery(request)
     session_id = request.match_info["session_id"]
     if not is_uuid(session_id):
         raise SessionNotFound()
     await send_as(request, EndSession(session_id=session_id, reason="revoked"), who)
-    return web.Response(status=204)
+    response = web.Response(status=204)
+    if cookie and session_id == who.session_id:
+        # A browser ending its own session: its cookies hold nothing any more.
+        clear_session_cookies(response)
+    return response
 
 
 # -- devices ---------------------------------------------------------------------------------
@@ -294,6 +300,7 @@ ROUTES: list[Route] = [
         status=204,
         raises=(SessionNotFound,),
         params=(_SESSION_ID,),
+        session_cookies="sets",
         while_suspended=True,
     ),
     account_route(

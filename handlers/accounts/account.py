@@ -245,26 +245,22 @@ def decide_second_factor(
     return Verdict([failure], InvalidSecondFactor())
 
 
-def decide_refresh(
+def _by_current_token(
     state: AccountState,
-    *,
-    user_id: str,
-    session_id: str,
+    event: SessionRefreshed | SessionRevoked,
     presented_hash: str,
-    new_hash: str,
     now: datetime,
 ) -> Verdict:
+    """`event` when `presented_hash` is the current refresh token of `event`'s session. One
+    already exchanged means someone else holds a copy: the session ends and the answer is a
+    refusal, whatever the token was presented for (a refresh, a sign-out). Anything else is
+    `InvalidRefreshToken`."""
+    user_id, session_id = event.user_id, event.session_id
     session = state.sessions.get(session_id)
     if not state.exists or session is None:
         raise InvalidRefreshToken()
     if msgspec_compare(session.refresh_hash, presented_hash):
-        return Verdict(
-            [
-                SessionRefreshed(
-                    user_id=user_id, session_id=session_id, refresh_hash=new_hash, refreshed_at=now
-                )
-            ]
-        )
+        return Verdict([event])
     if presented_hash in session.used:
         # Someone else holds a copy of this session's tokens: end the session for both.
         return Verdict(
@@ -281,6 +277,32 @@ def decide_refresh(
             RefreshTokenReusedError(),
         )
     raise InvalidRefreshToken()
+
+
+def decide_refresh(
+    state: AccountState,
+    *,
+    user_id: str,
+    session_id: str,
+    presented_hash: str,
+    new_hash: str,
+    now: datetime,
+) -> Verdict:
+    refreshed = SessionRefreshed(
+        user_id=user_id, session_id=session_id, refresh_hash=new_hash, refreshed_at=now
+    )
+    return _by_current_token(state, refreshed, presented_hash, now)
+
+
+def decide_log_out(
+    state: AccountState, *, user_id: str, session_id: str, presented_hash: str, now: datetime
+) -> Verdict:
+    """Sign out the session whose current refresh token is presented (a browser whose page
+    holds no access token, only its refresh cookie)."""
+    ended = SessionRevoked(
+        user_id=user_id, session_id=session_id, reason="logout", revoked_by=user_id, revoked_at=now
+    )
+    return _by_current_token(state, ended, presented_hash, now)
 
 
 def decide_end_session(

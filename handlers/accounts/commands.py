@@ -72,6 +72,13 @@ class RefreshSession(_Accounts, frozen=True):
     refresh_token: Token
 
 
+class LogOut(_Accounts, frozen=True):
+    """Sign out with the session's refresh token alone: a browser whose page lost its
+    access token (a reload) still holds its refresh cookie."""
+
+    refresh_token: Token
+
+
 class EndSession(_Accounts, frozen=True):
     """Log out (the acting session) or revoke one of the actor's sessions."""
 

@@ -7,12 +7,13 @@ export, erase, sign out).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from core.access import publish_revocations
 from core.bootstrap import Infra
-from core.bus import transact
+from core.bus import Outcome, transact
 from core.commands import CommandMeta, CommandReply, format_position
 from core.errors import QuarkError
 from core.ids import derived_id, is_uuid
@@ -21,11 +22,18 @@ from handlers.accounts import credentials as cred
 from handlers.accounts.account import (
     ACCOUNT,
     decide_end_session,
+    decide_log_out,
     decide_open_session,
     decide_refresh,
     decide_second_factor,
 )
-from handlers.accounts.commands import CompleteSecondFactor, EndSession, LogIn, RefreshSession
+from handlers.accounts.commands import (
+    CompleteSecondFactor,
+    EndSession,
+    LogIn,
+    LogOut,
+    RefreshSession,
+)
 from handlers.accounts.common import (
     command_reply,
     hash_phone,
@@ -33,6 +41,7 @@ from handlers.accounts.common import (
     new_session,
     normalise_phone,
     phone_claim_id,
+    publish_ended_sessions,
     seal_ip,
     services,
     signed_in_actor,
@@ -42,6 +51,7 @@ from handlers.accounts.common import (
 from handlers.accounts.errors import InvalidCredentials, InvalidPhone, InvalidRefreshToken
 from handlers.accounts.events import LoginFailed, LoginLockedOut
 from handlers.accounts.phone_claim import PHONE_CLAIM
+from handlers.accounts.verdict import Verdict
 
 log = get_logger("quark.accounts")
 #: Failure records written after a login was answered (kept so they are not collected).
@@ -196,37 +206,56 @@ async def second_factor(
     )
 
 
-async def refresh_session(infra: Infra, command: RefreshSession, meta: CommandMeta) -> CommandReply:
-    parsed = cred.parse_refresh_token(command.refresh_token)
+def _named_by(token: str) -> tuple[str, str]:
+    """The account and session a refresh token names (`InvalidRefreshToken` if none)."""
+    parsed = cred.parse_refresh_token(token)
     if parsed is None or not is_uuid(parsed[0]) or not is_uuid(parsed[1]):
         raise InvalidRefreshToken()
-    user_id, session_id = parsed
-    new_token = cred.refresh_token(infra.secret_key, user_id, session_id, meta.command_id)
+    return parsed
+
+
+async def _with_refresh_token(
+    infra: Infra, token: str, meta: CommandMeta, decide: Callable[..., Verdict], **args: Any
+) -> Outcome[Any]:
+    """`decide` on the account `token` names, told the session and the token's hash. A
+    spent token ends its session (the decision commits that): every edge refuses the
+    session before the refusal is answered."""
+    user_id, session_id = _named_by(token)
+    held = {"user_id": user_id, "session_id": session_id, "now": meta.received_at}
     try:
-        outcome = await transact_verdict(
+        return await transact_verdict(
             infra,
             ACCOUNT,
             user_id,
-            lambda state: decide_refresh(
-                state,
-                user_id=user_id,
-                session_id=session_id,
-                presented_hash=cred.token_hash(command.refresh_token),
-                new_hash=cred.token_hash(new_token),
-                now=meta.received_at,
-            ),
+            lambda state: decide(state, presented_hash=cred.token_hash(token), **held, **args),
             meta,
         )
     except QuarkError as exc:
         if exc.code == "refresh-token-reused":
             await publish_revocations(infra.nc.jetstream(), user_id, [session_id])
         raise
+
+
+async def refresh_session(infra: Infra, command: RefreshSession, meta: CommandMeta) -> CommandReply:
+    user_id, session_id = _named_by(command.refresh_token)
+    new_token = cred.refresh_token(infra.secret_key, user_id, session_id, meta.command_id)
+    outcome = await _with_refresh_token(
+        infra, command.refresh_token, meta, decide_refresh, new_hash=cred.token_hash(new_token)
+    )
     return command_reply(
         outcome,
         user_id,
         writer=user_id,
         **token_result(user_id, session_id, new_token, outcome.state, meta.received_at),
     )
+
+
+async def log_out(infra: Infra, command: LogOut, meta: CommandMeta) -> CommandReply:
+    """End the session whose current refresh token this is (a browser's refresh cookie)."""
+    user_id, _ = _named_by(command.refresh_token)
+    outcome = await _with_refresh_token(infra, command.refresh_token, meta, decide_log_out)
+    await publish_ended_sessions(infra, user_id, outcome)
+    return command_reply(outcome, user_id, writer=user_id)
 
 
 async def end_session(infra: Infra, command: EndSession, meta: CommandMeta) -> CommandReply:

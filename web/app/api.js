@@ -13,7 +13,9 @@ export class ApiError extends Error {
     super(problem.detail || problem.title || `HTTP ${status}`);
     this.status = status;
     this.problem = problem;
-    this.code = problem.code || (status === 0 ? "offline" : `http-${status}`);
+    // Problems name their kind as `quark:<code>` (docs/api.md); `code` is what screens switch on.
+    const type = String(problem.type || "");
+    this.code = type.startsWith("quark:") ? type.slice(6) : status === 0 ? "offline" : `http-${status}`;
     this.errors = problem.errors || [];
   }
 

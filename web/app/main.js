@@ -98,6 +98,7 @@ function languageButton() {
     type: "button",
     id: "language-toggle",
     lang: other,
+    translate: "no", // a language's code is the same in every language
     "aria-label": t("language.switch_to"),
     onclick: async () => {
       await i18n.choose(other);
@@ -114,7 +115,7 @@ function shell() {
     h(
       "header",
       { class: "topbar" },
-      h("a", { class: "brand", href: api.session() ? "/home" : "/public" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
+      h("a", { class: "brand", href: api.session() ? "/home" : "/public", translate: "no" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
       h("span", { class: "spacer" }),
       h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine }, t("shell.offline")),
       languageButton(),

@@ -8,6 +8,7 @@ import { t } from "./i18n.js";
 import { match } from "./routes.js";
 
 let outlet = null;
+let initial = true;
 let current = null; // { cleanup, path }
 const screens = new Map();
 const changeListeners = new Set();
@@ -73,14 +74,17 @@ async function render({ keepFocus = false } = {}) {
     console.error(error);
     clear(container, h("h1", {}, t("error.generic.title")), h("p", { role: "alert" }, t(`error.code.${error.code}`) !== `error.code.${error.code}` ? t(`error.code.${error.code}`) : t("error.generic.detail")));
   }
-  if (!keepFocus) {
-    const heading = container.querySelector("h1");
-    if (heading) {
+  const heading = container.querySelector("h1");
+  if (heading) {
+    document.title = `${heading.textContent} · Quark`;
+    // After in-app navigation focus moves to the new screen's heading, as a screen reader
+    // expects of a new page; a real page load leaves it at the top (the skip link first).
+    if (!keepFocus && !initial) {
       heading.setAttribute("tabindex", "-1");
       heading.focus({ preventScroll: true });
-      document.title = `${heading.textContent} · Quark`;
     }
   }
+  initial = false;
 }
 
 function show(node, keepFocus) {

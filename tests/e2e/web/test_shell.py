@@ -15,7 +15,13 @@ from edge.web import SHELL_POLICY
 from tests.support.browser import chromium, screenshots
 from tests.support.identity import IdentityClient
 from tests.support.platform import Platform
-from tests.support.webapp import DESKTOP, open_page, sign_up_in_app
+from tests.support.webapp import (
+    DESKTOP,
+    assert_catalog_text,
+    open_page,
+    shoot_screen,
+    sign_up_in_app,
+)
 
 
 async def test_every_screen_url_answers_the_shell_under_a_strict_policy(
@@ -128,4 +134,35 @@ async def test_the_app_signs_up_is_installable_and_works_offline(
         await page.locator("#offline-state").wait_for(state="visible")
         await page.screenshot(path=out / "offline.png")
         await page.context.set_offline(False)
+        watched.assert_clean()
+
+
+async def test_guest_screens_in_both_languages_themes_and_widths(platform: Platform) -> None:
+    out = screenshots("web")
+    async with chromium() as browser:
+        # The language comes from the browser when nothing was chosen.
+        watched = await open_page(browser, platform.base_url, locale="ru-RU")
+        page = watched.page
+        await page.goto("/signin")
+        await page.get_by_role("heading", name="Вход").wait_for()
+        assert await page.evaluate("document.documentElement.lang") == "ru"
+        for path, name in (("/signin", "signin"), ("/signup", "signup"), ("/reset", "reset")):
+            await page.goto(path)
+            await page.locator("h1").wait_for()
+            await shoot_screen(page, name, out)
+        # The choice is remembered on this browser over the browser's language.
+        await page.reload()
+        await page.get_by_role("heading", name="Reset your password").wait_for()
+        # Every control is reachable by keyboard, starting with the skip link.
+        await page.keyboard.press("Tab")
+        assert await page.evaluate("document.activeElement.className") == "skip-link"
+        # A wrong password is said in words from the catalog, next to the form.
+        await page.goto("/signin")
+        await page.get_by_label("Phone number").fill("+79990000000")
+        await page.get_by_label("Password").fill("not the password")
+        await page.get_by_role("button", name="Sign in").click()
+        await (
+            page.get_by_role("alert").filter(has_text="Wrong phone number or password.").wait_for()
+        )
+        await assert_catalog_text(page, "en")
         watched.assert_clean()

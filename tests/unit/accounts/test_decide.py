@@ -11,6 +11,7 @@ from handlers.accounts import credentials as cred
 from handlers.accounts.account import (
     ACCOUNT,
     AccountState,
+    decide_log_out,
     decide_refresh,
     decide_second_factor,
     decide_totp_enable,
@@ -24,7 +25,7 @@ from handlers.accounts.errors import (
     VerificationExpired,
     WeakPassword,
 )
-from handlers.accounts.events import LoginFailed, SessionOpened
+from handlers.accounts.events import LoginFailed, RefreshTokenReused, SessionOpened, SessionRevoked
 from handlers.accounts.phone_claim import ClaimState, decide_claim
 from handlers.accounts.verification import (
     VERIFICATION,
@@ -121,6 +122,26 @@ def test_refresh_rotates_and_a_reused_token_ends_the_session() -> None:
         decide_refresh(
             state, user_id=USER, session_id=SID, presented_hash="r1", new_hash="r3", now=NOW
         )
+
+
+def test_signing_out_by_refresh_token_ends_the_session_and_a_spent_one_is_a_reuse() -> None:
+    state = _account(_session())
+    rotated = decide_refresh(
+        state, user_id=USER, session_id=SID, presented_hash="r0", new_hash="r1", now=NOW
+    )
+    state = _account(_session(), *rotated.events)
+    out = decide_log_out(state, user_id=USER, session_id=SID, presented_hash="r1", now=NOW)
+    assert out.error is None
+    assert [(type(e), e.reason) for e in out.events] == [(SessionRevoked, "logout")]
+    # The token before the rotation: someone else holds a copy, as in a refresh.
+    spent = decide_log_out(state, user_id=USER, session_id=SID, presented_hash="r0", now=NOW)
+    assert isinstance(spent.error, RefreshTokenReusedError)
+    assert [type(e) for e in spent.events] == [RefreshTokenReused, SessionRevoked]
+    with pytest.raises(InvalidRefreshToken):
+        decide_log_out(state, user_id=USER, session_id=SID, presented_hash="forged", now=NOW)
+    ended = _account(_session(), *rotated.events, *out.events)
+    with pytest.raises(InvalidRefreshToken):
+        decide_log_out(ended, user_id=USER, session_id=SID, presented_hash="r1", now=NOW)
 
 
 def test_a_totp_step_is_accepted_once_and_recovery_codes_are_spent() -> None:

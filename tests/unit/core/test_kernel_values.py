@@ -161,6 +161,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
         "QUARK_GROUP_MAX_MEMBERS": "50",
         "QUARK_READ_RECEIPTS_MAX_MEMBERS": "20",
         "QUARK_PRESENCE_TTL_SECONDS": "20",
+        "QUARK_REFRESH_COOKIE_MAX_AGE_SECONDS": "86400",
         "QUARK_VERIFICATION_CODE_TTL_SECONDS": "120",
         "QUARK_VERIFICATION_RESEND_AFTER_SECONDS": "30",
         "QUARK_HANDLE_COOLING_OFF_SECONDS": "86400",
@@ -211,6 +212,7 @@ def test_every_documented_setting_can_be_set_from_its_variable(tmp_path: Path) -
     assert (settings.timeline_cap, settings.comment_max_depth) == (800, 6)
     assert (settings.group_max_members, settings.read_receipts_max_members) == (50, 20)
     assert settings.presence_ttl_seconds == 20.0
+    assert settings.refresh_cookie_max_age_seconds == 86_400
     assert settings.limit_reports == "10/h"
     assert settings.without_module_names() == ["link-preview"]
     assert [str(n) for n in settings.link_preview_network_list()] == [

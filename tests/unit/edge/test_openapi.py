@@ -81,6 +81,40 @@ def test_reads_that_wait_for_a_position_document_quark_after() -> None:
     assert {"Quark-After", "after"} <= params
 
 
+def test_every_route_that_hands_out_a_refresh_token_offers_the_browser_cookie() -> None:
+    """Browser clients (`edge.session_cookies`): each answer that can carry a refresh token
+    can carry it in the HttpOnly cookie instead, and says so."""
+    schemas = SPEC["components"]["schemas"]
+    for name, op in OPERATIONS:
+        answer = op["responses"][min(op["responses"])]
+        ref = answer.get("content", {}).get("application/json", {}).get("schema", {})
+        kind = schemas.get(ref.get("$ref", "").rsplit("/", 1)[-1], {})
+        if "refresh_token" in kind.get("properties", {}):
+            params = {p["name"] for p in op["parameters"]}
+            assert "Quark-Session" in params, name
+            assert "Set-Cookie" in answer["headers"], name
+            # Null (or absent) when the token went into the cookie.
+            assert {"type": "null"} in kind["properties"]["refresh_token"]["anyOf"], name
+
+
+def test_a_refresh_documents_the_cookie_the_csrf_header_and_an_optional_body() -> None:
+    refresh = SPEC["paths"]["/v1/auth/refresh"]["post"]
+    where = {(p["name"], p["in"]) for p in refresh["parameters"]}
+    assert {
+        ("Quark-Session", "header"),
+        ("Quark-CSRF", "header"),
+        ("quark_refresh", "cookie"),
+        ("quark_csrf", "cookie"),
+    } <= where
+    assert refresh["requestBody"]["required"] is False
+    assert problem_types(refresh, 403) == ["quark:csrf-failed"]
+    assert refresh["responses"]["200"]["headers"]["Set-Cookie"]["required"] is False
+    logout = SPEC["paths"]["/v1/auth/logout"]["post"]
+    assert logout["security"] == [{}, {"bearer": []}]  # or the refresh cookie
+    assert "quark:csrf-failed" in problem_types(logout, 403)
+    assert "Set-Cookie" in logout["responses"]["204"]["headers"]
+
+
 def test_readiness_documents_its_own_503_body_not_a_problem() -> None:
     answer = SPEC["paths"]["/readyz"]["get"]["responses"]["503"]
     assert list(answer["content"]) == ["application/json"]
@@ -156,3 +190,7 @@ def test_what_a_route_declares_is_what_its_handler_does(route: Route) -> None:
     token = {"edge.auth.principal", "edge.auth.acting_user"} & calls or route.permission
     optional = "edge.auth.optional_principal" in calls
     assert route.auth == ("bearer" if token else "optional" if optional else "none")
+    assert route.optional_body == ("edge.bodies.read_optional_json" in calls)
+    sets = "edge.session_cookies.cookie_delivery" in calls
+    reads = "edge.session_cookies.refresh_cookie" in calls
+    assert route.session_cookies == ("reads" if reads else "sets" if sets else "none")
