@@ -16,27 +16,16 @@ from aiohttp import web
 from edge.auth import principal
 from edge.context import infra
 from edge.routing import Route
-from hub.health import Check, ModuleHealth, ProjectionLag, survey
+from hub.health import Health, survey
 
 #: Who may read it (`core.permissions`): admins, as on the hub.
 VIEW_STATION = "station.view"
 _encoder = msgspec.json.Encoder()
 
 
-class StationView(msgspec.Struct, kw_only=True):
-    """The hub's health summary (`GET /v1/hub/health` without the streams' details)."""
+class StationView(Health, kw_only=True):
+    """The hub's health answer (`GET /v1/hub/health`), with where its dashboard is."""
 
-    #: `up`, `degraded` (works, but behind or failing in part) or `down`.
-    state: str
-    checked_at: str
-    #: nats, postgres, redis, object_storage.
-    dependencies: dict[str, Check]
-    #: Every module the station should run and every one that announced itself.
-    modules: list[ModuleHealth]
-    #: Each read model's lag behind the log (events, and seconds of the oldest unapplied).
-    projections: list[ProjectionLag]
-    #: Dead-lettered events by read model or worker.
-    dead_letters: dict[str, int]
     #: The hub's dashboard, as the hub announced its address; null while no hub answers.
     dashboard_url: str | None
 
@@ -46,13 +35,7 @@ async def read_station(request: web.Request) -> web.Response:
     found, report = await survey(infra(request))
     hub = next((i.url for i in found if i.module == "hub" and i.url), None)
     view = StationView(
-        state=report.state,
-        checked_at=report.checked_at,
-        dependencies=report.dependencies,
-        modules=report.modules,
-        projections=report.projections,
-        dead_letters=report.dead_letters,
-        dashboard_url=f"{hub.rstrip('/')}/" if hub else None,
+        **msgspec.structs.asdict(report), dashboard_url=f"{hub.rstrip('/')}/" if hub else None
     )
     return web.Response(status=200, body=_encoder.encode(view), content_type="application/json")
 

@@ -11,20 +11,36 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from playwright.async_api import Page
 
 from core import embedded
 from core.settings import Settings
 from tests.support.browser import chromium, screenshots
 from tests.support.identity import IdentityClient, WithRole, lifted_limits
 from tests.support.platform import Platform
-from tests.support.webapp import open_page, shoot_screen
+from tests.support.webapp import DESKTOP, PHONE, open_page, shoot_screen
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return lifted_limits(settings)
+
+
+async def shoot(page: Page, name: str, out: Path) -> None:
+    """`shoot_screen`, and the screen's own content fits a phone's width (wide tables
+    and tab bars scroll inside their own box, never the page)."""
+    await shoot_screen(page, name, out)
+    await page.set_viewport_size(PHONE)
+    wider = await page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+            .filter(el => !el.closest('.table-scroll, .tabs') && el.getBoundingClientRect().right > innerWidth + 1)
+            .map(el => el.tagName + '.' + el.className)"""
+    )
+    await page.set_viewport_size(DESKTOP)
+    assert wider == [], f"{name}: wider than a phone: {wider}"
 
 
 async def test_an_admin_runs_the_platform_from_the_app(
@@ -82,6 +98,16 @@ async def test_an_admin_runs_the_platform_from_the_app(
         await page.locator(".state-line").filter(has_text="Suspended until").wait_for()
         status, listed = await client.get("/v1/admin/users?suspended=true", token)
         assert person["user_id"] in [u["id"] for u in listed["items"]]
+        # Signing in while suspended leads to their standing, where they can appeal.
+        suspended = await open_page(browser, platform.base_url)
+        await suspended.page.goto("/signin")
+        await suspended.page.get_by_label("Phone number").fill(person["phone"])
+        await suspended.page.get_by_label("Password").fill(person["password"])
+        await suspended.page.get_by_role("button", name="Sign in").click()
+        await suspended.page.get_by_role("heading", name="Your standing").wait_for()
+        await suspended.page.get_by_text("Your account is suspended until").wait_for()
+        suspended.assert_clean()
+        await suspended.page.context.close()
         await page.locator("#unsuspend-reason").fill("Talked it over")
         await page.get_by_role("button", name="Lift the suspension").click()
         await page.get_by_text("Not suspended.").wait_for()
@@ -90,10 +116,10 @@ async def test_an_admin_runs_the_platform_from_the_app(
         activity = page.locator(".activity-list")
         for kind in ("Role granted", "VIP granted", "Suspended", "Suspension lifted"):
             await activity.get_by_text(kind, exact=True).first.wait_for()
-        await shoot_screen(page, "admin-person", out)
+        await shoot(page, "admin-person", out)
         await page.get_by_role("button", name="Back to the list").click()
         await page.get_by_role("heading", name="People", level=2).wait_for()
-        await shoot_screen(page, "admin-people", out)
+        await shoot(page, "admin-people", out)
 
         # Categories: a bad address is refused on its field; created, changed, deleted.
         await page.get_by_role("link", name="Categories").click()
@@ -105,18 +131,19 @@ async def test_an_admin_runs_the_platform_from_the_app(
         await dialog.get_by_label("Position", exact=True).fill("5")
         await dialog.get_by_role("button", name="New category").click()
         await dialog.locator("#slug-error").filter(has_text="Latin letters").wait_for()
+        await page.screenshot(path=out / "admin-category-refused.png")
         await dialog.get_by_label("Address").fill("gardens")
         await dialog.get_by_role("button", name="New category").click()
         await dialog.wait_for(state="detached")
-        row = page.locator('tr[data-slug="gardens"]')
-        await row.get_by_text("Gardens").wait_for()
+        row = page.locator('li[data-slug="gardens"]')
+        await row.get_by_text("Gardens", exact=True).wait_for()
         await row.get_by_role("button", name="Change Gardens").click()
         await dialog.get_by_label("Name in English").fill("Gardens and parks")
         await dialog.get_by_role("button", name="Save").click()
-        await row.get_by_text("Gardens and parks").wait_for()
+        await row.get_by_text("Gardens and parks", exact=True).wait_for()
         status, category = await client.get("/v1/categories/gardens")
         assert category["name_ru"] == "Сады"
-        await shoot_screen(page, "admin-categories", out)
+        await shoot(page, "admin-categories", out)
         await row.get_by_role("button", name="Delete Gardens and parks").click()
         await dialog.get_by_role("button", name="Delete").click()
         await row.wait_for(state="detached")
@@ -127,6 +154,7 @@ async def test_an_admin_runs_the_platform_from_the_app(
         await dialog.get_by_label("Pattern").fill("!!!")
         await dialog.get_by_role("button", name="Add a rule").click()
         await dialog.locator("#pattern-error").filter(has_text="letter or a digit").wait_for()
+        await page.screenshot(path=out / "admin-word-filter-refused.png")
         await dialog.get_by_label("Pattern").fill("cheapwatches")
         await dialog.get_by_label("What it does").select_option("flag")
         await dialog.get_by_label("Note (optional)").fill("The watch spammers")
@@ -140,7 +168,7 @@ async def test_an_admin_runs_the_platform_from_the_app(
         await rule.get_by_text("Censor", exact=True).wait_for()
         status, rules = await client.get("/v1/admin/word-filters", token)
         assert [(r["pattern"], r["action"]) for r in rules["items"]] == [("cheapwatches", "censor")]
-        await shoot_screen(page, "admin-word-filters", out)
+        await shoot(page, "admin-word-filters", out)
 
         # Statistics: the posts written above are bars in the posts chart.
         await page.get_by_role("link", name="Statistics").click()
@@ -151,7 +179,7 @@ async def test_an_admin_runs_the_platform_from_the_app(
         )
         assert len(heights) == 30 and heights[-1] > 0, heights
         await page.get_by_text(re.compile(r"^3 in total$")).first.wait_for()
-        await shoot_screen(page, "admin-stats", out)
+        await shoot(page, "admin-stats", out)
 
         # The station: modules with their states, and the hub's dashboard.
         await page.get_by_role("link", name="Station").click()
@@ -159,5 +187,5 @@ async def test_an_admin_runs_the_platform_from_the_app(
         await page.locator('tr[data-dependency="postgres"]').get_by_text("up").wait_for()
         link = page.get_by_role("link", name="Open the hub dashboard")
         assert await link.get_attribute("href") == f"{platform.workers.hub_url}/"
-        await shoot_screen(page, "admin-station", out)
+        await shoot(page, "admin-station", out)
         watched.assert_clean()

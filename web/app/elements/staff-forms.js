@@ -118,3 +118,14 @@ export function fromLocal(value) {
 export function shortId(id) {
   return id ? h("code", { class: "id", translate: "no", title: id }, id.slice(0, 8)) : null;
 }
+
+/**
+ * A row of tabs that are links (each section has its URL): `items` are {href, key, current}.
+ */
+export function sectionTabs(labelKey, items, extraClass = "") {
+  return h(
+    "nav",
+    { class: `tabs ${extraClass}`.trim(), "aria-label": t(labelKey) },
+    items.map((item) => h("a", { href: item.href, "aria-current": item.current ? "page" : null }, t(item.key))),
+  );
+}

@@ -2,6 +2,7 @@
 // its own (screens/admin/), loaded when its tab is first opened.
 import { h, clear } from "../dom.js";
 import { t } from "../i18n.js";
+import { sectionTabs } from "../elements/staff-forms.js";
 
 const SECTIONS = [
   { id: "people", load: () => import("./admin/people.js") },
@@ -14,12 +15,9 @@ const SECTIONS = [
 export default async function admin(container, params) {
   const chosen = params.section || "people";
   const section = SECTIONS.find((s) => s.id === chosen);
-  const tabs = h(
-    "nav",
-    { class: "tabs", "aria-label": t("admin.sections") },
-    SECTIONS.map((s) =>
-      h("a", { href: s.id === "people" ? "/admin" : `/admin/${s.id}`, "aria-current": s === section ? "page" : null }, t(`admin.tab.${s.id}`)),
-    ),
+  const tabs = sectionTabs(
+    "admin.sections",
+    SECTIONS.map((s) => ({ href: s.id === "people" ? "/admin" : `/admin/${s.id}`, key: `admin.tab.${s.id}`, current: s === section })),
   );
   const body = h("div", { class: "admin-section" });
   clear(container, h("h1", {}, t("admin.title")), tabs, body);

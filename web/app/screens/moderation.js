@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import { h, clear } from "../dom.js";
 import { t } from "../i18n.js";
+import { sectionTabs } from "../elements/staff-forms.js";
 
 const SECTIONS = [
   { id: "queue", load: () => import("./moderation/queue.js") },
@@ -16,12 +17,9 @@ export default async function moderation(container, params) {
   const shown = SECTIONS.filter((s) => !s.admins || admin);
   const inCase = Boolean(params.case_id);
   const section = shown.find((s) => s.id === (params.section || "queue"));
-  const tabs = h(
-    "nav",
-    { class: "tabs", "aria-label": t("moderation.sections") },
-    shown.map((s) =>
-      h("a", { href: s.id === "queue" ? "/moderation" : `/moderation/${s.id}`, "aria-current": s === section ? "page" : null }, t(`moderation.tab.${s.id}`)),
-    ),
+  const tabs = sectionTabs(
+    "moderation.sections",
+    shown.map((s) => ({ href: s.id === "queue" ? "/moderation" : `/moderation/${s.id}`, key: `moderation.tab.${s.id}`, current: s === section })),
   );
   const body = h("div", { class: "moderation-section" });
   if (inCase) {

@@ -6,7 +6,8 @@
 import * as api from "../api.js";
 import { h, clear, userText } from "../dom.js";
 import { t } from "../i18n.js";
-import { empty, field, spinner, toast } from "../ui.js";
+import { field, spinner, toast } from "../ui.js";
+import { pagedList } from "../elements/paged-list.js";
 import { problemMessage, showFieldProblems, when } from "../elements/staff-forms.js";
 
 function canAppeal(d) {
@@ -16,15 +17,26 @@ function canAppeal(d) {
 export default async function standing(container) {
   const account = h("div", { class: "card standing-account", role: "status" }, spinner());
   const list = h("ul", { class: "decision-list" });
-  const more = h("button", { type: "button", hidden: true }, t("standing.more"));
+  const paged = pagedList({
+    list,
+    fetch: async (cursor) => {
+      const page = await api.get("/v1/me/moderation", { cursor });
+      return { items: page.items, next: page.next_cursor };
+    },
+    render: (d) => decision(d),
+    emptyKey: "standing.none",
+    moreKey: "standing.more",
+    describe: problemMessage,
+  });
   clear(
     container,
     h("h1", {}, t("standing.title")),
     account,
     h("h2", {}, t("standing.decisions")),
     h("p", { class: "muted" }, t("standing.intro")),
+    paged.status,
     list,
-    more,
+    paged.more,
   );
 
   async function loadAccount() {
@@ -86,7 +98,8 @@ export default async function standing(container) {
   async function decision(d) {
     const item = h("li", { class: "card decision", "data-decision-id": d.id });
     const link = d.target_type === "post" ? h("a", { href: `/posts/${d.target_id}` }, t("standing.open_post")) : null;
-    item.append(
+    clear(
+      item,
       h("p", { class: "chips" }, h("strong", {}, t(`moderation.target.${d.target_type}`)), d.actions.map((a) => h("span", { class: `chip action-${a}` }, t(`moderation.action.${a}`)))),
       h("p", {}, t("moderation.decision.reason"), " ", userText(d.reason)),
       d.rule ? h("p", { class: "small" }, t("moderation.decision.rule"), " ", userText(d.rule)) : null,
@@ -99,19 +112,5 @@ export default async function standing(container) {
     return item;
   }
 
-  let cursor = null;
-  async function load() {
-    more.hidden = true;
-    try {
-      const page = await api.get("/v1/me/moderation", { cursor });
-      for (const d of page.items) list.append(await decision(d));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      if (!list.children.length) list.replaceWith(empty("standing.none"));
-    } catch (error) {
-      list.replaceChildren(h("li", { role: "alert" }, problemMessage(error)));
-    }
-  }
-  more.addEventListener("click", load);
-  await Promise.all([loadAccount(), load()]);
+  await Promise.all([loadAccount(), paged.load(true)]);
 }

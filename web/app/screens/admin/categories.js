@@ -15,42 +15,41 @@ function name(category) {
 
 export default async function categories(container) {
   const status = h("p", { class: "muted", role: "status" });
-  const body = h("tbody");
-  const table = h(
-    "div",
-    { class: "table-scroll" },
-    h(
-      "table",
-      {},
-      h("caption", { class: "visually-hidden" }, t("admin.categories.title")),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("admin.categories.position")), h("th", { scope: "col" }, t("admin.categories.name")), h("th", { scope: "col" }, t("admin.categories.slug")), h("th", { scope: "col" }, t("staff.actions")))),
-      body,
-    ),
-  );
+  const list = h("ul", { class: "rule-list" });
   const create = h("button", { type: "button", class: "primary", onclick: () => edit(null) }, t("admin.categories.create"));
-  clear(container, h("div", { class: "section-head" }, h("h2", {}, t("admin.categories.title")), create), status, table);
+  clear(container, h("div", { class: "section-head" }, h("h2", {}, t("admin.categories.title")), create), status, list);
 
   async function load() {
     status.replaceChildren(spinner());
     try {
       const page = await api.get("/v1/categories");
-      body.replaceChildren(...page.items.map(row));
+      list.replaceChildren(...page.items.map(item));
       status.replaceChildren(page.items.length ? "" : empty("admin.categories.none"));
-      table.hidden = !page.items.length;
     } catch (error) {
       status.textContent = problemMessage(error);
     }
   }
 
-  function row(category) {
+  function item(category) {
+    const description = category[`description_${current()}`];
     return h(
-      "tr",
-      { "data-slug": category.slug },
-      h("td", { "data-fmt": "" }, number(category.position)),
-      h("th", { scope: "row" }, userText(name(category)), category[`description_${current()}`] ? userText(category[`description_${current()}`], "p", { class: "small muted" }) : null),
-      h("td", {}, h("code", { translate: "no" }, category.slug)),
+      "li",
+      { class: "card rule", "data-slug": category.slug },
       h(
-        "td",
+        "div",
+        { class: "rule-head" },
+        userText(name(category), "strong", { class: "category-name" }),
+        h("code", { class: "id", translate: "no" }, category.slug),
+        h("span", { class: "chip" }, t("admin.categories.position"), " ", h("span", { "data-fmt": "" }, number(category.position))),
+      ),
+      h(
+        "p",
+        { class: "small muted" },
+        LANGS.filter((lang) => lang !== current()).map((lang) => [t(`admin.categories.name_${lang}`), ": ", userText(category[`name_${lang}`])]),
+      ),
+      description ? userText(description, "p", { class: "small" }) : null,
+      h(
+        "div",
         { class: "row" },
         h("button", { type: "button", onclick: () => edit(category), "aria-label": t("admin.categories.edit_named", { name: name(category) }) }, t("staff.edit")),
         h("button", { type: "button", class: "danger", onclick: () => remove(category), "aria-label": t("admin.categories.delete_named", { name: name(category) }) }, t("staff.delete")),

@@ -4,7 +4,8 @@
 import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { date, t } from "../../i18n.js";
-import { field, spinner, toast } from "../../ui.js";
+import { field, toast } from "../../ui.js";
+import { pagedList } from "../../elements/paged-list.js";
 import { endOfDay, fromLocal, problemMessage, reasonField, shortId, showFieldProblems, when } from "../../elements/staff-forms.js";
 
 /** Roles an admin grants and revokes here (everyone holds `user`). */
@@ -49,7 +50,16 @@ export function personDetail(container, initial, { back, changed }) {
   const chips = h("p", { class: "chips" });
   const sections = h("div", { class: "person-sections" });
   const activity = h("ol", { class: "activity-list" });
-  const activityMore = h("button", { type: "button", hidden: true }, t("staff.more"));
+  const activityPages = pagedList({
+    list: activity,
+    fetch: async (cursor) => {
+      const page = await api.get(`${path}/activity`, { cursor, limit: 20 });
+      return { items: page.items, next: page.next_cursor };
+    },
+    render: (item) => entry(item),
+    emptyKey: "admin.activity.none",
+    describe: problemMessage,
+  });
   const heading = h("h2", { tabindex: "-1" }, userText(person.display_name));
 
   function update(next, messageKey) {
@@ -57,7 +67,7 @@ export function personDetail(container, initial, { back, changed }) {
     changed(person);
     draw();
     toast(t(messageKey));
-    loadActivity(true);
+    activityPages.load(true);
   }
 
   function rolesSection() {
@@ -193,35 +203,14 @@ export function personDetail(container, initial, { back, changed }) {
     return h(
       "li",
       {},
+      h("p", { class: "small muted" }, when(item.at)),
       h("span", { class: "activity-kind" }, t(`admin.activity.${item.kind}`)),
       " ",
       d.role ? h("span", { class: "chip" }, t(`admin.role.${d.role}`)) : null,
       d.until ? [" ", t("admin.activity.until"), " ", when(d.until)] : null,
-      " ",
-      when(item.at),
       d.reason ? h("p", { class: "small" }, t("admin.activity.reason"), " ", userText(d.reason)) : null,
     );
   }
-
-  let cursor = null;
-  async function loadActivity(reset) {
-    if (reset) {
-      cursor = null;
-      activity.replaceChildren(h("li", {}, spinner()));
-    }
-    activityMore.hidden = true;
-    try {
-      const page = await api.get(`${path}/activity`, { cursor, limit: 20 });
-      if (reset) activity.replaceChildren();
-      for (const item of page.items) activity.append(entry(item));
-      if (!activity.children.length) activity.append(h("li", { class: "muted" }, t("admin.activity.none")));
-      cursor = page.next_cursor;
-      activityMore.hidden = !cursor;
-    } catch (error) {
-      activity.replaceChildren(h("li", { role: "alert" }, problemMessage(error)));
-    }
-  }
-  activityMore.addEventListener("click", () => loadActivity(false));
 
   function draw() {
     clear(chips, standingChips(person));
@@ -241,9 +230,9 @@ export function personDetail(container, initial, { back, changed }) {
     ),
     chips,
     sections,
-    h("section", { class: "card" }, h("h3", {}, t("admin.people.activity")), activity, activityMore),
+    h("section", { class: "card" }, h("h3", {}, t("admin.people.activity")), activityPages.status, activity, activityPages.more),
   );
   draw();
   heading.focus();
-  loadActivity(true);
+  activityPages.load(true);
 }

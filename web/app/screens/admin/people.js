@@ -3,7 +3,8 @@
 import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
-import { empty, field, spinner } from "../../ui.js";
+import { field } from "../../ui.js";
+import { pagedList } from "../../elements/paged-list.js";
 import { problemMessage } from "../../elements/staff-forms.js";
 import { personDetail, standingChips } from "./people-detail.js";
 
@@ -25,23 +26,10 @@ export default async function people(container, { query: params = {} }) {
     h("div", { class: "filter-row" }, field("people-role", "admin.people.role", role), field("people-suspended", "admin.people.suspended", suspended), field("people-limited", "admin.people.limited", limited)),
     h("button", { type: "submit", class: "primary" }, t("admin.people.search")),
   );
-  const status = h("p", { class: "muted", role: "status" });
   const list = h("ul", { class: "people-list" });
-  const more = h("button", { type: "button", hidden: true }, t("staff.more"));
-  const listView = h("div", {}, h("h2", {}, t("admin.people.title")), form, status, list, more);
-  const detailView = h("div", { hidden: true });
-  clear(container, listView, detailView);
-
-  let before = null;
-
-  async function load(reset) {
-    if (reset) {
-      before = null;
-      list.replaceChildren();
-    }
-    status.replaceChildren(spinner());
-    more.hidden = true;
-    try {
+  const paged = pagedList({
+    list,
+    fetch: async (before) => {
       const page = await api.get("/v1/admin/users", {
         query: query.value.trim(),
         role: role.value,
@@ -50,15 +38,16 @@ export default async function people(container, { query: params = {} }) {
         before,
         limit: 50,
       });
-      for (const person of page.items) list.append(row(person));
-      before = page.next_before;
-      more.hidden = !before;
-      status.textContent = list.children.length ? t("admin.people.found", { count: list.children.length }) : "";
-      if (!list.children.length) status.replaceChildren(empty("admin.people.none"));
-    } catch (error) {
-      status.textContent = problemMessage(error);
-    }
-  }
+      return { items: page.items, next: page.next_before };
+    },
+    render: (person) => row(person),
+    emptyKey: "admin.people.none",
+    shown: (count) => t("admin.people.found", { count }),
+    describe: problemMessage,
+  });
+  const listView = h("div", {}, h("h2", {}, t("admin.people.title")), form, paged.status, list, paged.more);
+  const detailView = h("div", { hidden: true });
+  clear(container, listView, detailView);
 
   function row(person) {
     return h(
@@ -114,14 +103,13 @@ export default async function people(container, { query: params = {} }) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     history.replaceState(null, "", listUrl());
-    load(true);
+    paged.load(true);
   });
-  more.addEventListener("click", () => load(false));
   const shown = history.state && history.state.person;
   if (params.person && shown && shown.id === params.person) {
     open(shown, false);
-    load(true);
+    paged.load(true);
   } else {
-    await load(true);
+    await paged.load(true);
   }
 }

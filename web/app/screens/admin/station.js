@@ -13,8 +13,15 @@ function state(value) {
   return h("span", { class: `chip state-${value}` }, t(`admin.station.state.${value}`));
 }
 
-function raw(text) {
-  return text ? h("code", { translate: "no" }, text) : null;
+const SEVERITY = { down: 0, degraded: 1, up: 2 };
+
+function raw(text, cls = null) {
+  return text ? h("code", { translate: "no", class: cls }, text) : null;
+}
+
+/** What needs attention first: down, then degraded, then up; by name within each. */
+function worstFirst(items) {
+  return [...items].sort((a, b) => (SEVERITY[a.state] ?? 0) - (SEVERITY[b.state] ?? 0) || a.name.localeCompare(b.name));
 }
 
 function table(captionKey, columns, rows) {
@@ -62,8 +69,8 @@ export default async function station(container) {
         table(
           "admin.station.modules",
           ["admin.station.module", "admin.station.kind", "admin.station.state_label", "admin.station.instances", "admin.station.reason"],
-          report.modules.map((m) =>
-            h("tr", { "data-module": m.name }, h("th", { scope: "row" }, raw(m.name)), h("td", {}, raw(m.kind)), h("td", {}, state(m.state)), h("td", { "data-fmt": "" }, number(m.instances)), h("td", {}, raw(m.reason))),
+          worstFirst(report.modules).map((m) =>
+            h("tr", { "data-module": m.name }, h("th", { scope: "row" }, raw(m.name)), h("td", {}, raw(m.kind)), h("td", {}, state(m.state)), h("td", { "data-fmt": "" }, number(m.instances)), h("td", {}, raw(m.reason, "reason"))),
           ),
         ),
         table(
@@ -76,14 +83,14 @@ export default async function station(container) {
               h("th", { scope: "row" }, raw(name)),
               h("td", {}, state(check.state)),
               h("td", { "data-fmt": "" }, check.latency_ms === null || check.latency_ms === undefined ? "" : t("admin.station.ms", { count: check.latency_ms })),
-              h("td", {}, raw(check.reason)),
+              h("td", {}, raw(check.reason, "reason")),
             ),
           ),
         ),
         table(
           "admin.station.projections",
           ["admin.station.projection", "admin.station.state_label", "admin.station.lag_events", "admin.station.lag_seconds"],
-          report.projections.map((p) =>
+          worstFirst(report.projections).map((p) =>
             h(
               "tr",
               {},

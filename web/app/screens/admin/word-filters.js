@@ -4,44 +4,34 @@
 import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
-import { empty, field, spinner, toast } from "../../ui.js";
+import { field, toast } from "../../ui.js";
+import { pagedList } from "../../elements/paged-list.js";
 import { confirmDialog, formDialog, problemMessage, showFieldProblems, when } from "../../elements/staff-forms.js";
 
 const ACTIONS = ["block", "hold", "flag", "censor"];
 const CONTEXTS = ["posts", "comments", "messages", "profiles"];
 
 export default async function wordFilters(container) {
-  const status = h("p", { class: "muted", role: "status" });
   const list = h("ul", { class: "rule-list" });
-  const more = h("button", { type: "button", hidden: true }, t("staff.more"));
+  const paged = pagedList({
+    list,
+    fetch: async (cursor) => {
+      const page = await api.get("/v1/admin/word-filters", { cursor });
+      return { items: page.items, next: page.next_cursor };
+    },
+    render: (rule) => item(rule),
+    emptyKey: "admin.filters.none",
+    describe: problemMessage,
+  });
   const add = h("button", { type: "button", class: "primary", onclick: () => edit(null) }, t("admin.filters.add"));
   clear(
     container,
     h("div", { class: "section-head" }, h("h2", {}, t("admin.filters.title")), add),
     h("p", { class: "muted" }, t("admin.filters.intro")),
-    status,
+    paged.status,
     list,
-    more,
+    paged.more,
   );
-  let cursor = null;
-
-  async function load(reset) {
-    if (reset) {
-      cursor = null;
-      list.replaceChildren();
-    }
-    status.replaceChildren(spinner());
-    more.hidden = true;
-    try {
-      const page = await api.get("/v1/admin/word-filters", { cursor });
-      for (const rule of page.items) list.append(item(rule));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      status.replaceChildren(list.children.length ? "" : empty("admin.filters.none"));
-    } catch (error) {
-      status.textContent = problemMessage(error);
-    }
-  }
 
   function item(rule) {
     return h(
@@ -54,7 +44,7 @@ export default async function wordFilters(container) {
         h("span", { class: `chip action-${rule.action}` }, t(`admin.filters.action.${rule.action}`)),
         h("span", { class: "chip" }, t(rule.whole_word ? "admin.filters.whole_word_yes" : "admin.filters.whole_word_no")),
       ),
-      h("p", { class: "small" }, t("admin.filters.screens"), " ", rule.contexts.map((c) => t(`admin.filters.context.${c}`)).join(", ")),
+      h("p", { class: "chips small" }, h("span", {}, t("admin.filters.screens")), rule.contexts.map((c) => h("span", { class: "chip" }, t(`admin.filters.context.${c}`)))),
       rule.note ? userText(rule.note, "p", { class: "small muted" }) : null,
       h("p", { class: "small muted" }, t("admin.filters.changed"), " ", when(rule.updated_at)),
       h(
@@ -111,7 +101,7 @@ export default async function wordFilters(container) {
           if (rule) await api.patch(`/v1/admin/word-filters/${rule.id}`, body);
           else await api.post("/v1/admin/word-filters", body);
           toast(t(rule ? "admin.filters.saved" : "admin.filters.added"));
-          await load(true);
+          await paged.load(true);
           return true;
         } catch (error) {
           showFieldProblems(form, error, "admin.filters");
@@ -131,11 +121,11 @@ export default async function wordFilters(container) {
     try {
       await api.del(`/v1/admin/word-filters/${rule.id}`);
       toast(t("admin.filters.removed"));
-      await load(true);
+      await paged.load(true);
     } catch (error) {
       toast(problemMessage(error), { error: true });
     }
   }
 
-  await load(true);
+  await paged.load(true);
 }

@@ -5,8 +5,9 @@
 import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { ago, dateTime, t } from "../../i18n.js";
-import { empty, field, spinner, toast } from "../../ui.js";
-import { problemMessage, shortId, showFieldProblems, when } from "../../elements/staff-forms.js";
+import { field, spinner, toast } from "../../ui.js";
+import { pagedList } from "../../elements/paged-list.js";
+import { problemMessage, sectionTabs, shortId, showFieldProblems, when } from "../../elements/staff-forms.js";
 import { decisionItem } from "./case.js";
 
 const STATES = ["open", "approved", "rejected"];
@@ -14,47 +15,37 @@ const STATES = ["open", "approved", "rejected"];
 export default async function appeals(container, { query = {} }) {
   if (query.appeal) return appeal(container, query.appeal, query.state);
   const state = STATES.includes(query.state) ? query.state : "open";
-  const status = h("p", { class: "muted", role: "status" });
   const list = h("ul", { class: "appeal-list" });
-  const more = h("button", { type: "button", hidden: true }, t("staff.more"));
+  const paged = pagedList({
+    list,
+    fetch: async (cursor) => {
+      const page = await api.get("/v1/moderation/appeals", { state, cursor });
+      return { items: page.items, next: page.next_cursor };
+    },
+    render: (a) =>
+      h(
+        "li",
+        { class: "card appeal", "data-appeal-id": a.id },
+        h("p", { class: "small muted" }, h("time", { datetime: a.at, title: dateTime(a.at) }, ago(a.at)), " · ", t("moderation.appeals.by"), " ", shortId(a.author_id)),
+        userText(a.text, "p", { class: "appeal-text" }),
+        h("a", { href: `/moderation/appeals?appeal=${a.id}${state === "open" ? "" : `&state=${state}`}` }, t("moderation.appeals.open")),
+      ),
+    emptyKey: `moderation.appeals.none_${state}`,
+    describe: problemMessage,
+  });
   clear(
     container,
     h("h2", {}, t("moderation.appeals.title")),
-    h(
-      "nav",
-      { class: "tabs sub-tabs", "aria-label": t("moderation.appeals.states") },
-      STATES.map((s) => h("a", { href: s === "open" ? "/moderation/appeals" : `/moderation/appeals?state=${s}`, "aria-current": s === state ? "page" : null }, t(`moderation.appeal_state.${s}`))),
+    sectionTabs(
+      "moderation.appeals.states",
+      STATES.map((s) => ({ href: s === "open" ? "/moderation/appeals" : `/moderation/appeals?state=${s}`, key: `moderation.appeal_state.${s}`, current: s === state })),
+      "sub-tabs",
     ),
-    status,
+    paged.status,
     list,
-    more,
+    paged.more,
   );
-  let cursor = null;
-  async function load() {
-    status.replaceChildren(spinner());
-    more.hidden = true;
-    try {
-      const page = await api.get("/v1/moderation/appeals", { state, cursor });
-      for (const a of page.items) {
-        list.append(
-          h(
-            "li",
-            { class: "card appeal", "data-appeal-id": a.id },
-            h("p", { class: "small muted" }, h("time", { datetime: a.at, title: dateTime(a.at) }, ago(a.at)), " · ", t("moderation.appeals.by"), " ", shortId(a.author_id)),
-            userText(a.text, "p", { class: "appeal-text" }),
-            h("a", { href: `/moderation/appeals?appeal=${a.id}${state === "open" ? "" : `&state=${state}`}` }, t("moderation.appeals.open")),
-          ),
-        );
-      }
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      status.replaceChildren(list.children.length ? "" : empty(`moderation.appeals.none_${state}`));
-    } catch (error) {
-      status.textContent = problemMessage(error);
-    }
-  }
-  more.addEventListener("click", load);
-  await load();
+  await paged.load(true);
   return undefined;
 }
 

@@ -2,7 +2,8 @@
 import * as api from "../../api.js";
 import { h, clear } from "../../dom.js";
 import { t } from "../../i18n.js";
-import { empty, field, spinner } from "../../ui.js";
+import { field } from "../../ui.js";
+import { pagedList } from "../../elements/paged-list.js";
 import { showFieldProblems } from "../../elements/staff-forms.js";
 import { decisionItem } from "./case.js";
 
@@ -25,20 +26,10 @@ export default async function log(container) {
     ),
     h("button", { type: "submit" }, t("moderation.queue.apply")),
   );
-  const status = h("p", { class: "muted", role: "status" });
   const list = h("ul", { class: "decision-list" });
-  const more = h("button", { type: "button", hidden: true }, t("staff.more"));
-  clear(container, h("h2", {}, t("moderation.log.title")), form, status, list, more);
-
-  let cursor = null;
-  async function load(reset) {
-    if (reset) {
-      cursor = null;
-      list.replaceChildren();
-    }
-    status.replaceChildren(spinner());
-    more.hidden = true;
-    try {
+  const paged = pagedList({
+    list,
+    fetch: async (cursor) => {
       const page = await api.get("/v1/moderation/log", {
         moderator: moderator.value.trim(),
         target_id: target.value.trim(),
@@ -47,19 +38,17 @@ export default async function log(container) {
         until: until.value ? new Date(`${until.value}T23:59:59.999`).toISOString() : "",
         cursor,
       });
-      for (const d of page.items) list.append(decisionItem(d, { withCase: true }));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      status.replaceChildren(list.children.length ? "" : empty("moderation.log.empty"));
-    } catch (error) {
-      status.textContent = "";
-      showFieldProblems(form, error, "moderation.log");
-    }
-  }
+      return { items: page.items, next: page.next_cursor };
+    },
+    render: (d) => decisionItem(d, { withCase: true }),
+    emptyKey: "moderation.log.empty",
+    failed: (error) => showFieldProblems(form, error, "moderation.log"),
+  });
+  clear(container, h("h2", {}, t("moderation.log.title")), form, paged.status, list, paged.more);
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    load(true);
+    paged.load(true);
   });
-  more.addEventListener("click", () => load(false));
-  await load(true);
+  await paged.load(true);
 }

@@ -6,7 +6,8 @@ import * as api from "../../api.js";
 import { h, clear } from "../../dom.js";
 import { ago, dateTime, t } from "../../i18n.js";
 import { go } from "../../router.js";
-import { announce, empty, field, spinner } from "../../ui.js";
+import { announce, field } from "../../ui.js";
+import { pagedList } from "../../elements/paged-list.js";
 import { problemMessage } from "../../elements/staff-forms.js";
 import { decisionForm } from "./decision-form.js";
 
@@ -52,9 +53,27 @@ export default async function queue(container, { query = {} }) {
     go(`/moderation/queue${qs ? `?${qs}` : ""}`);
   });
 
-  const status = h("p", { class: "muted", role: "status" });
   const list = h("ul", { class: "case-list" });
-  const more = h("button", { type: "button", hidden: true }, t("staff.more"));
+  const paged = pagedList({
+    list,
+    fetch: async (cursor) => {
+      const page = await api.get("/v1/moderation/queue", {
+        state: query.state || "open",
+        category: query.category,
+        target_type: query.target_type,
+        assignee: query.assignee === "me" ? me : undefined,
+        cursor,
+      });
+      return { items: page.items, next: page.next_cursor };
+    },
+    render: (c) => {
+      selectAll.checked = false; // a new case is not selected yet
+      return item(c);
+    },
+    emptyKey: "moderation.queue.empty",
+    shown: (count) => t("moderation.queue.count", { count }),
+    describe: problemMessage,
+  });
   const selectAll = h("input", { type: "checkbox", id: "select-all" });
   const selectedCount = h("p", { class: "muted", "aria-live": "polite" });
   const results = h("div", { class: "bulk-results", "aria-live": "polite" });
@@ -74,7 +93,7 @@ export default async function queue(container, { query = {} }) {
       top.hidden = true;
       const answer = await api.post("/v1/moderation/decisions", { case_ids: ids, ...body });
       report(answer);
-      await load(true);
+      await load();
       return true;
     },
   });
@@ -84,9 +103,9 @@ export default async function queue(container, { query = {} }) {
     filterForm,
     results,
     open ? h("div", { class: "row select-all" }, selectAll, h("label", { for: "select-all" }, t("moderation.queue.select_all")), selectedCount) : null,
-    status,
+    paged.status,
     list,
-    more,
+    paged.more,
     open ? h("section", { class: "card bulk" }, bulk) : null,
   );
 
@@ -141,7 +160,7 @@ export default async function queue(container, { query = {} }) {
       h(
         "div",
         { class: "case-summary" },
-        h("a", { class: "case-link", href: `/moderation/cases/${c.id}` }, t(`moderation.target.${c.target_type}`), " · ", c.categories.map((x) => t(`moderation.category.${x}`)).join(", ")),
+        h("a", { class: "case-link", href: `/moderation/cases/${c.id}` }, t(`moderation.target.${c.target_type}`), c.categories.map((x) => [" · ", h("span", {}, t(`moderation.category.${x}`))])),
         h(
           "p",
           { class: "small muted" },
@@ -164,33 +183,10 @@ export default async function queue(container, { query = {} }) {
     );
   }
 
-  let cursor = null;
-  async function load(reset) {
-    if (reset) {
-      cursor = null;
-      list.replaceChildren();
-      selectAll.checked = false;
-    }
-    status.replaceChildren(spinner());
-    more.hidden = true;
-    try {
-      const page = await api.get("/v1/moderation/queue", {
-        state: query.state || "open",
-        category: query.category,
-        target_type: query.target_type,
-        assignee: query.assignee === "me" ? me : undefined,
-        cursor,
-      });
-      for (const c of page.items) list.append(item(c));
-      cursor = page.next_cursor;
-      more.hidden = !cursor;
-      status.replaceChildren(list.children.length ? t("moderation.queue.count", { count: list.children.length }) : empty("moderation.queue.empty"));
-      countSelected();
-    } catch (error) {
-      status.textContent = problemMessage(error);
-    }
+  async function load() {
+    await paged.load(true);
+    countSelected();
   }
-  more.addEventListener("click", () => load(false));
-  await load(true);
+  await load();
   return undefined;
 }
