@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import Browser, async_playwright
 
@@ -40,3 +41,24 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@asynccontextmanager
+async def chromium_profile(profile: Path, base_url: str, **options: Any) -> AsyncIterator[Any]:
+    """A Chromium with a profile on disk (a persistent context): what installability needs,
+    as Chromium refuses to install an app from an incognito context, which every
+    `browser.new_context()` is."""
+    assert CHROMIUM is not None, "install Debian's chromium (./dev test does it as root)"
+    async with async_playwright() as p:
+        context = await p.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=CHROMIUM,
+            headless=True,
+            base_url=base_url,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            **options,
+        )
+        try:
+            yield context
+        finally:
+            await context.close()

@@ -27,6 +27,24 @@ export class ApiError extends Error {
 }
 
 let access = null;
+let reachable = true;
+const reachListeners = new Set();
+
+/** Whether the last API call reached the server (false: offline, or answered from cache). */
+export function online() {
+  return reachable;
+}
+
+export function onReachable(fn) {
+  reachListeners.add(fn);
+  return () => reachListeners.delete(fn);
+}
+
+function reached(value) {
+  if (value === reachable) return;
+  reachable = value;
+  for (const fn of reachListeners) fn(value);
+}
 let me = null;
 let refreshing = null;
 const sessionListeners = new Set();
@@ -46,17 +64,35 @@ function claims(token) {
   return JSON.parse(decodeURIComponent(escape(atob(part))));
 }
 
-function setSession(tokens) {
+// Who was signed in last on this browser (id and roles only: nothing secret), so that an
+// offline reload can still show that person what the service worker kept for them.
+const LAST_USER = "quark.last-user";
+
+function setSession(tokens, offlineUser = null) {
   const before = me && me.id;
-  if (!tokens) {
+  if (offlineUser) {
+    access = null;
+    me = { ...offlineUser, offline: true, expires: Infinity };
+  } else if (!tokens) {
     access = null;
     me = null;
+    localStorage.removeItem(LAST_USER);
   } else {
     access = tokens.access_token;
     const c = claims(access);
-    me = { id: c.sub, roles: c.roles || [], permissions: c.permissions || c.perms || [], restricted: !!c.restricted, claims: c, expires: c.exp * 1000 };
+    me = { id: c.sub, roles: c.roles || [], restricted: !!c.restricted, claims: c, expires: c.exp * 1000 };
+    localStorage.setItem(LAST_USER, JSON.stringify({ id: me.id, roles: me.roles }));
   }
   if ((me && me.id) !== before) for (const fn of sessionListeners) fn(me);
+}
+
+function lastUser() {
+  try {
+    const user = JSON.parse(localStorage.getItem(LAST_USER) || "null");
+    return user && typeof user.id === "string" ? user : null;
+  } catch {
+    return null;
+  }
 }
 
 export function accessToken() {
@@ -86,7 +122,11 @@ export function refresh() {
         setSession(await response.json());
         return true;
       } catch {
-        return false; // offline: the session stays as it was
+        // Offline: keep who was signed in, to read what was kept for them; a refresh when
+        // the connection is back makes it a real session again.
+        reached(false);
+        if (!me && lastUser()) setSession(null, lastUser());
+        return false;
       } finally {
         refreshing = null;
       }
@@ -150,8 +190,10 @@ export async function request(method, path, options = {}) {
     response = await fetch(path + query(params), { method, headers, body: payload, signal, credentials: "same-origin" });
   } catch (error) {
     if (error.name === "AbortError") throw error;
+    reached(false);
     throw new ApiError(0, { title: "offline" });
   }
+  reached(!response.headers.get("Quark-Offline"));
   if (response.status === 401 && access && !options.retried && !path.startsWith("/v1/auth/")) {
     if (await refresh()) return request(method, path, { ...options, retried: true, idempotencyKey: headers["Idempotency-Key"] });
   }

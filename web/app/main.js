@@ -117,7 +117,7 @@ function shell() {
       { class: "topbar" },
       h("a", { class: "brand", href: api.session() ? "/home" : "/public", translate: "no" }, h("img", { src: "/icons/icon.svg", alt: "" }), "Quark"),
       h("span", { class: "spacer" }),
-      h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine }, t("shell.offline")),
+      h("p", { id: "offline-state", class: "offline-state", role: "status", hidden: navigator.onLine && api.online() }, t("shell.offline")),
       languageButton(),
       themeButton(),
     ),
@@ -133,7 +133,7 @@ function shell() {
 
 function showOffline() {
   const el = document.getElementById("offline-state");
-  if (el) el.hidden = navigator.onLine;
+  if (el) el.hidden = navigator.onLine && api.online();
 }
 
 async function loadProfile() {
@@ -170,6 +170,16 @@ async function boot() {
     router.start(main);
   });
   router.onNavigate(markCurrent);
+  api.onReachable((reachable) => {
+    showOffline();
+    // Back online after an offline start: turn the remembered person into a session again.
+    const who = api.session();
+    if (reachable && who && who.offline) api.refresh().then((ok) => ok && live.start());
+  });
+  addEventListener("online", () => {
+    const who = api.session();
+    if (who && who.offline) api.refresh().then((ok) => ok && live.start());
+  });
   addEventListener("online", showOffline);
   addEventListener("offline", showOffline);
   live.start();

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import aiohttp
 from playwright.async_api import Page
 
 from edge.web import SHELL_POLICY
-from tests.support.browser import chromium, screenshots
+from tests.support.browser import chromium, chromium_profile, screenshots
 from tests.support.identity import IdentityClient
 from tests.support.platform import Platform
 from tests.support.webapp import (
@@ -98,11 +99,13 @@ async def measure_first_load(page: Page) -> None:
 
 
 async def test_the_app_signs_up_is_installable_and_works_offline(
-    platform: Platform, client: IdentityClient
+    platform: Platform, client: IdentityClient, tmp_path: Path
 ) -> None:
     out = screenshots("web")
-    async with chromium() as browser:
-        watched = await open_page(browser, platform.base_url, viewport=DESKTOP)
+    async with chromium_profile(
+        tmp_path / "profile", platform.base_url, viewport=DESKTOP
+    ) as browser:
+        watched = await open_page(browser, platform.base_url)
         page = watched.page
         await measure_first_load(page)
         await page.get_by_role("heading", name="Public posts").wait_for()
