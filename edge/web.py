@@ -46,6 +46,7 @@ CLIENT_ROUTES = (
     "/notifications",
     "/settings",
     "/settings/{section}",
+    "/standing",
     "/admin",
     "/admin/{section}",
     "/moderation",

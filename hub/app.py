@@ -42,7 +42,7 @@ from core.permissions import PermissionDenied, require
 from core.signing_keys import KeyRing
 from core.tokens import TokenService
 from hub import deadletters
-from hub.health import station_health
+from hub.health import record_module_states, station_health
 from hub.logs import LEVELS, LogBuffer
 from hub.registry import (
     HttpModules,
@@ -120,7 +120,7 @@ class Hub:
 
     async def health(self) -> Any:
         s = self.infra.settings
-        return await station_health(
+        report = await station_health(
             self.infra,
             # The live sampler has just discovered for this tick's modules: no second round.
             await self.instances(max_age=1.0),
@@ -129,6 +129,8 @@ class Hub:
             max_lag_events=s.hub_lag_degraded_events,
             max_lag_seconds=s.hub_lag_degraded_seconds,
         )
+        record_module_states(report.modules)
+        return report
 
 
 # -- problems and auth ------------------------------------------------------------------------

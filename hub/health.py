@@ -29,7 +29,7 @@ import nats.js.errors
 from core.bootstrap import Infra
 from core.metrics import MODULE_INSTANCES, MODULE_STATE
 from core.natsutil import NATS_UNAVAILABLE
-from hub.registry import Instance, instance_status
+from hub.registry import HttpModules, Instance, discover, instance_status
 
 STATES = ("up", "degraded", "down")
 #: A probe taking longer than this counts as failed.
@@ -328,10 +328,15 @@ async def module_health(
             out.append(
                 ModuleHealth(name=name, kind=kind, state=state, instances=len(found), reason=reason)
             )
-    for m in out:
+    return out
+
+
+def record_module_states(modules: Iterable[ModuleHealth]) -> None:
+    """The modules' states as the hub's gauges (only the hub's answers set them: the edge's
+    station view and `quark status` read the same health without exporting it twice)."""
+    for m in modules:
         MODULE_INSTANCES.labels(m.name, m.kind).set(m.instances)
         MODULE_STATE.labels(m.name).set({"up": 1.0, "degraded": 0.5}.get(m.state, 0.0))
-    return out
 
 
 async def station_health(
@@ -376,3 +381,26 @@ async def station_health(
         projections=lags,
         dead_letters=await dead_letters(infra) if deps["nats"].state == "up" else {},
     )
+
+
+async def survey(infra: Infra) -> tuple[list[Instance], Health]:
+    """Everything running now and the station's health, asked of the station itself
+    (discovery, the dependencies), not of the hub: `quark status` and the admins' station
+    view in the web app (`GET /v1/admin/station`) both work while the hub is down, which
+    then shows as a module that is down."""
+    from station.catalogue import running_optional, station
+
+    settings = infra.settings
+    found = [*await discover(infra.nc)]
+    with contextlib.suppress(Exception):  # the registrations' bucket may not exist yet
+        found += await HttpModules(infra.nc, settings.hub_module_ttl_seconds).instances()
+    expected = station(running_optional(settings.without_module_names()))
+    report = await station_health(
+        infra,
+        found,
+        expected.expected,  # type: ignore[attr-defined]
+        expected.projections,  # type: ignore[attr-defined]
+        max_lag_events=settings.hub_lag_degraded_events,
+        max_lag_seconds=settings.hub_lag_degraded_seconds,
+    )
+    return found, report

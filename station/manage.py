@@ -49,9 +49,8 @@ def styled(state: str) -> str:
 
 
 async def status(settings: Settings, *, as_json: bool) -> int:
-    from hub.health import station_health
-    from hub.registry import HttpModules, discover
-    from station.catalogue import modules, running_optional, station
+    from hub.health import survey
+    from station.catalogue import modules, running_optional
     from station.servers import open_infra_for, require_external
 
     settings = require_external(settings)
@@ -59,18 +58,7 @@ async def status(settings: Settings, *, as_json: bool) -> int:
     async with AsyncExitStack() as stack:
         with console.status("asking the station…"):
             infra = await open_infra_for(settings, stack, "quark-status")
-            found = [*await discover(infra.nc)]
-            with contextlib.suppress(Exception):
-                found += await HttpModules(infra.nc, settings.hub_module_ttl_seconds).instances()
-            expected = station(optional)
-            report = await station_health(
-                infra,
-                found,
-                expected.expected,  # type: ignore[attr-defined]
-                expected.projections,  # type: ignore[attr-defined]
-                max_lag_events=settings.hub_lag_degraded_events,
-                max_lag_seconds=settings.hub_lag_degraded_seconds,
-            )
+            found, report = await survey(infra)
     if as_json:
         print(msgspec.json.encode(report).decode())
         return 0 if report.state != "down" else 1

@@ -89,6 +89,8 @@ class AdminUser(msgspec.Struct):
     suspended_until: datetime | None
     #: Limited by a moderator's decision: their posts reach only their followers.
     limited: bool
+    #: VIP until then (a time passed: VIP no more; null: never granted).
+    vip_until: datetime | None = None
 
 
 class AdminUserPage(msgspec.Struct):
@@ -218,6 +220,7 @@ async def list_users(request: web.Request) -> web.Response:
             r.profile.created_at,
             r.profile.suspended_until,
             r.profile.limited,
+            r.profile.vip_until,
         )
         for r in rows
     ]

@@ -20,6 +20,7 @@ const NAV = [
   { href: "/notifications", key: "nav.notifications", icon: "♪", auth: "user", badge: "notifications" },
   { href: "/me", key: "nav.profile", icon: "☺", auth: "user", extra: true },
   { href: "/settings", key: "nav.settings", icon: "⚙", auth: "user", extra: true },
+  { href: "/standing", key: "nav.standing", icon: "⚖", auth: "user", extra: true },
   { href: "/moderation", key: "nav.moderation", icon: "⚑", auth: "moderator", extra: true },
   { href: "/admin", key: "nav.admin", icon: "▤", auth: "admin", extra: true },
   { href: "/signin", key: "nav.signin", icon: "→", auth: "guest" },

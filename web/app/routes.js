@@ -20,6 +20,7 @@ export const ROUTES = [
   { path: "/notifications", screen: "notifications", auth: "user" },
   { path: "/settings", screen: "settings", auth: "user" },
   { path: "/settings/{section}", screen: "settings", auth: "user" },
+  { path: "/standing", screen: "standing", auth: "user" },
   { path: "/admin", screen: "admin", auth: "admin" },
   { path: "/admin/{section}", screen: "admin", auth: "admin" },
   { path: "/moderation", screen: "moderation", auth: "moderator" },

@@ -57,6 +57,14 @@ async def test_vip_is_granted_extended_and_ends_by_itself(
         {"until": later.isoformat(), "reason": "more"},
     )
     assert status == 200
+    # The admins' list of people says until when.
+    status, listed = await client.get(
+        "/v1/admin/users?limit=200",
+        admin_tokens["access_token"],
+        **{"Quark-After": extended["position"]},
+    )
+    (row,) = [u for u in listed["items"] if u["id"] == person["user_id"]]
+    assert datetime.fromisoformat(row["vip_until"]) == later
     # Expiry needs no job: once `until` has passed the badge and the perks are gone.
     await asyncio.sleep(max(0.0, (later - datetime.now(UTC)).total_seconds()) + 0.2)
     status, me = await client.get(

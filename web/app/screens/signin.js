@@ -7,6 +7,8 @@ import { go } from "../router.js";
 import { busy, field, showProblem } from "../ui.js";
 
 function nextPath(query) {
+  // A suspended person's session reaches little but their standing, where they can appeal.
+  if (api.session() && api.session().restricted) return "/standing";
   const next = query.next || "";
   return next.startsWith("/") && !next.startsWith("//") ? next : "/home";
 }
