@@ -26,7 +26,9 @@ def draw(size: int, *, maskable: bool) -> Image.Image:
     if not maskable:
         pen.ellipse((0, 0, big - 1, big - 1), fill=PAPER)
     pen.ellipse(
-        (centre - ring, centre - ring, centre + ring, centre + ring), outline=colour, width=int(width)
+        (centre - ring, centre - ring, centre + ring, centre + ring),
+        outline=colour,
+        width=int(width),
     )
     core = ring * 0.42
     pen.ellipse((centre - core, centre - core, centre + core, centre + core), fill=colour)
