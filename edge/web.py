@@ -39,6 +39,7 @@ CLIENT_ROUTES = (
     "/posts/{post_id}",
     "/search",
     "/people/{handle}",
+    "/@{handle}",
     "/people/{handle}/{list}",
     "/profile/edit",
     "/messages",

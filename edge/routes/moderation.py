@@ -26,6 +26,7 @@ from core.ids import is_uuid
 from core.moderation import APPEAL_WINDOW, reporter_weight
 from core.ratelimit import Rule
 from edge.auth import Principal, principal, send_as
+from edge.authors import Author, authors
 from edge.bodies import read_json
 from edge.context import command_headers, infra, limit, path_id, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
@@ -103,6 +104,9 @@ class CaseSummary(msgspec.Struct):
 class QueuePage(msgspec.Struct):
     items: list[CaseSummary]
     next_cursor: str | None
+    #: The authors and assignees named on the page, by id (so a moderator sees a handle,
+    #: not an id); someone without a profile is absent.
+    people: dict[str, Author] = {}
 
 
 class Version(msgspec.Struct):
@@ -188,6 +192,9 @@ class CaseView(msgspec.Struct):
     #: For a message in a group or a channel: the messages around it, oldest first (never
     #: for a direct message: only its reporter's side of it is the moderators' business).
     context: list[ContextMessage] = []
+    #: Everyone the case names (author, reporters, moderators, senders around a message),
+    #: by id; someone without a profile is absent.
+    people: dict[str, Author] = {}
 
 
 class ContextMessage(msgspec.Struct):
@@ -431,7 +438,8 @@ async def read_queue(request: web.Request) -> web.Response:
     page = rows[:size]
     last = (page[-1].opened_at, page[-1].id) if len(rows) > size else None
     cursor = next_cursor(request, "moderation-queue", filters, last)
-    return _json(200, QueuePage([_summary(r) for r in page], cursor))
+    named = [r.author_id for r in page] + [r.assignee for r in page if r.assignee]
+    return _json(200, QueuePage([_summary(r) for r in page], cursor, await authors(request, named)))
 
 
 async def _case(request: web.Request) -> model.CaseRow:
@@ -471,6 +479,8 @@ async def read_case(request: web.Request) -> web.Response:
     decided = await model.decisions_of(pool, row.id)
     history = [d for d in await model.author_decisions(pool, row.author_id) if d.case_id != row.id]
     context = await _conversation_context(request, row) if row.target_type == "message" else []
+    named = [row.author_id, *(r.reporter_id for r in reports), *(m.sender_id for m in context)]
+    named += [row.assignee or "", *(d.moderator_id for d in [*decided, *history])]
     return _json(
         200,
         CaseView(
@@ -481,6 +491,7 @@ async def read_case(request: web.Request) -> web.Response:
             [decision_view(d) for d in decided],
             [decision_view(d) for d in history],
             context,
+            await authors(request, named),
         ),
     )
 

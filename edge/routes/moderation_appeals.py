@@ -17,6 +17,7 @@ from aiohttp import web
 from core.errors import FieldError, ValidationError
 from core.permissions import allowed
 from edge.auth import principal, send_as
+from edge.authors import Author, authors
 from edge.bodies import read_json
 from edge.context import (
     POSITIONS,
@@ -73,16 +74,21 @@ class AppealView(msgspec.Struct):
     state: str
     at: datetime
     decided_at: datetime | None
+    #: Which moderator ruled on the appeal (moderators only: null for its author, who is
+    #: never told which moderator decided).
     decided_by: str | None
     #: The moderator's reason for approving or rejecting.
     reason: str | None
-    #: Who took the appealed decision.
-    decision_moderator: str
+    #: Who took the appealed decision (moderators only, like `decided_by`).
+    decision_moderator: str | None
 
 
 class AppealPage(msgspec.Struct):
     items: list[AppealView]
     next_cursor: str | None
+    #: The authors and moderators named on the page, by id; someone without a profile is
+    #: absent.
+    people: dict[str, Author] = {}
 
 
 def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
@@ -146,9 +152,9 @@ async def list_appeals(request: web.Request) -> web.Response:
     rows = await model.appeals(infra(request).pool, state=state, after=after, limit=size + 1)
     page = rows[:size]
     last = (page[-1].at, page[-1].id) if len(rows) > size else None
-    return _json(
-        200, AppealPage([_view(r) for r in page], next_cursor(request, "appeals", [state], last))
-    )
+    named = [who for r in page for who in (r.author_id, r.decided_by, r.decision_moderator)]
+    cursor = next_cursor(request, "appeals", [state], last)
+    return _json(200, AppealPage([_view(r) for r in page], cursor, await authors(request, named)))
 
 
 async def read_appeal(request: web.Request) -> web.Response:
@@ -157,9 +163,13 @@ async def read_appeal(request: web.Request) -> web.Response:
     await wait_for_position(request, PROJECTION)
     row = await model.get_appeal(infra(request).pool, appeal_id)
     # Moderators, and the author of their own appeal; to anyone else it does not exist.
-    if row is None or not (row.author_id == who.user_id or allowed(who.roles, MODERATE)):
+    moderator = allowed(who.roles, MODERATE)
+    if row is None or not (row.author_id == who.user_id or moderator):
         raise AppealNotFound()
-    return _json(200, _view(row))
+    view = _view(row)
+    if not moderator:
+        view.decided_by = view.decision_moderator = None
+    return _json(200, view)
 
 
 async def _rule(request: web.Request, approve: bool) -> web.Response:

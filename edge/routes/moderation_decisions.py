@@ -19,6 +19,7 @@ from aiohttp import web
 from core.errors import FieldError, QuarkError, ValidationError
 from core.ids import is_uuid
 from edge.auth import principal, send_as
+from edge.authors import Author, authors
 from edge.bodies import read_json
 from edge.context import command_headers, created_id, infra, path_id, wait_for_position
 from edge.cursors import BadCursor
@@ -91,6 +92,9 @@ class BulkResult(msgspec.Struct):
 class DecisionLog(msgspec.Struct):
     items: list[DecisionView]
     next_cursor: str | None
+    #: The moderators and authors named on the page, by id; someone without a profile is
+    #: absent.
+    people: dict[str, Author] = {}
 
 
 def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
@@ -190,7 +194,10 @@ async def read_log(request: web.Request) -> web.Response:
     page = rows[:size]
     last = (page[-1].at, page[-1].id) if len(rows) > size else None
     cursor = next_cursor(request, "moderation-log", filters, last)
-    return _json(200, DecisionLog([decision_view(r) for r in page], cursor))
+    named = [who for r in page for who in (r.moderator_id, r.author_id)]
+    return _json(
+        200, DecisionLog([decision_view(r) for r in page], cursor, await authors(request, named))
+    )
 
 
 LOG_LIMIT = IntQuery("limit", "Page size", minimum=1, maximum=100, default=50)

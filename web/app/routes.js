@@ -13,6 +13,8 @@ export const ROUTES = [
   { path: "/posts/{post_id}", screen: "post", auth: "any" },
   { path: "/search", screen: "search", auth: "any" },
   { path: "/people/{handle}", screen: "profile", auth: "any" },
+  // The address a mention in a post links to (the API renders `@handle` as /@handle).
+  { path: "/@{handle}", screen: "profile", auth: "any" },
   { path: "/people/{handle}/{list}", screen: "people-list", auth: "any" },
   { path: "/profile/edit", screen: "profile-edit", auth: "user" },
   { path: "/messages", screen: "messages", auth: "user" },

@@ -12,6 +12,7 @@ from tests.e2e.chat.support import Person, group
 from tests.e2e.moderation.test_decisions import decide
 from tests.e2e.moderation.test_reports import report
 from tests.support.identity import IdentityClient
+from tests.support.log import head_position
 from tests.support.moderation import carried_out
 from tests.support.platform import Platform
 
@@ -88,10 +89,17 @@ async def test_hidden_content_appealed_and_restored(
     )
     (entry,) = [c for c in page["items"] if c["id"] == filed["case_id"]]
     assert (entry["reporters"], entry["author_decisions"]) == (1, 0)
+    # Moderators see people by name, not by id.
+    await platform.wait("profiles", await head_position(platform.infra, "ACCOUNTS"))
+    status, page = await client.get(
+        f"/v1/moderation/queue?target_type={kind}", moderator.token, **after
+    )
+    assert page["people"][entry["author_id"]]["display_name"] == "Ada Lovelace"
     status, case = await client.get(
         f"/v1/moderation/cases/{filed['case_id']}", moderator.token, **after
     )
     assert status == 200
+    assert {author.id, reporter.id} <= case["people"].keys()
     if kind == "message":
         # A few messages on each side of the reported one, in order, for the moderator.
         assert [m["body"] for m in case["context"]] == [
@@ -146,6 +154,7 @@ async def test_hidden_content_appealed_and_restored(
     after = {"Quark-After": appealed["position"]}
     status, page = await client.get("/v1/moderation/appeals", moderator.token, **after)
     (listed,) = [a for a in page["items"] if a["id"] == appealed["appeal_id"]]
+    assert {author.id, moderator.id} <= page["people"].keys()
     assert (listed["state"], listed["text"]) == ("open", "It was a joke among friends.")
     status, _ = await client.get("/v1/moderation/appeals", author.token, **after)
     assert status == 403
@@ -181,6 +190,12 @@ async def test_hidden_content_appealed_and_restored(
         f"/v1/moderation/appeals/{appealed['appeal_id']}", author.token
     )
     assert (status, appeal["state"], appeal["reason"]) == (200, "approved", "fair enough")
+    # Its author is never told which moderator decided; moderators are.
+    assert (appeal["decided_by"], appeal["decision_moderator"]) == (None, None)
+    status, seen = await client.get(
+        f"/v1/moderation/appeals/{appealed['appeal_id']}", moderator.token
+    )
+    assert (seen["decided_by"], seen["decision_moderator"]) == (moderator.id,) * 2
     status, _ = await client.get(f"/v1/moderation/appeals/{appealed['appeal_id']}", reporter.token)
     assert status == 404
 

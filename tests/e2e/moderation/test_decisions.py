@@ -184,6 +184,7 @@ async def test_one_decision_on_a_hundred_cases_and_the_log_for_admins_only(
         status, page = await client.get(path, admin["access_token"], **after)
         assert status == 200, page
         seen += page["items"]
+        assert moderator["user_id"] in page["people"] or not page["items"]
         cursor = page["next_cursor"]
         path = (
             f"/v1/moderation/log?moderator={moderator['user_id']}&limit=40&cursor={cursor}"

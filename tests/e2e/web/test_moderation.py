@@ -103,6 +103,8 @@ async def test_reports_are_decided_appealed_and_the_appeal_approved_in_the_app(
         # The case: as reported beside as it is now.
         await (await case_in_queue(page, cases[0])).get_by_role("link").click()
         await page.get_by_role("heading", name="Case: Post", level=1).wait_for()
+        # People by name, not by id.
+        await page.locator(".case-head .person-ref").filter(has_text="Avery Author").wait_for()
         await page.locator(".version.reported").get_by_text("Buy cheap watches").wait_for()
         await page.locator(".version.current").get_by_text("Nothing to see here").wait_for()
         await page.get_by_text("1 change since the report").wait_for()

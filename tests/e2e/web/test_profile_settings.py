@@ -25,6 +25,7 @@ from playwright.async_api import Page
 
 from tests.support.browser import chromium, screenshots
 from tests.support.identity import PASSWORD, IdentityClient
+from tests.support.log import head_position
 from tests.support.platform import Platform
 from tests.support.webapp import open_page, shoot_screen, sign_up_in_app
 
@@ -130,6 +131,13 @@ async def test_profile_editing_avatar_follow_block_and_lists(
         status, media = await client.get(f"/v1/media/{me['avatar_media_id']}")
         assert status == 200 and (media["width"], media["height"]) == (512, 512)
 
+        # Bob mentions her: the mention links to her profile (once her handle is known).
+        await platform.wait("profiles", await head_position(platform.infra, "PEOPLE"))
+        status, _, _ = await client.post(
+            "/v1/posts", {"body": f"Say hello to @{mine}!"}, bob["access_token"]
+        )
+        assert status == 201
+
         # The nav's "Profile" now names the handle; Bob follows Ann meanwhile.
         status, followed = await client.call(
             "POST", f"/v1/users/{mine}/follow", bob["access_token"]
@@ -168,6 +176,14 @@ async def test_profile_editing_avatar_follow_block_and_lists(
         await followers.filter(has_text="0 followers").wait_for()
         await page.get_by_role("button", name="Follow", exact=True).click()
         await followers.filter(has_text="1 follower").wait_for()
+
+        # The mention in his post opens her profile, at the address the API links it to.
+        hello = page.get_by_role("article").filter(has_text="Say hello to")
+        await hello.get_by_role("link", name=f"@{mine}").click()
+        await page.get_by_role("heading", name="Ann Edited").wait_for()
+        assert page.url.endswith(f"/@{mine}")
+        await page.go_back()
+        await page.get_by_role("heading", name="Bob Other").wait_for()
 
         # Blocking asks first; cancelling changes nothing; confirming ends both follows.
         await page.get_by_role("button", name="Block").click()

@@ -1,7 +1,7 @@
 // Pieces the admin and moderation screens share: the catalog's words for the API's field
 // problems (the API's own messages are English diagnostics, not the reader's language), a
 // form in a modal <dialog>, a confirmation, and times as the API wants them.
-import { h } from "../dom.js";
+import { h, userText } from "../dom.js";
 import { dateTime, t } from "../i18n.js";
 import { field, problemText, showProblem } from "../ui.js";
 
@@ -117,6 +117,18 @@ export function fromLocal(value) {
 /** An id shown as it is: not words, so never translated (shortened, the whole in `title`). */
 export function shortId(id) {
   return id ? h("code", { class: "id", translate: "no", title: id }, id.slice(0, 8)) : null;
+}
+
+/**
+ * Someone a staff screen names: their name, linking to their profile, when the page's
+ * `people` (id -> person, as the API lists them) knows them; else their id.
+ */
+export function personRef(people, id) {
+  const person = people && id ? people[id] : null;
+  if (!person) return shortId(id);
+  const name = userText(person.display_name || `@${person.handle}`);
+  const attrs = { class: "person-ref", translate: "no", title: person.handle ? `@${person.handle}` : id };
+  return person.handle ? h("a", { ...attrs, href: `/people/${encodeURIComponent(person.handle)}` }, name) : h("span", attrs, name);
 }
 
 /**

@@ -1,4 +1,4 @@
-// A person's profile (/people/{handle}): picture, name, handle, bio, badge, counts linking to
+// A person's profile (/people/{handle}, or /@{handle}, where mentions link): picture, name, handle, bio, badge, counts linking to
 // their followers and following, presence when they show it, follow and block, and their
 // posts. The nav's "Profile" names the person by id until they choose a handle: their own id
 // sends them to choose one, anyone else's cannot be looked up (profiles are by handle).

@@ -7,7 +7,7 @@ import { h, clear, userText } from "../../dom.js";
 import { ago, dateTime, t } from "../../i18n.js";
 import { field, spinner, toast } from "../../ui.js";
 import { pagedList } from "../../elements/paged-list.js";
-import { problemMessage, sectionTabs, shortId, showFieldProblems, when } from "../../elements/staff-forms.js";
+import { personRef, problemMessage, sectionTabs, showFieldProblems, when } from "../../elements/staff-forms.js";
 import { decisionItem } from "./case.js";
 
 const STATES = ["open", "approved", "rejected"];
@@ -16,17 +16,19 @@ export default async function appeals(container, { query = {} }) {
   if (query.appeal) return appeal(container, query.appeal, query.state);
   const state = STATES.includes(query.state) ? query.state : "open";
   const list = h("ul", { class: "appeal-list" });
+  const people = {};
   const paged = pagedList({
     list,
     fetch: async (cursor) => {
       const page = await api.get("/v1/moderation/appeals", { state, cursor });
+      Object.assign(people, page.people);
       return { items: page.items, next: page.next_cursor };
     },
     render: (a) =>
       h(
         "li",
         { class: "card appeal", "data-appeal-id": a.id },
-        h("p", { class: "small muted" }, h("time", { datetime: a.at, title: dateTime(a.at) }, ago(a.at)), " · ", t("moderation.appeals.by"), " ", shortId(a.author_id)),
+        h("p", { class: "small muted" }, h("time", { datetime: a.at, title: dateTime(a.at) }, ago(a.at)), " · ", t("moderation.appeals.by"), " ", personRef(people, a.author_id)),
         userText(a.text, "p", { class: "appeal-text" }),
         h("a", { href: `/moderation/appeals?appeal=${a.id}${state === "open" ? "" : `&state=${state}`}` }, t("moderation.appeals.open")),
       ),
@@ -73,13 +75,13 @@ async function appeal(container, id, listState) {
         "div",
         { class: "card" },
         h("p", { class: "chips" }, h("span", { class: "chip" }, t(`moderation.appeal_state.${a.state}`)), " ", when(a.at)),
-        h("p", {}, t("moderation.appeals.by"), " ", shortId(a.author_id)),
+        h("p", {}, t("moderation.appeals.by"), " ", personRef(view.people, a.author_id)),
         h("h3", {}, t("moderation.appeals.text")),
         userText(a.text, "p", { class: "appeal-text" }),
         a.reason ? h("p", {}, t("moderation.appeals.ruling"), " ", userText(a.reason), " ", when(a.decided_at)) : null,
       ),
       h("h3", {}, t("moderation.appeals.decision")),
-      decision ? h("ul", { class: "decision-list" }, decisionItem(decision)) : null,
+      decision ? h("ul", { class: "decision-list" }, decisionItem(decision, { people: view.people })) : null,
       h("p", {}, h("a", { href: `/moderation/cases/${c.id}` }, t("moderation.appeals.open_case", { target: t(`moderation.target.${c.target_type}`) }))),
       view.current ? h("div", { class: "card" }, h("h3", {}, t("moderation.case.current_version")), view.current.title ? userText(view.current.title, "p", { class: "version-title" }) : null, userText(view.current.body, "div", { class: "version-body" })) : null,
       a.state === "open" ? ruling(a) : null,

@@ -6,7 +6,7 @@ import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { spinner, toast } from "../../ui.js";
-import { problemMessage, shortId, when } from "../../elements/staff-forms.js";
+import { personRef, problemMessage, when } from "../../elements/staff-forms.js";
 import { decisionForm } from "./decision-form.js";
 import { assigneeText } from "./queue.js";
 
@@ -27,7 +27,7 @@ function version(v, labelKey, extraClass = "") {
 }
 
 /** A decision: its actions, reason, rule, when, by whom, and its appeal. */
-export function decisionItem(d, { withCase = false } = {}) {
+export function decisionItem(d, { withCase = false, people = {} } = {}) {
   return h(
     "li",
     { class: "decision card", "data-decision-id": d.id },
@@ -42,7 +42,7 @@ export function decisionItem(d, { withCase = false } = {}) {
       " · ",
       t("moderation.decision.by"),
       " ",
-      shortId(d.moderator_id),
+      personRef(people, d.moderator_id),
       withCase ? [" · ", h("a", { href: `/moderation/cases/${d.case_id}` }, t("moderation.decision.open_case"))] : null,
     ),
   );
@@ -88,11 +88,11 @@ export default async function caseScreen(container, { case_id: caseId }) {
           c.auto_hidden_score !== null ? h("span", { class: "chip state-degraded" }, t("moderation.case.auto_hidden")) : null,
         ),
         h("p", {}, t("moderation.case.reporters", { count: c.reporters }), " · ", t("moderation.case.opened"), " ", when(c.opened_at)),
-        h("p", {}, t("moderation.case.author"), " ", shortId(c.author_id), targetLink ? [" · ", targetLink] : null),
+        h("p", {}, t("moderation.case.author"), " ", personRef(view.people, c.author_id), targetLink ? [" · ", targetLink] : null),
         h(
           "p",
           { class: "row" },
-          h("span", { class: "assignee" }, assigneeText(c.assignee)),
+          h("span", { class: "assignee" }, assigneeText(c.assignee, view.people)),
           mine ? null : h("button", { type: "button", onclick: () => assign(me) }, t("moderation.case.assign_me")),
           c.assignee ? h("button", { type: "button", onclick: () => assign(null) }, t("moderation.case.unassign")) : null,
         ),
@@ -114,7 +114,7 @@ export default async function caseScreen(container, { case_id: caseId }) {
                 h(
                   "li",
                   { class: `message${m.reported ? " reported" : ""}` },
-                  h("p", { class: "meta" }, shortId(m.sender_id), " ", when(m.sent_at), m.reported ? [" ", h("span", { class: "chip state-down" }, t("moderation.case.reported_message"))] : null),
+                  h("p", { class: "meta" }, personRef(view.people, m.sender_id), " ", when(m.sent_at), m.reported ? [" ", h("span", { class: "chip state-down" }, t("moderation.case.reported_message"))] : null),
                   m.deleted ? h("p", { class: "muted" }, t("moderation.case.deleted")) : userText(m.body, "p"),
                 ),
               ),
@@ -132,15 +132,15 @@ export default async function caseScreen(container, { case_id: caseId }) {
               { class: "card" },
               h("p", { class: "chips" }, h("span", { class: "chip" }, t(`moderation.category.${r.category}`)), " ", when(r.updated_at)),
               r.comment ? userText(r.comment, "p") : h("p", { class: "muted" }, t("moderation.case.no_comment")),
-              h("p", { class: "small muted" }, t("moderation.case.reporter"), " ", shortId(r.reporter_id)),
+              h("p", { class: "small muted" }, t("moderation.case.reporter"), " ", personRef(view.people, r.reporter_id)),
             ),
           ),
         ),
       ),
-      view.decisions.length ? section("moderation.case.decisions", h("ul", { class: "decision-list" }, view.decisions.map((d) => decisionItem(d)))) : null,
+      view.decisions.length ? section("moderation.case.decisions", h("ul", { class: "decision-list" }, view.decisions.map((d) => decisionItem(d, { people: view.people })))) : null,
       section(
         "moderation.case.history",
-        view.author_history.length ? h("ul", { class: "decision-list" }, view.author_history.map((d) => decisionItem(d, { withCase: true }))) : h("p", { class: "muted" }, t("moderation.case.no_history")),
+        view.author_history.length ? h("ul", { class: "decision-list" }, view.author_history.map((d) => decisionItem(d, { withCase: true, people: view.people }))) : h("p", { class: "muted" }, t("moderation.case.no_history")),
       ),
       h(
         "section",

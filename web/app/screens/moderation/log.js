@@ -27,6 +27,7 @@ export default async function log(container) {
     h("button", { type: "submit" }, t("moderation.queue.apply")),
   );
   const list = h("ul", { class: "decision-list" });
+  const people = {};
   const paged = pagedList({
     list,
     fetch: async (cursor) => {
@@ -38,9 +39,10 @@ export default async function log(container) {
         until: until.value ? new Date(`${until.value}T23:59:59.999`).toISOString() : "",
         cursor,
       });
+      Object.assign(people, page.people);
       return { items: page.items, next: page.next_cursor };
     },
-    render: (d) => decisionItem(d, { withCase: true }),
+    render: (d) => decisionItem(d, { withCase: true, people }),
     emptyKey: "moderation.log.empty",
     failed: (error) => showFieldProblems(form, error, "moderation.log"),
   });

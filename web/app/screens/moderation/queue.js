@@ -8,7 +8,7 @@ import { ago, dateTime, t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { announce, field } from "../../ui.js";
 import { pagedList } from "../../elements/paged-list.js";
-import { problemMessage } from "../../elements/staff-forms.js";
+import { personRef, problemMessage } from "../../elements/staff-forms.js";
 import { decisionForm } from "./decision-form.js";
 
 export const CATEGORIES = ["spam", "harassment", "illegal", "nsfw", "other"];
@@ -19,9 +19,9 @@ function select(options, value) {
 }
 
 /** Who a case is assigned to, as the reader sees it. */
-export function assigneeText(assignee) {
+export function assigneeText(assignee, people) {
   if (!assignee) return t("moderation.case.unassigned");
-  return assignee === api.session()?.id ? t("moderation.case.assigned_to_you") : t("moderation.case.assigned_to_other");
+  return assignee === api.session()?.id ? t("moderation.case.assigned_to_you") : [t("moderation.case.assigned_to"), " ", personRef(people, assignee)];
 }
 
 export default async function queue(container, { query = {} }) {
@@ -54,6 +54,7 @@ export default async function queue(container, { query = {} }) {
   });
 
   const list = h("ul", { class: "case-list" });
+  const people = {};
   const paged = pagedList({
     list,
     fetch: async (cursor) => {
@@ -64,6 +65,7 @@ export default async function queue(container, { query = {} }) {
         assignee: query.assignee === "me" ? me : undefined,
         cursor,
       });
+      Object.assign(people, page.people);
       return { items: page.items, next: page.next_cursor };
     },
     render: (c) => {
@@ -164,13 +166,17 @@ export default async function queue(container, { query = {} }) {
         h(
           "p",
           { class: "small muted" },
+          t("moderation.case.author"),
+          " ",
+          personRef(people, c.author_id),
+          " · ",
           t("moderation.case.reporters", { count: c.reporters }),
           " · ",
           t("moderation.case.opened"),
           " ",
           h("time", { datetime: c.opened_at, title: dateTime(c.opened_at) }, ago(c.opened_at)),
           " · ",
-          assigneeText(c.assignee),
+          assigneeText(c.assignee, people),
         ),
         h(
           "p",
