@@ -112,6 +112,19 @@ self.addEventListener("push", (event) => {
   );
 });
 
+// The push service replaced the subscription: subscribe again with the same options, and
+// ask open pages to store it on their session (this worker holds no token; a page that
+// starts later notices the new subscription itself).
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil(
+    (async () => {
+      const old = event.oldSubscription;
+      if (!event.newSubscription && old && old.options) await self.registration.pushManager.subscribe(old.options);
+      for (const w of await self.clients.matchAll({ type: "window" })) w.postMessage({ type: "push-changed" });
+    })(),
+  );
+});
+
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const target = (event.notification.data && event.notification.data.url) || "/notifications";

@@ -24,6 +24,7 @@ from typing import Any
 import http_ece
 import jwt
 import msgspec
+import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from core.bootstrap import Infra
 from core.inbox import STREAM as INBOX
 from handlers.accounts.push_sender import CONSUMER
+from tests.support.identity import IdentityClient
 from tests.support.servers import serving
 
 #: What a push service must accept (RFC 8030 section 7.2): 4,096 bytes of body.
@@ -190,6 +192,17 @@ async def running_push_service(application_server_key: str) -> AsyncIterator[Fak
     app = web.Application(client_max_size=MAX_BODY * 2)
     app.router.add_post("/push/{token}", fake.receive)
     async with serving(app) as fake.url:
+        yield fake
+
+
+@pytest.fixture
+async def push_service(client: IdentityClient) -> AsyncIterator[FakePushService]:
+    """A push service that knows the key the platform publishes for browsers (a test module
+    or conftest imports this fixture; its platform must allow loopback endpoints:
+    `push_allow_local_endpoints`)."""
+    status, body = await client.get("/v1/push/key")
+    assert status == 200, body
+    async with running_push_service(body["public_key"]) as fake:
         yield fake
 
 

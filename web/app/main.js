@@ -7,6 +7,7 @@ import { h, clear } from "./dom.js";
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import * as live from "./live.js";
+import * as push from "./push.js";
 import * as router from "./router.js";
 import * as theme from "./theme.js";
 
@@ -182,8 +183,10 @@ async function boot() {
     if (who) {
       await loadProfile();
       live.start();
+      push.sync();
     } else {
       live.stop();
+      push.unsubscribe().catch(() => {});
     }
     main = shell();
     router.start(main);
@@ -208,6 +211,11 @@ async function boot() {
   performance.mark("quark-ready"); // the shell is interactive (tests print the time to it)
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch((error) => console.warn("service worker", error));
+    // The push service renewed this browser's subscription: store the new one.
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data && event.data.type === "push-changed") push.sync();
+    });
+    if (api.session()) push.sync();
   }
 }
 

@@ -11,6 +11,7 @@ import * as badges from "../badges.js";
 import { h, clear, userText } from "../dom.js";
 import { t } from "../i18n.js";
 import * as live from "../live.js";
+import * as push from "../push.js";
 import { go } from "../router.js";
 import { announce, busy, empty, problemText, spinner, toast } from "../ui.js";
 import { avatar, nameOf, shortTime } from "../elements/listing.js";
@@ -186,6 +187,40 @@ async function list(container) {
   return () => off.forEach((fn) => fn());
 }
 
+/** Pushes to this device while the app is closed: its state, and the switch. */
+function pushSection() {
+  const status = h("p", { role: "status", id: "push-state" }, spinner());
+  const button = h("button", { type: "button", hidden: true, "aria-describedby": "push-state" });
+  let current = "off";
+  function show(value) {
+    current = value;
+    status.textContent = t(`notifications.push.state.${value}`);
+    button.hidden = value === "unsupported" || value === "blocked";
+    button.textContent = t(value === "on" ? "notifications.push.disable" : "notifications.push.enable");
+  }
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const wanted = current === "on" ? "off" : "on";
+    try {
+      show(await (wanted === "on" ? push.enable() : push.disable()));
+      if (current === wanted) toast(t(`notifications.push.done.${wanted}`));
+    } catch {
+      toast(t(`notifications.push.failed.${wanted}`), { error: true });
+    } finally {
+      button.disabled = false;
+    }
+  });
+  push.state().then(show, () => show("off"));
+  return h(
+    "section",
+    { class: "card stack push-settings", "aria-labelledby": "push-title" },
+    h("h2", { id: "push-title" }, t("notifications.push.title")),
+    h("p", { class: "hint muted small" }, t("notifications.push.hint")),
+    status,
+    button,
+  );
+}
+
 async function settings(container) {
   const boxes = new Map(KINDS.map((kind) => [kind, h("input", { type: "checkbox", id: `kind-${kind}`, name: kind })]));
   const following = h("input", { type: "checkbox", id: "only-following" });
@@ -211,6 +246,7 @@ async function settings(container) {
       h("p", {}, h("a", { href: "/notifications" }, h("span", { "aria-hidden": "true" }, "← "), t("notifications.settings.back"))),
       h("h1", {}, t("notifications.settings.title")),
       form,
+      pushSection(),
     ),
   );
   const current = await api.get("/v1/notifications/settings");
