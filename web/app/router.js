@@ -5,6 +5,7 @@
 import * as api from "./api.js";
 import { h, clear } from "./dom.js";
 import { t } from "./i18n.js";
+import { closeDialogs } from "./elements/dialog.js";
 import { match } from "./routes.js";
 
 let outlet = null;
@@ -47,6 +48,7 @@ async function render({ keepFocus = false } = {}) {
   const found = match(pathname);
   if (current && current.cleanup) current.cleanup();
   current = null;
+  closeDialogs(); // a dialog belongs to the screen that opened it
   for (const fn of changeListeners) fn(pathname);
   if (!found) {
     show(h("section", {}, h("h1", {}, t("error.not_found.title")), h("p", {}, t("error.not_found.detail"))), keepFocus);

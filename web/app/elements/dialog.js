@@ -1,18 +1,23 @@
-// Modal dialogs as real <dialog> elements (focus kept inside, Escape closes, the page behind
-// inert): a titled dialog for forms and lists, and a confirmation that answers true/false.
-// They hang off <body>, outside the screen: a screen that opens them closes them when it
-// goes (closeDialogs in its cleanup), and a language switch closes them.
+// Modal dialogs, the app's only ones: real <dialog> elements (the browser keeps focus inside
+// and the page behind inert, Escape closes), titled, with a close button. They hang off
+// <body>, outside the screen: the router closes them when the screen changes, and a
+// language switch closes them (their words are the language they were opened in).
+//
+// openDialog shows content (a list, the composer); formDialog runs a form whose work stays
+// inside (a failure is shown next to the fields, only success closes it); confirmDialog
+// asks before something that cannot be taken back.
 import { h } from "../dom.js";
 import { onChange, t } from "../i18n.js";
 
 let serial = 0;
 
 /**
- * openDialog({title, body, className}) -> {dialog, close}. `title` is text (a catalog
- * string); `body` a node or a list of nodes. The dialog is removed from the page on close;
- * focus returns to what had it.
+ * openDialog({title, body, className, focus}) -> {dialog, close}. `title` is text (a catalog
+ * string); `body` a node or a list of nodes; `focus` the control to start on, or a function
+ * that focuses it (else the browser's choice). The dialog is removed from the page on close; focus returns to what
+ * had it.
  */
-export function openDialog({ title, body, className = "" }) {
+export function openDialog({ title, body, className = "", focus = null }) {
   const id = `dialog-${++serial}`;
   const before = document.activeElement;
   const dialog = h(
@@ -26,8 +31,6 @@ export function openDialog({ title, body, className = "" }) {
     ),
     body,
   );
-  // Its words are the language's it was opened in: a switch closes it (the screen behind
-  // is drawn again in the new one).
   const unlisten = onChange(() => dialog.close());
   dialog.addEventListener("close", () => {
     unlisten();
@@ -36,27 +39,52 @@ export function openDialog({ title, body, className = "" }) {
   });
   document.body.append(dialog);
   dialog.showModal();
+  if (typeof focus === "function") focus();
+  else if (focus) focus.focus();
   return { dialog, close: () => dialog.close() };
 }
 
-/** Ask before something that cannot be undone: resolves true when confirmed. */
-export function confirmDialog({ title, text, confirm, danger = true }) {
+/**
+ * formDialog({title, body, submit: "label", danger, className, focus, work}) resolves to what
+ * `work(form)` answered, or null when the dialog was closed without it. The form starts with
+ * a hidden `.form-error` slot for problems that name no field. `work` answering false or
+ * throwing keeps the dialog open (it has shown why); without `work` submitting answers true.
+ */
+export function formDialog({ title, body = [], submit, danger = false, className = "", focus = null, work = null }) {
   return new Promise((resolve) => {
-    let answer = false;
-    const yes = h("button", { type: "button", class: danger ? "danger" : "primary", onclick: () => { answer = true; close(); } }, confirm);
-    const { dialog, close } = openDialog({
-      title,
-      body: [
-        text ? h("p", {}, text) : null,
-        h("div", { class: "row end" }, h("button", { type: "button", onclick: () => close() }, t("dialog.cancel")), yes),
-      ],
+    const ok = h("button", { type: "submit", class: danger ? "danger" : "primary" }, submit);
+    const cancel = h("button", { type: "button", onclick: () => close() }, t("dialog.cancel"));
+    const form = h("form", { class: "stack", novalidate: true }, h("p", { class: "form-error", role: "alert", hidden: true }), body, h("div", { class: "row end" }, cancel, ok));
+    let result = null;
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      ok.disabled = true;
+      form.setAttribute("aria-busy", "true");
+      try {
+        const answer = work ? await work(form) : true;
+        if (answer !== false) {
+          result = answer === undefined ? true : answer;
+          close();
+        }
+      } catch {
+        // `work` has said what went wrong, inside the dialog
+      } finally {
+        ok.disabled = false;
+        form.removeAttribute("aria-busy");
+      }
     });
-    dialog.addEventListener("close", () => resolve(answer));
-    yes.focus();
+    const { dialog, close } = openDialog({ title, body: form, className, focus });
+    dialog.addEventListener("close", () => resolve(result));
   });
 }
 
-/** Close every open dialog (a screen leaving, the language changing). */
+/** Ask before something that cannot be undone: resolves true when confirmed (or what
+ * `work` answered). `text` is the question's detail; `body` nodes for more. */
+export function confirmDialog({ title, text = null, body = [], confirm, danger = true, work = null }) {
+  return formDialog({ title, body: [text ? h("p", {}, text) : null, body], submit: confirm, danger, className: "confirm", work });
+}
+
+/** Close every open dialog (the screen changing). */
 export function closeDialogs() {
   for (const dialog of document.querySelectorAll("body > dialog.dialog")) dialog.close();
 }

@@ -1,6 +1,6 @@
 // Pieces the admin and moderation screens share: the catalog's words for the API's field
-// problems (the API's own messages are English diagnostics, not the reader's language), a
-// form in a modal <dialog>, a confirmation, and times as the API wants them.
+// problems (the API's own messages are English diagnostics, not the reader's language),
+// people named by id, and times as the API wants them.
 import { h, userText } from "../dom.js";
 import { dateTime, t } from "../i18n.js";
 import { field, problemText, showProblem } from "../ui.js";
@@ -42,61 +42,6 @@ export function showFieldProblems(form, error, prefix, ids = {}) {
 export function reasonField(id, labelKey = "staff.reason", hintKey = "staff.reason_hint") {
   const input = h("textarea", { required: true, maxlength: 500, rows: 2 });
   return { input, field: field(id, labelKey, input, hintKey) };
-}
-
-/**
- * A modal form: `fields` (nodes), a submit button; `submit(form)` runs on submit and closes
- * the dialog when it resolves true. Returns the <dialog>, already open, removed on close.
- */
-export function formDialog(host, { titleKey, titleText, fields, submitKey, danger = false, submit }) {
-  const form = h(
-    "form",
-    { class: "stack", novalidate: true, method: "dialog" },
-    h("p", { class: "form-error", role: "alert", hidden: true }),
-    fields,
-    h(
-      "div",
-      { class: "row end" },
-      h("button", { type: "button", value: "cancel", onclick: () => dialog.close() }, t("staff.cancel")),
-      h("button", { type: "submit", class: danger ? "danger" : "primary" }, t(submitKey)),
-    ),
-  );
-  const heading = h("h2", { id: `dialog-title-${Date.now()}` }, titleText ?? t(titleKey));
-  const dialog = h("dialog", { class: "staff-dialog", "aria-labelledby": heading.id }, heading, form);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const buttons = [...form.querySelectorAll("button")];
-    buttons.forEach((b) => (b.disabled = true));
-    form.setAttribute("aria-busy", "true");
-    try {
-      if (await submit(form)) dialog.close();
-    } finally {
-      buttons.forEach((b) => (b.disabled = false));
-      form.removeAttribute("aria-busy");
-    }
-  });
-  dialog.addEventListener("close", () => dialog.remove());
-  host.append(dialog);
-  dialog.showModal();
-  return dialog;
-}
-
-/** "Are you sure?" as a modal dialog; resolves true when confirmed. */
-export function confirmDialog(host, { titleText, bodyText, confirmKey }) {
-  return new Promise((resolve) => {
-    let confirmed = false;
-    const dialog = formDialog(host, {
-      titleText,
-      fields: bodyText ? h("p", {}, bodyText) : null,
-      submitKey: confirmKey,
-      danger: true,
-      submit: async () => {
-        confirmed = true;
-        return true;
-      },
-    });
-    dialog.addEventListener("close", () => resolve(confirmed));
-  });
 }
 
 /** A time as the reader reads it, in <time> (the catalog check leaves formatted times). */

@@ -17,9 +17,5 @@ export default async function messages(container, params) {
   const cleanups = [await conversationList(listPane, { current: id, heading: id ? "h2" : "h1" })];
   if (id) cleanups.push(await conversationView(mainPane, id, { panel: params.query.panel === "settings" }));
   else mainPane.append(h("p", { class: "empty" }, t("chat.pick")));
-  return () => {
-    cleanups.forEach((fn) => fn && fn());
-    // A dialog of this screen (a new conversation, a confirmation) goes with it.
-    for (const dialog of document.querySelectorAll("dialog.chat-dialog, dialog.chat-confirm")) dialog.close();
-  };
+  return () => cleanups.forEach((fn) => fn && fn());
 }

@@ -8,7 +8,7 @@ import { go } from "../router.js";
 import { busy, field, problemText, toast } from "../ui.js";
 import { categoryName, loadCategories } from "../elements/categories.js";
 import { commentThread } from "../elements/comments.js";
-import { closeDialogs, confirmDialog, openDialog } from "../elements/dialog.js";
+import { confirmDialog, openDialog } from "../elements/dialog.js";
 import { clearProblems, showFormProblem } from "../elements/form-problems.js";
 import { attachment, byline, timeOf } from "../elements/post-card.js";
 import { reactionBar } from "../elements/reactions.js";
@@ -161,5 +161,4 @@ export default async function postScreen(container, { post_id: postId }) {
 
   draw();
   await thread.load();
-  return () => closeDialogs();
 }

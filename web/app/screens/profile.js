@@ -8,7 +8,7 @@ import { h, clear, userText } from "../dom.js";
 import { ago, date, dateTime, t } from "../i18n.js";
 import { go } from "../router.js";
 import { avatar } from "../elements/avatar.js";
-import { confirmDialog } from "../elements/confirm-dialog.js";
+import { confirmDialog } from "../elements/dialog.js";
 import { errorText } from "../elements/problems.js";
 import { postCard } from "../elements/post-card.js";
 import { announce, empty, spinner, toast } from "../ui.js";

@@ -12,7 +12,6 @@ import { t } from "../i18n.js";
 import { postCard } from "../elements/post-card.js";
 import { categoryDescription, categoryName, loadCategories } from "../elements/categories.js";
 import { composer } from "../elements/composer.js";
-import { closeDialogs } from "../elements/dialog.js";
 import { announce, empty, problemText, spinner } from "../ui.js";
 
 export const POLL_MS = 30_000;
@@ -166,6 +165,5 @@ export default async function timeline(container, params) {
     observer.disconnect();
     clearInterval(timer);
     document.removeEventListener("visibilitychange", visible);
-    closeDialogs();
   };
 }

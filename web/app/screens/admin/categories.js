@@ -5,7 +5,8 @@ import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { current, number, t } from "../../i18n.js";
 import { empty, field, spinner, toast } from "../../ui.js";
-import { confirmDialog, formDialog, problemMessage, showFieldProblems } from "../../elements/staff-forms.js";
+import { confirmDialog, formDialog } from "../../elements/dialog.js";
+import { problemMessage, showFieldProblems } from "../../elements/staff-forms.js";
 
 const LANGS = ["en", "ru"];
 
@@ -71,11 +72,11 @@ export default async function categories(container) {
       ...LANGS.flatMap((lang) => [field(`name_${lang}`, `admin.categories.name_${lang}`, controls[`name_${lang}`]), field(`description_${lang}`, `admin.categories.description_${lang}`, controls[`description_${lang}`])]),
       field("position", "admin.categories.position", controls.position, "admin.categories.position_hint"),
     ];
-    formDialog(container, {
-      titleKey: category ? "admin.categories.edit_title" : "admin.categories.create_title",
-      fields,
-      submitKey: category ? "staff.save" : "admin.categories.create",
-      submit: async (form) => {
+    formDialog({
+      title: t(category ? "admin.categories.edit_title" : "admin.categories.create_title"),
+      body: fields,
+      submit: t(category ? "staff.save" : "admin.categories.create"),
+      work: async (form) => {
         const values = { position: controls.position.value === "" ? null : Number(controls.position.value) };
         for (const lang of LANGS) {
           values[`name_${lang}`] = controls[`name_${lang}`].value.trim();
@@ -101,10 +102,10 @@ export default async function categories(container) {
   }
 
   async function remove(category) {
-    const sure = await confirmDialog(container, {
-      titleText: t("admin.categories.delete_title", { name: name(category) }),
-      bodyText: t("admin.categories.delete_body"),
-      confirmKey: "staff.delete",
+    const sure = await confirmDialog({
+      title: t("admin.categories.delete_title", { name: name(category) }),
+      text: t("admin.categories.delete_body"),
+      confirm: t("staff.delete"),
     });
     if (!sure) return;
     try {

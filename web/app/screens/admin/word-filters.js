@@ -6,7 +6,8 @@ import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { field, toast } from "../../ui.js";
 import { pagedList } from "../../elements/paged-list.js";
-import { confirmDialog, formDialog, problemMessage, showFieldProblems, when } from "../../elements/staff-forms.js";
+import { confirmDialog, formDialog } from "../../elements/dialog.js";
+import { problemMessage, showFieldProblems, when } from "../../elements/staff-forms.js";
 
 const ACTIONS = ["block", "hold", "flag", "censor"];
 const CONTEXTS = ["posts", "comments", "messages", "profiles"];
@@ -85,11 +86,11 @@ export default async function wordFilters(container) {
       contexts,
       field("note", "admin.filters.note", note, "admin.filters.note_hint"),
     ];
-    formDialog(container, {
-      titleKey: rule ? "admin.filters.edit_title" : "admin.filters.add_title",
-      fields,
-      submitKey: rule ? "staff.save" : "admin.filters.add",
-      submit: async (form) => {
+    formDialog({
+      title: t(rule ? "admin.filters.edit_title" : "admin.filters.add_title"),
+      body: fields,
+      submit: t(rule ? "staff.save" : "admin.filters.add"),
+      work: async (form) => {
         const body = {
           pattern: pattern.value.trim(),
           whole_word: wholeWord.checked,
@@ -112,10 +113,10 @@ export default async function wordFilters(container) {
   }
 
   async function remove(rule) {
-    const sure = await confirmDialog(container, {
-      titleText: t("admin.filters.remove_title", { pattern: rule.pattern }),
-      bodyText: t("admin.filters.remove_body"),
-      confirmKey: "admin.filters.remove",
+    const sure = await confirmDialog({
+      title: t("admin.filters.remove_title", { pattern: rule.pattern }),
+      text: t("admin.filters.remove_body"),
+      confirm: t("admin.filters.remove"),
     });
     if (!sure) return;
     try {

@@ -1,5 +1,5 @@
-// What the messenger's parts share: how a conversation is named, its attachments, and a
-// confirmation asked in a <dialog> (people, avatars and times: elements/listing.js).
+// What the messenger's parts share: how a conversation is named and its attachments
+// (people, avatars and times: elements/listing.js).
 
 import { h, userText } from "../../dom.js";
 import { nameOf } from "../../elements/listing.js";
@@ -28,29 +28,6 @@ export function attachment(media) {
     return h("a", { href: full, target: "_blank", rel: "noopener" }, h("img", { src: image.url, alt: media.description || "", loading: "lazy", "data-user": "" }));
   }
   return h("a", { href: image.url, target: "_blank", rel: "noopener" }, t("chat.attachment"));
-}
-
-/** Ask before something that cannot be undone: resolves true when confirmed. */
-export function confirmDialog(textKey, confirmKey, params = {}) {
-  return new Promise((resolve) => {
-    const dialog = h(
-      "dialog",
-      { class: "chat-confirm", "aria-labelledby": "chat-confirm-text" },
-      h("p", { id: "chat-confirm-text" }, t(textKey, params)),
-      h(
-        "form",
-        { method: "dialog", class: "row end" },
-        h("button", { type: "submit", value: "no" }, t("chat.cancel")),
-        h("button", { type: "submit", value: "yes", class: "danger" }, t(confirmKey)),
-      ),
-    );
-    dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "yes");
-      dialog.remove();
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-  });
 }
 
 export const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

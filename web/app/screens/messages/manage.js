@@ -12,7 +12,7 @@ import { t } from "../../i18n.js";
 import { go } from "../../router.js";
 import { busy, field, problemText, showProblem } from "../../ui.js";
 import { avatar, nameOf } from "../../elements/listing.js";
-import { confirmDialog } from "./common.js";
+import { confirmDialog } from "../../elements/dialog.js";
 import { peoplePicker } from "./people.js";
 
 const ROLES = ["member", "admin", "owner"];
@@ -88,7 +88,7 @@ export function managePanel({ conversationId, detail, me, reload }) {
           "aria-label": t("chat.manage.role_of", { name }),
           onchange: async () => {
             const next = select.value;
-            if (next === "owner" && !(await confirmDialog("chat.manage.hand_over_confirm", "chat.manage.hand_over", { name }))) {
+            if (next === "owner" && !(await confirmDialog({ title: t("chat.manage.hand_over_confirm", { name }), confirm: t("chat.manage.hand_over") }))) {
               select.value = role;
               return;
             }
@@ -111,7 +111,7 @@ export function managePanel({ conversationId, detail, me, reload }) {
             class: "link danger-link",
             "aria-label": t("chat.manage.remove_named", { name }),
             onclick: async () => {
-              if (await confirmDialog("chat.manage.remove_confirm", "chat.manage.remove", { name })) {
+              if (await confirmDialog({ title: t("chat.manage.remove_confirm", { name }), confirm: t("chat.manage.remove") })) {
                 act(() => api.del(`/v1/conversations/${conversationId}/members/${userId}`));
               }
             },
@@ -168,7 +168,7 @@ export function managePanel({ conversationId, detail, me, reload }) {
           type: "button",
           class: "danger",
           onclick: async () => {
-            if (!(await confirmDialog(`chat.manage.leave_confirm_${c.kind}`, "chat.manage.leave"))) return;
+            if (!(await confirmDialog({ title: t(`chat.manage.leave_confirm_${c.kind}`), confirm: t("chat.manage.leave") }))) return;
             try {
               await api.del(`/v1/conversations/${conversationId}/members/${me}`);
               await go("/messages");

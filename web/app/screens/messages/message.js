@@ -8,7 +8,8 @@ import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { problemText } from "../../ui.js";
 import { nameOf, shortTime } from "../../elements/listing.js";
-import { attachment, confirmDialog } from "./common.js";
+import { attachment } from "./common.js";
+import { confirmDialog } from "../../elements/dialog.js";
 
 /**
  * ctx: {conversationId, kind, me, manager, people: Map id -> author, find(id) -> message,
@@ -55,7 +56,7 @@ function actions(li, message, ctx) {
           type: "button",
           class: "link danger-link",
           onclick: async () => {
-            if (!(await confirmDialog("chat.message.delete_confirm", "chat.message.delete"))) return;
+            if (!(await confirmDialog({ title: t("chat.message.delete_confirm"), confirm: t("chat.message.delete") }))) return;
             try {
               await api.del(`/v1/conversations/${ctx.conversationId}/messages/${message.id}`);
               Object.assign(message, { deleted: true, body: "", media: [], media_ids: [] });

@@ -6,7 +6,8 @@ import * as api from "../../api.js";
 import { h, clear, userText } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { go } from "../../router.js";
-import { busy, field, showProblem } from "../../ui.js";
+import { field, showProblem } from "../../ui.js";
+import { formDialog } from "../../elements/dialog.js";
 import { nameOf } from "../../elements/listing.js";
 import { peoplePicker } from "./people.js";
 
@@ -84,50 +85,27 @@ export function openStartDialog() {
     ),
   );
 
-  const form = h(
-    "form",
-    { class: "stack", novalidate: true },
-    h("p", { class: "form-error", role: "alert", hidden: true }),
-    kinds,
-    picker.element,
-    chips,
-    nameField,
-    h(
-      "div",
-      { class: "row end" },
-      h("button", { type: "button", onclick: () => dialog.close() }, t("chat.cancel")),
-      h("button", { type: "submit", class: "primary" }, t("chat.start.submit")),
-    ),
-  );
-  const dialog = h(
-    "dialog",
-    { class: "chat-dialog", "aria-labelledby": "start-title" },
-    h("h2", { id: "start-title" }, t("chat.start.title")),
-    form,
-  );
-
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const top = form.querySelector(".form-error");
-    if (!chosen.size) {
-      top.textContent = t(kind === "direct" ? "chat.start.need_one" : "chat.start.need_some");
-      top.hidden = false;
-      return;
-    }
-    busy(form, async () => {
+  formDialog({
+    title: t("chat.start.title"),
+    body: [kinds, picker.element, chips, nameField],
+    submit: t("chat.start.submit"),
+    className: "chat-dialog",
+    focus: picker.focus,
+    work: async (form) => {
+      const top = form.querySelector(".form-error");
+      if (!chosen.size) {
+        top.textContent = t(kind === "direct" ? "chat.start.need_one" : "chat.start.need_some");
+        top.hidden = false;
+        return false;
+      }
       try {
         const body = { kind, members: [...chosen.keys()] };
         if (kind === "group" && name.value.trim()) body.name = name.value.trim();
-        const started = await api.post("/v1/conversations", body);
-        dialog.close();
-        await go(`/messages/${started.id}`);
+        return await api.post("/v1/conversations", body);
       } catch (error) {
         showProblem(form, error);
+        return false;
       }
-    });
-  });
-  dialog.addEventListener("close", () => dialog.remove());
-  document.body.append(dialog);
-  dialog.showModal();
-  picker.focus();
+    },
+  }).then((started) => started && go(`/messages/${started.id}`));
 }

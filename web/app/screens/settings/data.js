@@ -5,7 +5,7 @@ import * as api from "../../api.js";
 import { h, clear } from "../../dom.js";
 import { t } from "../../i18n.js";
 import { go } from "../../router.js";
-import { confirmDialog } from "../../elements/confirm-dialog.js";
+import { confirmDialog } from "../../elements/dialog.js";
 import { errorText, placeProblem } from "../../elements/problems.js";
 import { busy, field, toast } from "../../ui.js";
 
@@ -40,7 +40,6 @@ async function erase(twoFactor) {
       h("ul", {}, ["settings.erase.lost_profile", "settings.erase.lost_phone", "settings.erase.lost_sessions", "settings.erase.lost_log"].map((key) => h("li", {}, t(key)))),
       h("p", {}, t("settings.erase.kept")),
       h("p", { class: "warning" }, t("settings.erase.final")),
-      h("p", { class: "form-error", role: "alert", hidden: true }),
       field("password", "settings.erase.password", password),
       code ? field("code", "settings.erase.code", code, "settings.erase.code_hint") : null,
     ],
