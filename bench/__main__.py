@@ -22,6 +22,8 @@ SUITES: dict[str, str] = {
     "moderation": "posts/s and latency with 1,000 word filter rules against none, the "
     "matcher's microseconds per post",
 }
+#: Not a suite: `python -m bench profile <suite> [--quick]` runs one with flame graphs of
+#: every platform process over each measured window (bench/profile.py).
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["profile"]:
+        from bench.profile import main as profile
+
+        return profile(argv[1:])
     args = _parser().parse_args(argv)
     suite = importlib.import_module(f"bench.{args.suite}")
     sizes = suite.QUICK if args.quick else suite.FULL

@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -54,6 +55,7 @@ async def _metered(
             seconds=sizes.http_seconds,
             max_requests=sizes.http_max_requests,
             warmup_seconds=sizes.warmup_seconds,
+            label=f"{method} {urlsplit(url).path}",
         )
 
 

@@ -140,4 +140,5 @@ async def messages_figure(
             seconds=sizes.http_seconds,
             max_requests=sizes.http_max_requests,
             warmup_seconds=sizes.warmup_seconds,
+            label="chat send",
         )

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from bench.loadgen import LoopResult, Send, closed_loop
+from bench.profile import Recording, recording
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -30,15 +31,20 @@ MACHINE = "whole machine"
 
 
 class CpuMeter:
-    """Cores used by each process between `start()` and `stop()`, from /proc."""
+    """Cores used by each process between `start()` and `stop()`, from /proc; with
+    profiling on (`python -m bench profile`), a flame graph of each over the same window,
+    named by `label` (the figure it measures)."""
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], label: str = "window") -> None:
         self.pids = pids
+        self.label = label
         self._before: dict[str, float | None] = {}
         self._t0 = 0.0
+        self._recording: Recording | None = None
         self.cores: dict[str, float] = {}
 
     def start(self) -> None:
+        self._recording = recording(self.label, self.pids)
         self._t0 = time.perf_counter()
         self._before = {name: _cpu_seconds(pid) for name, pid in self.pids.items()}
         self._before[MACHINE] = _machine_busy_seconds()
@@ -51,6 +57,9 @@ class CpuMeter:
             before = self._before.get(name)
             if before is not None and value is not None and wall > 0:
                 self.cores[name] = round((value - before) / wall, 2)
+        if self._recording is not None:
+            self._recording.stop(self.cores)
+            self._recording = None
         return self.cores
 
 
@@ -72,11 +81,12 @@ async def metered_loop(
     seconds: float,
     max_requests: int,
     warmup_seconds: float,
+    label: str = "window",
 ) -> tuple[LoopResult, dict[str, float]]:
     """`closed_loop(send)` after a warm-up, and the cores each of `pids` used while it was
     measured (the warm-up runs separately so the sample covers the measured part only)."""
     await closed_loop(send, clients=clients, seconds=warmup_seconds, max_requests=max_requests)
-    meter = CpuMeter(pids)
+    meter = CpuMeter(pids, label)
     meter.start()
     result = await closed_loop(send, clients=clients, seconds=seconds, max_requests=max_requests)
     return result, meter.stop()

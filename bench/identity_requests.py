@@ -97,7 +97,9 @@ async def read_figure(
                 f"(round {round_no + 1} of {READ_ROUNDS})"
             )
             send = http_sender(session, "GET", f"{base}{SECURITY_LOG}", bearer_headers(tokens))
-            rounds[label].append(await _through_platform(platform, send, READ_CLIENTS, sizes))
+            rounds[label].append(
+                await _through_platform(platform, send, READ_CLIENTS, sizes, f"read {label}")
+            )
     return rounds
 
 
@@ -117,12 +119,14 @@ async def login_figure(
         say(f"figure 3: POST /v1/auth/login, {clients} client(s)")
         headers = [{"Content-Type": "application/json"}] * clients
         send = http_sender(session, "POST", url, headers, body=_in_turn(bodies, clients))
-        out[clients] = await _through_platform(platform, send, clients, sizes)
+        out[clients] = await _through_platform(
+            platform, send, clients, sizes, f"login {clients} clients"
+        )
     return out
 
 
 async def _through_platform(
-    platform: Platform, send: Send, clients: int, sizes: Sizes
+    platform: Platform, send: Send, clients: int, sizes: Sizes, label: str
 ) -> tuple[LoopResult, dict[str, float]]:
     """A warmed-up closed loop against the platform, with the cores each process used."""
     result = await metered_loop(
@@ -132,6 +136,7 @@ async def _through_platform(
         seconds=sizes.http_seconds,
         max_requests=sizes.max_requests,
         warmup_seconds=sizes.warmup_seconds,
+        label=label,
     )
     platform.check_alive()
     return result

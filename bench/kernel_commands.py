@@ -162,13 +162,14 @@ async def commands_figure(
             await wrk_loop(
                 wrk, url, HTTP_BODY, tokens, clients=clients, seconds=sizes.warmup_seconds
             )
-            meter = CpuMeter(cpu_pids)
+            meter = CpuMeter(cpu_pids, f"commands {clients} clients")
             meter.start()
             results[clients] = await wrk_loop(
                 wrk, url, HTTP_BODY, tokens, clients=clients, seconds=sizes.http_seconds
             )
+            used = meter.stop()
             if clients == 64:
-                cores = meter.stop()
+                cores = used
             platform.check_alive()
             continue
         headers = bearer_headers(tokens[:clients])
@@ -182,6 +183,7 @@ async def commands_figure(
                 seconds=sizes.http_seconds,
                 max_requests=sizes.http_max_requests,
                 warmup_seconds=sizes.warmup_seconds,
+                label=f"commands {clients} clients",
             )
             if clients == 64:
                 cores = used

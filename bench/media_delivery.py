@@ -97,6 +97,7 @@ async def get_figures(
                     seconds=sizes.get_seconds,
                     max_requests=sizes.max_requests,
                     warmup_seconds=sizes.warmup_seconds,
+                    label=f"GET {name}",
                 )
             )
             platform.check_alive()

@@ -152,6 +152,7 @@ async def upload_phase(
         seconds=sizes.upload_seconds,
         max_requests=cap,
         warmup_seconds=sizes.warmup_seconds,
+        label=f"upload {label}",
     )
     platform.check_alive()
     ids = [media_id for media_id, _ in accepted.uploads]
