@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import msgspec
 from aiohttp import web
 
+from core.ids import is_uuid
 from core.perks import is_vip
 from edge.context import infra
 from edge.routes.media import MediaView, media_views
@@ -37,8 +38,9 @@ class Author(msgspec.Struct):
 
 
 async def authors(request: web.Request, user_ids: Iterable[str]) -> dict[str, Author]:
-    """The authors of a page by id; someone without a profile row is absent."""
-    wanted = list({u for u in user_ids if u})
+    """The authors of a page by id; someone without a profile row is absent, and so is an
+    actor that is not a person (the word filter's reports are by `system`)."""
+    wanted = list({u for u in user_ids if u and is_uuid(u)})
     if not wanted:
         return {}
     rows = await profiles_model.by_users(infra(request).pool, wanted)
