@@ -40,6 +40,16 @@ function setState(next) {
   emit("state", next);
 }
 
+/**
+ * An item this page caused and already knows (its own write was answered): told to the
+ * page's listeners at once, not when the gateway's copy arrives, so every part of the page
+ * agrees straight away. Its listeners set state rather than flip it: the gateway's copy
+ * comes as well.
+ */
+export function local(kind, payload) {
+  emit(kind, payload);
+}
+
 /** on("message.new", fn) -> unsubscribe. Kinds: item types, "*", reset, typing, presence, state. */
 export function on(kind, fn) {
   if (!listeners.has(kind)) listeners.set(kind, new Set());

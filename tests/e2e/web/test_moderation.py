@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, expect
 
 from core.settings import Settings
 from tests.e2e.moderation.test_reports import report
@@ -148,7 +148,7 @@ async def test_reports_are_decided_appealed_and_the_appeal_approved_in_the_app(
         await author_page.get_by_role("heading", name="Your standing").wait_for()
         hidden = author_page.locator(".decision").filter(has_text="Adverts are not allowed")
         await hidden.get_by_text("Hide", exact=True).wait_for()
-        assert await author_page.locator(".decision").count() == 3
+        await expect(author_page.locator(".decision")).to_have_count(3)
         await hidden.get_by_role("button", name="Appeal").click()
         await hidden.get_by_label("Why should it be reversed?").fill("I edited it: no advert now.")
         await hidden.get_by_role("button", name="Send the appeal").click()

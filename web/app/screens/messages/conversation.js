@@ -151,8 +151,8 @@ export async function conversationView(pane, conversationId, { panel = false } =
     try {
       if (next) await api.put(`/v1/conversations/${conversationId}/mute`, {});
       else await api.del(`/v1/conversations/${conversationId}/mute`);
-      c.muted = next;
-      drawHead();
+      // The list and the badges hear of it now, not when the gateway's item arrives.
+      live.local("conversation.muted", { conversation_id: conversationId, muted: next });
       headActions.querySelector("button")?.focus();
     } catch (error) {
       status.textContent = problemText(error);
