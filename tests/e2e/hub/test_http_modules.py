@@ -18,7 +18,9 @@ from hub.registry import module_token
 from tests.e2e.hub.conftest import bearer
 from tests.support.platform import Platform
 
-TTL = 1.0
+#: Short, so expiry is seen quickly; not so short that a loaded machine's first listing,
+#: a moment after the registration, already finds it expired.
+TTL = 2.0
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ the browser hands it a push it received."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -164,14 +165,20 @@ async def test_push_is_turned_on_received_while_closed_shown_and_turned_off(
         # The service worker shows what was pushed; opening it goes to Bob's profile.
         await page.goto("/notifications?view=settings")
         await expect(state).to_have_text("Push notifications are on for this device.")
-        await deliver(context, page, platform.base_url, push.payload)
         shown: list[Any] = []
 
         async def notifications() -> list[Any]:
             shown[:] = await page.evaluate(SHOWN)
             return shown
 
-        await until(notifications, "nothing shown")
+        # A push handed over through the DevTools protocol is now and then dropped by
+        # Chromium on a loaded machine; handing it over again is harmless (the
+        # notification's tag makes a second one replace the first).
+        for _ in range(5):
+            await deliver(context, page, platform.base_url, push.payload)
+            with contextlib.suppress(AssertionError):
+                await until(notifications, "nothing shown", timeout=3.0)
+                break
         assert shown == [
             {"title": "New follower", "body": "Bob Baker started following you", "url": "/people/bob_baker"}
         ]  # fmt: skip
