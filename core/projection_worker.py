@@ -45,6 +45,12 @@ log = get_logger("quark.projection")
 
 #: The dead-letter stream (streams.yaml): `dlq.<projection>.<stream>`.
 DLQ_STREAM = "DLQ"
+#: A chunk holding none of the events a read model consumes (its source's subjects carry
+#: other contexts' or other aggregates' events too) commits nothing: no transaction just to
+#: move the checkpoint. Its position is published at once (readers waiting for it wake as
+#: usual) and stored with the next commit, or after this many seconds; a restart re-reads
+#: at most that much and skips it again.
+SKIPPED_STORE_SECONDS = 2.0
 
 
 @dataclass
@@ -184,16 +190,26 @@ class ProjectionWorker:
         PROJECTION_POSITION.labels(self.name, stream).set(checkpoint)
         puller = PullStream(self.nc, stream, name, max_batch=self.max_batch)
         await puller.start()
+        loop = asyncio.get_running_loop()
+        stored, stored_at = checkpoint, loop.time()
         try:
             while not self._stopping.is_set():
                 msgs = await puller.next_chunk(timeout=1.0)
+                due = loop.time() - stored_at >= SKIPPED_STORE_SECONDS
                 if not msgs:
+                    if due and stored < checkpoint:
+                        await self.sink.commit(build, stream, [], checkpoint, live=True)
+                        stored, stored_at = checkpoint, loop.time()
                     self.caught_up.set()
                     await self._publish_position(stream, checkpoint)
                     continue
                 fresh = [m for m in msgs if m.metadata.sequence.stream > checkpoint]
                 if fresh:
-                    checkpoint = await self._apply_messages(build, stream, fresh)
+                    checkpoint, committed = await self._apply_messages(
+                        build, stream, fresh, skip_empty=not due
+                    )
+                    if committed:
+                        stored, stored_at = checkpoint, loop.time()
                 # AckAll: acknowledging the last message acknowledges every one before it.
                 with contextlib.suppress(*NATS_UNAVAILABLE):
                     await msgs[-1].ack()
@@ -208,25 +224,30 @@ class ProjectionWorker:
     def _decode(self, stream: str, seq: int, data: bytes) -> list[RecordedEvent]:
         return self.registry.recorded(data, stream, seq, self.projection.consumes)
 
-    async def _apply_messages(self, build: int, stream: str, msgs: Sequence[Any]) -> int:
-        """Apply a chunk in one transaction; on failure isolate the poison event."""
+    async def _apply_messages(
+        self, build: int, stream: str, msgs: Sequence[Any], *, skip_empty: bool
+    ) -> tuple[int, bool]:
+        """Apply a chunk in one transaction; on failure isolate the poison event. Answers
+        the position reached and whether it was committed (with `skip_empty`, a chunk of
+        nothing this read model consumes is not: see `SKIPPED_STORE_SECONDS`)."""
         last = msgs[-1].metadata.sequence.stream
         try:
             events = [
                 e for m in msgs for e in self._decode(stream, m.metadata.sequence.stream, m.data)
             ]
-            await self.sink.commit(build, stream, events, last, live=True)
+            if events or not skip_empty:
+                await self.sink.commit(build, stream, events, last, live=True)
             self._applied(stream, last, len(events))
-            return last
+            return last, bool(events) or not skip_empty
         except (BuildSwitched, *TRANSIENT):
             raise
         except Exception as exc:
             if len(msgs) == 1:
-                return await self._retry_one(build, stream, msgs[0], exc)
+                return await self._retry_one(build, stream, msgs[0], exc), True
         checkpoint = 0
         for m in msgs:
             checkpoint = await self._retry_one(build, stream, m, None)
-        return checkpoint
+        return checkpoint, True
 
     async def _retry_one(
         self, build: int, stream: str, msg: Any, first_error: BaseException | None

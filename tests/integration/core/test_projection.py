@@ -10,14 +10,18 @@ from typing import Any
 
 import pytest
 
+from core import projection_worker
 from core.bootstrap import Infra
 from core.envelope import RecordedEvent
+from core.ids import new_id
 from core.projection import BuildSwitched, Sink
 from core.projection_pg import PgSink
 from core.projection_redis import RedisSink
 from core.projection_worker import sink_for
+from handlers.posts.commands import DeletePost, PublishPost
 from tests.support.platform import Platform
 from tests.support.projections import (
+    AUTHOR,
     ApplyLog,
     applications,
     apply_log_sink,
@@ -118,6 +122,57 @@ def watched(platform: Platform, sink: Sink) -> str:
 def once_each(*positions: str) -> dict[tuple[int, int], int]:
     """What an apply log holds when each of these commits (one event each) was applied once."""
     return {(seq_of(p), 0): 1 for p in positions}
+
+
+class CountsCommits:
+    """Mixed into a sink: every live commit it was asked for, as (last sequence, events)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.calls: list[tuple[int, int]] = []
+
+    async def commit(
+        self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
+    ) -> None:
+        if live:
+            self.calls.append((last_seq, len(events)))
+        await super().commit(build, stream, events, last_seq, live=live)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_events_a_read_model_does_not_consume_cost_no_commit_yet_are_waited_for(
+    infra: Infra, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(projection_worker, "SKIPPED_STORE_SECONDS", 1.0)
+    async with Platform(infra, edge=False, projection_names=[]) as platform:
+        sink = apply_log_sink(infra, kind, CountsCommits)
+        worker = apply_log_worker(infra, sink)
+        task = asyncio.create_task(worker.run())
+        try:
+            post_id = new_id()
+            published = await infra.bus.send(
+                PublishPost(post_id=post_id, title="t", body="b"), actor=AUTHOR
+            )
+            assert published.position
+            await platform.wait(watched(platform, sink), published.position, timeout=5)
+            # Deleted: an event on the read model's subjects that it does not consume.
+            deleted = await infra.bus.send(DeletePost(post_id=post_id), actor=AUTHOR)
+            assert deleted.position
+            await platform.wait(sink.projection.name, deleted.position, timeout=5)
+            build = (await sink.active_build())[0]
+            assert await sink.checkpoint(build, "CONTENT") < seq_of(deleted.position)
+            assert all(last < seq_of(deleted.position) for last, _ in sink.calls)
+            # Stored a moment later, with no event of its own: a restart starts after it.
+            for _ in range(50):
+                if await sink.checkpoint(build, "CONTENT") >= seq_of(deleted.position):
+                    break
+                await asyncio.sleep(0.1)
+            assert await sink.checkpoint(build, "CONTENT") == seq_of(deleted.position)
+            assert (seq_of(deleted.position), 0) in sink.calls
+        finally:
+            worker.stop()
+            await task
+        assert await applications(sink) == once_each(published.position)
 
 
 @pytest.mark.parametrize("kind", KINDS)
