@@ -35,6 +35,9 @@ RATE = 200
 RESULTS = Path(__file__).resolve().parent / "results" / "profiles"
 
 _windows: dict[str, int] = {}
+#: Ids in a window's label (a path such as /v1/posts/<id>/comments) become `{id}`, so a
+#: window keeps its name from one run to the next.
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 def _slug(text: str) -> str:
@@ -62,6 +65,7 @@ class Recording:
     """py-spy on each Python process of one measured window, until `stop()`."""
 
     def __init__(self, folder: Path, label: str, pids: dict[str, int]) -> None:
+        label = _ID.sub("{id}", label)
         count = _windows[label] = _windows.get(label, 0) + 1
         self.folder = folder / (_slug(label) + (f"-{count}" if count > 1 else ""))
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,15 @@ def test_a_window_writes_a_flame_graph_per_python_process(
     again.stop()
     assert (tmp_path / "post-v1-posts-2" / "busy.svg").exists()
 
+    # An id in the label does not make each run's folder a new name.
+    named = CpuMeter(
+        {"busy": busy_python.pid}, "POST /v1/posts/0190a1b2-0000-7000-8000-00000000abcd/comments"
+    )
+    named.start()
+    time.sleep(0.3)
+    named.stop()
+    assert (tmp_path / "post-v1-posts-id-comments" / "busy.svg").exists()
+
 
 def test_without_profiling_a_meter_records_nothing(
     tmp_path: Path, busy_python: subprocess.Popen[bytes], monkeypatch: pytest.MonkeyPatch
