@@ -105,6 +105,12 @@ class BuildSwitched(Exception):
 
 class Sink(ABC):
     projection: Projection
+    #: Whether a chunk of events this read model does not consume may go uncommitted (its
+    #: checkpoint stored a moment later: `core.projection_worker.SKIPPED_STORE_SECONDS`).
+    #: PostgreSQL's commit is a transaction worth saving; Redis's is one cheap pipeline,
+    #: and the home timeline compares its Redis checkpoint with PostgreSQL's, which is only
+    #: sound while the Redis one is never the one behind.
+    skips_unconsumed: bool = False
 
     @abstractmethod
     async def ensure(self) -> int:

@@ -49,6 +49,8 @@ async def ensure_kernel_schema(pool: asyncpg.Pool) -> None:
 
 
 class PgSink(Sink):
+    skips_unconsumed = True
+
     def __init__(
         self, projection: PgProjection, pool: asyncpg.Pool, streams: Sequence[str]
     ) -> None:

@@ -206,7 +206,7 @@ class ProjectionWorker:
                 fresh = [m for m in msgs if m.metadata.sequence.stream > checkpoint]
                 if fresh:
                     checkpoint, committed = await self._apply_messages(
-                        build, stream, fresh, skip_empty=not due
+                        build, stream, fresh, skip_empty=self.sink.skips_unconsumed and not due
                     )
                     if committed:
                         stored, stored_at = checkpoint, loop.time()

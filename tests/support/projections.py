@@ -191,3 +191,25 @@ async def redeliver(
         await watcher.wait(name, stream, await stream_head(platform.infra, stream), timeout)
     finally:
         await watcher.stop()
+
+
+async def checkpoints_stored(platform: Platform, timeout: float = 10.0) -> None:
+    """Until every PostgreSQL read model has stored the position it last announced: a chunk
+    of events a read model does not consume is stored a moment later
+    (`core.projection_worker.SKIPPED_STORE_SECONDS`). For a test that counts the database's
+    queries and must not count that bookkeeping."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        rows = await platform.infra.pool.fetch(
+            """SELECT c.projection, c.stream, c.position FROM quark.checkpoints c
+               JOIN quark.projections p ON p.name = c.projection AND p.active_build = c.build"""
+        )
+        behind = [
+            (r["projection"], r["stream"])
+            for r in rows
+            if platform.watcher.known(r["projection"], r["stream"]) > r["position"]
+        ]
+        if not behind:
+            return
+        assert asyncio.get_running_loop().time() < deadline, f"not stored: {behind}"
+        await asyncio.sleep(0.05)

@@ -7,7 +7,6 @@ The queries are counted with asyncpg's query loggers on every connection of the 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -18,10 +17,12 @@ import pytest
 
 from core.settings import Settings
 from tests.support.categories import create_category
+from tests.support.fake_push import pushes_settled
 from tests.support.identity import IdentityClient, lifted_limits
 from tests.support.log import head_position
 from tests.support.media import picture, ready, upload
 from tests.support.platform import Platform
+from tests.support.projections import checkpoints_stored
 
 
 @pytest.fixture
@@ -136,7 +137,10 @@ async def test_a_page_of_posts_costs_the_same_few_queries_for_5_or_20_posts(
         head = await head_position(platform.infra, stream)
         for name in names:
             await platform.wait(name, head)
-    await asyncio.sleep(0.2)  # nothing left in flight anywhere
+    # Nothing left in flight anywhere: the read models' checkpoints stored, the push sender
+    # done with the notifications these writes made.
+    await checkpoints_stored(platform)
+    await pushes_settled(platform.infra)
 
     counter = await count_queries_on(platform.infra.pool)
     counts = {}
