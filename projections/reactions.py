@@ -121,38 +121,44 @@ class ReactionsProjection(PgProjection):
 _ORDER = {kind: i for i, kind in enumerate(KINDS)}
 
 
-async def counts_and_mine(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    target_type: str,
-    ids: Iterable[str],
-    user_id: str | None,
-) -> tuple[dict[str, dict[str, int]], dict[str, set[str]]]:
-    """The reaction counts of each target in `ids` (`{id: {kind: n}}`, every id present,
-    kinds in `KINDS` order, none at zero) and the kinds the reader (`user_id`; None for
-    nobody) has on each, in one round trip (they were two of a home page's seven
-    PostgreSQL reads: bench/results/profiles/2026-12-03-1415-blog-quick)."""
+async def counts_for(
+    conn: asyncpg.Connection | asyncpg.Pool, target_type: str, ids: Iterable[str]
+) -> dict[str, dict[str, int]]:
+    """Reaction counts of each target in `ids`, in one query: `{id: {kind: n}}`, every id
+    present (an empty mapping when nobody reacted), kinds in `KINDS` order, none at zero."""
     wanted = list(dict.fromkeys(ids))
-    counts: dict[str, dict[str, int]] = {i: {} for i in wanted}
-    mine: dict[str, set[str]] = {i: set() for i in wanted}
+    out: dict[str, dict[str, int]] = {i: {} for i in wanted}
     if not wanted:
-        return counts, mine
+        return out
     records = await conn.fetch(
-        """SELECT target_id::text, kind, count, false AS own FROM reactions.reaction_counts
-           WHERE target_type = $1 AND target_id = ANY($2::uuid[]) AND count > 0
-           UNION ALL
-           SELECT target_id::text, kind, 0, true FROM reactions.reactions
-           WHERE $3::uuid IS NOT NULL AND target_type = $1 AND target_id = ANY($2::uuid[])
-             AND user_id = $3::uuid""",
+        """SELECT target_id::text, kind, count FROM reactions.reaction_counts
+           WHERE target_type = $1 AND target_id = ANY($2::uuid[]) AND count > 0""",
+        target_type,
+        wanted,
+    )
+    for target_id, kind, count in sorted(records, key=lambda r: _ORDER.get(r[1], len(KINDS))):
+        out[target_id][kind] = count
+    return out
+
+
+async def mine_for(
+    conn: asyncpg.Connection | asyncpg.Pool, target_type: str, ids: Iterable[str], user_id: str
+) -> dict[str, set[str]]:
+    """The kinds `user_id` has on each target in `ids`, in one query; every id present."""
+    wanted = list(dict.fromkeys(ids))
+    out: dict[str, set[str]] = {i: set() for i in wanted}
+    if not wanted:
+        return out
+    records = await conn.fetch(
+        """SELECT target_id::text, kind FROM reactions.reactions
+           WHERE target_type = $1 AND target_id = ANY($2::uuid[]) AND user_id = $3::uuid""",
         target_type,
         wanted,
         user_id,
     )
-    for target_id, kind, count, own in sorted(records, key=lambda r: _ORDER.get(r[1], len(KINDS))):
-        if own:
-            mine[target_id].add(kind)
-        else:
-            counts[target_id][kind] = count
-    return counts, mine
+    for target_id, kind in records:
+        out[target_id].add(kind)
+    return out
 
 
 def ordered(kinds: Iterable[str]) -> list[str]:

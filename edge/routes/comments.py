@@ -87,9 +87,12 @@ async def _views(request: web.Request, rows: list[model.CommentRow]) -> list[Com
     writers = await authors(request, (r.author_id for r in live))
     ids = [r.id for r in live]
     await wait_for_position(request, ReactionsProjection.name)
+    counts = await reactions_model.counts_for(pool, "comment", ids) if ids else {}
     viewer = await optional_principal(request)
-    counts, mine = await reactions_model.counts_and_mine(
-        pool, "comment", ids, viewer.user_id if viewer is not None else None
+    mine = (
+        await reactions_model.mine_for(pool, "comment", ids, viewer.user_id)
+        if viewer is not None and ids
+        else {}
     )
     depth = infra(request).settings.comment_max_depth
     views = []

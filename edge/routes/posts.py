@@ -160,9 +160,12 @@ async def post_views(request: web.Request, rows: list[PostRow]) -> list[PostView
     pool = infra(request).pool
     await wait_for_position(request, ReactionsProjection.name)
     ids = [r.id for r in rows]
+    counts = await reactions_model.counts_for(pool, "post", ids)
     viewer = await optional_principal(request)
-    counts, mine = await reactions_model.counts_and_mine(
-        pool, "post", ids, viewer.user_id if viewer is not None else None
+    mine = (
+        await reactions_model.mine_for(pool, "post", ids, viewer.user_id)
+        if viewer is not None
+        else {}
     )
     writers = await authors(request, (r.author_id for r in rows))
     media = await media_views(request, [m for row in rows for m in row.media_ids])

@@ -108,11 +108,14 @@ async def unreact_to_comment(request: web.Request) -> web.Response:
 async def _reactions(request: web.Request, target_type: str, target_id: str) -> web.Response:
     await wait_for_position(request, ReactionsProjection.name)
     pool = infra(request).pool
+    counts = await reactions_model.counts_for(pool, target_type, [target_id])
     viewer = await optional_principal(request)
-    counts, mine = await reactions_model.counts_and_mine(
-        pool, target_type, [target_id], viewer.user_id if viewer is not None else None
+    mine = (
+        (await reactions_model.mine_for(pool, target_type, [target_id], viewer.user_id))[target_id]
+        if viewer is not None
+        else set()
     )
-    return _json(200, Reactions(counts[target_id], reactions_model.ordered(mine[target_id])))  # type: ignore[arg-type]
+    return _json(200, Reactions(counts[target_id], reactions_model.ordered(mine)))  # type: ignore[arg-type]
 
 
 async def read_reactions(request: web.Request) -> web.Response:
