@@ -5,7 +5,8 @@ build is in `test_replay.py`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -139,39 +140,53 @@ class CountsCommits:
         await super().commit(build, stream, events, last_seq, live=live)  # type: ignore[misc]
 
 
+@asynccontextmanager
+async def running(infra: Infra, sink: Sink) -> AsyncIterator[None]:
+    """An apply-log worker of `sink`, live until the block ends."""
+    worker = apply_log_worker(infra, sink)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        worker.stop()
+        await task
+
+
+async def a_post_deleted(infra: Infra, platform: Platform, sink: Sink) -> tuple[str, str]:
+    """A post published and then deleted, each waited for in `sink`'s read model: the
+    positions of both. The deletion is on the read model's subjects, yet not an event it
+    consumes."""
+    post_id = new_id()
+    published = await infra.bus.send(
+        PublishPost(post_id=post_id, title="t", body="b"), actor=AUTHOR
+    )
+    assert published.position
+    await platform.wait(watched(platform, sink), published.position, timeout=5)
+    deleted = await infra.bus.send(DeletePost(post_id=post_id), actor=AUTHOR)
+    assert deleted.position
+    await platform.wait(sink.projection.name, deleted.position, timeout=5)
+    return published.position, deleted.position
+
+
 async def test_events_a_read_model_does_not_consume_cost_no_commit_yet_are_waited_for(
     infra: Infra, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(projection_worker, "SKIPPED_STORE_SECONDS", 1.0)
     async with Platform(infra, edge=False, projection_names=[]) as platform:
         sink = apply_log_sink(infra, "postgres", CountsCommits)
-        worker = apply_log_worker(infra, sink)
-        task = asyncio.create_task(worker.run())
-        try:
-            post_id = new_id()
-            published = await infra.bus.send(
-                PublishPost(post_id=post_id, title="t", body="b"), actor=AUTHOR
-            )
-            assert published.position
-            await platform.wait(watched(platform, sink), published.position, timeout=5)
-            # Deleted: an event on the read model's subjects that it does not consume.
-            deleted = await infra.bus.send(DeletePost(post_id=post_id), actor=AUTHOR)
-            assert deleted.position
-            await platform.wait(sink.projection.name, deleted.position, timeout=5)
+        async with running(infra, sink):
+            published, deleted = await a_post_deleted(infra, platform, sink)
             build = (await sink.active_build())[0]
-            assert await sink.checkpoint(build, "CONTENT") < seq_of(deleted.position)
-            assert all(last < seq_of(deleted.position) for last, _ in sink.calls)
+            assert await sink.checkpoint(build, "CONTENT") < seq_of(deleted)
+            assert all(last < seq_of(deleted) for last, _ in sink.calls)
             # Stored a moment later, with no event of its own: a restart starts after it.
             for _ in range(50):
-                if await sink.checkpoint(build, "CONTENT") >= seq_of(deleted.position):
+                if await sink.checkpoint(build, "CONTENT") >= seq_of(deleted):
                     break
                 await asyncio.sleep(0.1)
-            assert await sink.checkpoint(build, "CONTENT") == seq_of(deleted.position)
-            assert (seq_of(deleted.position), 0) in sink.calls
-        finally:
-            worker.stop()
-            await task
-        assert await applications(sink) == once_each(published.position)
+            assert await sink.checkpoint(build, "CONTENT") == seq_of(deleted)
+            assert (seq_of(deleted), 0) in sink.calls
+        assert await applications(sink) == once_each(published)
 
 
 async def test_a_redis_read_model_commits_every_chunk(infra: Infra) -> None:
@@ -179,19 +194,11 @@ async def test_a_redis_read_model_commits_every_chunk(infra: Infra) -> None:
     timeline decides whether Redis may answer by comparing the two."""
     async with Platform(infra, edge=False, projection_names=[]) as platform:
         sink = apply_log_sink(infra, "redis", CountsCommits)
-        worker = apply_log_worker(infra, sink)
-        task = asyncio.create_task(worker.run())
-        try:
-            post_id = new_id()
-            await infra.bus.send(PublishPost(post_id=post_id, title="t", body="b"), actor=AUTHOR)
-            deleted = await infra.bus.send(DeletePost(post_id=post_id), actor=AUTHOR)
-            assert deleted.position
-            await platform.wait(watched(platform, sink), deleted.position, timeout=5)
+        async with running(infra, sink):
+            _, deleted = await a_post_deleted(infra, platform, sink)
             build = (await sink.active_build())[0]
-            assert await sink.checkpoint(build, "CONTENT") == seq_of(deleted.position)
-        finally:
-            worker.stop()
-            await task
+            assert await sink.checkpoint(build, "CONTENT") == seq_of(deleted)
+            assert (seq_of(deleted), 0) in sink.calls
 
 
 @pytest.mark.parametrize("kind", KINDS)
