@@ -19,6 +19,7 @@ SUITES: dict[str, str] = {
     "blog": "publish -> visible in a home timeline, home pages/s, search over 1M posts, "
     "comments/s on one post",
     "chat": "idle websockets per edge, messages/s, send -> delivered, channel fan-out, resume",
+    "footprint": "memory (RSS and PSS) of every process of an idle `./dev up`",
     "moderation": "posts/s and latency with 1,000 word filter rules against none, the "
     "matcher's microseconds per post",
 }
