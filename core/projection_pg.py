@@ -4,7 +4,6 @@ transaction (see `core.projection` for the model)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from core.envelope import RecordedEvent
+from core.pg_leases import session_locks
 from core.projection import BuildSwitched, PgProjection, Sink
 
 KERNEL_DDL = """
@@ -234,32 +234,10 @@ class PgSink(Sink):
                 "DELETE FROM quark.builds WHERE projection = $1 AND build = $2", self.name, build
             )
 
-    @contextlib.asynccontextmanager
-    async def _lease(self):
-        """Leadership: a session-level advisory lock on a connection of its own. Pooled
-        connections are not reset on release (core.bootstrap), so the connection goes back
-        to the pool only once the lock is surely released; on any other way out (the unlock
-        failed, a cancellation while locking or unlocking) it is closed, which releases the
-        lock with the session, or the next leader would wait for it forever."""
-        conn: asyncpg.Connection = await self.pool.acquire()
-        key = f"quark.projection.{self.name}"
-        clean = False
-        try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
-                await asyncio.sleep(1.0)
-            try:
-                yield
-            finally:
-                with contextlib.suppress(Exception):
-                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
-                    clean = True
-        finally:
-            if not clean:
-                conn.terminate()
-            await self.pool.release(conn)
-
     async def leadership(self) -> contextlib.AbstractAsyncContextManager[None]:
-        return self._lease()
+        """A session-level advisory lock, on the one connection all of this process's
+        leaders share (`core.pg_leases`)."""
+        return session_locks(self.pool).hold(f"quark.projection.{self.name}")
 
     async def digest(self) -> str:
         rows = await self.pool.fetch(
