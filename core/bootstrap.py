@@ -117,6 +117,10 @@ async def connect_nats(settings: Settings, name: str) -> NATS:
         raise UnavailableError(f"NATS is not reachable at {settings.nats_url} ({exc!r})") from None
 
 
+#: Seconds an unused pooled PostgreSQL connection stays open (asyncpg's default: 300).
+PG_IDLE_SECONDS = 30.0
+
+
 async def keep_session(_conn: asyncpg.Connection) -> None:
     """The pool's reset on release, which does nothing beyond asyncpg's own (rolling back a
     transaction left open).
@@ -151,6 +155,10 @@ async def open_infra(
         settings.database_url,
         min_size=1,
         max_size=20,
+        # A burst (a start, a replay) opens up to 20 backends; each idle one holds ~15 MB
+        # of PostgreSQL's memory, so what a quiet process does not use goes back after
+        # half a minute (the pool cycles its connections, so none sits that long under load).
+        max_inactive_connection_lifetime=PG_IDLE_SECONDS,
         command_timeout=30,
         reset=keep_session,
     )
