@@ -85,8 +85,10 @@ async def test_unattached_uploads_go_after_a_day_and_attached_ones_stay(
 
     assert await _sweep(platform) == (0, 0)  # nothing is a day old yet
     deleted, purged = await _sweep(platform, ahead=timedelta(hours=25))
-    assert (deleted, purged) == (1, 0)  # purged by the next round, once the read model shows it
-    assert (await _sweep(platform, ahead=timedelta(hours=25)))[1] == 1
+    # Purged once the read model shows the deletion: by this round if the media projection
+    # applied it before the purge query ran (it often does), else by the next.
+    assert deleted == 1 and purged in (0, 1)
+    assert purged + (await _sweep(platform, ahead=timedelta(hours=25)))[1] == 1
     status, _ = await media_view(client.http, me, loose["id"])
     assert status == 404
     status, view = await media_view(client.http, me, avatar["id"])
