@@ -43,7 +43,9 @@ def test_a_window_writes_a_flame_graph_per_python_process(
     graph = tmp_path / "post-v1-posts" / "busy.svg"
     assert "<svg" in graph.read_text()
     assert not (tmp_path / "post-v1-posts" / "sleep.svg").exists()
-    assert cores["busy"] > 0.5
+    # The busy loop's share of a core depends on what else runs (tests run several at once
+    # on two cores); a sleeping process uses next to nothing.
+    assert cores["busy"] > 0.1 and cores["sleep"] < 0.05
     readme = (tmp_path / "README.md").read_text()
     assert "**POST /v1/posts**" in readme
     assert "[busy.svg](post-v1-posts/busy.svg)" in readme
