@@ -212,6 +212,12 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
                 warmup_seconds=sizes.warmup_seconds,
             )
             pages, pages_cores, page_sources = await home_figure(platform, readers, sizes, say)
+            # The same readers shared out between two edge processes: does the read path
+            # scale out on this machine (the edge is the one process near a whole core)?
+            second = await asyncio.to_thread(platform.start_extra_edge, "edge 2", {})
+            pages2, pages2_cores, _ = await home_figure(
+                platform, readers, sizes, say, edges=[platform.base_url, second]
+            )
 
             search = await search_figures(
                 platform.base_url,
@@ -240,6 +246,8 @@ async def run(sizes: Sizes, quick: bool, say: Callable[[str], None]) -> dict[str
         pages,
         pages_cores,
         page_sources,
+        pages2,
+        pages2_cores,
         search,
         comments,
         comments_cores,
@@ -260,6 +268,8 @@ def assemble(
     pages: LoopResult,
     pages_cores: dict[str, float],
     page_sources: dict[str, int],
+    pages2: LoopResult,
+    pages2_cores: dict[str, float],
     search: dict[str, Any],
     comments: LoopResult,
     comments_cores: dict[str, float],
@@ -279,6 +289,7 @@ def assemble(
         "home_p50_ms_64": rounded(pages.p50_ms),
         "home_p99_ms_64": rounded(pages.p99_ms),
         "home_redis_share": round(page_sources.get("redis", 0) / answered, 4) if answered else None,
+        "home_pages_per_s_64_two_edges": round(pages2.per_s, 1),
         "search_per_s_16": s["per_s"],
         "search_p50_ms_16": s["p50_ms"],
         "search_p99_ms_16": s["p99_ms"],
@@ -316,6 +327,8 @@ def assemble(
             few["visible_p50_ms"], bounds["post_p50_plus_fanout_ms_few"]
         ),
         "home_pages_vs_hello": ratio(pages.per_s, hello.per_s),
+        "home_pages_two_edges_vs_one": ratio(pages2.per_s, pages.per_s),
+        "home_pages_two_edges_vs_hello": ratio(pages2.per_s, hello.per_s),
         "home_p50_vs_hello": ratio(pages.p50_ms, hello.p50_ms),
         "home_p99_vs_hello": ratio(pages.p99_ms, hello.p99_ms),
         "search_vs_select_1": ratio(s["per_s"], s1["per_s"]),
@@ -341,6 +354,8 @@ def assemble(
             "home_pages_64": pages.summary() | {"first_error": pages.first_error},
             "home_sources": page_sources,
             "cpu_ms_per_home_page_64": cpu_ms_per_request(pages_cores, pages.per_s),
+            "home_pages_64_two_edges": pages2.summary() | {"first_error": pages2.first_error},
+            "cpu_ms_per_home_page_64_two_edges": cpu_ms_per_request(pages2_cores, pages2.per_s),
             "search": search,
             "comments_64": comments.summary()
             | {"first_error": comments.first_error, "error_kinds": dict(comments.error_kinds)},
@@ -348,6 +363,9 @@ def assemble(
             "cpu_ms_per_comment_64": cpu_ms_per_request(comments_cores, comments.per_s),
             "http_5xx_other_than_503": {
                 "home_pages": server_errors(pages.error_kinds)["http_5xx_other_than_503"],
+                "home_pages_two_edges": server_errors(pages2.error_kinds)[
+                    "http_5xx_other_than_503"
+                ],
                 "comments": server_errors(comments.error_kinds)["http_5xx_other_than_503"],
                 "commands_64": server_errors(c64.error_kinds)["http_5xx_other_than_503"],
                 "search": s["http_5xx_other_than_503"],
@@ -406,6 +424,14 @@ def table(result: dict[str, Any]) -> str:
         "aiohttp hello GET, 64",
         c["aiohttp_hello_get_per_s_64"],
         "home_pages_vs_hello",
+    )
+    row(
+        "home pages/s, 64 clients, 2 edges",
+        result["home_pages_per_s_64_two_edges"],
+        "/s",
+        "one edge (the row above)",
+        result["home_pages_per_s_64"],
+        "home_pages_two_edges_vs_one",
     )
     for q in ("p50", "p99"):
         row(
@@ -479,6 +505,9 @@ def details_text(result: dict[str, Any]) -> str:
         f"home pages: {d['home_pages_64']['requests']:,} ({d['home_pages_64']['errors']} "
         f"errors); answered (warm-up included) by {sources}; Redis share {result['home_redis_share']}",
         "CPU ms per home page: " + top(d["cpu_ms_per_home_page_64"]),
+        f"home pages, two edges: {d['home_pages_64_two_edges']['requests']:,} "
+        f"({d['home_pages_64_two_edges']['errors']} errors); CPU ms per page: "
+        + top(d["cpu_ms_per_home_page_64_two_edges"]),
         f"search: {s['posts_in_read_model']:,} posts, seeded at {s['seed_rows_per_s']:,.0f} "
         f"rows/s; {s['search']['requests']:,} queries ({s['search']['errors']} errors); "
         f"SELECT 1 {s['select_1']['requests']:,}",

@@ -40,7 +40,7 @@ async def _metered(
     platform: Platform,
     sizes: Sizes,
     method: str,
-    url: str,
+    url: str | list[str],
     headers: list[dict[str, str]],
     **sender: Any,
 ) -> tuple[LoopResult, dict[str, float]]:
@@ -55,32 +55,41 @@ async def _metered(
             seconds=sizes.http_seconds,
             max_requests=sizes.http_max_requests,
             warmup_seconds=sizes.warmup_seconds,
-            label=f"{method} {urlsplit(url).path}",
+            label=f"{method} {urlsplit(url if isinstance(url, str) else url[0]).path}"
+            + ("" if isinstance(url, str) else f" {len(url)} edges"),
         )
 
 
 async def home_figure(
-    platform: Platform, tokens: list[str], sizes: Sizes, say: Callable[[str], None]
+    platform: Platform,
+    tokens: list[str],
+    sizes: Sizes,
+    say: Callable[[str], None],
+    edges: list[str] | None = None,
 ) -> tuple[LoopResult, dict[str, float], dict[str, int]]:
     """Home pages at `CLIENTS` clients, each reader with a token of their own; the answers
-    by `Quark-Timeline-Source`."""
-    url = f"{platform.base_url}{HOME}"
+    by `Quark-Timeline-Source`. With `edges` (base URLs of several edge processes), the
+    clients are shared out among them: how reads scale out (docs/capacity.md)."""
+    bases = edges or [platform.base_url]
+    urls = [f"{base}{HOME}" for base in bases]
     headers = bearer_headers(tokens)
     async with aiohttp.ClientSession() as session:
-        async with session.get(url, headers=headers[0]) as resp:
-            items = len((await resp.json())["items"])
-            if items != 20 or resp.headers.get(SOURCE_HEADER) != "redis":
-                raise BenchSetupError(
-                    f"a reader's first page has {items} posts from "
-                    f"{resp.headers.get(SOURCE_HEADER)!r}; expected 20 from redis"
-                )
+        for url in urls:
+            async with session.get(url, headers=headers[0]) as resp:
+                items = len((await resp.json())["items"])
+                if items != 20 or resp.headers.get(SOURCE_HEADER) != "redis":
+                    raise BenchSetupError(
+                        f"a reader's first page has {items} posts from "
+                        f"{resp.headers.get(SOURCE_HEADER)!r}; expected 20 from redis"
+                    )
     sources: Counter[str] = Counter()
-    say(f"figure 2: GET {HOME}, {CLIENTS} clients (distinct readers)")
+    which = "figure 2" if len(bases) == 1 else f"figure 2, {len(bases)} edge processes"
+    say(f"{which}: GET {HOME}, {CLIENTS} clients (distinct readers)")
     result, cores = await _metered(
         platform,
         sizes,
         "GET",
-        url,
+        urls[0] if len(urls) == 1 else urls,
         headers,
         seen=lambda resp: sources.update([resp.headers.get(SOURCE_HEADER, "")]),
     )

@@ -212,7 +212,7 @@ Body = bytes | Callable[[int], bytes] | None
 def http_sender(
     session: aiohttp.ClientSession,
     method: str,
-    url: str,
+    url: str | Sequence[str],
     headers: Sequence[dict[str, str]],
     *,
     body: Body = None,
@@ -222,14 +222,19 @@ def http_sender(
     """A `Send` that sends `method` to `url` with client `i`'s headers (and `body`) over
     `session`'s keep-alive connections and reads the whole answer; anything but `status`
     is an error. `seen`, if given, is shown every answer with `status` (to count a header).
+    Several URLs (one per edge process) are shared out among the clients: client `i`
+    always sends to `url[i % len(url)]`, as a load balancer keeping connections would.
 
     The same sender drives the edge and the hello-world ceilings, so both pay the same
     client-side cost (the client shares the machine's cores with the servers).
     """
 
+    urls = [url] if isinstance(url, str) else list(url)
+
     async def send(i: int) -> str | None:
         data = body(i) if callable(body) else body
-        async with session.request(method, url, data=data, headers=headers[i]) as resp:
+        target = urls[i % len(urls)]
+        async with session.request(method, target, data=data, headers=headers[i]) as resp:
             await resp.read()
             if resp.status != status:
                 return f"HTTP {resp.status}: {(await resp.text())[:200]}"
