@@ -23,7 +23,8 @@ held by this process, so the edge's memory is measured in a process of its own.
    posting from 4 clients for `channel_seconds`; `message.new` frames counted at the
    clients until every acknowledged message has reached every member. Ceiling: the raw
    server broadcasting a frame of the same size to as many sockets of the same client
-   code, driven by 4 clients the same way (`POST /v1/broadcast`). Target >= 0.5 x raw.
+   code, driven by 4 clients the same way (`POST /v1/broadcast`). Target >= 0.7 x raw
+   (issue 15; issue 11 asked 0.5).
    Both sides are read by this one Python process: on a small machine the raw server's
    figure is what this client reads, not what the server can write, and it varies from run
    to run (the details print the posts/s and broadcasts/s behind each).
@@ -87,7 +88,7 @@ WORKERS: tuple[tuple[str, ...], ...] = (
 TARGET_KIB_PER_SOCKET = 30.0
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 25.0
-TARGET_CHANNEL_RATIO = 0.5
+TARGET_CHANNEL_RATIO = 0.7
 
 
 @dataclass(frozen=True)
