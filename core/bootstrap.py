@@ -23,6 +23,7 @@ from nats.aio.client import Client as NATS
 from core import streams as streams_mod
 from core.blobstore import BlobStore, open_blobstore
 from core.bus import CommandBus
+from core.directget import DirectGets
 from core.errors import ConfigError, UnavailableError
 from core.eventstore import EventStore
 from core.logging import get_logger, ship_logs, stop_shipping_logs
@@ -176,7 +177,13 @@ async def open_infra(
     snapshots = None
     with contextlib.suppress(nats.js.errors.BucketNotFoundError):
         snapshots = await js.key_value("snapshots")
-    store = EventStore(nc, registry, decl.stream_map(), snapshots=snapshots)
+    store = EventStore(
+        nc,
+        registry,
+        decl.stream_map(),
+        snapshots=snapshots,
+        direct=DirectGets(settings.nats_url),
+    )
     await store.start()
     stack.push_async_callback(store.stop)
     bus = CommandBus(nc, timeout=settings.command_timeout)

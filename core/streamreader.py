@@ -31,18 +31,16 @@ class RawMessage:
     data: bytes
 
 
-class _RawConnection:
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.buf = bytearray()
-
-    async def connect(self) -> None:
-        parsed = urlparse(self.url)
-        host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
-        self.reader, self.writer = await asyncio.open_connection(host, port, limit=1 << 22)
-        line = await self.reader.readline()
+async def handshake(
+    url: str, name: str, limit: int = 1 << 22
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A plain-TCP NATS client connection, CONNECTed (user/password or token from the URL)
+    and checked with a PING: what our lean protocol readers start from."""
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 4222
+    reader, writer = await asyncio.open_connection(host, port, limit=limit)
+    try:
+        line = await reader.readline()
         if not line.startswith(b"INFO"):
             raise UnavailableError("not a NATS server")
         opts: dict[str, object] = {
@@ -51,20 +49,36 @@ class _RawConnection:
             "headers": True,
             "no_responders": True,
             "protocol": 1,
-            "name": "quark-replay",
+            "name": name,
         }
         if parsed.username and parsed.password:
             opts["user"], opts["pass"] = parsed.username, parsed.password
         elif parsed.username:
             opts["auth_token"] = parsed.username
-        self.writer.write(b"CONNECT " + json.dumps(opts).encode() + b"\r\nPING\r\n")
-        await self.writer.drain()
+        writer.write(b"CONNECT " + json.dumps(opts).encode() + b"\r\nPING\r\n")
+        await writer.drain()
         while True:
-            line = await self.reader.readline()
+            line = await reader.readline()
             if line.startswith(b"PONG"):
-                break
-            if line.startswith(b"-ERR"):
-                raise UnavailableError(f"NATS refused the connection: {line.decode().strip()}")
+                return reader, writer
+            if line.startswith(b"-ERR") or not line:
+                raise UnavailableError(
+                    f"NATS refused the connection: {line.decode(errors='replace').strip()}"
+                )
+    except BaseException:
+        writer.close()
+        raise
+
+
+class _RawConnection:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.buf = bytearray()
+
+    async def connect(self) -> None:
+        self.reader, self.writer = await handshake(self.url, "quark-replay")
         self.writer.write(b"SUB _QUARK_REPLAY.r 1\r\n")
 
     def request(self, subject: str, payload: bytes) -> None:
