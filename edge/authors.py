@@ -12,7 +12,7 @@ from aiohttp import web
 
 from core.ids import is_uuid
 from core.perks import is_vip
-from edge.context import infra
+from edge.context import db, infra
 from edge.routes.media import MediaView, media_views
 from handlers.posts.commands import MAX_MENTIONS
 from handlers.posts.markdown import extract_mentions
@@ -43,7 +43,7 @@ async def authors(request: web.Request, user_ids: Iterable[str]) -> dict[str, Au
     wanted = list({u for u in user_ids if u and is_uuid(u)})
     if not wanted:
         return {}
-    rows = await profiles_model.by_users(infra(request).pool, wanted)
+    rows = await profiles_model.by_users(db(request), wanted)
     avatars = await media_views(
         request, [r.avatar_media_id for r in rows.values() if r.avatar_media_id]
     )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+from collections.abc import AsyncIterator
 
+import asyncpg
 from aiohttp import web
 
 from core.bootstrap import Infra
@@ -29,8 +32,37 @@ RATE_HEADERS = web.RequestKey("rate_headers", dict)
 IDEMPOTENCY_SEED = web.RequestKey("idempotency_seed", str)
 
 
+#: The PostgreSQL connection a page read holds while it runs its queries (`page_reads`).
+PAGE_CONNECTION = web.RequestKey("page_connection", object)
+
+
 def infra(request: web.Request) -> Infra:
     return request.app[INFRA]
+
+
+def db(request: web.Request) -> asyncpg.Pool | asyncpg.Connection:
+    """Where a read's queries go: the connection its page holds (`page_reads`), else the
+    pool (each query then takes a connection and gives it back)."""
+    conn = request.get(PAGE_CONNECTION)
+    return conn if conn is not None else request.app[INFRA].pool
+
+
+@contextlib.asynccontextmanager
+async def page_reads(request: web.Request) -> AsyncIterator[None]:
+    """Hold one pooled connection for the block's queries (`db`). A query through the pool
+    costs the edge about two and a half times one on a held connection (asyncpg's acquire
+    and release: ≈ 150 µs of CPU against ≈ 60), and a page of posts runs six in a row.
+    Only around queries that follow each other: never across a command's round trip or a
+    wait for a position, which would keep a connection from everyone else meanwhile."""
+    if request.get(PAGE_CONNECTION) is not None:
+        yield
+        return
+    async with request.app[INFRA].pool.acquire() as conn:
+        request[PAGE_CONNECTION] = conn
+        try:
+            yield
+        finally:
+            del request[PAGE_CONNECTION]
 
 
 def correlation_id(request: web.Request) -> str:

@@ -338,7 +338,9 @@ async def admin_list(
     return [AdminRow(ProfileRow(*list(r.values())[:n]), list(r["roles"])) for r in records]
 
 
-async def by_users(pool: asyncpg.Pool, user_ids: list[str]) -> dict[str, ProfileRow]:
+async def by_users(
+    pool: asyncpg.Pool | asyncpg.Connection, user_ids: list[str]
+) -> dict[str, ProfileRow]:
     records = await pool.fetch(
         f"SELECT {_COLUMNS} FROM profiles.profiles WHERE user_id = ANY($1::uuid[])", user_ids
     )

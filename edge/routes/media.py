@@ -17,7 +17,7 @@ from aiohttp import web
 from edge import delivery
 from edge.auth import PRINCIPAL, Principal, optional_principal, principal, send_as
 from edge.bodies import read_json
-from edge.context import command_headers, infra, path_id, wait_for_position
+from edge.context import command_headers, db, infra, path_id, wait_for_position
 from edge.routing import Param, Route
 from handlers.media.commands import DeleteMedia, DescribeMedia, Description
 from handlers.media.errors import MediaNotFound, NotMediaOwner
@@ -115,7 +115,7 @@ async def media_views(request: web.Request, media_ids: list[str]) -> dict[str, M
     """The views of ready media by id, in one query (what a page of posts shows). The
     caller has decided the reader may see what they are attached to; private media gets
     signed links."""
-    rows = await model.get_many(infra(request).pool, media_ids)
+    rows = await model.get_many(db(request), media_ids)
     return {
         row.id: _view(request, row)
         for row in rows

@@ -18,6 +18,7 @@ from edge.bodies import read_json
 from edge.context import (
     command_headers,
     created_id,
+    db,
     infra,
     limit,
     path_id,
@@ -151,14 +152,21 @@ class AuthorStats(msgspec.Struct):
     posts: int
 
 
+async def wait_for_views(request: web.Request) -> None:
+    """What `post_views` reads besides the posts: a page waits for these before it holds a
+    connection (`page_reads`)."""
+    await wait_for_position(request, ReactionsProjection.name)
+    await wait_for_position(request, CommentsProjection.name)
+
+
 async def post_views(request: web.Request, rows: list[PostRow]) -> list[PostView]:
     """The views of a page of posts: authors, attachments and avatars, reaction counts, the
     reader's own reactions and comment counts each come in one query for the whole page,
     whatever its size (no query per post)."""
     if not rows:
         return []
-    pool = infra(request).pool
-    await wait_for_position(request, ReactionsProjection.name)
+    await wait_for_views(request)
+    pool = db(request)
     ids = [r.id for r in rows]
     counts = await reactions_model.counts_for(pool, "post", ids)
     viewer = await optional_principal(request)
@@ -169,7 +177,6 @@ async def post_views(request: web.Request, rows: list[PostRow]) -> list[PostView
     )
     writers = await authors(request, (r.author_id for r in rows))
     media = await media_views(request, [m for row in rows for m in row.media_ids])
-    await wait_for_position(request, CommentsProjection.name)
     comment_counts = await comments_model.counts_for(pool, ids)
     return [
         PostView(

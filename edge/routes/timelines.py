@@ -17,9 +17,9 @@ from core.errors import FieldError, ValidationError
 from core.projection_redis import RedisSink
 from core.projection_worker import sink_for
 from edge.auth import optional_principal, principal
-from edge.context import infra, wait_for_position
+from edge.context import db, infra, page_reads, wait_for_position
 from edge.cursors import BadCursor, decode_cursor, encode_cursor
-from edge.routes.posts import CURSOR, PAGE_LIMIT, PostPage, post_views
+from edge.routes.posts import CURSOR, PAGE_LIMIT, PostPage, post_views, wait_for_views
 from edge.routing import Route
 from projections.follows import FollowsProjection
 from projections.posts import (
@@ -69,7 +69,7 @@ async def _usable(request: web.Request, view: HomeView) -> bool:
     """Whether the Redis build has caught up with the PostgreSQL read models the page is
     filtered against. Not after Redis lost its keys (the build starts again from the
     beginning of the log) or while it is far behind: PostgreSQL answers meanwhile."""
-    rows = await infra(request).pool.fetch(
+    rows = await db(request).fetch(
         """SELECT c.projection, c.stream, c.position FROM quark.checkpoints c
            JOIN quark.projections p ON p.name = c.projection AND p.active_build = c.build
            WHERE (c.projection, c.stream) IN (($1, $2), ($3, $4))""",
@@ -82,7 +82,7 @@ async def _home_rows(
     request: web.Request, user: str, before: int, want: int
 ) -> tuple[list[PostRow], str]:
     """Up to `want` rows of `user`'s home below `before`, and where they came from."""
-    pool = infra(request).pool
+    pool = db(request)
     rows: list[PostRow] = []
     sources: list[str] = []
     view = await home_view(_timelines_sink(request), user)
@@ -123,14 +123,17 @@ async def home_timeline(request: web.Request) -> web.Response:
     before = _before(request, scope)
     for projection in (PostsProjection.name, FollowsProjection.name, TimelinesProjection.name):
         await wait_for_position(request, projection)
-    rows, source = await _home_rows(request, who.user_id, before, limit + 1)
-    page, more = rows[:limit], len(rows) > limit
+    await wait_for_views(request)
+    async with page_reads(request):
+        rows, source = await _home_rows(request, who.user_id, before, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        views = await post_views(request, page)
     cursor = (
         encode_cursor(infra(request).secret_key, scope, {"p": page[-1].published_seq})
         if more
         else None
     )
-    return _json(PostPage(await post_views(request, page), cursor), {SOURCE_HEADER: source})
+    return _json(PostPage(views, cursor), {SOURCE_HEADER: source})
 
 
 async def public_timeline(request: web.Request) -> web.Response:
@@ -141,16 +144,19 @@ async def public_timeline(request: web.Request) -> web.Response:
     before = _before(request, "public")
     await wait_for_position(request, PostsProjection.name)
     await wait_for_position(request, FollowsProjection.name)
-    rows = await public_posts(
-        infra(request).pool, viewer.user_id if viewer else None, before, limit + 1
-    )
-    page, more = rows[:limit], len(rows) > limit
+    await wait_for_views(request)
+    async with page_reads(request):
+        rows = await public_posts(
+            db(request), viewer.user_id if viewer else None, before, limit + 1
+        )
+        page, more = rows[:limit], len(rows) > limit
+        views = await post_views(request, page)
     cursor = (
         encode_cursor(infra(request).secret_key, "public", {"p": page[-1].published_seq})
         if more
         else None
     )
-    return _json(PostPage(await post_views(request, page), cursor))
+    return _json(PostPage(views, cursor))
 
 
 ROUTES = [

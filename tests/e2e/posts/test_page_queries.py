@@ -23,6 +23,7 @@ from tests.support.log import head_position
 from tests.support.media import picture, ready, upload
 from tests.support.platform import Platform
 from tests.support.projections import checkpoints_stored
+from tests.support.timelines import person, publish, relate
 
 
 @pytest.fixture
@@ -33,19 +34,34 @@ def settings(settings: Settings) -> Settings:
 class QueryCounter:
     def __init__(self) -> None:
         self.queries: list[str] = []
+        #: The pooled connection (its index) each of `queries` ran on.
+        self.connections: list[int] = []
+        #: The pool's connections themselves (asyncpg's, not the pool's proxies).
+        self.raw: list[Any] = []
         self.on = False
 
-    def __call__(self, record: Any) -> None:
-        # The pool's reset on release and the driver's one-off type introspection are not
-        # the page's queries.
-        markers = ("pg_advisory_unlock_all", "typeinfo_tree", "'jit'")
-        driver = any(m in record.query for m in markers)
-        if self.on and not driver:
-            self.queries.append(record.query)
+    def releases(self) -> int:
+        """How many times the pool has taken its connections back so far. asyncpg counts
+        them on each connection (`_pool_release_ctr`, which its prepared statements use to
+        notice a connection changed hands); the pool itself has no hook for it."""
+        return sum(raw._pool_release_ctr for raw in self.raw)
+
+    def logger(self, connection: int) -> Any:
+        def log(record: Any) -> None:
+            # The pool's reset on release and the driver's one-off type introspection are
+            # not the page's queries.
+            markers = ("pg_advisory_unlock_all", "typeinfo_tree", "'jit'")
+            driver = any(m in record.query for m in markers)
+            if self.on and not driver:
+                self.queries.append(record.query)
+                self.connections.append(connection)
+
+        return log
 
     @contextmanager
     def counting(self) -> Iterator[list[str]]:
         self.queries = []
+        self.connections = []
         self.on = True
         try:
             yield self.queries
@@ -65,8 +81,9 @@ async def count_queries_on(pool: asyncpg.Pool) -> QueryCounter:
         except TimeoutError:
             break
     try:
-        for conn in held:
-            conn.add_query_logger(counter)
+        for i, conn in enumerate(held):
+            conn.add_query_logger(counter.logger(i))
+            counter.raw.append(conn._con)
     finally:
         for conn in held:
             await pool.release(conn)
@@ -172,3 +189,33 @@ async def test_a_page_of_posts_costs_the_same_few_queries_for_5_or_20_posts(
     assert len(queries) <= 10, queries
     for table in ("posts.posts", "profiles.profiles", "media", "reaction_counts", "comment_counts"):
         assert sum(table in q for q in queries) >= 1, (table, queries)
+
+
+async def test_a_timeline_page_runs_its_queries_on_one_held_connection(
+    client: IdentityClient, platform: Platform
+) -> None:
+    """A page's queries follow each other: the page holds one pooled connection for all of
+    them (`edge.context.page_reads`) instead of taking and giving back one per query."""
+    author = await person(client, "one_connection_author")
+    reader = await person(client, "one_connection_reader")
+    await relate(client, reader, "POST follow", author)
+    for n in range(3):
+        await publish(client, author, f"post {n}")
+    for stream in ("CONTENT", "PEOPLE"):
+        head = await head_position(platform.infra, stream)
+        for name in ("posts", "follows", "timelines", "reactions", "comments", "profiles"):
+            await platform.wait(name, head)
+    await checkpoints_stored(platform)
+    await pushes_settled(platform.infra)
+
+    counter = await count_queries_on(platform.infra.pool)
+    for path in ("/v1/timelines/home", "/v1/timelines/public"):
+        released = counter.releases()
+        with counter.counting() as queries:
+            status, page = await client.get(path, reader["access_token"])
+        assert status == 200 and len(page["items"]) == 3, (path, page)
+        # Posts, reactions (counts and mine), authors and comment counts at least, all on
+        # one connection, taken once and given back once.
+        assert len(queries) >= 4, (path, queries)
+        assert len(set(counter.connections)) == 1, (path, counter.connections, queries)
+        assert counter.releases() - released == 1, (path, queries)
