@@ -3,7 +3,8 @@
 - `append` publishes one commit (one message) with `Nats-Expected-Last-Subject-Sequence`
   (optimistic concurrency) and `Nats-Msg-Id` = the command id (deduplication).
 - `load` reads an aggregate's subject with one batch direct get (after an optional
-  snapshot) and folds it with the aggregate's `evolve`. It also returns which command ids
+  snapshot; on the lean connection of `core.directget`, nats-py when it cannot) and folds
+  it with the aggregate's `evolve`. It also returns which command ids
   produced the commits it read: the server checks the expected sequence *before* its
   duplicate window, so a retried command meets a concurrency conflict, and the handler
   recognises its own earlier commit from this map instead of deciding twice.
