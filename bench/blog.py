@@ -22,7 +22,9 @@ in the kernel suite (`LIFTED`); the limiter still runs.
 2. **Home timeline pages/s** at 64 clients, each a different follower whose home holds the
    cap (400 posts of 8 authors), `GET /v1/timelines/home` (20 posts a page), with the
    share answered from Redis. Ceiling: the same client and headers against the hello-world
-   server's empty page (`bench.ceilings.aiohttp_hello_get`).
+   server's empty page (`bench.ceilings.aiohttp_hello_get`). Then the same readers shared
+   out between two edge processes (a second one started beside the first), beside the one
+   edge's figure: does the read path scale out (docs/capacity.md)?
 3. **Search** over 1,000,000 posts, half Russian, half English, seeded by COPY into the
    posts read model's active build (`bench.blog_search`; the figure is about queries, not
    seeding): queries/s, p50, p99 of anonymous `GET /v1/search?q=` at 16 clients over a
