@@ -53,8 +53,11 @@ from tests.support.identity import PASSWORD, IdentityClient, lifted_limits
 from tests.support.link_preview import link_preview, local_pages
 from tests.support.platform import Platform
 
-#: Examples per operation and generation mode (positive and negative) in the first pass.
-EXAMPLES = 20
+#: Examples per operation and generation mode (positive and negative) in the first pass:
+#: 12 keeps the three shards at about three minutes of the suite's worker time (20 took
+#: four to five, the largest share of a run that must stay within 15 minutes on 2 cores);
+#: the values that once broke the edge (`HOSTILE`) still go into every field.
+EXAMPLES = 12
 #: Examples per operation in the second pass: each signs a new person up.
 ENDING_EXAMPLES = 8
 #: Operations after which the caller's token may no longer hold.
