@@ -15,7 +15,9 @@ It speaks plain TCP with the URL's user/password or token, like the replay reade
 it cannot do — a `tls://` URL, a refused or lost connection, an answer it does not expect —
 raises `DirectGetUnavailable`, and the event store answers that call through nats-py
 instead, so availability is never worse than before. The connection is opened on first use
-and again after it was lost.
+and again after it was lost; after a failed attempt, not for `RETRY_SECONDS` (meanwhile every
+load goes straight to nats-py instead of paying a failed connect first), and each failure is
+logged once, not once per load.
 """
 
 from __future__ import annotations
@@ -25,11 +27,16 @@ import contextlib
 import secrets
 from urllib.parse import urlparse
 
+from core.logging import get_logger
 from core.streamreader import handshake
+
+log = get_logger("quark.eventstore")
 
 _CRLF = b"\r\n"
 #: A load waits at most this long for its whole batch before nats-py is asked instead.
 TIMEOUT_SECONDS = 5.0
+#: After a failed connection attempt, how long loads go to nats-py before the next attempt.
+RETRY_SECONDS = 5.0
 
 #: (sequence, Nats-Msg-Id or None, the commit's bytes) of one message.
 Item = tuple[int, str | None, bytes]
@@ -58,15 +65,22 @@ class DirectGets:
         self._pending: dict[bytes, _Request] = {}
         self._prefix = b"_QUARK_LOAD." + secrets.token_hex(8).encode()
         self._counter = 0
+        #: Until when (event-loop time) no connection is attempted, after a failed one.
+        self._retry_at = 0.0
 
     async def _connection(self) -> asyncio.StreamWriter:
         if self._writer is not None:
             return self._writer
+        loop = asyncio.get_running_loop()
         async with self._connecting:
             if self._writer is None:
+                if loop.time() < self._retry_at:
+                    raise DirectGetUnavailable("not connected (a recent attempt failed)")
                 try:
                     reader, writer = await handshake(self.url, "quark-loads", limit=1 << 16)
                 except Exception as exc:
+                    self._retry_at = loop.time() + RETRY_SECONDS
+                    log.warning("direct_get_unavailable", reason=repr(exc))
                     raise DirectGetUnavailable(f"cannot connect: {exc!r}") from None
                 writer.write(b"SUB " + self._prefix + b".* 1\r\n")
                 self._writer = writer
@@ -157,6 +171,7 @@ class DirectGets:
     def _lost(self, writer: asyncio.StreamWriter, why: str) -> None:
         if self._writer is writer:
             self._writer = None
+            log.warning("direct_get_connection_lost", reason=why)
         writer.close()
         for request in self._pending.values():
             if not request.done.done():

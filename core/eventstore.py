@@ -34,11 +34,8 @@ from core.envelope import (
 )
 from core.errors import ConcurrencyError, ConfigError
 from core.ids import new_id
-from core.logging import get_logger
 from core.natsutil import NATS_UNAVAILABLE, ReplyMux, status_of, unavailable
 from core.registry import Event, EventRegistry
-
-log = get_logger("quark.eventstore")
 
 S = TypeVar("S")
 
@@ -255,7 +252,7 @@ class EventStore:
         """Yield (seq, msg id, commit bytes) of every message on `subject` from `start`, using
         batch direct gets (one request per 1,000 messages): on the lean connection when
         there is one, through nats-py when it cannot answer."""
-        if self._direct is not None:
+        if self._direct is not None and self._direct.usable:
             seq = start
             try:
                 while True:
@@ -265,8 +262,8 @@ class EventStore:
                     if len(batch) < _BATCH:
                         return
                     seq = batch[-1][0] + 1
-            except DirectGetUnavailable as exc:
-                log.info("direct_get_fallback", reason=str(exc))
+            except DirectGetUnavailable:
+                # Logged once by `core.directget` (a failure, not each load it sends here).
                 start = seq  # what was yielded stays yielded: nats-py goes on from there
         seq = start
         while True:
