@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -61,6 +62,26 @@ def py_spy() -> str:
     return found
 
 
+#: How long a window waits for its py-spy processes to start sampling.
+START_SECONDS = 10.0
+
+
+def _wait_sampling(spy: subprocess.Popen[bytes], deadline: float) -> None:
+    """Until `spy` prints that it samples (py-spy's "Sampling process" line, on stdout), it
+    ends, or `deadline`; its errors stay on stderr for `communicate()` to read after."""
+    assert spy.stdout is not None
+    fd = spy.stdout.fileno()
+    seen = b""
+    while b"Sampling process" not in seen and (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            return
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return
+        seen += chunk
+
+
 class Recording:
     """py-spy on each Python process of one measured window, until `stop()`."""
 
@@ -79,9 +100,15 @@ class Recording:
             argv = [py_spy(), "record", "-p", str(pid), "-r", str(RATE), "--nonblocking"]
             argv += ["-o", str(out), "--format", "flamegraph"]
             self.spies[name] = (
-                subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+                subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE),
                 out,
             )
+        # A py-spy stopped before it samples writes no graph (a loaded machine can take
+        # longer to start it than a short window lasts): the window starts once each says so.
+        deadline = time.monotonic() + START_SECONDS
+        for spy, _ in self.spies.values():
+            _wait_sampling(spy, deadline)
+        self.started = time.perf_counter()
 
     def stop(self, cores: dict[str, float]) -> None:
         """End every recording (py-spy writes its graph on SIGINT) and note the window."""
