@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from tests.support.identity import IdentityClient
 
 #: The latest chat position any person of a test was answered, per client: everyone reads
-#: after it (`Quark-After`), as people do who were told of each other's writes.
-_SEEN: dict[int, str] = {}
+#: after it (`Quark-After`), as people do who were told of each other's writes. Weakly
+#: keyed by the client itself: keyed by `id()`, a later test's client at a freed client's
+#: address read after the earlier test's position, which its new stream never reaches.
+_SEEN: weakref.WeakKeyDictionary[IdentityClient, str] = weakref.WeakKeyDictionary()
 
 
 def _later(a: str | None, b: str) -> str:
@@ -28,14 +31,14 @@ class Person:
     ) -> tuple[int, Any]:
         """A request as this person, after every chat write of the test (or `after`)."""
         headers = {"Authorization": f"Bearer {self.token}"}
-        seen = after or _SEEN.get(id(self.client))
+        seen = after or _SEEN.get(self.client)
         if seen:
             headers["Quark-After"] = seen
         async with self.client.http.request(method, path, json=body, headers=headers) as resp:
             answer = await resp.json(content_type=None)
         position = answer.get("position") if isinstance(answer, dict) else None
         if isinstance(position, str) and position.startswith("CHAT:"):
-            _SEEN[id(self.client)] = _later(_SEEN.get(id(self.client)), position)
+            _SEEN[self.client] = _later(_SEEN.get(self.client), position)
         return resp.status, answer
 
     async def start(self, kind: str, members: list[Person] = (), **extra: Any) -> tuple[int, Any]:  # type: ignore[assignment]
