@@ -1,7 +1,8 @@
 """Test harness: real servers, throwaway state per test, workers in-process.
 
 - one nats-server per test session (random port, temp store, synced writes);
-- a throwaway PostgreSQL database and an isolated Redis key prefix for every test that asks
+- a throwaway PostgreSQL database (a copy of a template, restored and reused: see
+  tests/support/databases.py) and an isolated Redis key prefix for every test that asks
   for `settings`, and the streams re-created from `streams.yaml`, so tests never see each
   other's events;
 - `platform` runs handlers, projections and the edge in this process on a free port.
@@ -15,7 +16,6 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import aiohttp
 import asyncpg
@@ -35,6 +35,7 @@ from projections import projections
 from tests.support import auth as auth_support
 from tests.support import servers
 from tests.support.auth import Tokens
+from tests.support.databases import Databases, with_database
 from tests.support.platform import Platform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +73,6 @@ def redis_base_url(session_tmp: Path, started_servers: list[embedded.ManagedServ
     return servers.redis_url(session_tmp, started_servers)
 
 
-def _with_database(url: str, database: str) -> str:
-    parts = urlparse(url)
-    return urlunparse(parts._replace(path=f"/{database}"))
-
-
 async def reset_streams(nats_url: str, decl: streams_mod.Declarations) -> None:
     """Delete every stream and bucket, then apply streams.yaml afresh."""
     nc = await nats.connect(nats_url)
@@ -111,7 +107,7 @@ async def template_database(pg_admin_url: str) -> AsyncIterator[str]:
     finally:
         await admin.close()
     consumers = streams_mod.load(ROOT / "streams.yaml").file.consumers
-    pool = await asyncpg.create_pool(_with_database(pg_admin_url, name), min_size=1, max_size=1)
+    pool = await asyncpg.create_pool(with_database(pg_admin_url, name), min_size=1, max_size=1)
     try:
         for projection in projections().values():
             if isinstance(projection, PgProjection):
@@ -127,20 +123,23 @@ async def template_database(pg_admin_url: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+@pytest.fixture(scope="session")
+async def databases(pg_admin_url: str, template_database: str) -> AsyncIterator[Databases]:
+    """This test process's copies of the template, restored after each test and reused."""
+    made = Databases(pg_admin_url, template_database)
+    yield made
+    await made.close()
+
+
 @pytest.fixture
 async def settings(
     nats_server: embedded.ManagedServer,
     pg_admin_url: str,
-    template_database: str,
+    databases: Databases,
     redis_base_url: str,
     tmp_path: Path,
 ) -> AsyncIterator[Settings]:
-    database = f"quark_test_{secrets.token_hex(6)}"
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template_database}"')
-    finally:
-        await admin.close()
+    database = await databases.take()
     prefix = f"quarktest:{secrets.token_hex(4)}:"
     decl = streams_mod.load(ROOT / "streams.yaml")
     await reset_streams(nats_server.url, decl)
@@ -148,7 +147,7 @@ async def settings(
         env="test",
         data_dir=tmp_path / "data",
         nats_url=nats_server.url,
-        database_url=_with_database(pg_admin_url, database),
+        database_url=with_database(pg_admin_url, database),
         redis_url=redis_base_url,
         redis_prefix=prefix,
         streams_file=ROOT / "streams.yaml",
@@ -161,11 +160,7 @@ async def settings(
         # start it themselves (tests/support/link_preview.py).
         without_modules="link-preview",
     )
-    admin = await asyncpg.connect(pg_admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await databases.give_back(database)
     r = aioredis.from_url(redis_base_url)
     try:
         keys = [k async for k in r.scan_iter(match=f"{prefix}*", count=1000)]
