@@ -366,11 +366,16 @@ class Workers:
             return rank.get(m, 2 if m in handlers else 4 if m in projections else 3)
 
         children = self.children
-        for module in sorted(self.stoppers, key=lambda m: (rank_of(m), m)):
-            if children and rank_of(module) >= 2:
+        ranks = sorted({rank_of(m) for m in self.stoppers})
+        for rank_now in ranks:
+            if children and rank_now >= 2:
                 children = await self._stop_children()
-            with contextlib.suppress(Exception):
-                await self.stop_module(module)
+            # Modules of one rank do not depend on each other: they drain together (a
+            # station's stop took the sum of some thirty drains, one after another).
+            await asyncio.gather(
+                *(self.stop_module(m) for m in sorted(self.stoppers) if rank_of(m) == rank_now),
+                return_exceptions=True,
+            )
         if children:
             await self._stop_children()
         # Whatever was handed to these lists without a module of its own (a test's extra
