@@ -65,12 +65,23 @@ class Projection(ABC):
     #: (`core.inbox.Outbox`; set by the runtime like `vault`).
     js: Any = None
 
+    def prepare(self, events: Sequence[RecordedEvent]) -> None:  # noqa: B027 - optional
+        """Work on a batch that needs no database (rendering Markdown, say), done before
+        the batch's transaction: a replay prepares the next batch while the database
+        writes this one. `apply` must give the same result whether this ran or not."""
+
 
 class PgProjection(Projection):
     """A PostgreSQL read model. `ddl` creates its tables with unqualified names; `apply`
     runs inside the batch transaction with `search_path` set to the build's schema."""
 
     ddl: ClassVar[str]
+    #: Whether a replay builds the non-unique indexes of `ddl` after its bulk load instead
+    #: of maintaining them row by row, as pg_restore does (posts: a 20,000-row load 1.56 to
+    #: 1.99 s with its indexes, 1.47 s with them built after). Only for a read model whose
+    #: `apply` finds rows by primary or unique keys alone: without its indexes, any other
+    #: lookup would scan the table for every event of the replay.
+    defer_indexes: ClassVar[bool] = False
 
     @abstractmethod
     async def apply(self, conn: asyncpg.Connection, events: Sequence[RecordedEvent]) -> None: ...
@@ -135,6 +146,14 @@ class Sink(ABC):
 
     @abstractmethod
     async def new_build(self) -> int: ...
+
+    async def bulk_build(self) -> int:
+        """A new build for a replay's bulk load, finished by `bulk_loaded` before its
+        catch-up and switch (by default just a new build)."""
+        return await self.new_build()
+
+    async def bulk_loaded(self, build: int) -> None:  # noqa: B027 - optional
+        """The bulk load of `build` (from `bulk_build`) is done."""
 
     @abstractmethod
     async def switch(self, build: int, catch_up: Callable[[], Any]) -> int:

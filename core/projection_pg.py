@@ -5,6 +5,7 @@ transaction (see `core.projection` for the model)."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -46,6 +47,17 @@ async def ensure_kernel_schema(pool: asyncpg.Pool) -> None:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('quark.kernel_schema'))")
             await conn.execute(KERNEL_DDL)
+
+
+#: A non-unique index statement of a read model's DDL, on lines of its own (see
+#: `PgProjection.defer_indexes`); unique ones stay with their tables: `ON CONFLICT` and
+#: constraints need them during the load.
+_INDEX = re.compile(r"^[ \t]*CREATE INDEX\b[^;]*;", re.MULTILINE)
+
+
+def deferred_indexes(ddl: str) -> tuple[str, list[str]]:
+    """`ddl` without its non-unique indexes, and those index statements."""
+    return _INDEX.sub("", ddl), [m.group(0).strip() for m in _INDEX.finditer(ddl)]
 
 
 class PgSink(Sink):
@@ -93,14 +105,17 @@ class PgSink(Sink):
             )
             return build
 
-    async def _create_build(self, conn: asyncpg.Connection) -> int:
+    async def _create_build(self, conn: asyncpg.Connection, *, bulk: bool = False) -> int:
         build = await conn.fetchval(
             "SELECT coalesce(max(build), 0) + 1 FROM quark.builds WHERE projection = $1", self.name
         )
         schema = self.schema(build)
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"')
         await conn.execute(f'SET LOCAL search_path TO "{schema}"')
-        await conn.execute(self.projection.ddl)
+        ddl = self.projection.ddl
+        if bulk and self.projection.defer_indexes:
+            ddl = deferred_indexes(ddl)[0]
+        await conn.execute(ddl)
         await conn.execute("SET LOCAL search_path TO public")
         await conn.execute(
             "INSERT INTO quark.builds (projection, build, version) VALUES ($1, $2, $3)",
@@ -198,13 +213,24 @@ class PgSink(Sink):
                 raise LookupError(f"{self.name} has no checkpoint of {stream} in build {build}")
             await self.projection.apply(conn, list(events))
 
-    async def new_build(self) -> int:
+    async def new_build(self, *, bulk: bool = False) -> int:
         await ensure_kernel_schema(self.pool)
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 "SELECT pg_advisory_xact_lock(hashtext('quark.first_build.' || $1))", self.name
             )
-            return await self._create_build(conn)
+            return await self._create_build(conn, bulk=bulk)
+
+    async def bulk_build(self) -> int:
+        return await self.new_build(bulk=True)
+
+    async def bulk_loaded(self, build: int) -> None:
+        if not self.projection.defer_indexes:
+            return
+        indexes = deferred_indexes(self.projection.ddl)[1]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f'SET LOCAL search_path TO "{self.schema(build)}"')
+            await conn.execute("\n".join(indexes))
 
     async def switch(self, build: int, catch_up: Callable[[], Any]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -62,7 +62,7 @@ async def replay(
     """Rebuild `projection` from the start of the log into a new build, then switch."""
     js = nc.jetstream()
     await sink.ensure()
-    build = await sink.new_build()
+    build = await sink.bulk_build()
     progress = ReplayProgress(projection.name)
     started = time.perf_counter()
     heads: dict[str, int] = {}
@@ -93,7 +93,32 @@ async def replay(
             finally:
                 await chunks.put(None)
 
+        # Batches commit in log order in a task of their own, one behind the loop: while
+        # PostgreSQL writes one, this process decodes and prepares the next (`prepare`:
+        # the posts read model renders its Markdown there), instead of each side waiting
+        # for the other.
+        batches: asyncio.Queue[tuple[list[RecordedEvent], int] | None] = asyncio.Queue(1)
+
+        async def write() -> None:
+            while (batch := await batches.get()) is not None:
+                events, upto = batch
+                await sink.commit(build, stream, events, upto, live=False)
+                progress.events += len(events)
+                if on_progress:
+                    on_progress(progress)
+
         reader = asyncio.create_task(read())
+        writer = asyncio.create_task(write())
+
+        async def hand_over(batch: tuple[list[RecordedEvent], int] | None) -> None:
+            if batch is not None:
+                sink.projection.prepare(batch[0])
+            put = asyncio.ensure_future(batches.put(batch))
+            await asyncio.wait({put, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if not put.done():  # the writer failed: its error is the replay's
+                put.cancel()
+                await writer
+
         try:
             while (chunk := await chunks.get()) is not None:
                 messages += len(chunk)
@@ -106,25 +131,24 @@ async def replay(
                     pending.extend(registry.recorded(raw.data, stream, raw.seq, consumes))
                 progress.done = messages
                 if len(pending) >= batch_events:
-                    await sink.commit(build, stream, pending, last, live=False)
-                    progress.events += len(pending)
+                    await hand_over((pending, last))
                     pending = []
-                    if on_progress:
-                        on_progress(progress)
             await reader  # a reader error surfaces here
+            # The last batch, even empty: it moves the checkpoint to the end of the range.
+            await hand_over((pending, last))
+            await hand_over(None)
+            await writer
         finally:
             # On the error path the commit's exception is the one to report, not the
             # reader's cancellation (or its own failure).
-            reader.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await reader
-        await sink.commit(build, stream, pending, last, live=False)
-        progress.events += len(pending)
-        if on_progress:
-            on_progress(progress)
+            for task in (reader, writer):
+                task.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await task
 
     for source in spec.sources:
         await run_source(source, heads[source.stream])
+    await sink.bulk_loaded(build)
 
     async def catch_up() -> None:
         for source in spec.sources:

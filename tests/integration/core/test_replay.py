@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import aiohttp
 import pytest
 
+from core import replay as replay_mod
 from core.bootstrap import Infra
 from core.envelope import RecordedEvent
 from core.ids import new_id
 from core.projection_pg import PgSink
 from core.projection_redis import RedisSink
 from core.projection_worker import sink_for
-from core.replay import replay
+from core.replay import ReplayReport, replay
 from handlers.posts.commands import DeletePost, EditPost, PublishPost
 from projections import posts as posts_projection
 from projections.posts import PostsProjection
@@ -60,6 +61,8 @@ async def test_a_replayed_read_model_is_identical_and_reads_never_stop(
     sink = sink_for(PostsProjection(), infra)
     before = await sink.digest()
     build_before = (await sink.active_build() or (0, 0))[0]
+    indexes_before = await indexes_of(infra, f"posts__b{build_before}")
+    assert len(indexes_before) > 6
 
     failures: list[str] = []
     reads = 0
@@ -81,20 +84,21 @@ async def test_a_replayed_read_model_is_identical_and_reads_never_stop(
     # With threshold 1 the rebuild writes new rows with COPY (the bulk path of long replays),
     # and must still produce exactly what the live INSERT path produced.
     monkeypatch.setattr(posts_projection, "COPY_THRESHOLD", copy_threshold)
-    report = await replay(
-        PostsProjection(),
-        sink,
-        infra.nc,
-        infra.registry,
-        infra.decl.file.consumers["posts"],
-        infra.settings.nats_url,
-    )
+    rendered = count_renderings(monkeypatch)
+    small_chunks(monkeypatch, 8)
+    # Small batches: a dozen commits, each written while the next is prepared, edits and
+    # deletions in other batches than their posts.
+    report = await replay_posts(infra, sink, batch_events=16)
     stop.set()
     await reader
     assert failures == []
     assert reads > 0
+    # Every body was rendered once, ahead of its batch's transaction (`prepare`).
+    assert rendered == {"published": 150, "edited": 40}
     assert report.build == build_before + 1
     assert await sink.digest() == before
+    # The indexes the replay built after its bulk load are those of a build made anew.
+    assert await indexes_of(infra, f"posts__b{report.build}") == indexes_before
     old_schema = await infra.pool.fetchval(
         "SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1",
         f"posts__b{build_before}",
@@ -111,6 +115,89 @@ async def test_a_replayed_read_model_is_identical_and_reads_never_stop(
             f"/v1/posts/{post_id}", headers={"Quark-After": reply.position or ""}
         ) as resp:
             assert resp.status == 200, await resp.text()
+
+
+async def indexes_of(infra: Infra, schema: str) -> list[str]:
+    """The index definitions of a build's schema, its name left out."""
+    rows = await infra.pool.fetch(
+        "SELECT replace(indexdef, $1, 'build') AS d FROM pg_indexes WHERE schemaname = $1 "
+        "ORDER BY d",
+        schema,
+    )
+    return [r["d"] for r in rows]
+
+
+async def replay_posts(infra: Infra, sink: PgSink, batch_events: int) -> ReplayReport:
+    return await replay(
+        PostsProjection(),
+        sink,
+        infra.nc,
+        infra.registry,
+        infra.decl.file.consumers["posts"],
+        infra.settings.nats_url,
+        batch_events=batch_events,
+    )
+
+
+def small_chunks(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """The replay reads the stream as it does, handed on in chunks of `size` messages (a
+    socket buffer holds a small test's whole log: it would be one batch)."""
+    read = replay_mod.read_stream
+
+    async def rechunked(*args: Any, **kwargs: Any) -> AsyncIterator[list[Any]]:
+        async for chunk in read(*args, **kwargs):
+            for i in range(0, len(chunk), size):
+                yield chunk[i : i + size]
+
+    monkeypatch.setattr(replay_mod, "read_stream", rechunked)
+
+
+def count_renderings(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many bodies the posts read model renders, by the event they come from."""
+    counted = {"published": 0, "edited": 0}
+    render = posts_projection._rendering
+
+    def counting(e: Any) -> tuple[str | None, str | None]:
+        counted["published" if isinstance(e, posts_projection.PostPublished) else "edited"] += 1
+        return render(e)
+
+    monkeypatch.setattr(posts_projection, "_rendering", counting)
+    return counted
+
+
+class FailingSink(PgSink):
+    """Fails the replay's third bulk batch, as a database that goes away mid-replay."""
+
+    def __init__(self, infra: Infra) -> None:
+        super().__init__(PostsProjection(), infra.pool, ["CONTENT"])
+        self.batches = 0
+
+    async def commit(
+        self, build: int, stream: str, events: Sequence[RecordedEvent], last_seq: int, *, live: bool
+    ) -> None:
+        self.batches += 1
+        if self.batches == 3:
+            raise ConnectionResetError("the database went away")
+        await super().commit(build, stream, events, last_seq, live=live)
+
+
+async def test_a_batch_that_fails_mid_replay_fails_the_replay_and_the_live_build_stays(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    infra = platform.infra
+    last = ""
+    for i in range(40):
+        last = await publish(infra, f"post {i}")
+    await platform.wait("posts", last)
+    live = sink_for(PostsProjection(), infra)
+    active = await live.active_build()
+    sink = FailingSink(infra)
+    small_chunks(monkeypatch, 5)
+    with pytest.raises(ConnectionResetError, match="went away"):
+        await asyncio.wait_for(replay_posts(infra, sink, batch_events=5), 20)
+    # No batch was committed after the failed one, and the live build never switched.
+    assert sink.batches == 3
+    assert await live.active_build() == active
 
 
 class Writer:
