@@ -207,8 +207,10 @@ class PostsProjection(PgProjection):
         self._prepared = (rendered, *self._prepared[:2])
 
     def _rendered(self, e: PostPublished | PostEdited) -> tuple[str | None, str | None]:
+        # Taken, not read: once a replay has applied its batches nothing stays held here
+        # (a live worker's projection replays when its version changes, then lives on).
         for generation in self._prepared:
-            hit = generation.get(id(e))
+            hit = generation.pop(id(e), None)
             if hit is not None and hit[0] is e:
                 return hit[1], hit[2]
         return _rendering(e)

@@ -93,8 +93,11 @@ async def test_a_replayed_read_model_is_identical_and_reads_never_stop(
     await reader
     assert failures == []
     assert reads > 0
-    # Every body was rendered once, ahead of its batch's transaction (`prepare`).
+    # Every body was rendered once, ahead of its batch's transaction (`prepare`), and
+    # nothing prepared stays held once applied.
     assert rendered == {"published": 150, "edited": 40}
+    assert isinstance(sink.projection, PostsProjection)
+    assert sink.projection._prepared and not any(sink.projection._prepared)
     assert report.build == build_before + 1
     assert await sink.digest() == before
     # The indexes the replay built after its bulk load are those of a build made anew.
