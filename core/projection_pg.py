@@ -75,9 +75,9 @@ class PgSink(Sink):
         return f"{self.name}__b{build}"
 
     async def ensure(self) -> int:
-        # A read model with an active build has the kernel's tables too: a start (every
-        # start but the first) is one query, not the kernel's DDL under a lock per read
-        # model (36 statements for a station of 18 read models, on each restart).
+        # A read model with an active build has the kernel's tables too: every start but
+        # the first is one query, not the kernel's DDL under an advisory lock (which ran
+        # twice per read model on every start of a station).
         with contextlib.suppress(asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
             active = await self.active_build()
             if active is not None:
