@@ -466,7 +466,7 @@ async def watch_positions(infra: Infra, stack: AsyncExitStack) -> PositionWatche
     """What the edge waits on for `Quark-After`, in the bench process: a started
     `PositionWatcher` that also knows the read models checkpointed outside PostgreSQL;
     `stack` stops it."""
-    watcher = PositionWatcher(infra.nc, infra.pool)
+    watcher = PositionWatcher(infra.nc, infra.pool, infra.decl.read_streams())
     await watcher.start()
     stack.push_async_callback(watcher.stop)
     for name, lookup in checkpoint_lookups(infra, projections()).items():

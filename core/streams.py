@@ -109,6 +109,13 @@ class Declarations:
     file: StreamsFile
     path: Path
 
+    def read_streams(self) -> dict[str, frozenset[str]]:
+        """Read model → the streams it consumes (its consumer's sources)."""
+        return {
+            name: frozenset(source.stream for source in spec.sources)
+            for name, spec in self.file.consumers.items()
+        }
+
     def stream_map(self) -> StreamMap:
         """Context → stream, from the `ev.<context>.>` subjects each stream declares."""
         mapping: dict[str, str] = {}

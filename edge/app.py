@@ -242,17 +242,14 @@ def create_app(infra: Infra, routes: list[Route] | None = None) -> web.Applicati
     # Open websockets, closed with 1001 on shutdown so clients reconnect with their cursor.
     app[SOCKETS] = weakref.WeakSet()
     app.on_shutdown.append(close_sockets)
-    app[POSITIONS] = PositionWatcher(infra.nc, infra.pool)
+    app[READ_STREAMS] = infra.decl.read_streams()
+    app[POSITIONS] = PositionWatcher(infra.nc, infra.pool, app[READ_STREAMS])
     from core.projection_worker import checkpoint_lookups
     from projections import projections
 
     for name, lookup in checkpoint_lookups(infra, projections()).items():
         app[POSITIONS].checkpoint_source(name, lookup)
     app[WORD_FILTERS] = WordFilters(infra, app[POSITIONS])
-    app[READ_STREAMS] = {
-        name: frozenset(source.stream for source in spec.sources)
-        for name, spec in infra.decl.file.consumers.items()
-    }
     routes = all_routes() if routes is None else routes
     app[ROUTE_LIST] = [f"{r.method} {r.path}" for r in routes]
     for r in routes:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 import asyncpg
 from nats.aio.client import Client as NATS
@@ -24,9 +24,14 @@ from core.projection import POSITIONS_SUBJECT
 
 
 class PositionWatcher:
-    def __init__(self, nc: NATS, pool: asyncpg.Pool) -> None:
+    def __init__(self, nc: NATS, pool: asyncpg.Pool, reads: Mapping[str, Collection[str]]) -> None:
+        """`reads`: the streams each read model consumes (`Declarations.read_streams`). A
+        read model with no checkpoint yet of a stream it reads is at 0 (wait); one that does
+        not read the stream is never waited for. The checkpoint table alone cannot tell the
+        two apart: a new build has no row for a stream until it commits one of its events."""
         self.nc = nc
         self.pool = pool
+        self.reads = reads
         self._known: dict[tuple[str, str], int] = {}
         self._waiters: dict[tuple[str, str], list[tuple[int, asyncio.Future[None]]]] = defaultdict(
             list
@@ -75,9 +80,9 @@ class PositionWatcher:
                 still.append((target, fut))
         self._waiters[key] = still
 
-    async def _checkpoint(self, projection: str, stream: str) -> int | None:
+    async def _checkpoint(self, projection: str, stream: str) -> int:
         """The active build's checkpoint of `stream`; 0 while the projection has no build
-        yet (wait for it); None when the projection does not read `stream` at all."""
+        yet, or no checkpoint of `stream` (wait for it)."""
         try:
             row = await self.pool.fetchrow(
                 "SELECT p.active_build, c.position FROM quark.projections p "
@@ -88,9 +93,9 @@ class PositionWatcher:
             )
         except asyncpg.UndefinedTableError:
             return 0
-        if row is None:
+        if row is None or row["position"] is None:
             return 0
-        return None if row["position"] is None else int(row["position"])
+        return int(row["position"])
 
     async def _checkpoint_any(self, projection: str, stream: str) -> int | None:
         """The checkpoint of a PostgreSQL projection, or None if it does not read `stream`
@@ -98,6 +103,8 @@ class PositionWatcher:
         lookup = self._sources.get(projection)
         if lookup is not None:
             return await lookup(stream)
+        if stream not in self.reads.get(projection, ()):
+            return None
         return await self._checkpoint(projection, stream)
 
     async def wait(self, projection: str, stream: str, seq: int, timeout: float) -> None:

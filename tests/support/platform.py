@@ -10,6 +10,7 @@ from edge.positions import PositionWatcher
 from handlers import contexts
 from projections import projections
 from station.runner import Workers
+from tests.support.projections import APPLY_LOG_READS
 
 
 class Platform:
@@ -22,7 +23,12 @@ class Platform:
         self.projection_names = (
             list(projections()) if projection_names is None else projection_names
         )
-        self.watcher = PositionWatcher(infra.nc, infra.pool)
+        self.watcher = PositionWatcher(
+            infra.nc,
+            infra.pool,
+            # And the test read model of `tests.support.projections`, declared by its test.
+            {**infra.decl.read_streams(), "apply_log": APPLY_LOG_READS},
+        )
 
     @property
     def base_url(self) -> str:

@@ -69,6 +69,11 @@ def apply_log_spec(ack_wait: str = "30s", max_deliver: int = 3) -> ConsumerSpec:
     )
 
 
+#: The streams `apply_log` reads, for a `PositionWatcher` (the platform's declarations do
+#: not name this test read model).
+APPLY_LOG_READS = frozenset(source.stream for source in apply_log_spec().sources)
+
+
 class RedisApplyLog(RedisProjection):
     name: ClassVar[str] = "redis_apply_log"
     version: ClassVar[int] = 1
@@ -185,7 +190,9 @@ async def redeliver(
     workers.projection_tasks.append(asyncio.create_task(restarted.run(), name=f"again-{name}"))
     # A watcher of its own: the platform's remembers the position from before the rewind
     # (positions only grow) and would answer at once.
-    watcher = PositionWatcher(platform.infra.nc, platform.infra.pool)
+    watcher = PositionWatcher(
+        platform.infra.nc, platform.infra.pool, platform.infra.decl.read_streams()
+    )
     await watcher.start()
     try:
         await watcher.wait(name, stream, await stream_head(platform.infra, stream), timeout)

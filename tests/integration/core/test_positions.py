@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from core.bootstrap import Infra
+from core.errors import TimeoutWaitingError
 from core.projection import POSITIONS_SUBJECT
 from edge.positions import PositionWatcher
 
@@ -15,7 +18,7 @@ from edge.positions import PositionWatcher
 async def test_a_position_announced_during_the_checkpoint_read_ends_the_wait_at_once(
     infra: Infra,
 ) -> None:
-    watcher = PositionWatcher(infra.nc, infra.pool)
+    watcher = PositionWatcher(infra.nc, infra.pool, {})
     await watcher.start()
     announced = asyncio.Event()
 
@@ -37,5 +40,30 @@ async def test_a_position_announced_during_the_checkpoint_read_ends_the_wait_at_
         await watcher.wait("slowpoke", "CONTENT", 7, timeout=10)
         assert announced.is_set()
         assert time.monotonic() - started < 5
+    finally:
+        await watcher.stop()
+
+
+async def test_a_read_model_without_a_checkpoint_of_a_stream_it_reads_is_waited_for(
+    infra: Infra,
+) -> None:
+    """A new build has no checkpoint row for a stream until it commits one of its events;
+    that is position 0 of a stream it reads, not "reads no such stream" (a chat history read
+    at the position of a first message once answered at once with an empty page)."""
+    await infra.pool.execute(
+        "INSERT INTO quark.projections (name, active_build, version) VALUES ('newcomer', 1, 1)"
+    )
+    watcher = PositionWatcher(infra.nc, infra.pool, {"newcomer": frozenset({"CONTENT"})})
+    await watcher.start()
+    try:
+        # A stream it does not read is never waited for.
+        await watcher.wait("newcomer", "CHAT", 9, timeout=0)
+        with pytest.raises(TimeoutWaitingError):
+            await watcher.wait("newcomer", "CONTENT", 1, timeout=0.2)
+        waiting = asyncio.create_task(watcher.wait("newcomer", "CONTENT", 4, timeout=10))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        await infra.nc.publish(f"{POSITIONS_SUBJECT}.newcomer", b"CONTENT 4")
+        await asyncio.wait_for(waiting, 5)
     finally:
         await watcher.stop()
